@@ -182,7 +182,10 @@ class BayesianNetwork:
                 f"The CPT row of {node!r} for {self._describe_row(node, idx)} sums to {sums[idx]:.6g}, "
                 "not 1: each row P(node | parents) must sum to one."
             )
-        return table / sums[..., None]
+        # Renormalise only rows that are visibly off, so that exact rows (and text round trips)
+        # keep their values bit for bit.
+        off = np.abs(sums - 1.0) > 1e-12
+        return np.where(off[..., None], table / sums[..., None], table)
 
     def _describe_row(self, node: str, parent_index: tuple[int, ...]) -> str:
         if not self.parents[node]:

@@ -1,0 +1,189 @@
+"""Representation: validation, editing, the text spec and BIF (checked against pgmpy's reader)."""
+import random
+
+import numpy as np
+import pytest
+
+from dgm_core.pgm import BayesianNetwork, NetworkError, example_names, load_example
+from dgm_core.pgm.examples import CLASSIC
+
+from .oracles import random_network
+
+SPRINKLER_STATES = {"Cloudy": ["no", "yes"], "Rain": ["no", "yes"]}
+
+
+def test_from_edges_gives_binary_uniform_cpts():
+    bn = BayesianNetwork.from_edges([("A", "B"), ("B", "C")])
+    assert bn.nodes == ("A", "B", "C")
+    assert bn.states["A"] == ("0", "1")
+    assert bn.parents["C"] == ("B",)
+    assert bn.cpts["B"].shape == (2, 2)
+    assert np.allclose(bn.cpts["B"], 0.5)
+
+
+@pytest.mark.parametrize(
+    "build, fragment",
+    [
+        (lambda: BayesianNetwork.from_edges([("A", "B"), ("B", "C"), ("C", "A")]), "cycle"),
+        (lambda: BayesianNetwork.from_edges([("A", "A")]), "Self-loop A -> A"),
+        (lambda: BayesianNetwork({"A": ["0", "1"]}, {"A": ["Ghost"]}), "unknown node 'Ghost'"),
+        (lambda: BayesianNetwork({"A": []}), "empty state list"),
+        (lambda: BayesianNetwork({"A": ["x", "x"]}), "twice"),
+        (lambda: BayesianNetwork(SPRINKLER_STATES, {"Rain": ["Cloudy"]}, {"Cloudy": [0.5, 0.5], "Rain": [0.5, 0.5]}), "shape"),
+        (lambda: BayesianNetwork(SPRINKLER_STATES, {}, {"Cloudy": [0.5, 0.6], "Rain": [0.5, 0.5]}), "sums to 1.1"),
+        (lambda: BayesianNetwork(SPRINKLER_STATES, {}, {"Cloudy": [1.5, -0.5], "Rain": [0.5, 0.5]}), "negative probability"),
+        (lambda: BayesianNetwork(SPRINKLER_STATES, {}, {"Cloudy": [0.5, 0.5]}), "has no CPT"),
+        (lambda: BayesianNetwork({"bad name": ["0"]}), "may not contain spaces"),
+        (lambda: load_example("sprinkler").with_node("Rain"), "Duplicate node"),
+    ],
+)
+def test_invalid_networks_get_clear_errors(build, fragment):
+    with pytest.raises(NetworkError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        build()
+
+
+def test_cycle_message_names_the_cycle():
+    with pytest.raises(NetworkError) as err:
+        BayesianNetwork.from_edges([("S", "A"), ("A", "B"), ("B", "C"), ("C", "A"), ("C", "D")])
+    message = str(err.value)
+    cycle = message.split("cycle ")[1].split(":")[0].split(" -> ")
+    assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["A", "B", "C"]
+    for a, b in zip(cycle, cycle[1:]):  # each step is a real edge
+        assert (a, b) in {("A", "B"), ("B", "C"), ("C", "A")}
+
+
+def test_edits_return_new_networks_and_keep_the_old_one():
+    bn = load_example("sprinkler")
+    before = bn.to_text()
+    with pytest.raises(NetworkError, match="cycle"):
+        bn.with_edge("WetGrass", "Cloudy")
+    assert bn.to_text() == before
+    added = bn.with_edge("Sprinkler", "Rain")
+    assert added.parents["Rain"] == ("Cloudy", "Sprinkler")
+    # Copying the CPT across the new parent leaves the distribution unchanged.
+    for v in bn.nodes:
+        assert np.allclose(added.query([v]).values, bn.query([v]).values)
+    removed = added.without_edge("Sprinkler", "Rain")
+    assert removed == bn
+    smaller = bn.without_node("Cloudy")
+    assert "Cloudy" not in smaller.nodes and smaller.parents["Rain"] == ()
+    assert np.allclose(smaller.cpts["Rain"], bn.cpts["Rain"].mean(axis=0))
+    with pytest.raises(NetworkError, match="no edge"):
+        bn.without_edge("Rain", "Cloudy")
+    grown = bn.with_node("Season", ["winter", "summer"])
+    assert grown.states["Season"] == ("winter", "summer")
+
+
+def test_with_cpt_validates_rows():
+    bn = load_example("sprinkler")
+    with pytest.raises(NetworkError, match="Cloudy=yes"):
+        bn.with_cpt("Rain", [[0.8, 0.2], [0.3, 0.3]])
+    assert bn.with_cpt("Rain", [[0.5, 0.5], [0.1, 0.9]]).cpts["Rain"][1, 1] == 0.9
+
+
+def test_joint_probability_is_the_product_of_cpt_entries():
+    bn = load_example("student")
+    p = bn.joint_probability({"Difficulty": "easy", "Intelligence": "high", "Grade": "A", "SAT": "high", "Letter": "strong"})
+    assert p == pytest.approx(0.6 * 0.3 * 0.9 * 0.8 * 0.9)
+    with pytest.raises(NetworkError, match="missing"):
+        bn.joint_probability({"Difficulty": "easy"})
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_every_example_round_trips_through_text_and_bif(name):
+    bn = load_example(name)
+    assert BayesianNetwork.from_text(bn.to_text()) == bn
+    assert BayesianNetwork.from_bif(bn.to_bif()) == bn
+
+
+def test_random_networks_round_trip_exactly():
+    rng = random.Random(1)
+    for _ in range(50):
+        bn = random_network(rng, rng.randint(1, 7), zeros=True)
+        again = BayesianNetwork.from_text(bn.to_text())
+        assert again.parents == bn.parents
+        assert all(np.array_equal(again.cpts[v], bn.cpts[v]) for v in bn.nodes)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("A [x, y]\n    0.5 0.5\nA [x, y]\n", "line 3: duplicate node 'A'"),
+        ("A [x, y] | B\n", "unknown node 'B'"),
+        ("A [x, y]\n    0.5 0.2\n", "sums to 0.7"),
+        ("A [x, y]\n    0.5 zz\n", "line 2"),
+        ("A [x, y]\nB [u, v] | A\n    x: 0.5 0.5\n", "missing the CPT row"),
+        ("A [x, y]\nB [u, v] | A\n    q: 0.5 0.5\n", "'q' is not a state of 'A'"),
+        ("    0.5 0.5\n", "before any node"),
+        ("A x, y\n", "not a node header"),
+        ("A [x, y] | B\nB [u, v] | A\n", "cycle"),
+    ],
+)
+def test_text_spec_errors(text, fragment):
+    with pytest.raises(NetworkError, match=fragment):
+        BayesianNetwork.from_text(text)
+
+
+pgmpy_bif = pytest.importorskip("pgmpy.readwrite", reason="pgmpy is the BIF oracle")
+
+
+@pytest.mark.parametrize("name", ["asia", "child", "alarm", "hailfinder"])
+def test_bif_reader_agrees_with_pgmpy(name, tmp_path):
+    from dgm_core.pgm.examples import NETWORKS_DIR
+
+    ours = load_example(name)
+    import gzip
+
+    text = gzip.decompress((NETWORKS_DIR / f"{name}.bif.gz").read_bytes()).decode()
+    for source in (text, ours.to_bif()):
+        model = pgmpy_bif.BIFReader(string=source).get_model()
+        assert set(model.nodes()) == set(ours.nodes)
+        assert set(model.edges()) == set(ours.edges)
+        for cpd in model.get_cpds():
+            v = cpd.variable
+            assert list(cpd.state_names[v]) == list(ours.states[v])
+            # pgmpy stores P(v | parents) as (card_v, *parent cards) with its own parent order.
+            values = cpd.values  # axes: v, then cpd.variables[1:]
+            order = [list(cpd.variables[1:]).index(p) + 1 for p in ours.parents[v]] + [0]
+            for p in ours.parents[v]:
+                assert list(cpd.state_names[p]) == list(ours.states[p])
+            assert np.allclose(np.transpose(values, order), ours.cpts[v], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("variable A { type discrete [ 2 ] { x, y }; }", "no probability block"),
+        ("variable A { type discrete [ 3 ] { x, y }; }", "declares 3 states but lists 2"),
+        ("variable A { type discrete [ 2 ] { x, y }; } probability ( A ) { table 0.5, zz; }", "not a number"),
+        ("variable A { type discrete [ 2 ] { x, y }; } probability ( A | B ) { (u) 0.5, 0.5; }", "unknown node 'B'"),
+        ("variable A { type discrete [ 2 ] { x, y }; } probability ( A ) { table 0.5, 0.5;", "ended early"),
+        ("nonsense", "unexpected 'nonsense'"),
+    ],
+)
+def test_bif_errors(text, fragment):
+    with pytest.raises(NetworkError, match=fragment):
+        BayesianNetwork.from_bif(text)
+
+
+def test_bif_from_missing_path_and_default_rows(tmp_path):
+    with pytest.raises(NetworkError, match="does not exist"):
+        BayesianNetwork.from_bif(str(tmp_path / "none.bif"))
+    text = """network n { }
+    variable A { type discrete [ 2 ] { x, y }; property "position = (1, 2)" ; }
+    variable B { type discrete [ 2 ] { u, v }; }
+    probability ( A ) { table 0.25, 0.75; }
+    probability ( B | A ) { (x) 0.1, 0.9; default 0.5, 0.5; }
+    """
+    path = tmp_path / "tiny.bif"
+    path.write_text(text)
+    bn = BayesianNetwork.from_bif(path)
+    assert bn.name == "tiny"
+    assert bn.cpts["B"].tolist() == [[0.1, 0.9], [0.5, 0.5]]
+
+
+def test_classic_networks_have_their_published_sizes():
+    sizes = {name: len(load_example(name)) for name in CLASSIC}
+    assert sizes == {"cancer": 5, "earthquake": 5, "survey": 6, "asia": 8, "sachs": 11, "child": 20,
+                     "insurance": 27, "alarm": 37, "hailfinder": 56, "hepar2": 70, "win95pts": 76,
+                     "andes": 223, "pigs": 441}
