@@ -187,3 +187,31 @@ def test_classic_networks_have_their_published_sizes():
     assert sizes == {"cancer": 5, "earthquake": 5, "survey": 6, "asia": 8, "sachs": 11, "child": 20,
                      "insurance": 27, "alarm": 37, "hailfinder": 56, "hepar2": 70, "win95pts": 76,
                      "andes": 223, "pigs": 441}
+
+
+def test_cpt_table_round_trip_and_bad_edits():
+    bn = load_example("sprinkler")
+    frame = bn.cpt_frame("WetGrass")
+    assert list(frame.index) == ["Sprinkler=off, Rain=no", "Sprinkler=off, Rain=yes", "Sprinkler=on, Rain=no",
+                                 "Sprinkler=on, Rain=yes"]
+    assert bn.with_cpt_frame("WetGrass", frame) == bn
+    frame.iloc[1] = [0.3, 0.7]
+    assert bn.with_cpt_frame("WetGrass", frame).cpts["WetGrass"][0, 1].tolist() == [0.3, 0.7]
+    frame.iloc[2, 0] = 0.5
+    with pytest.raises(NetworkError, match="Sprinkler=on, Rain=no sums to 1.4"):
+        bn.with_cpt_frame("WetGrass", frame)
+    frame.iloc[2, 0] = float("nan")
+    with pytest.raises(NetworkError, match="empty cell"):
+        bn.with_cpt_frame("WetGrass", frame)
+
+
+def test_parse_assignment():
+    from dgm_core.pgm import parse_assignment
+
+    bn = load_example("sprinkler")
+    assert parse_assignment("WetGrass=wet, Cloudy = no", bn) == {"WetGrass": "wet", "Cloudy": "no"}
+    assert parse_assignment("  ", bn) == {}
+    for bad, fragment in (("WetGrass", "form Variable=state"), ("Snow=yes", "Unknown variable"),
+                          ("Rain=maybe", "Unknown state"), ("Rain=no, Rain=yes", "twice")):
+        with pytest.raises(NetworkError, match=fragment):
+            parse_assignment(bad, bn)

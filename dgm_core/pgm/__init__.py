@@ -14,11 +14,12 @@ from .markov import MarkovNetwork, lost_independencies, moral_graph, to_markov_n
 from .mean_field import MeanFieldResult, mean_field
 from .network import BayesianNetwork
 from .sampling import likelihood_weighting, sampling_error_curve
+from .text_spec import parse_assignment
 
 __all__ = [
     "BayesianNetwork", "NetworkError", "ZeroProbabilityEvidence", "ProbabilityTable", "Trail", "TrailStep",
     "Independence", "independence_gap", "local_markov", "pairwise_independencies",
     "MarkovNetwork", "lost_independencies", "moral_graph", "to_markov_network",
     "MeanFieldResult", "mean_field", "likelihood_weighting", "sampling_error_curve",
-    "example_names", "example_text", "load_example",
+    "example_names", "example_text", "load_example", "parse_assignment",
 ]

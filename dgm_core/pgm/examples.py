@@ -147,3 +147,52 @@ def load_example(name: str) -> BayesianNetwork:
 def example_text(name: str) -> str:
     """The text spec of an example, comments included for the teaching networks."""
     return TEACHING[name] if name in TEACHING else load_example(name).to_text()
+
+
+def spec_text(bn: BayesianNetwork) -> str:
+    """The text spec to show for ``bn``: an unedited teaching example keeps its comments."""
+    if bn.name in TEACHING and bn == load_example(bn.name):
+        return TEACHING[bn.name]
+    return bn.to_text()
+
+
+#: The first question to ask of each teaching network: (X, Y, Z) and (query, evidence).
+_SUGGESTED = {
+    "chain": ((["Smoking"], ["Cancer"], ["Tar"]), (["Smoking"], {"Cancer": "yes"})),
+    "fork": ((["IceCream"], ["Sunburn"], ["Heat"]), (["Heat"], {"Sunburn": "yes"})),
+    "collider": ((["Burglary"], ["Earthquake"], ["Alarm"]), (["Burglary", "Earthquake"], {"Alarm": "on"})),
+    "sprinkler": ((["Sprinkler"], ["Rain"], ["Cloudy", "WetGrass"]), (["Sprinkler", "Rain"], {"WetGrass": "wet"})),
+    "student": ((["Difficulty"], ["Intelligence"], ["Letter"]), (["Intelligence"], {"Letter": "strong", "SAT": "low"})),
+    "server-monitoring": ((["PowerFailure"], ["HighLoad"], ["Alert"]), (["PowerFailure", "HighLoad"], {"Alert": "on"})),
+    "alarm": ((["HYPOVOLEMIA"], ["LVFAILURE"], ["CVP"]), (["HYPOVOLEMIA", "LVFAILURE"], {"HRBP": "HIGH", "BP": "LOW", "PRESS": "HIGH", "CVP": "LOW"})),
+    "asia": ((["tub"], ["lung"], ["xray"]), (["lung"], {"xray": "yes", "smoke": "yes"})),
+}
+
+
+def suggested_query(bn: BayesianNetwork) -> tuple[list[str], list[str], list[str]]:
+    """A d-separation question worth asking first: the example's own, else two roots given a
+    common descendant (a collider lesson), else the first and last nodes."""
+    if bn.name in _SUGGESTED:
+        x, y, z = _SUGGESTED[bn.name][0]
+        if all(n in bn.index for n in x + y + z):
+            return list(x), list(y), list(z)
+    roots = [n for n in bn.topological_order if not bn.parents[n]]
+    if len(roots) >= 2:
+        common = (bn.descendants(roots[0]) & bn.descendants(roots[1]))
+        below = [n for n in bn.topological_order if n in common][:1]
+        return [roots[0]], [roots[1]], below
+    order = bn.topological_order
+    return [order[0]], ([order[-1]] if len(order) > 1 else []), []
+
+
+def suggested_evidence(bn: BayesianNetwork) -> tuple[list[str], dict[str, str]]:
+    """A posterior query worth running first: the example's own, else the first root given the
+    last node in its last state."""
+    if bn.name in _SUGGESTED:
+        q, e = _SUGGESTED[bn.name][1]
+        if all(n in bn.index for n in q) and all(n in bn.index and s in bn.states[n] for n, s in e.items()):
+            return list(q), dict(e)
+    order = bn.topological_order
+    if len(order) == 1:
+        return [order[0]], {}
+    return [order[0]], {order[-1]: bn.states[order[-1]][-1]}

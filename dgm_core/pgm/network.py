@@ -303,6 +303,31 @@ class BayesianNetwork:
         self._require_node(node)
         return self._rebuild(None, None, {**self.cpts, node: table})
 
+    def cpt_frame(self, node: str):
+        """The CPT as a table for editing: one row per parent combination, one column per state."""
+        import pandas as pd
+
+        self._require_node(node)
+        table = self.cpts[node]
+        rows = [", ".join(f"{p}={self.states[p][i]}" for p, i in zip(self.parents[node], idx)) or "prior"
+                for idx in np.ndindex(table.shape[:-1])]
+        return pd.DataFrame(table.reshape(-1, table.shape[-1]), index=rows, columns=list(self.states[node]))
+
+    def with_cpt_frame(self, node: str, frame) -> BayesianNetwork:
+        """Replace a CPT from an edited :meth:`cpt_frame` (same rows and columns)."""
+        self._require_node(node)
+        expected = self.cpt_frame(node)
+        if list(frame.columns) != list(expected.columns) or len(frame) != len(expected):
+            raise NetworkError(f"The edited table of {node!r} must keep its {len(expected)} rows and the columns "
+                               f"{', '.join(expected.columns)}.")
+        try:
+            values = frame.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise NetworkError(f"The CPT of {node!r} has a cell that is not a number.") from None
+        if np.isnan(values).any():
+            raise NetworkError(f"The CPT of {node!r} has an empty cell: fill in every probability.")
+        return self.with_cpt(node, values.reshape(self.cpts[node].shape))
+
     def renamed(self, name: str) -> BayesianNetwork:
         return self._rebuild() if name == self.name else BayesianNetwork(self.states, self.parents, self.cpts, name)
 

@@ -140,3 +140,17 @@ def format_text_spec(bn) -> str:
             label = ", ".join(s[i] for s, i in zip(parent_states, index))
             lines.append(f"    {label}: {probs}" if label else f"    {probs}")
     return "\n".join(lines) + "\n"
+
+
+def parse_assignment(text: str, bn) -> dict[str, str]:
+    """Parse evidence such as ``"WetGrass=wet, Cloudy=no"`` and check every name against ``bn``."""
+    assignment: dict[str, str] = {}
+    for item in _split_list(text or ""):
+        variable, eq, state = (part.strip() for part in item.partition("="))
+        if not eq or not variable or not state:
+            raise NetworkError(f"{item!r} is not of the form Variable=state (e.g. WetGrass=wet).")
+        if variable in assignment:
+            raise NetworkError(f"{variable!r} is given twice in the evidence.")
+        bn.require_state(variable, state)
+        assignment[variable] = state
+    return assignment

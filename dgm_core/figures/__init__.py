@@ -1,0 +1,1 @@
+"""Plotly figure builders shared by the Streamlit pages and the Gradio Space, one module per lab."""

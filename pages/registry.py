@@ -1,0 +1,20 @@
+"""The labs that exist, in teaching order. app.py routes to them and the home page links them;
+to add a lab, add its page file and one line here."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lab:
+    path: str
+    title: str
+    icon: str
+    summary: str
+
+
+HOME = Lab("pages/home.py", "DGM Lab", "🧪", "")
+
+LABS = [
+    Lab("pages/bayesian_networks.py", "Bayesian networks", "🕸️",
+        "Edit a network and its CPTs, ask whether X ⟂ Y | Z and see the active trail, check the answer "
+        "numerically, compare exact, sampling and mean-field inference, and view the Markov network."),
+]
