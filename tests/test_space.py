@@ -17,7 +17,7 @@ def client(space_url):
 
 def test_d_separation_on_an_edited_network(client):
     spec, x, y, z, q, evidence = client.predict("collider", api_name="/load_network")  # gr.State is not in the API
-    assert (x, y, z) == (["Burglary"], ["Earthquake"], ["Alarm"]) and evidence == "Alarm=on"
+    assert [d["value"] for d in (x, y, z)] == [["Burglary"], ["Earthquake"], ["Alarm"]] and evidence == "Alarm=on"
     assert "Burglary" in spec
     verdict, figure, trails = client.predict(spec, ["Burglary"], ["Earthquake"], ["Alarm"], api_name="/d_separation")
     assert "d-connected" in verdict and "Burglary – Alarm – Earthquake" in verdict
