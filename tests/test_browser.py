@@ -1,0 +1,44 @@
+"""A real browser: `streamlit run app.py` in Chromium, the lab opened from the home page, a
+d-separation query run, and the verdict and the drawn graph seen. The screenshot it takes is
+the one in the README."""
+import re
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = ROOT / "docs" / "bayesian-networks.png"
+
+
+def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(streamlit_url, wait_until="domcontentloaded")
+    page.get_by_text("Pick a lab").wait_for(timeout=60_000)
+    page.get_by_role("link", name=re.compile("Bayesian networks")).first.click()
+
+    # The default question on the student network.
+    page.get_by_text(re.compile("Difficulty ⟂ Intelligence \\| Letter")).first.wait_for(timeout=60_000)
+    # Ask another: the collider network, where observing Alarm couples its two causes.
+    sidebar_select = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    sidebar_select.click()
+    page.keyboard.type("collider")
+    page.keyboard.press("Enter")
+    verdict = page.locator('[data-testid="stAlert"]').filter(has_text=re.compile("Burglary ⟂ Earthquake \\| Alarm")).first
+    verdict.wait_for(timeout=60_000)
+    assert "d-connected" in verdict.inner_text()
+    assert "Burglary – Alarm – Earthquake" in verdict.inner_text()
+
+    # The graph is drawn by plotly: its SVG holds the node labels.
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot text')].some(t => t.textContent === 'Alarm')",
+        timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_timeout(1000)  # let the charts finish their transition before the picture
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    assert not errors, errors
