@@ -7,11 +7,24 @@ import pandas as pd
 import streamlit as st
 
 from dgm_core.figures.pgm import (
-    elbo_figure, markov_network_figure, network_figure, posterior_figure, sampling_error_figure,
+    elbo_figure,
+    markov_network_figure,
+    network_figure,
+    posterior_figure,
+    sampling_error_figure,
 )
 from dgm_core.pgm import (
-    BayesianNetwork, NetworkError, example_names, independence_gap, likelihood_weighting,
-    load_example, local_markov, lost_independencies, mean_field, pairwise_independencies, sampling_error_curve,
+    BayesianNetwork,
+    NetworkError,
+    example_names,
+    independence_gap,
+    likelihood_weighting,
+    load_example,
+    local_markov,
+    lost_independencies,
+    mean_field,
+    pairwise_independencies,
+    sampling_error_curve,
     to_markov_network,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
@@ -42,6 +55,30 @@ def apply_edit(make, done: str) -> None:
         st.session_state.bn_message = ("success", done)
     except NetworkError as exc:
         st.session_state.bn_message = ("error", str(exc))
+
+
+# The network's text is its fingerprint: these caches recompute only when the network or the
+# question changes, not when another tab's widget moves.
+net_key = bn.to_text()
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def run_inference(_bn, key, variables, evidence_items, n_samples, restarts):
+    evidence = dict(evidence_items)
+    exact = _bn.query(list(variables), evidence)
+    sampled = likelihood_weighting(_bn, list(variables), evidence, n_samples, seed=0)
+    runs = mean_field(_bn, evidence, variables=list(variables), restarts=restarts, max_sweeps=60)
+    sizes = [s for s in (10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000) if s <= n_samples]
+    curve = sampling_error_curve(_bn, list(variables), evidence, exact, sizes, seed=0)
+    return exact, sampled, runs, curve
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def structure_of(_bn, key, given):
+    small = len(_bn) <= MAX_LISTED_NODES
+    return (local_markov(_bn), to_markov_network(_bn),
+            pairwise_independencies(_bn, list(given)) if small else None,
+            lost_independencies(_bn, list(given)) if small else None)
 
 
 def show_error(exc: Exception) -> None:
@@ -133,9 +170,8 @@ with tab_inference:
         st.info("Choose one or two query variables.")
     else:
         try:
-            exact = bn.query(query_vars, evidence)
-            sampled = likelihood_weighting(bn, query_vars, evidence, n_samples, seed=0)
-            runs = mean_field(bn, evidence, variables=query_vars, restarts=int(restarts), max_sweeps=60)
+            exact, sampled, runs, curve = run_inference(bn, net_key, tuple(query_vars), tuple(evidence.items()),
+                                                        n_samples, int(restarts))
             best = runs[0]
             tables = {"exact (variable elimination)": exact, f"likelihood weighting ({n_samples:,})": sampled,
                       "mean field (best restart)": best.marginal(bn, query_vars)}
@@ -145,8 +181,6 @@ with tab_inference:
             frame["sampling"] = [p for _, p in sampled.items()]
             frame["mean field"] = [p for _, p in best.marginal(bn, query_vars).items()]
             right.dataframe(frame, hide_index=True, width="stretch")
-            sizes = [s for s in (10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000) if s <= n_samples]
-            curve = sampling_error_curve(bn, query_vars, evidence, exact, sizes, seed=0)
             left2, right2 = st.columns(2)
             left2.plotly_chart(sampling_error_figure(curve), key="inf_error")
             right2.plotly_chart(elbo_figure(runs), key="inf_elbo")
@@ -167,14 +201,12 @@ with tab_inference:
 with tab_independence:
     st.subheader("Local Markov statements")
     st.caption("Each node is independent of its non-descendants given its parents.")
-    statements = local_markov(bn)
+    given = st.multiselect("Given Z (for the pairwise statements and the Markov network)", bn.nodes, key=f"ind_z_{sig}")
+    statements, markov, pairs, lost = structure_of(bn, net_key, tuple(given))
     st.dataframe(pd.DataFrame({"statement": [str(s) for s in statements[:200]]}), hide_index=True, width="stretch")
-    given = st.multiselect("Given Z", bn.nodes, key=f"ind_z_{sig}")
-    if len(bn) <= MAX_LISTED_NODES:
-        pairs = pairwise_independencies(bn, given)
+    if pairs is not None:
         st.markdown(f"**Pairwise independencies given Z**: {len(pairs)} pairs")
         st.dataframe(pd.DataFrame({"statement": [str(s) for s in pairs]}), hide_index=True, width="stretch")
-        lost = lost_independencies(bn, given)
         if lost:
             st.warning("Lost in the Markov network (moralisation married the parents of a collider): "
                        + "; ".join(f"{a} ⟂ {b}" for a, b in lost))
@@ -183,7 +215,6 @@ with tab_independence:
     else:
         st.caption(f"All-pairs statements are listed for networks of at most {MAX_LISTED_NODES} nodes.")
     st.subheader("Markov network")
-    markov = to_markov_network(bn)
     fig, note = markov_network_figure(bn, markov, given)
     st.plotly_chart(fig, key=f"markov_graph_{sig}")
     if note:

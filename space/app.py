@@ -16,11 +16,21 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from dgm_core.figures.pgm import (  # noqa: E402
-    elbo_figure, network_figure, posterior_figure, sampling_error_figure,
+    elbo_figure,
+    network_figure,
+    posterior_figure,
+    sampling_error_figure,
 )
 from dgm_core.pgm import (  # noqa: E402
-    BayesianNetwork, NetworkError, example_names, independence_gap, likelihood_weighting, load_example,
-    mean_field, parse_assignment, sampling_error_curve,
+    BayesianNetwork,
+    NetworkError,
+    example_names,
+    independence_gap,
+    likelihood_weighting,
+    load_example,
+    mean_field,
+    parse_assignment,
+    sampling_error_curve,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query  # noqa: E402
 

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from dgm_core.pgm import (
-    BayesianNetwork, NetworkError, independence_gap, load_example, local_markov, pairwise_independencies,
+    BayesianNetwork,
+    NetworkError,
+    independence_gap,
+    load_example,
+    local_markov,
+    pairwise_independencies,
 )
 
 from .oracles import brute_force_joint, random_network

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from dgm_core.pgm import (
-    BayesianNetwork, NetworkError, ZeroProbabilityEvidence, likelihood_weighting, load_example, mean_field,
+    BayesianNetwork,
+    NetworkError,
+    ZeroProbabilityEvidence,
+    likelihood_weighting,
+    load_example,
+    mean_field,
     sampling_error_curve,
 )
 from dgm_core.pgm.examples import CLASSIC

@@ -69,13 +69,16 @@ def network_figure(bn, x=(), y=(), given=(), trail=None, title: str | None = Non
         for a, b in zip(trail, trail[1:]):
             trail_edges |= {(a, b), (b, a)}
     fig = go.Figure()
+    # One arrow annotation per edge, set in one call: add_annotation validates each one and is slow.
+    arrows = []
     for a, b in edges:
         on_trail = (a, b) in trail_edges
-        fig.add_annotation(
+        arrows.append(dict(
             x=pos[b][0], y=pos[b][1], ax=pos[a][0], ay=pos[a][1], xref="x", yref="y", axref="x", ayref="y",
-            showarrow=True, arrowhead=2, arrowsize=1.2, standoff=16, startstandoff=16,
+            showarrow=True, arrowhead=2, arrowsize=1.2, standoff=16, startstandoff=16, text="",
             arrowwidth=3.5 if on_trail else 1.4, arrowcolor=COLOURS["trail"] if on_trail else COLOURS["edge"],
-        )
+        ))
+    fig.update_layout(annotations=arrows)
     fill = [COLOURS["observed"] if n in given else COLOURS["node"] for n in nodes]
     border = [COLOURS["x"] if n in x else COLOURS["y"] if n in y else COLOURS["trail"] if trail and n in trail else "#444"
               for n in nodes]

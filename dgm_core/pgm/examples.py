@@ -4,7 +4,7 @@ networks of the Bayesian Network Repository (bnlearn), shipped as gzipped BIF in
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .network import BayesianNetwork
@@ -134,7 +134,7 @@ def example_names() -> list[str]:
     return list(TEACHING) + list(CLASSIC)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_example(name: str) -> BayesianNetwork:
     """An example network by name (see :func:`example_names`)."""
     if name in TEACHING:
