@@ -16,16 +16,15 @@ from dgm_core.figures.pgm import (
 from dgm_core.pgm import (
     BayesianNetwork,
     NetworkError,
+    compare_inference,
     example_names,
     independence_gap,
-    likelihood_weighting,
     load_example,
     local_markov,
     lost_independencies,
-    mean_field,
     pairwise_independencies,
-    sampling_error_curve,
     to_markov_network,
+    trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
 
@@ -64,13 +63,7 @@ net_key = bn.to_text()
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def run_inference(_bn, key, variables, evidence_items, n_samples, restarts):
-    evidence = dict(evidence_items)
-    exact = _bn.query(list(variables), evidence)
-    sampled = likelihood_weighting(_bn, list(variables), evidence, n_samples, seed=0)
-    runs = mean_field(_bn, evidence, variables=list(variables), restarts=restarts, max_sweeps=60)
-    sizes = [s for s in (10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000) if s <= n_samples]
-    curve = sampling_error_curve(_bn, list(variables), evidence, exact, sizes, seed=0)
-    return exact, sampled, runs, curve
+    return compare_inference(_bn, variables, dict(evidence_items), n_samples, restarts)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -134,12 +127,9 @@ with tab_dsep:
         st.subheader("Why: the trails")
         if len(xs) == 1 and len(ys) == 1 and len(bn) <= MAX_LISTED_NODES:
             try:
-                trails = bn.trails(xs[0], ys[0], zs, max_trails=100)
-                rows = [{"trail": str(t), "active": "active" if t.active else "blocked",
-                         "why": "; ".join(s.reason for s in (t.blockers or t.steps)) or "adjacent nodes"}
-                        for t in trails]
+                rows = trail_rows(bn, xs[0], ys[0], zs, max_trails=100)
                 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-                if len(trails) == 100:
+                if len(rows) == 100:
                     st.caption("Showing the first 100 trails.")
             except NetworkError as exc:
                 show_error(exc)
@@ -170,16 +160,16 @@ with tab_inference:
         st.info("Choose one or two query variables.")
     else:
         try:
-            exact, sampled, runs, curve = run_inference(bn, net_key, tuple(query_vars), tuple(evidence.items()),
-                                                        n_samples, int(restarts))
+            result = run_inference(bn, net_key, tuple(query_vars), tuple(evidence.items()), n_samples, int(restarts))
+            exact, sampled, runs, curve = result.exact, result.sampled, result.mean_field_runs, result.error_curve
             best = runs[0]
             tables = {"exact (variable elimination)": exact, f"likelihood weighting ({n_samples:,})": sampled,
-                      "mean field (best restart)": best.marginal(bn, query_vars)}
+                      "mean field (best restart)": result.mean_field}
             left, right = st.columns([3, 2])
             left.plotly_chart(posterior_figure(tables), key="inf_posterior")
             frame = exact.to_frame().rename(columns={"probability": "exact"})
             frame["sampling"] = [p for _, p in sampled.items()]
-            frame["mean field"] = [p for _, p in best.marginal(bn, query_vars).items()]
+            frame["mean field"] = [p for _, p in result.mean_field.items()]
             right.dataframe(frame, hide_index=True, width="stretch")
             left2, right2 = st.columns(2)
             left2.plotly_chart(sampling_error_figure(curve), key="inf_error")

@@ -24,13 +24,12 @@ from dgm_core.figures.pgm import (  # noqa: E402
 from dgm_core.pgm import (  # noqa: E402
     BayesianNetwork,
     NetworkError,
+    compare_inference,
     example_names,
     independence_gap,
-    likelihood_weighting,
     load_example,
-    mean_field,
     parse_assignment,
-    sampling_error_curve,
+    trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query  # noqa: E402
 
@@ -83,9 +82,7 @@ def d_separation(spec: str, x, y, z, last_valid: str = ""):
         verdict += f"\n\nNumerical check from the CPTs: max |P(x | y, z) − P(x | z)| = **{check.gap:.3g}**."
         rows = []
         if len(xs) == 1 and len(ys) == 1 and len(bn) <= MAX_LISTED_NODES:
-            rows = [{"trail": str(t), "active": t.active,
-                     "why": "; ".join(s.reason for s in (t.blockers or t.steps)) or "adjacent nodes"}
-                    for t in bn.trails(xs[0], ys[0], zs, max_trails=100)]
+            rows = trail_rows(bn, xs[0], ys[0], zs)
     except NetworkError as exc:
         return note + f"⚠️ {exc}", network_figure(bn)[0], pd.DataFrame(columns=["trail", "active", "why"]), valid
     fig, drawing_note = network_figure(bn, xs, ys, zs, trail)
@@ -107,23 +104,19 @@ def inference(spec: str, query, evidence_text: str, samples: float, restarts: fl
         if not 1 <= restarts <= 10:
             raise NetworkError("Use between 1 and 10 mean-field restarts.")
         evidence = parse_assignment(evidence_text, bn)
-        exact = bn.query(variables, evidence)
-        sampled = likelihood_weighting(bn, variables, evidence, samples)
-        runs = mean_field(bn, evidence, variables=variables, restarts=restarts, max_sweeps=60)
+        result = compare_inference(bn, variables, evidence, samples, restarts)
     except NetworkError as exc:
         empty = pd.DataFrame(columns=["assignment", "exact", "sampling", "mean field"])
         return note + f"⚠️ {exc}", None, empty, None, None, valid
-    approx = runs[0].marginal(bn, variables)
+    exact, sampled, approx, runs = result.exact, result.sampled, result.mean_field, result.mean_field_runs
     table = pd.DataFrame({"assignment": [" / ".join(k) for k, _ in exact.items()],
                           "exact": [p for _, p in exact.items()], "sampling": [p for _, p in sampled.items()],
                           "mean field": [p for _, p in approx.items()]})
-    sizes = [s for s in (10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000) if s <= samples]
-    curve = sampling_error_curve(bn, variables, evidence, exact, sizes or [samples])
     summary = (f"log P(evidence) = {runs[0].log_evidence:.5f}; best mean-field ELBO = {runs[0].elbo:.5f} "
                f"(gap = KL(q‖posterior) = {runs[0].kl_to_posterior:.5f}). "
                f"Restart ELBOs: {', '.join(f'{r.elbo:.4f}' for r in sorted(runs, key=lambda r: r.seed))}.")
     figure = posterior_figure({"exact": exact, "likelihood weighting": sampled, "mean field": approx})
-    return note + summary, figure, table, sampling_error_figure(curve), elbo_figure(runs), valid
+    return note + summary, figure, table, sampling_error_figure(result.error_curve), elbo_figure(runs), valid
 
 
 def bayesian_network_tab() -> None:
