@@ -1,0 +1,308 @@
+"""The variational autoencoder (Kingma & Welling, 2014) and β-VAE (Higgins et al., 2017).
+
+Read top to bottom: the model; the evidence lower bound and its terms; β schedules; the
+importance-weighted likelihood estimate; the tools the lab uses to look inside the latent space
+(interpolation, traversals, per-dimension KL, active units, attribute vectors); one training step.
+
+Notation: x an image with D = C·H·W pixels, z ∈ R^L the latent, prior p(z) = N(0, I),
+encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli or Gaussian per pixel.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dgm_core.checkpoints import HubModel
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class ConvVAE(HubModel):
+    """Encoder Conv2d → Conv2d → flatten → dense to (μ, log σ²);
+    decoder dense → reshape → ConvTranspose2d ×2 → Conv2d output.
+
+    Each stride-2 layer halves (or doubles) the side, so `image_size` must be divisible by 4.
+    With the Bernoulli likelihood the decoder outputs logits; with the Gaussian one it outputs
+    the mean through a sigmoid and learns one shared log σ (the σ-VAE of Rybkin et al., 2021),
+    so that reconstruction and KL are weighed by the data, not by a hand-set constant.
+    """
+
+    model_type = "vae"
+
+    def __init__(self, image_size: int = 28, channels: int = 1, latent_dim: int = 10, width: int = 32,
+                 likelihood: str = "bernoulli"):
+        super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4; got {image_size}")
+        if likelihood not in ("bernoulli", "gaussian"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {likelihood!r}")
+        self.image_size, self.channels, self.latent_dim, self.likelihood = image_size, channels, latent_dim, likelihood
+        side, hidden = image_size // 4, 2 * width
+        self.encoder = nn.Sequential(
+            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, hidden, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(hidden * side * side, 2 * latent_dim),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden * side * side), nn.ReLU(),
+            nn.Unflatten(1, (hidden, side, side)),
+            nn.ConvTranspose2d(hidden, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, channels, 3, padding=1),
+        )
+        self.log_sigma = nn.Parameter(torch.zeros(())) if likelihood == "gaussian" else None
+
+    @property
+    def pixels(self) -> int:
+        return self.channels * self.image_size * self.image_size
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ, log σ²) of q(z|x), each (B, L)."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's raw output: logits (Bernoulli) or pre-sigmoid means (Gaussian)."""
+        return self.decoder(z)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x|z] in [0, 1]: the picture a latent point stands for."""
+        return torch.sigmoid(self.decode(z))
+
+    def log_likelihood(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) summed over pixels, per example (B,).
+        Bernoulli: Σ x log p + (1−x) log(1−p) with p = sigmoid(logits).
+        Gaussian:  Σ −½((x − m)/σ)² − log σ − ½ log 2π with m = sigmoid(output)."""
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").flatten(1).sum(1)
+        mean = torch.sigmoid(decoded)
+        log_sigma = self.log_sigma.clamp(min=-6.0)   # σ ≥ 0.0025: keeps the density finite on flat pixels
+        log_px = -0.5 * ((x - mean) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * LOG_2PI
+        return log_px.flatten(1).sum(1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass with the reparameterisation trick z = μ + σ ⊙ ε, ε ~ N(0, I):
+        returns (log p(x|z) per example, KL per example and dimension (B, L), z)."""
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        return self.log_likelihood(x, self.decode(z)), gaussian_kl(mu, logvar), z
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images E[x|z] for z ~ p(z)."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return self.decode_mean(z)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """z = μ + exp(½ log σ²) ⊙ ε: a sample of q(z|x) that gradients flow through (Kingma & Welling, §2.4)."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, 1)) per dimension = ½(μ² + σ² − log σ² − 1) (Kingma & Welling, Appendix B)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
+
+
+def gaussian_kl_between(mu1, logvar1, mu2, logvar2) -> torch.Tensor:
+    """KL(N(μ1, σ1²) ‖ N(μ2, σ2²)) per dimension = log σ2/σ1 + (σ1² + (μ1 − μ2)²) / (2σ2²) − ½."""
+    return 0.5 * (logvar2 - logvar1) + (logvar1.exp() + (mu1 - mu2) ** 2) / (2 * logvar2.exp()) - 0.5
+
+
+# ------------------------------------------------------------------------------- the ELBO
+@dataclass
+class ElboTerms:
+    """Per-batch means, in nats per image. ELBO = −(reconstruction + KL) ≤ log p(x)."""
+    loss: torch.Tensor          # reconstruction + β·KL: what is minimised
+    reconstruction: torch.Tensor  # −E_q[log p(x|z)]
+    kl: torch.Tensor            # KL(q(z|x) ‖ p(z))
+    elbo: torch.Tensor
+    kl_per_dim: torch.Tensor    # (L,)
+
+
+def elbo_terms(log_px_z: torch.Tensor, kl_per_dim: torch.Tensor, beta: float = 1.0) -> ElboTerms:
+    """β-VAE objective (Higgins et al., 2017, eq. 4): E_q[log p(x|z)] − β KL(q(z|x) ‖ p(z)), negated.
+    β = 1 is the ELBO of Kingma & Welling (eq. 10); β > 1 presses the posterior toward the prior."""
+    reconstruction = -log_px_z.mean()
+    kl = kl_per_dim.sum(1).mean()
+    return ElboTerms(reconstruction + beta * kl, reconstruction, kl, -(reconstruction + kl), kl_per_dim.mean(0))
+
+
+@dataclass(frozen=True)
+class BetaSchedule:
+    """β as a function of the training step.
+
+    constant:  β
+    warmup:    β · min(1, step / warmup_steps)  (Bowman et al., 2016; Sønderby et al., 2016)
+    cyclical:  the warm-up repeated `cycles` times; in each cycle β rises linearly over the first
+               `ratio` of it and then stays at β (Fu et al., 2019, eq. 5)
+    """
+    kind: str = "constant"
+    beta: float = 1.0
+    warmup_steps: int = 1000
+    total_steps: int = 10_000
+    cycles: int = 4
+    ratio: float = 0.5
+
+    def __post_init__(self):
+        if self.kind not in ("constant", "warmup", "cyclical"):
+            raise ValueError(f"beta schedule must be constant, warmup or cyclical; got {self.kind!r}")
+        if self.beta < 0:
+            raise ValueError(f"beta must be ≥ 0; got {self.beta}")
+
+    def __call__(self, step: int) -> float:
+        if self.kind == "constant":
+            return self.beta
+        if self.kind == "warmup":
+            return self.beta * min(1.0, step / max(1, self.warmup_steps))
+        period = max(1, self.total_steps) / self.cycles
+        phase = (step % period) / period
+        return self.beta * min(1.0, phase / self.ratio)
+
+
+# -------------------------------------------------------------- importance-weighted bound
+@torch.no_grad()
+def iwae_log_likelihood(model: ConvVAE, x: torch.Tensor, k: int, chunk: int = 500) -> torch.Tensor:
+    """The IWAE bound (Burda et al., 2016, eq. 8), per example (B,), in nats:
+
+        log p(x) ≥ L_k = log (1/k) Σ_i p(x, z_i) / q(z_i|x),   z_i ~ q(z|x),
+
+    with L_1 = ELBO ≤ L_k ≤ L_{k+1} in expectation, and L_k → log p(x) as k → ∞. The k samples
+    are drawn `chunk` at a time and combined by a running log-sum-exp, so memory stays
+    O(B · chunk · D) and k = 5000 fits on a laptop."""
+    mu, logvar = model.encode(x)
+    std = torch.exp(0.5 * logvar)
+    running = torch.full((x.shape[0],), -math.inf, device=x.device)
+    done = 0
+    while done < k:
+        m = min(chunk, k - done)
+        eps = torch.randn(m, *mu.shape, device=x.device)
+        z = mu + std * eps                                                  # (m, B, L)
+        decoded = model.decode(z.flatten(0, 1))
+        log_px_z = model.log_likelihood(x.repeat(m, 1, 1, 1), decoded).view(m, -1)
+        log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
+        running = torch.logaddexp(running, torch.logsumexp(log_px_z + log_pz - log_qz, dim=0))
+        done += m
+    return running - math.log(k)
+
+
+def bits_per_dim(nll_nats: float | torch.Tensor, pixels: int):
+    """Negative log-likelihood per pixel in bits: NLL / (D ln 2)."""
+    return nll_nats / (pixels * math.log(2))
+
+
+# ------------------------------------------------------------ looking inside the latent space
+@torch.no_grad()
+def encode_means(model: ConvVAE, images: torch.Tensor, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """μ(x) and log σ²(x) for every image, in batches."""
+    mus, logvars = [], []
+    for i in range(0, len(images), batch_size):
+        mu, logvar = model.encode(images[i:i + batch_size])
+        mus.append(mu)
+        logvars.append(logvar)
+    return torch.cat(mus), torch.cat(logvars)
+
+
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Average KL(q(z_j|x) ‖ N(0,1)) over the data, one number per latent dimension (nats)."""
+    return gaussian_kl(mu, logvar).mean(0)
+
+
+def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
+    """A_u = Cov_x(E_{q(u|x)}[u]) > threshold (Burda et al., 2016, §5.2): a dimension is active
+    when its posterior mean actually varies with the input. Returns a boolean mask (L,)."""
+    return mu.var(0, unbiased=True) > threshold
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, between: int = 10, mode: str = "linear") -> torch.Tensor:
+    """`between` points strictly between z0 and z1, plus both ends: (between + 2, L).
+    linear: (1 − t) z0 + t z1.  spherical (slerp, Shoemake 1985; White 2016):
+    sin((1 − t)Ω)/sin Ω · z0 + sin(tΩ)/sin Ω · z1 with cos Ω = z0·z1 / (|z0||z1|), which keeps the
+    path where Gaussian mass is (near the shell of radius ≈ √L) instead of cutting through the middle."""
+    t = torch.linspace(0, 1, between + 2, device=z0.device).unsqueeze(1)
+    if mode == "linear":
+        return (1 - t) * z0 + t * z1
+    if mode != "spherical":
+        raise ValueError(f"mode must be 'linear' or 'spherical'; got {mode!r}")
+    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:                      # (anti)parallel ends: slerp degenerates to lerp
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def traversal_latents(z: torch.Tensor, dims: list[int], values: torch.Tensor) -> torch.Tensor:
+    """Latent traversal (Higgins et al., 2017, Fig. 7): for each dim in `dims`, copies of z with
+    that coordinate set to each of `values`. Returns (len(dims) * len(values), L), row-major."""
+    rows = []
+    for d in dims:
+        zz = z.repeat(len(values), 1)
+        zz[:, d] = values
+        rows.append(zz)
+    return torch.cat(rows)
+
+
+def attribute_vector(mu: torch.Tensor, has_attribute: torch.Tensor) -> torch.Tensor:
+    """Mean latent code of the images with the attribute minus that of the images without it
+    (as in Larsen et al., 2016 for faces); adding it to a code moves the image along that factor."""
+    has_attribute = has_attribute.bool()
+    if has_attribute.all() or not has_attribute.any():
+        raise ValueError("an attribute vector needs images both with and without the attribute")
+    return mu[has_attribute].mean(0) - mu[~has_attribute].mean(0)
+
+
+# ----------------------------------------------------------------------------- training
+def binarize(x: torch.Tensor) -> torch.Tensor:
+    """Fixed binarisation (threshold ½): a Bernoulli likelihood is a proper likelihood only of
+    binary pixels, so the Bernoulli VAE is trained and scored on binarised images."""
+    return (x > 0.5).to(x.dtype)
+
+
+def prepare_batch(model: ConvVAE, x: torch.Tensor) -> torch.Tensor:
+    return binarize(x) if model.likelihood == "bernoulli" else x
+
+
+def training_step(model: nn.Module, x: torch.Tensor, optimizer: torch.optim.Optimizer, beta: float,
+                  autocast=None) -> dict[str, float]:
+    """One optimisation step on a batch; `model` may be wrapped (DDP, torch.compile).
+    Returns the batch's loss, ELBO, reconstruction and KL (nats per image) and β."""
+    optimizer.zero_grad(set_to_none=True)
+    if autocast is None:
+        log_px_z, kl_per_dim, _ = model(x)
+    else:
+        with autocast:
+            log_px_z, kl_per_dim, _ = model(x)
+    terms = elbo_terms(log_px_z.float(), kl_per_dim.float(), beta)
+    terms.loss.backward()
+    optimizer.step()
+    return {"loss": terms.loss.item(), "elbo": terms.elbo.item(), "reconstruction": terms.reconstruction.item(),
+            "kl": terms.kl.item(), "beta": float(beta)}
+
+
+@torch.no_grad()
+def evaluate(model: ConvVAE, images: torch.Tensor, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+    """Test-set ELBO, reconstruction and KL (nats per image, one sample of z each) and active units."""
+    model.eval()
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)                      # the same noise every evaluation: comparable curves
+    device = next(model.parameters()).device
+    totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for i in range(0, len(images), batch_size):
+        x = prepare_batch(model, images[i:i + batch_size].to(device))
+        log_px_z, kl_per_dim, _ = model(x)
+        terms = elbo_terms(log_px_z, kl_per_dim)
+        for key in totals:
+            totals[key] += getattr(terms, key).item() * len(x)
+    torch.random.set_rng_state(state)
+    mu, _ = encode_means(model, prepare_batch(model, images.to(device)))
+    model.train()
+    result = {k: v / len(images) for k, v in totals.items()}
+    result["active_units"] = int(active_units(mu).sum())
+    return result
