@@ -50,8 +50,7 @@ class PushFailed(RuntimeError):
 _MODEL_TYPES: dict[str, type] = {}
 
 
-class HubModel(nn.Module, PyTorchModelHubMixin, library_name="dgm-lab", tags=["dgm-lab"],
-               repo_url="https://github.com/dgm-lab/dgm-lab"):
+class HubModel(nn.Module, PyTorchModelHubMixin, library_name="dgm-lab", tags=["dgm-lab"]):
     """Base class of every trainable model. Subclasses set `model_type` and keep their
     constructor arguments JSON-serialisable; those arguments are the config."""
 

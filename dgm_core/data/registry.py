@@ -160,14 +160,14 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
     Built-in sets return `ImageTensors` (all images in memory, plus `factors` for shapes).
     """
     if name.startswith("folder:"):
-        size = _check_size(image_size or 64)
+        size = _check_size(64 if image_size is None else image_size)
         return _folder(name[len("folder:"):], split, size, channels or 3)
     if name not in DATASETS:
         raise DatasetError(f"Unknown dataset {name!r}: choose one of {', '.join(DATASETS)}, or folder:PATH.")
     info = DATASETS[name]
     if split not in info.splits:
         raise DatasetError(f"{name} has the splits {', '.join(info.splits)}; got {split!r}.")
-    size = _check_size(image_size or info.image_size)
+    size = _check_size(info.image_size if image_size is None else image_size)
     if channels not in (None, 1, 3):
         raise DatasetError(f"channels must be 1 (grey) or 3 (colour); got {channels!r}.")
     if info.builtin:
@@ -184,7 +184,9 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
     except DatasetNotFound:
         raise
     except Exception as exc:  # noqa: BLE001 - network, corrupt archive, missing gdown: all end the same way
-        reason = f"could not be read or downloaded ({type(exc).__name__}: {exc})"
-        raise _not_found(info, root, reason) from None
+        if present:
+            raise DatasetError(f"The {name} files under {root} could not be read ({type(exc).__name__}: {exc}). "
+                               f"They may be incomplete or corrupt: replace them with a fresh copy.") from None
+        raise _not_found(info, root, f"could not be downloaded ({type(exc).__name__}: {exc})") from None
     crop = 148 if name == "celeba" else None   # the usual aligned-face crop before resizing
     return TransformedImages(base, size, channels or info.channels, classes, name=name, crop=crop)

@@ -1,0 +1,295 @@
+"""The training loop shared by every model: devices, DistributedDataParallel, mixed precision,
+torch.compile, progress bar, sample grids, atomic checkpoints, --resume, divergence stop, Hub push.
+
+One process per device. Under `torchrun` each process reads RANK / WORLD_SIZE / LOCAL_RANK and
+joins a process group (nccl on GPUs, gloo on CPU); DistributedSampler gives each rank its shard
+of each epoch's seeded permutation; only rank 0 logs and writes.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import shlex
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from dgm_core.checkpoints import (
+    CONFIG_NAME,
+    STATE_NAME,
+    PushFailed,
+    load_local,
+    load_state,
+    push_folder,
+    recover_folder,
+    write_checkpoint,
+)
+from dgm_core.data import load_dataset
+
+#: Test hook: a run whose environment sets this is killed (SIGKILL) just before that global step,
+#: which is how the tests check that --resume continues a run killed mid-epoch.
+KILL_AT_STEP_ENV = "DGM_TRAIN_KILL_AT_STEP"
+EVAL_IMAGES = 2000
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunError(RuntimeError):
+    """A run that cannot start as asked (existing output, mismatched resume, bad settings)."""
+
+
+@dataclass
+class Context:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class TestSet:
+    """Up to EVAL_IMAGES test images in memory, with factor indices where the dataset has them."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    factor_index: torch.Tensor | None
+
+
+def setup_distributed() -> Context:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return Context(0, 1, device)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        device, backend = torch.device("cuda", local_rank), "nccl"
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    dist.init_process_group(backend=backend)
+    return Context(rank, world, device)
+
+
+def command_line(argv: list[str], world: int) -> str:
+    """The command that reproduces this run (without --resume, which does not change the result)."""
+    args = [a for a in argv if a != "--resume"]
+    launcher = f"torchrun --nproc-per-node={world} -m training.run" if world > 1 else "python -m training.run"
+    return f"{launcher} {shlex.join(args)}"
+
+
+def _test_set(data: Dataset) -> TestSet:
+    if hasattr(data, "images"):
+        n = min(EVAL_IMAGES, len(data))
+        index = getattr(data, "factor_index", None)
+        return TestSet(data.images[:n], data.labels[:n], index[:n] if index is not None else None)
+    items = [data[i] for i in range(min(EVAL_IMAGES, len(data)))]
+    labels = [torch.as_tensor(y) for _, y in items]
+    return TestSet(torch.stack([x for x, _ in items]), torch.stack(labels), None)
+
+
+def _png(images: torch.Tensor) -> bytes:
+    from torchvision.utils import save_image
+
+    buffer = io.BytesIO()
+    save_image(images.float().clamp(0, 1), buffer, format="png", nrow=8, padding=2, pad_value=0.5)
+    return buffer.getvalue()
+
+
+def _rng_states(ctx: Context) -> list[torch.Tensor]:
+    """Every rank's CPU (and CUDA) RNG state, gathered on all ranks: resuming restores each its own."""
+    state = torch.random.get_rng_state()
+    if torch.cuda.is_available():
+        state = torch.cat([state, torch.cuda.get_rng_state(ctx.device)])
+    if ctx.world == 1:
+        return [state]
+    gathered = [torch.empty_like(state) for _ in range(ctx.world)]
+    dist.all_gather(gathered, state.to(ctx.device) if ctx.device.type == "cuda" else state)
+    return [g.cpu() for g in gathered]
+
+
+def _set_rng_state(state: torch.Tensor) -> None:
+    cpu_size = torch.random.get_rng_state().numel()
+    torch.random.set_rng_state(state[:cpu_size])
+    if torch.cuda.is_available() and state.numel() > cpu_size:
+        torch.cuda.set_rng_state(state[cpu_size:])
+
+
+def model_card(recipe, args, command: str, history: dict, ctx: Context) -> str:
+    last = history["epochs"][-1] if history["epochs"] else {}
+    rows = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in last.items())
+    return f"""---
+library_name: dgm-lab
+tags:
+- dgm-lab
+- {recipe.name}
+- {args.dataset.split(':')[0]}
+---
+# {recipe.name} on {args.dataset}
+
+{recipe.summary}, trained by DGM Lab's headless trainer with exactly this command:
+
+```
+{command}
+```
+
+Run it from the root of the DGM Lab repository to reproduce this checkpoint (same seed, same
+data, same code: the same weights on the same hardware and torch version).
+
+- epochs completed: {len(history['epochs'])} of {args.epochs}; optimisation steps: {last.get('step', 0)}
+- devices: {ctx.world} × {ctx.device.type}; mixed precision: {args.amp or 'off'}; torch {torch.__version__}
+
+## Last epoch, on the test split
+
+| metric | value |
+| --- | --- |
+{rows}
+
+## Load it
+
+```python
+from dgm_core.checkpoints import load_checkpoint
+checkpoint = load_checkpoint("PATH-OR-REPO-ID")   # safetensors only; history in checkpoint.history
+```
+"""
+
+
+def train(recipe, args, argv: list[str]) -> Path:
+    """Run (or resume) training; returns the checkpoint folder. Raises TrainingDiverged / RunError."""
+    ctx = setup_distributed()
+    try:
+        return _train(recipe, args, argv, ctx)
+    finally:
+        if ctx.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(recipe, args, argv, ctx: Context) -> Path:
+    out = Path(args.out)
+    recover_folder(out)
+    if (out / CONFIG_NAME).exists() and not args.resume:
+        raise RunError(f"{out} already holds a checkpoint. Pass --resume to continue it, or --out to write "
+                       "somewhere else; nothing there has been changed.")
+    if args.resume and not (out / CONFIG_NAME).exists():
+        raise RunError(f"--resume: there is no checkpoint in {out} to continue. Drop --resume to start a new run.")
+
+    train_data = load_dataset(args.dataset, "train", image_size=args.image_size)
+    test = _test_set(load_dataset(args.dataset, "test", image_size=args.image_size))
+    torch.manual_seed(args.seed)                    # the same initial weights on every rank
+    model = recipe.build(args, train_data).to(ctx.device)
+    optimizer = recipe.optimizer(model, args)
+    history: dict = {"steps": [], "epochs": []}
+    start_epoch = global_step = 0
+    torch.manual_seed(args.seed + 1000 * ctx.rank)  # different noise on each rank
+    command = command_line(argv, ctx.world)
+
+    if args.resume:
+        saved = load_local(out, expected=type(model), device=str(ctx.device))
+        if saved.config != model.config:
+            raise RunError(f"--resume: {out} was trained with {saved.config}, but this command asks for "
+                           f"{model.config}. Resume with the original settings (see {out}/README.md).")
+        model.load_state_dict(saved.model.state_dict())
+        state = load_state(out / STATE_NAME)
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, global_step, history = state["epoch"], state["step"], saved.history
+        if len(state["rng"]) != ctx.world:
+            raise RunError(f"--resume: {out} was written by {len(state['rng'])} processes; resume it with the same "
+                           "number (torchrun --nproc-per-node), or the run would not be the same.")
+        _set_rng_state(state["rng"][ctx.rank])
+        if ctx.main:
+            print(f"Resuming {out} after epoch {start_epoch} (step {global_step}).", file=sys.stderr)
+
+    step_model = model
+    if ctx.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_model = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    if args.compile:
+        step_model = torch.compile(step_model)
+    autocast = torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16) if args.amp == "bf16" else None
+
+    sampler = DistributedSampler(train_data, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler, num_workers=0,
+                        pin_memory=ctx.device.type == "cuda")
+    args.total_steps = args.epochs * len(loader)
+    kill_at = int(os.environ.get(KILL_AT_STEP_ENV, "0"))
+
+    for epoch in range(start_epoch, args.epochs):
+        sampler.set_epoch(epoch)
+        model.train()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not ctx.main, leave=False,
+                   dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+        for x, y in bar:
+            if kill_at and global_step == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            x, y = x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)
+            metrics = recipe.step(step_model, model, x, y, optimizer, global_step, args, autocast)
+            finite = torch.tensor(float(all(math.isfinite(v) for v in metrics.values())))
+            if ctx.world > 1:
+                dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+            if finite.item() < 1:
+                bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+                kept = f"the last good checkpoint, after epoch {epoch}, is kept in {out}" if epoch > 0 or args.resume \
+                    else f"no checkpoint had been written yet, so {out} is unchanged"
+                raise TrainingDiverged(
+                    f"Training diverged at epoch {epoch + 1}, step {global_step + 1}: {bad}. Stopped; {kept}. "
+                    f"Lower --lr (now {args.lr}) or check the data.")
+            global_step += 1
+            if ctx.main and (global_step % args.log_every == 0 or global_step == 1):
+                history["steps"].append({"step": global_step, "epoch": epoch + 1, **metrics})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k != "beta"})
+        bar.close()
+
+        rng = _rng_states(ctx)
+        if ctx.main:
+            epoch_metrics = recipe.evaluate(model, test, args)
+            history["epochs"].append({"epoch": epoch + 1, "step": global_step, **epoch_metrics})
+            last = epoch + 1 == args.epochs
+            samples = {}
+            if (epoch + 1) % args.sample_every == 0 or last:
+                samples[f"epoch-{epoch + 1:03d}.png"] = _png(recipe.samples(model, args))
+            if last:
+                history.update(recipe.final(model, test, args))
+            summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in epoch_metrics.items())
+            print(f"epoch {epoch + 1}/{args.epochs}: {summary}", file=sys.stderr)
+            state = {"optimizer": optimizer.state_dict(), "rng": rng, "epoch": epoch + 1, "step": global_step}
+            write_checkpoint(model, out, command=command, history=history, samples=samples, state=state,
+                             card=model_card(recipe, args, command, history, ctx))
+        if ctx.world > 1:
+            dist.barrier()
+
+    if ctx.world > 1:
+        _check_ranks_agree(model, ctx)
+    if ctx.main:
+        print(f"Checkpoint: {out}", file=sys.stderr)
+        if args.push_to_hub:
+            try:
+                url = push_folder(out, args.push_to_hub, commit_message=f"DGM Lab: {command}")
+                print(f"Pushed to the Hub: {url}", file=sys.stderr)
+            except PushFailed:
+                raise
+    return out
+
+
+def _check_ranks_agree(model: torch.nn.Module, ctx: Context) -> None:
+    """DDP keeps replicas identical by all-reducing gradients; check it: gather every rank's
+    parameters and report the largest difference from rank 0's."""
+    flat = torch.cat([p.detach().float().flatten() for p in model.parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(ctx.world)]
+    dist.all_gather(gathered, flat)
+    worst = max((g - gathered[0]).abs().max().item() for g in gathered)
+    if ctx.main:
+        print(f"Parameters on all {ctx.world} ranks agree: max |difference| = {worst:.3g}", file=sys.stderr)
+    if worst != 0.0:
+        raise RunError(f"The {ctx.world} ranks ended with different parameters (max |difference| {worst:.3g}).")
