@@ -196,8 +196,8 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
 
     if args.resume:
         saved = load_local(out, expected=type(model), device=str(ctx.device))
-        if saved.config != model.config:
-            raise RunError(f"--resume: {out} was trained with {saved.config}, but this command asks for "
+        if saved.model.config != model.config:
+            raise RunError(f"--resume: {out} was trained with {saved.model.config}, but this command asks for "
                            f"{model.config}. Resume with the original settings (see {out}/README.md).")
         model.load_state_dict(saved.model.state_dict())
         state = load_state(out / STATE_NAME)

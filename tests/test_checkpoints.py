@@ -1,0 +1,237 @@
+"""Checkpoints: round trips, every kind of bad checkpoint, atomic writes, pickle-free resume
+state, and push_to_hub with HfApi replaced by a fake that stores what it is given."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from dgm_core import checkpoints as ck
+from dgm_core.checkpoints import CheckpointError, PushFailed, load_checkpoint, write_checkpoint
+from dgm_core.vae import ConvVAE
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    return ConvVAE(image_size=16, latent_dim=4, width=8, **kw)
+
+
+def _write(folder, model=None, **kw):
+    model = model or _model()
+    return write_checkpoint(model, folder, command="python -m training.run vae --epochs 1", history={"epochs": [{"epoch": 1}]},
+                            card="# card\n\npython -m training.run vae --epochs 1\n", samples={"epoch-001.png": b"png"}, **kw)
+
+
+def _same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_save_and_load_pretrained_round_trip(tmp_path):
+    model = _model(likelihood="gaussian")
+    model.save_pretrained(tmp_path / "m")
+    loaded = ConvVAE.from_pretrained(tmp_path / "m", strict=True)
+    assert _same_weights(model, loaded) and loaded.likelihood == "gaussian" and not loaded.training
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config == {"model_type": "vae", "image_size": 16, "channels": 1, "latent_dim": 4, "width": 8,
+                      "likelihood": "gaussian"}
+    x = torch.rand(2, 1, 16, 16)
+    assert torch.equal(model.eval().encode(x)[0], loaded.encode(x)[0])
+
+
+def test_checkpoint_folder_holds_everything_and_loads_by_path(tmp_path):
+    folder = _write(tmp_path / "run", state={"epoch": 1})
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"config.json", "model.safetensors", "history.json", "README.md", "samples",
+                     "training_state.safetensors"}
+    loaded = load_checkpoint(folder)
+    assert isinstance(loaded.model, ConvVAE) and _same_weights(loaded.model, _model())
+    assert loaded.history == {"epochs": [{"epoch": 1}]} and "python -m training.run vae" in loaded.card
+    assert [p.name for p in loaded.samples] == ["epoch-001.png"]
+    assert not list(tmp_path.glob(".*tmp"))                    # no temporary folder left behind
+
+
+def test_shipped_checkpoints_load_by_name():
+    names = ck.shipped_checkpoints()
+    assert names, "the repository ships checkpoints"
+    for name in names:
+        loaded = load_checkpoint(name)
+        assert loaded.path == ck.CHECKPOINT_DIR / name and loaded.history["epochs"]
+        assert "python -m training.run" in loaded.card
+
+
+def _corrupt(folder: Path, how: str):
+    if how == "garbage weights":
+        (folder / "model.safetensors").write_bytes(b"\x00\x01 not a safetensors file")
+    elif how == "truncated weights":
+        data = (folder / "model.safetensors").read_bytes()
+        (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif how == "missing weights":
+        (folder / "model.safetensors").unlink()
+    elif how == "missing config":
+        (folder / "config.json").unlink()
+    elif how == "config not json":
+        (folder / "config.json").write_text("{latent_dim: 4")
+    elif how == "config of another model":
+        (folder / "config.json").write_text(json.dumps({"model_type": "vae", "latent": 100, "hidden": 256}))
+    elif how == "unknown model type":
+        (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 12}))
+    elif how == "config without model type":
+        (folder / "config.json").write_text(json.dumps({"latent_dim": 4}))
+    elif how == "weights of another shape":
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "latent_dim": 6}))
+    elif how == "history not json":
+        (folder / "history.json").write_text("[1, 2")
+
+
+@pytest.mark.parametrize("how, message", [
+    ("garbage weights", "model.safetensors could not be loaded"),
+    ("truncated weights", "model.safetensors could not be loaded"),
+    ("missing weights", "model.safetensors is missing"),
+    ("missing config", "config.json is missing"),
+    ("config not json", "config.json is not valid JSON"),
+    ("config of another model", "does not take: hidden, latent"),
+    ("unknown model type", "type 'gpt2'"),
+    ("config without model type", "no \"model_type\""),
+    ("weights of another shape", "model.safetensors could not be loaded"),
+    ("history not json", "history.json is not valid JSON"),
+])
+def test_each_bad_checkpoint_gets_a_clear_error_naming_the_path(tmp_path, how, message):
+    folder = _write(tmp_path / "bad")
+    _corrupt(folder, how)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(folder)
+    assert str(folder) in str(info.value)
+
+
+def test_a_pickled_checkpoint_is_refused_without_unpickling(tmp_path, monkeypatch):
+    folder = _write(tmp_path / "pickled")
+    torch.save(_model().state_dict(), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("torch.load was called")
+
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
+        load_checkpoint(folder)
+
+
+def test_unknown_name_lists_what_ships(tmp_path):
+    with pytest.raises(CheckpointError, match="No checkpoint named 'nope'.*shipped: vae-"):
+        load_checkpoint("nope")
+    with pytest.raises(CheckpointError, match="No checkpoint folder"):
+        ck.load_local(tmp_path / "absent")
+
+
+def test_hub_repo_id_is_fetched_without_pickles(tmp_path, monkeypatch):
+    source = _write(tmp_path / "remote")
+    asked = {}
+
+    def fake_snapshot_download(repo_id, allow_patterns):
+        asked.update(repo_id=repo_id, patterns=allow_patterns)
+        return str(source)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    loaded = load_checkpoint("someone/vae-digits")
+    assert asked["repo_id"] == "someone/vae-digits" and not any(p.endswith(".bin") for p in asked["patterns"])
+    assert _same_weights(loaded.model, _model())
+
+    def offline(repo_id, allow_patterns):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CheckpointError, match="Could not fetch the Hub repo 'someone/vae-digits'"):
+        load_checkpoint("someone/vae-digits")
+
+
+def test_a_write_that_fails_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    folder = _write(tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    other = _model(likelihood="gaussian")
+
+    def crash(self, directory):
+        (Path(directory) / "model.safetensors").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ConvVAE, "_save_pretrained", crash)
+    with pytest.raises(OSError, match="disk full"):
+        _write(folder, other)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert not list(tmp_path.glob(".*tmp"))
+    monkeypatch.undo()
+    assert _same_weights(load_checkpoint(folder).model, _model())
+
+
+def test_a_write_stopped_between_renames_is_recovered(tmp_path):
+    folder = _write(tmp_path / "run")
+    shutil.move(folder, tmp_path / "run.old")              # what a crash between the two renames leaves
+    ck.recover_folder(folder)
+    assert _same_weights(load_checkpoint(folder).model, _model())
+
+
+def test_training_state_round_trips_optimiser_and_rng_without_pickle(tmp_path):
+    model = _model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.rand(4, 1, 16, 16))[0].sum().backward()
+        optimizer.step()
+    state = {"optimizer": optimizer.state_dict(), "rng": [torch.random.get_rng_state()], "epoch": 2, "step": 3,
+             "pair": (1, "a"), "none": None}
+    ck.save_state(state, tmp_path / "s.safetensors")
+    back = ck.load_state(tmp_path / "s.safetensors")
+    assert back["epoch"] == 2 and back["pair"] == (1, "a") and back["none"] is None
+    assert torch.equal(back["rng"][0], state["rng"][0])
+    fresh = torch.optim.Adam(_model().parameters(), lr=1e-3)
+    fresh.load_state_dict(back["optimizer"])
+    for key, value in optimizer.state_dict()["state"].items():
+        for name, tensor in value.items():
+            assert torch.equal(fresh.state_dict()["state"][key][name], tensor)
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        ck.load_state(tmp_path / "absent.safetensors")
+
+
+class FakeHfApi:
+    """Stands in for huggingface_hub.HfApi: 'uploads' by copying into a local folder."""
+
+    def __init__(self, hub: Path, token="hf_fake", fail: Exception | None = None):
+        self.hub, self.token, self.fail, self.calls = hub, token, fail, []
+
+    def create_repo(self, repo_id, repo_type, exist_ok):
+        self.calls.append(("create_repo", repo_id, repo_type))
+        if self.fail:
+            raise self.fail
+
+    def upload_folder(self, folder_path, repo_id, repo_type, commit_message, ignore_patterns):
+        self.calls.append(("upload_folder", repo_id, commit_message))
+        target = self.hub / repo_id
+        shutil.copytree(folder_path, target, ignore=shutil.ignore_patterns(*ignore_patterns))
+        return type("CommitInfo", (), {"commit_url": f"https://hub/{repo_id}/commit/1"})()
+
+
+def test_push_uploads_a_folder_that_from_pretrained_loads(tmp_path):
+    folder = _write(tmp_path / "run", state={"epoch": 1})
+    api = FakeHfApi(tmp_path / "hub")
+    url = ck.push_folder(folder, "teacher/vae-digits", commit_message="DGM Lab: python -m training.run vae", api=api)
+    uploaded = tmp_path / "hub" / "teacher" / "vae-digits"
+    assert url.endswith("/commit/1") and [c[0] for c in api.calls] == ["create_repo", "upload_folder"]
+    assert {p.name for p in uploaded.iterdir()} == {"config.json", "model.safetensors", "history.json", "README.md",
+                                                    "samples"}
+    assert _same_weights(ConvVAE.from_pretrained(uploaded, strict=True), _model())
+    assert "python -m training.run vae" in (uploaded / "README.md").read_text()
+
+
+def test_push_without_token_or_hub_keeps_the_local_checkpoint(tmp_path, monkeypatch):
+    folder = _write(tmp_path / "run")
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    with pytest.raises(PushFailed, match="no Hugging Face token.*intact"):
+        ck.push_folder(folder, "teacher/x", commit_message="m", api=FakeHfApi(tmp_path / "hub", token=None))
+    with pytest.raises(PushFailed, match="could not be reached.*ConnectionError.*intact"):
+        ck.push_folder(folder, "teacher/x", commit_message="m",
+                       api=FakeHfApi(tmp_path / "hub", fail=ConnectionError("Hub unreachable")))
+    assert _same_weights(load_checkpoint(folder).model, _model())

@@ -1,0 +1,167 @@
+"""`python -m training.run`: a tiny real run end to end, resume after a kill, DDP on gloo,
+divergence, the Hub push with HfApi replaced, and the import rule (no streamlit / gradio)."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dgm_core.checkpoints import load_checkpoint
+from tests.conftest import ROOT
+from tests.test_checkpoints import FakeHfApi
+
+TINY = ["vae", "--dataset", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8",
+        "--batch-size", "128", "--nll-images", "4", "--nll-k", "10", "--sample-every", "1"]
+
+
+def run(args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "training.run", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def weights(folder):
+    return load_checkpoint(folder).model.state_dict()
+
+
+def test_help_lists_every_model_with_defaults_and_datasets():
+    result = run(["--help"])
+    assert result.returncode == 0
+    assert "vae" in result.stdout and "defaults: --dataset digits --epochs 30" in result.stdout
+    assert "datasets: digits, shapes, mnist" in result.stdout
+    model_help = run(["vae", "--help"]).stdout
+    for flag in ("--dataset", "--epochs", "--batch-size", "--lr", "--seed", "--out", "--resume", "--amp",
+                 "--compile", "--push-to-hub", "--beta", "--beta-schedule"):
+        assert flag in model_help
+
+
+def test_tiny_vae_run_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    result = run([*TINY, "--epochs", "2", "--out", str(out), "--beta-schedule", "warmup", "--warmup-steps", "5"])
+    assert result.returncode == 0, result.stderr
+    assert "epoch 2/2: elbo" in result.stderr and f"Checkpoint: {out}" in result.stderr
+    checkpoint = load_checkpoint(out)
+    history = checkpoint.history
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2] and history["epochs"][-1]["step"] == 2 * 12
+    assert history["steps"][0]["beta"] == 0.0 and history["steps"][-1]["beta"] == 1.0   # the warm-up ran
+    assert [p["k"] for p in history["nll"]["curve"]] == [1, 10] and len(history["kl_per_dim"]) == 4
+    assert [p.name for p in checkpoint.samples] == ["epoch-001.png", "epoch-002.png"]
+    command = "python -m training.run " + " ".join([*TINY, "--epochs", "2", "--out", str(out), "--beta-schedule",
+                                                     "warmup", "--warmup-steps", "5"])
+    assert command in checkpoint.card
+    # The first elbo is far worse than the last: it learned something.
+    assert history["epochs"][-1]["elbo"] > history["steps"][0]["elbo"] + 10
+
+
+def test_existing_checkpoint_is_never_overwritten_and_bad_flags_are_refused(tmp_path):
+    out = tmp_path / "run"
+    assert run([*TINY, "--epochs", "1", "--out", str(out)]).returncode == 0
+    before = (out / "model.safetensors").read_bytes()
+    again = run([*TINY, "--epochs", "1", "--out", str(out)])
+    assert again.returncode == 2 and "already holds a checkpoint. Pass --resume" in again.stderr
+    assert (out / "model.safetensors").read_bytes() == before
+    assert "there is no checkpoint" in run([*TINY, "--resume", "--out", str(tmp_path / "none")]).stderr
+    mismatch = run([*TINY, "--epochs", "2", "--latent-dim", "6", "--resume", "--out", str(out)])
+    assert mismatch.returncode == 2 and "Resume with the original settings" in mismatch.stderr
+    assert "--epochs must be at least 1" in run([*TINY, "--epochs", "0"]).stderr
+    assert "Unknown dataset 'imagenet'" in run([*TINY, "--dataset", "imagenet", "--out", str(tmp_path / "x")]).stderr
+
+
+def test_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert run([*TINY, "--epochs", "3", "--out", str(straight)]).returncode == 0
+    # 12 steps per epoch: step 17 is in the middle of the second epoch.
+    crash = run([*TINY, "--epochs", "3", "--out", str(killed)], env={"DGM_TRAIN_KILL_AT_STEP": "17"})
+    assert crash.returncode == -9
+    assert [e["epoch"] for e in load_checkpoint(killed).history["epochs"]] == [1]
+    resumed = run([*TINY, "--epochs", "3", "--out", str(killed), "--resume"])
+    assert resumed.returncode == 0 and "Resuming" in resumed.stderr
+    a, b = weights(straight), weights(killed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert load_checkpoint(killed).history["epochs"] == load_checkpoint(straight).history["epochs"]
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    from training import recipes, run as run_module
+
+    out = tmp_path / "run"
+    assert run_module.main([*TINY, "--epochs", "1", "--out", str(out)]) == 0
+    good = (out / "model.safetensors").read_bytes()
+    real_step = recipes.VAE.step
+
+    def step_that_blows_up(step_model, model, x, y, optimizer, global_step, args, autocast):
+        metrics = real_step(step_model, model, x, y, optimizer, global_step, args, autocast)
+        return {**metrics, "loss": float("nan")} if global_step >= 15 else metrics
+
+    monkeypatch.setattr(recipes.VAE, "step", step_that_blows_up)
+    assert run_module.main([*TINY, "--epochs", "2", "--out", str(out), "--resume"]) == 1
+    message = capsys.readouterr().err
+    assert "Training diverged at epoch 2, step 16: {'loss': nan}" in message
+    assert "the last good checkpoint, after epoch 1, is kept" in message and "Lower --lr" in message
+    assert (out / "model.safetensors").read_bytes() == good
+    assert len(load_checkpoint(out).history["epochs"]) == 1
+
+
+def test_push_to_hub_uploads_a_loadable_folder_or_says_the_local_copy_is_intact(tmp_path, monkeypatch, capsys):
+    from dgm_core import checkpoints
+    from training import run as run_module
+
+    fake = FakeHfApi(tmp_path / "hub")
+    monkeypatch.setattr(checkpoints, "HfApi", lambda: fake)
+    out = tmp_path / "run"
+    assert run_module.main([*TINY, "--epochs", "1", "--out", str(out), "--push-to-hub", "ta/vae-digits"]) == 0
+    assert "Pushed to the Hub: https://hub/ta/vae-digits/commit/1" in capsys.readouterr().err
+    uploaded = tmp_path / "hub" / "ta" / "vae-digits"
+    assert not (uploaded / "training_state.safetensors").exists()
+    assert "--push-to-hub ta/vae-digits" in (uploaded / "README.md").read_text()
+    from dgm_core.vae import ConvVAE
+
+    model = ConvVAE.from_pretrained(uploaded, strict=True)
+    assert all(torch.equal(v, weights(out)[k]) for k, v in model.state_dict().items())
+
+    monkeypatch.setattr(checkpoints, "HfApi", lambda: FakeHfApi(tmp_path / "hub2", token=None))
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    out2 = tmp_path / "run2"
+    assert run_module.main([*TINY, "--epochs", "1", "--out", str(out2), "--push-to-hub", "ta/vae-digits"]) == 3
+    assert "no Hugging Face token" in capsys.readouterr().err
+    assert load_checkpoint(out2).history["epochs"]
+
+
+def test_bf16_autocast_run(tmp_path):
+    result = run([*TINY, "--epochs", "1", "--amp", "bf16", "--out", str(tmp_path / "bf16")])
+    assert result.returncode == 0, result.stderr
+    assert "mixed precision: bf16" in load_checkpoint(tmp_path / "bf16").card
+
+
+@pytest.mark.slow
+def test_compiled_run(tmp_path):
+    result = run([*TINY, "--epochs", "1", "--compile", "--out", str(tmp_path / "compiled")], timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert load_checkpoint(tmp_path / "compiled").history["epochs"]
+
+
+def test_two_process_ddp_on_gloo_agrees_and_its_checkpoint_loads(tmp_path):
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "training.run",
+         *TINY, "--epochs", "2", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "Parameters on all 2 ranks agree: max |difference| = 0" in result.stderr
+    checkpoint = load_checkpoint(out)
+    assert "torchrun --nproc-per-node=2 -m training.run vae" in checkpoint.card
+    # Each rank sees half of each epoch: 1438 images / 2 ranks / 128 per batch = 6 steps.
+    assert checkpoint.history["epochs"][-1]["step"] == 12 and "devices: 2 × cpu" in checkpoint.card
+
+
+def test_training_never_imports_streamlit_or_gradio(tmp_path):
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('streamlit', 'gradio'): raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from training.run import main\n"
+        f"sys.exit(main({[*TINY, '--epochs', '1', '--out', str(tmp_path / 'r')]!r}))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,185 @@
+"""The VAE's mathematics against independent oracles: torch.distributions for the KL and the
+likelihoods, numerical quadrature for log p(x), closed forms for slerp and the β schedules."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from dgm_core import vae
+from dgm_core.data import load_dataset
+
+
+def test_kl_to_the_prior_matches_torch_distributions():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(50, 6) * 2, torch.randn(50, 6)
+    expected = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0))
+    assert torch.allclose(vae.gaussian_kl(mu, logvar), expected, atol=1e-5)
+    assert torch.allclose(vae.gaussian_kl(torch.zeros(3), torch.zeros(3)), torch.zeros(3))
+
+
+def test_kl_between_two_gaussians_matches_its_closed_form_and_monte_carlo():
+    torch.manual_seed(1)
+    m1, l1, m2, l2 = torch.randn(4), torch.randn(4), torch.randn(4), torch.randn(4)
+    expected = kl_divergence(Normal(m1, (0.5 * l1).exp()), Normal(m2, (0.5 * l2).exp()))
+    assert torch.allclose(vae.gaussian_kl_between(m1, l1, m2, l2), expected, atol=1e-5)
+    q, p = Normal(m1, (0.5 * l1).exp()), Normal(m2, (0.5 * l2).exp())
+    z = q.sample((400_000,))
+    monte_carlo = (q.log_prob(z) - p.log_prob(z)).mean(0)
+    assert torch.allclose(vae.gaussian_kl_between(m1, l1, m2, l2), monte_carlo, atol=0.03)
+
+
+def test_likelihoods_match_torch_distributions():
+    torch.manual_seed(2)
+    x = (torch.rand(3, 1, 8, 8) > 0.5).float()
+    bern = vae.ConvVAE(image_size=8, latent_dim=2, width=4)
+    logits = torch.randn(3, 1, 8, 8)
+    assert torch.allclose(bern.log_likelihood(x, logits), Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1), atol=1e-4)
+    gauss = vae.ConvVAE(image_size=8, latent_dim=2, width=4, likelihood="gaussian")
+    with torch.no_grad():
+        gauss.log_sigma.fill_(-1.3)
+    y = torch.rand(3, 1, 8, 8)
+    expected = Normal(torch.sigmoid(logits), math.exp(-1.3)).log_prob(y).flatten(1).sum(1)
+    assert torch.allclose(gauss.log_likelihood(y, logits), expected, atol=1e-4)
+
+
+def test_elbo_terms_and_beta():
+    log_px = torch.tensor([-10.0, -20.0])
+    kl = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
+    terms = vae.elbo_terms(log_px, kl, beta=4.0)
+    assert terms.reconstruction.item() == 15.0 and terms.kl.item() == 3.0
+    assert terms.elbo.item() == -18.0 and terms.loss.item() == 15.0 + 4 * 3.0
+    assert terms.kl_per_dim.tolist() == [2.0, 1.0]
+
+
+def test_reparameterisation_has_the_right_moments_and_passes_gradients():
+    torch.manual_seed(3)
+    mu = torch.full((200_000, 1), 1.5, requires_grad=True)
+    logvar = torch.full((200_000, 1), math.log(0.25), requires_grad=True)
+    z = vae.reparameterize(mu, logvar)
+    assert z.mean().item() == pytest.approx(1.5, abs=0.01) and z.std().item() == pytest.approx(0.5, abs=0.01)
+    z.sum().backward()
+    assert torch.allclose(mu.grad, torch.ones_like(mu))        # dz/dμ = 1
+
+
+def test_beta_schedules():
+    const = vae.BetaSchedule("constant", 4.0)
+    warm = vae.BetaSchedule("warmup", 2.0, warmup_steps=100)
+    cyc = vae.BetaSchedule("cyclical", 1.0, total_steps=400, cycles=4, ratio=0.5)
+    assert const(0) == const(10_000) == 4.0
+    assert [warm(s) for s in (0, 50, 100, 500)] == [0.0, 1.0, 2.0, 2.0]
+    # four cycles of 100 steps: rising over the first 50, flat at β for the next 50
+    assert [cyc(s) for s in (0, 25, 50, 99, 100, 125, 399)] == [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0]
+    with pytest.raises(ValueError, match="constant, warmup or cyclical"):
+        vae.BetaSchedule("sigmoid")
+
+
+def _log_px_by_quadrature(model, x):
+    """log p(x) = log ∫ p(x|z) N(z; 0, 1) dz for a 1-D latent, on a dense grid."""
+    grid = torch.linspace(-9, 9, 6001)
+    with torch.no_grad():
+        log_px_z = model.log_likelihood(x.repeat(len(grid), 1, 1, 1), model.decode(grid[:, None]))
+    log_joint = log_px_z + Normal(0.0, 1.0).log_prob(grid)
+    return (torch.logsumexp(log_joint, 0) + math.log(grid[1] - grid[0])).item()
+
+
+def _trained(latent_dim, width, steps, images):
+    torch.manual_seed(4)
+    model = vae.ConvVAE(image_size=8, latent_dim=latent_dim, width=width)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):                     # a little training: q(z|x) informative but not exact
+        vae.training_step(model, images, optimizer, beta=1.0)
+    return model.eval()
+
+
+def test_iwae_bound_rises_with_k_to_log_px_by_quadrature():
+    """1-D latent, so log p(x) is a 1-D integral: the bound must climb from the ELBO to it."""
+    data = vae.binarize(load_dataset("digits", "test", 8).images[:4])
+    model = _trained(1, 4, 200, data)
+    exact = np.mean([_log_px_by_quadrature(model, x[None]) for x in data])
+    torch.manual_seed(5)
+    bounds = {k: torch.stack([vae.iwae_log_likelihood(model, data, k, chunk=700) for _ in range(reps)]).mean().item()
+              for k, reps in ((1, 400), (10, 200), (100, 50), (5000, 5))}
+    assert bounds[1] + 0.05 < bounds[10]                       # visibly tighter than the ELBO
+    assert bounds[10] <= bounds[100] + 0.02 <= bounds[5000] + 0.04
+    assert bounds[5000] == pytest.approx(exact, abs=0.03) and bounds[5000] <= exact + 0.02
+
+
+def test_iwae_is_at_least_the_elbo_and_tightens_with_k_on_average():
+    data = vae.binarize(load_dataset("digits", "test", 8).images[:60])
+    model = _trained(4, 8, 300, data)
+    torch.manual_seed(6)
+    bounds = [vae.iwae_log_likelihood(model, data, k).mean().item() for k in (1, 10, 100, 1000)]
+    assert bounds == sorted(bounds) and bounds[-1] - bounds[0] > 0.5, bounds
+
+
+def test_iwae_k5000_is_chunked_and_bits_per_dim():
+    torch.manual_seed(6)
+    model = vae.ConvVAE(image_size=28, latent_dim=10).eval()
+    x = vae.binarize(load_dataset("digits", "test", 28).images[:2])
+    estimate = vae.iwae_log_likelihood(model, x, k=5000, chunk=250)
+    assert estimate.shape == (2,) and torch.isfinite(estimate).all()
+    assert vae.bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0)
+
+
+def test_interpolation_linear_and_spherical():
+    z0, z1 = torch.tensor([3.0, 0.0, 0.0]), torch.tensor([0.0, 3.0, 0.0])
+    lin = vae.interpolate(z0, z1, between=10, mode="linear")
+    assert lin.shape == (12, 3) and torch.equal(lin[0], z0) and torch.allclose(lin[-1], z1)
+    assert torch.allclose(lin[1], z0 + (z1 - z0) / 11)
+    sph = vae.interpolate(z0, z1, between=10, mode="spherical")
+    assert torch.allclose(sph[0], z0, atol=1e-6) and torch.allclose(sph[-1], z1, atol=1e-5)
+    assert torch.allclose(sph.norm(dim=1), torch.full((12,), 3.0), atol=1e-5)   # stays on the sphere
+    angles = torch.atan2(sph[:, 1], sph[:, 0])
+    assert torch.allclose(angles.diff(), torch.full((11,), math.pi / 2 / 11), atol=1e-5)  # even steps
+    assert torch.allclose(vae.interpolate(z0, 2 * z0, mode="spherical"), vae.interpolate(z0, 2 * z0))
+
+
+def test_traversal_active_units_and_attribute_vectors():
+    z = torch.tensor([0.5, -1.0, 2.0])
+    grid = vae.traversal_latents(z, [0, 2], torch.tensor([-1.0, 0.0, 1.0]))
+    assert grid.shape == (6, 3) and grid[:3, 0].tolist() == [-1.0, 0.0, 1.0] and (grid[:3, 1:] == z[1:]).all()
+    assert grid[3:, 2].tolist() == [-1.0, 0.0, 1.0]
+    torch.manual_seed(7)
+    mu = torch.stack([torch.randn(500), torch.full((500,), 0.3), 0.05 * torch.randn(500)], dim=1)
+    assert vae.active_units(mu).tolist() == [True, False, False]
+    has = torch.arange(500) % 2 == 0
+    mu[has, 1] += 2.0
+    assert vae.attribute_vector(mu, has)[1].item() == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="both with and without"):
+        vae.attribute_vector(mu, torch.ones(500, dtype=torch.bool))
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        vae.ConvVAE(image_size=30)
+    with pytest.raises(ValueError, match="bernoulli"):
+        vae.ConvVAE(likelihood="poisson")
+
+
+def test_mig_against_a_brute_force_estimate_and_known_answers():
+    from dgm_core.metrics import factor_entropy, mutual_information_gap, mutual_information_matrix
+
+    rng = np.random.default_rng(0)
+    factors = np.stack([rng.integers(0, 3, 20_000), rng.integers(0, 8, 20_000)], axis=1)
+    # Each factor copied into its own latent, plus a noise latent: perfectly disentangled.
+    codes = np.stack([factors[:, 0] + 0.01 * rng.standard_normal(20_000), factors[:, 1] * 1.0,
+                      rng.standard_normal(20_000)], axis=1)
+    assert mutual_information_gap(codes, factors) > 0.99
+    # The same latent twice: no gap for that factor, whatever else happens.
+    twice = np.stack([factors[:, 0] * 1.0, factors[:, 0] * 1.0, factors[:, 1] * 1.0], axis=1)
+    score, gaps = mutual_information_gap(twice, factors, per_factor=True)
+    assert gaps[0] == pytest.approx(0.0, abs=1e-12) and gaps[1] > 0.99 and score == pytest.approx(gaps.mean())
+    # One latent carrying both factors (entangled): half the information about each in the best latent.
+    mixed = np.stack([factors[:, 0] * 8 + factors[:, 1], rng.standard_normal(20_000)], axis=1)
+    assert mutual_information_gap(mixed, factors, bins=24) > 0.99   # 24 bins separate all 24 values
+    assert mutual_information_gap(mixed, factors, bins=3) < 0.9      # too few bins lose the second factor
+    # The discrete MI itself, against a hand computation from the joint histogram.
+    mi = mutual_information_matrix(codes[:, :1], factors[:, :1], bins=20)[0, 0]
+    joint = np.histogram2d(np.digitize(codes[:, 0], np.histogram_bin_edges(codes[:, 0], 20)[1:-1]), factors[:, 0],
+                           bins=[np.arange(21) - 0.5, np.arange(4) - 0.5])[0] / 20_000
+    outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
+    nonzero = joint > 0
+    assert mi == pytest.approx(np.sum(joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])), rel=1e-9)
+    assert factor_entropy(factors)[1] == pytest.approx(math.log(8), abs=1e-3)
