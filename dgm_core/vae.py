@@ -306,3 +306,65 @@ def evaluate(model: ConvVAE, images: torch.Tensor, batch_size: int = 500, seed: 
     result = {k: v / len(images) for k, v in totals.items()}
     result["active_units"] = int(active_units(mu).sum())
     return result
+
+
+# -------------------------------------------------------------- what the lab pages show
+@dataclass
+class LatentReport:
+    """A trained VAE seen through its test set: codes, KL per dimension, active units, MIG."""
+    mu: torch.Tensor                 # (N, L) posterior means
+    logvar: torch.Tensor             # (N, L)
+    kl_per_dim: torch.Tensor         # (L,) nats, averaged over the test images
+    active: torch.Tensor             # (L,) bool
+    mig: float | None                # on datasets with known factors
+    mig_per_factor: list[float] | None
+
+    @property
+    def dims_by_kl(self) -> list[int]:
+        """Latent dimensions, most informative first."""
+        return torch.argsort(self.kl_per_dim, descending=True).tolist()
+
+
+@torch.no_grad()
+def latent_report(model: ConvVAE, images: torch.Tensor, factor_index: torch.Tensor | None = None) -> LatentReport:
+    from dgm_core.metrics import mutual_information_gap
+
+    mu, logvar = encode_means(model, prepare_batch(model, images))
+    mig = per_factor = None
+    if factor_index is not None:
+        mig, gaps = mutual_information_gap(mu.numpy(), factor_index.numpy(), per_factor=True)
+        per_factor = gaps.tolist()
+    return LatentReport(mu, logvar, kl_per_dimension(mu, logvar), active_units(mu), mig, per_factor)
+
+
+@torch.no_grad()
+def reconstruct(model: ConvVAE, images: torch.Tensor) -> torch.Tensor:
+    """E[x|z = μ(x)]: the decoder's picture of each image's posterior mean."""
+    mu, _ = model.encode(prepare_batch(model, images))
+    return model.decode_mean(mu)
+
+
+@torch.no_grad()
+def interpolation_images(model: ConvVAE, x0: torch.Tensor, x1: torch.Tensor, mode: str = "linear",
+                         between: int = 10) -> torch.Tensor:
+    """Decode the path between the posterior means of two images: (between + 2, C, H, W)."""
+    mu, _ = model.encode(prepare_batch(model, torch.stack([x0, x1])))
+    return model.decode_mean(interpolate(mu[0], mu[1], between, mode))
+
+
+@torch.no_grad()
+def traversal_images(model: ConvVAE, z: torch.Tensor, dims: list[int], values: torch.Tensor) -> torch.Tensor:
+    """Decoded traversal grid: len(dims) rows by len(values) columns, row-major."""
+    return model.decode_mean(traversal_latents(z, dims, values))
+
+
+@torch.no_grad()
+def attribute_images(model: ConvVAE, x: torch.Tensor, vector: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
+    """Decode μ(x) + α·v for each strength α: the image moved along an attribute vector v."""
+    mu, _ = model.encode(prepare_batch(model, x[None]))
+    return model.decode_mean(mu + strengths[:, None] * vector[None])
+
+
+def factor_mask(factor_index: torch.Tensor, factor: int, value_index: int) -> torch.Tensor:
+    """Which images have a given grid value of one factor (for attribute vectors on shapes)."""
+    return factor_index[:, factor] == value_index

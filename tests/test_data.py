@@ -76,9 +76,9 @@ def _one(shape, scale, rotation, x, y, size=256):
 
 @pytest.mark.parametrize("shape, area_of_unit", [(0, 1.6 ** 2), (1, np.pi * 0.5)])
 def test_shape_area_matches_its_closed_form(shape, area_of_unit):
-    # square: side 1.6 r; ellipse: semi-axes r and r/2; r = 0.25 * scale image widths.
+    # square: side 1.6 r; ellipse: semi-axes r and r/2; r = 0.2 * scale image widths.
     for scale_index in (0, 5):
-        r = 0.25 * SHAPE_FACTORS["scale"][scale_index]
+        r = 0.2 * SHAPE_FACTORS["scale"][scale_index]
         image = _one(shape, scale_index, 7, 16, 16)
         assert image.mean() == pytest.approx(area_of_unit * r * r, rel=0.03)
 
@@ -88,13 +88,19 @@ def test_shape_position_and_rotation_follow_the_factors():
     rows, cols = np.mgrid[0:size, 0:size]
     for xi, yi in [(0, 0), (31, 10), (12, 31)]:
         image = _one(0, 5, 0, xi, yi, size)
-        cx = 0.27 + 0.46 * SHAPE_FACTORS["x"][xi]
-        cy = 0.27 + 0.46 * SHAPE_FACTORS["y"][yi]
+        cx = 0.22 + 0.56 * SHAPE_FACTORS["x"][xi]
+        cy = 0.22 + 0.56 * SHAPE_FACTORS["y"][yi]
         assert ((cols + 0.5) / size)[image > 0].mean() == pytest.approx(cx, abs=0.01)
         assert ((rows + 0.5) / size)[image > 0].mean() == pytest.approx(cy, abs=0.01)
-    # A quarter turn of a centred ellipse is its transpose (rotation index 10 of 40 = π/2).
-    flat, turned = _one(1, 5, 0, 16, 16, 255), _one(1, 5, 10, 16, 16, 255)
-    assert (flat != turned.T).mean() < 0.002
+    # The ellipse's long axis (the principal axis of its pixels) turns with the rotation factor.
+    for r in (0, 7, 20, 33):
+        image = _one(1, 5, r, 16, 16, size)
+        xs, ys = (cols + 0.5)[image > 0], -(rows + 0.5)[image > 0]          # y up, as in the renderer
+        eigenvalues, eigenvectors = np.linalg.eigh(np.cov(np.stack([xs, ys])))
+        axis = eigenvectors[:, np.argmax(eigenvalues)]
+        angle = np.arctan2(axis[1], axis[0]) % np.pi
+        expected = SHAPE_FACTORS["rotation"][r] % np.pi
+        assert min(abs(angle - expected), np.pi - abs(angle - expected)) < 0.02
 
 
 @pytest.mark.parametrize("size", [16, 64])

@@ -193,6 +193,7 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
     start_epoch = global_step = 0
     torch.manual_seed(args.seed + 1000 * ctx.rank)  # different noise on each rank
     command = command_line(argv, ctx.world)
+    settings = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "push_to_hub")}
 
     if args.resume:
         saved = load_local(out, expected=type(model), device=str(ctx.device))
@@ -261,6 +262,7 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
                 samples[f"epoch-{epoch + 1:03d}.png"] = _png(recipe.samples(model, args))
             if last:
                 history.update(recipe.final(model, test, args))
+            history["run"] = {"command": command, "world_size": ctx.world, **settings}
             summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in epoch_metrics.items())
             print(f"epoch {epoch + 1}/{args.epochs}: {summary}", file=sys.stderr)
             state = {"optimizer": optimizer.state_dict(), "rng": rng, "epoch": epoch + 1, "step": global_step}

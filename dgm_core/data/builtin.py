@@ -95,7 +95,7 @@ SHAPE_NAMES = ["square", "ellipse", "heart"]
 SHAPE_FACTORS = {
     "shape": np.arange(3, dtype=np.float64),
     "scale": np.linspace(0.5, 1.0, 6),
-    "rotation": np.linspace(0.0, 2 * math.pi, 40, endpoint=False),
+    "rotation": np.linspace(0.0, math.pi / 2, 40, endpoint=False),
     "x": np.linspace(0.0, 1.0, 32),
     "y": np.linspace(0.0, 1.0, 32),
 }
@@ -106,8 +106,8 @@ _SPLIT_SEED_OFFSET = {"train": 0, "test": 1_000_003}
 
 @dataclass(frozen=True)
 class _Geometry:
-    half_size: float = 0.25   # half-width of a scale-1 shape, in image widths
-    margin: float = 0.27       # centres range over [margin, 1 - margin]
+    half_size: float = 0.2   # half-width of a scale-1 shape, in image widths
+    margin: float = 0.22       # centres range over [margin, 1 - margin]
 
 
 def render_shapes(factor_index: np.ndarray, image_size: int) -> torch.Tensor:
@@ -145,7 +145,7 @@ def sample_shape_factors(n: int, seed: int) -> np.ndarray:
     return np.stack([rng.integers(0, len(v), size=n) for v in SHAPE_FACTORS.values()], axis=1)
 
 
-def load_shapes(split: str = "train", image_size: int = 32, n: int | None = None, seed: int = 0) -> ImageTensors:
+def load_shapes(split: str = "train", image_size: int = 64, n: int | None = None, seed: int = 0) -> ImageTensors:
     """`n` shapes images (default 20,000 train / 2,000 test), the same for the same seed and split.
     Labels are the shape class; `factors` holds the five factor values (shape index, scale,
     rotation in radians, x and y in [0, 1]); `factor_index` the integer grid positions."""

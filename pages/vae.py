@@ -1,0 +1,256 @@
+"""The VAE lab: widgets -> dgm_core.vae -> dgm_core.figures.vae.
+
+Checkpoints, test sets and latent reports are cached with st.cache_resource; the latent
+explorer is a fragment, so moving a slider reruns only the explorer (one decode, one figure)."""
+import pandas as pd
+import streamlit as st
+import torch
+
+from dgm_core import vae
+from dgm_core.checkpoints import CheckpointError, load_checkpoint, shipped_checkpoints
+from dgm_core.data import load_dataset
+from dgm_core.figures.vae import (
+    image_grid_figure,
+    kl_per_dim_figure,
+    mig_figure,
+    nll_figure,
+    training_curves_figure,
+)
+
+TEST_IMAGES = 1000        # test images behind the reports, MIG and attribute vectors
+SLIDER_RANGE = 3.0        # latent sliders span ±3 prior standard deviations
+
+st.title("🌀 Variational autoencoders")
+
+
+@st.cache_resource(show_spinner=False)
+def vae_checkpoint(name: str):
+    return load_checkpoint(name, expected=vae.ConvVAE)
+
+
+@st.cache_resource(show_spinner=False)
+def test_set(dataset: str, image_size: int):
+    options = {"n": TEST_IMAGES} if dataset == "shapes" else {}
+    return load_dataset(dataset, "test", image_size, **options)
+
+
+@st.cache_resource(show_spinner=False)
+def report(name: str):
+    checkpoint = vae_checkpoint(name)
+    data = test_set(dataset_of(checkpoint), checkpoint.model.image_size)
+    return vae.latent_report(checkpoint.model, data.images[:TEST_IMAGES], getattr(data, "factor_index", None))
+
+
+def dataset_of(checkpoint) -> str:
+    return checkpoint.history.get("run", {}).get("dataset", "digits")
+
+
+@st.cache_data(show_spinner=False)
+def shipped_vaes() -> dict[str, dict]:
+    """name -> {dataset, beta} for every shipped VAE checkpoint."""
+    found = {}
+    for name in shipped_checkpoints():
+        try:
+            checkpoint = vae_checkpoint(name)
+        except CheckpointError:
+            continue
+        run = checkpoint.history.get("run", {})
+        found[name] = {"dataset": run.get("dataset", "?"), "beta": run.get("beta", 1.0),
+                       "schedule": run.get("beta_schedule", "constant")}
+    return found
+
+
+def label(name: str) -> str:
+    info = catalogue.get(name) or {}
+    return f"β = {info['beta']:g} ({name})" if info else name
+
+
+# ------------------------------------------------------------------ choosing a checkpoint
+catalogue = shipped_vaes()
+if not catalogue:
+    st.error("No VAE checkpoints ship with this copy of DGM Lab. Train one with "
+             "`python -m training.run vae --out checkpoints/vae-digits-beta1` and reload.")
+    st.stop()
+datasets = sorted({info["dataset"] for info in catalogue.values()})
+dataset = st.sidebar.selectbox("Dataset", datasets, key="vae_dataset")
+names = [n for n, info in catalogue.items() if info["dataset"] == dataset]
+names.sort(key=lambda n: catalogue[n]["beta"])
+name = st.sidebar.selectbox("Checkpoint", names, format_func=label, key="vae_checkpoint")
+with st.sidebar.expander("Load another checkpoint"):
+    other = st.text_input("Folder or Hub repo id", key="vae_other",
+                          help="A folder written by `python -m training.run vae`, or a Hub repo id such as user/vae.")
+if other.strip():
+    try:
+        vae_checkpoint(other.strip())
+        name = other.strip()
+        st.sidebar.success(f"Using {name}")
+    except CheckpointError as exc:
+        st.sidebar.error(f"Could not load {other.strip()!r}: {exc}")
+checkpoint = vae_checkpoint(name)
+model: vae.ConvVAE = checkpoint.model
+data = test_set(dataset_of(checkpoint), model.image_size)
+latents = report(name)
+st.sidebar.caption(f"latent dims {model.latent_dim}, {model.likelihood} likelihood, "
+                   f"{int(latents.active.sum())} active units")
+st.caption(f"Checkpoint **{name}**: trained with `{checkpoint.history.get('run', {}).get('command', '?')}`")
+
+tabs = st.tabs(["Latent sliders", "Traversals", "Interpolation", "Reconstructions & samples", "β comparison",
+                "Likelihood (IWAE)", "Attribute vectors"])
+
+
+def image_index(label_text: str, key: str, default: int = 0) -> int:
+    return int(st.number_input(label_text, 0, TEST_IMAGES - 1 if len(data) > TEST_IMAGES else len(data) - 1,
+                               default, key=key))
+
+
+# ------------------------------------------------------------------------ latent sliders
+@st.fragment
+def latent_sliders():
+    start = st.radio("Start from", ["prior mean z = 0", "a test image's code"], horizontal=True, key="vae_start")
+    z0 = torch.zeros(model.latent_dim)
+    if start != "prior mean z = 0":
+        z0 = latents.mu[image_index("Test image", "vae_start_image")]
+    left, right = st.columns([3, 2])
+    z = torch.zeros(model.latent_dim)
+    with left:
+        st.caption("Dimensions ordered by their KL (most informative first); inactive ones barely change the image.")
+        cols = st.columns(2)
+        for i, d in enumerate(latents.dims_by_kl):
+            with cols[i % 2]:
+                key = f"vae_z{d}_{name}_{start}_{st.session_state.get('vae_start_image', 0)}"
+                z[d] = st.slider(f"z{d} · KL {latents.kl_per_dim[d]:.2f} nats", -SLIDER_RANGE, SLIDER_RANGE,
+                                 float(max(-SLIDER_RANGE, min(SLIDER_RANGE, z0[d].item()))), 0.05, key=key)
+    with right:
+        with torch.no_grad():
+            image = model.decode_mean(z[None])
+        st.plotly_chart(image_grid_figure(image, 1, "decoded E[x | z]", height=330), key="vae_decoded")
+
+
+with tabs[0]:
+    latent_sliders()
+
+# ---------------------------------------------------------------------------- traversals
+with tabs[1]:
+    c1, c2 = st.columns(2)
+    around = c1.radio("Around", ["z = 0", "a test image's code"], horizontal=True, key="vae_trav_around")
+    z = torch.zeros(model.latent_dim) if around == "z = 0" else latents.mu[image_index("Test image", "vae_trav_image")]
+    span = c2.slider("Range ± (prior standard deviations)", 1.0, 4.0, 3.0, 0.5, key="vae_trav_span")
+    values = torch.linspace(-span, span, 9)
+    dims = latents.dims_by_kl
+    grid = vae.traversal_images(model, z, dims, values)
+    st.plotly_chart(image_grid_figure(grid, len(values), f"Each row moves one latent, the others fixed ({name})",
+                                      row_labels=[f"z{d}" for d in dims], col_labels=[f"{v:+.1f}" for v in values],
+                                      height=60 * len(dims) + 80), key="vae_traversal")
+
+# ------------------------------------------------------------------------- interpolation
+with tabs[2]:
+    c1, c2, c3 = st.columns(3)
+    a = image_index("First test image", "vae_interp_a", 0)
+    with c2:
+        b = image_index("Second test image", "vae_interp_b", 1)
+    mode = c3.radio("Path", ["linear", "spherical"], key="vae_interp_mode",
+                    help="Spherical (slerp) keeps the path near the shell where N(0, I) puts its mass.")
+    path = vae.interpolation_images(model, data[a][0], data[b][0], mode)
+    strip = torch.cat([data[a][0][None], path, data[b][0][None]])
+    st.plotly_chart(image_grid_figure(strip, len(strip), f"{mode} interpolation of the posterior means: "
+                                      "original A | decoded A, 10 points between, decoded B | original B",
+                                      col_labels=["A", "μ(A)"] + [""] * 10 + ["μ(B)", "B"], height=200),
+                    key="vae_interp")
+
+# ------------------------------------------------------------- reconstructions and samples
+with tabs[3]:
+    first = image_index("First test image", "vae_recon_first")
+    originals = torch.stack([data[i][0] for i in range(first, min(first + 8, len(data)))])
+    shown = torch.cat([vae.prepare_batch(model, originals), vae.reconstruct(model, originals)])
+    st.plotly_chart(image_grid_figure(shown, len(originals), "Top: test images (as the model sees them). "
+                                      "Bottom: decoded from their posterior means", height=260), key="vae_recon")
+    seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="vae_sample_seed"))
+    samples = model.sample(32, generator=torch.Generator().manual_seed(seed))
+    st.plotly_chart(image_grid_figure(samples, 8, "Samples: E[x | z] for z ~ N(0, I)"), key="vae_samples")
+
+# ---------------------------------------------------------------------------- β comparison
+with tabs[4]:
+    st.markdown(f"The same architecture trained on **{dataset}** with different β "
+                "(Higgins et al., 2017): larger β presses q(z|x) toward the prior, trading reconstruction "
+                "for fewer, more independent latent factors.")
+    columns = st.columns(len(names))
+    for column, other_name in zip(columns, names):
+        other_ck, other_report = vae_checkpoint(other_name), report(other_name)
+        with column:
+            st.subheader(label(other_name))
+            st.plotly_chart(image_grid_figure(other_ck.model.sample(16, torch.Generator().manual_seed(0)), 8,
+                                              "samples", height=200), key=f"vae_cmp_samples_{other_name}")
+            top = other_report.dims_by_kl[:5]
+            values = torch.linspace(-3, 3, 7)
+            st.plotly_chart(image_grid_figure(vae.traversal_images(other_ck.model, torch.zeros(other_ck.model.latent_dim),
+                                                                   top, values), 7, "traversals, top-5 dims by KL",
+                                              row_labels=[f"z{d}" for d in top], height=300),
+                            key=f"vae_cmp_trav_{other_name}")
+            last = other_ck.history["epochs"][-1]
+            st.metric("test ELBO (nats)", f"{last['elbo']:.1f}")
+            st.caption(f"reconstruction {last['reconstruction']:.1f}, KL {last['kl']:.2f}, "
+                       f"active units {int(other_report.active.sum())}/{other_ck.model.latent_dim}"
+                       + (f", MIG {other_report.mig:.3f}" if other_report.mig is not None else ""))
+    st.plotly_chart(kl_per_dim_figure({label(n): report(n).kl_per_dim.tolist() for n in names}),
+                    key="vae_cmp_kl")
+    if all(report(n).mig is not None for n in names):
+        st.markdown("**Disentanglement: mutual information gap** (Chen et al., 2018) against the known factors "
+                    f"of {TEST_IMAGES} test images")
+        st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in names}, data.factor_names),
+                        key="vae_cmp_mig")
+    else:
+        st.info("MIG needs the true generative factors, which only the `shapes` dataset has.")
+    st.markdown("**Training curves** from the checkpoints' histories")
+    st.plotly_chart(training_curves_figure({label(n): vae_checkpoint(n).history for n in names}), key="vae_cmp_curves")
+
+# ------------------------------------------------------------------------ NLL with IWAE
+with tabs[5]:
+    st.markdown("log p(x) ≥ L_k = E log (1/k) Σ p(x, z_i)/q(z_i|x) (Burda et al., 2016). L_1 is the ELBO; "
+                "L_k rises toward log p(x) as k grows, so the NLL estimate −L_k falls.")
+    curves = {label(n): vae_checkpoint(n).history["nll"]["curve"] for n in names if "nll" in vae_checkpoint(n).history}
+    if curves:
+        images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)
+        st.plotly_chart(nll_figure(curves), key="vae_nll_curves")
+        st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints).")
+        st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats)": round(p["nll_nats"], 3),
+                                    "bits/dim": round(p["bits_per_dim"], 5)} for n, c in curves.items() for p in c]),
+                     hide_index=True)
+    st.markdown("**Estimate it yourself** on the selected checkpoint")
+    c1, c2, c3 = st.columns(3)
+    count = int(c1.number_input("Test images", 1, 32, 8, key="vae_nll_images"))
+    k = int(c2.selectbox("k", [1, 10, 100, 1000, 5000], index=2, key="vae_nll_k"))
+    if c3.button("Estimate", key="vae_nll_go"):
+        images = vae.prepare_batch(model, data.images[:count] if hasattr(data, "images") else
+                                   torch.stack([data[i][0] for i in range(count)]))
+        torch.manual_seed(0)
+        with torch.no_grad():
+            mu, logvar = model.encode(images)
+            elbo = vae.elbo_terms(*model(images)[:2]).elbo.item()
+            iwae = vae.iwae_log_likelihood(model, images, k).mean().item()
+        st.success(f"ELBO {elbo:.2f} nats; IWAE L_{k} = {iwae:.2f} nats → NLL ≤ {-iwae:.2f} nats "
+                   f"= {vae.bits_per_dim(-iwae, model.pixels):.4f} bits/dim")
+
+# ---------------------------------------------------------------------- attribute vectors
+with tabs[6]:
+    factor_index = getattr(data, "factor_index", None)
+    if factor_index is not None:
+        factor = st.selectbox("Factor", data.factor_names, index=1, key="vae_attr_factor")
+        f = data.factor_names.index(factor)
+        grid_values = sorted(set(factor_index[:TEST_IMAGES, f].tolist()))
+        chosen = st.select_slider("Images with factor value index", grid_values, value=grid_values[-1],
+                                  key=f"vae_attr_value_{factor}")
+        mask = vae.factor_mask(factor_index[:TEST_IMAGES], f, chosen)
+        what = f"{factor} = grid value {chosen}"
+    else:
+        digit = st.selectbox("Images of the digit", data.class_names, key="vae_attr_digit")
+        mask = data.labels[:TEST_IMAGES] == data.class_names.index(digit)
+        what = f"digit {digit}"
+    vector = vae.attribute_vector(latents.mu, mask)
+    index = image_index("Test image to move", "vae_attr_image", 2)
+    strengths = torch.linspace(-2, 2, 9)
+    moved = vae.attribute_images(model, data[index][0], vector, strengths)
+    st.plotly_chart(image_grid_figure(moved, len(strengths), f"μ(x) + α·v, v = mean code with {what} − mean code "
+                                      "without", col_labels=[f"α={a:+.1f}" for a in strengths], height=200),
+                    key="vae_attr")
+    st.caption(f"v has norm {vector.norm():.2f}, built from {int(mask.sum())} images with and "
+               f"{int((~mask).sum())} without.")

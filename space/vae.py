@@ -1,0 +1,165 @@
+"""The Space's VAE tab: the same dgm_core.vae calls and figures as pages/vae.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from dgm_core import vae
+from dgm_core.checkpoints import CheckpointError, load_checkpoint, shipped_checkpoints
+from dgm_core.data import load_dataset
+from dgm_core.figures.vae import image_grid_figure, kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
+
+MAX_SLIDERS = 10
+TEST_IMAGES = 1000
+
+
+@lru_cache(maxsize=16)
+def _checkpoint(name: str):
+    return load_checkpoint(name, expected=vae.ConvVAE)
+
+
+def _dataset(checkpoint) -> str:
+    return checkpoint.history.get("run", {}).get("dataset", "digits")
+
+
+@lru_cache(maxsize=4)
+def _test_set(dataset: str, image_size: int):
+    return load_dataset(dataset, "test", image_size, **({"n": TEST_IMAGES} if dataset == "shapes" else {}))
+
+
+@lru_cache(maxsize=16)
+def _report(name: str):
+    checkpoint = _checkpoint(name)
+    data = _test_set(_dataset(checkpoint), checkpoint.model.image_size)
+    return vae.latent_report(checkpoint.model, data.images[:TEST_IMAGES], getattr(data, "factor_index", None))
+
+
+def vae_names() -> list[str]:
+    names = []
+    for name in shipped_checkpoints():
+        try:
+            _checkpoint(name)
+            names.append(name)
+        except CheckpointError:
+            pass
+    return names
+
+
+def _load(name: str):
+    if name not in vae_names():
+        raise gr.Error(f"Unknown checkpoint {name!r}: choose one of {', '.join(vae_names())}.")
+    return _checkpoint(name)
+
+
+def _big(images: torch.Tensor, scale: int = 6) -> np.ndarray:
+    """(1, C, H, W) in [0, 1] -> an upscaled uint8 picture for gr.Image."""
+    picture = (images[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
+    return picture[..., 0] if picture.shape[-1] == 1 else picture
+
+
+def decode(name: str, *values: float) -> np.ndarray:
+    """Decode the latent point set by the sliders (dimensions beyond the model's are ignored)."""
+    model = _load(name).model
+    z = torch.zeros(1, model.latent_dim)
+    for d in range(min(model.latent_dim, len(values))):
+        z[0, d] = float(values[d])
+    with torch.no_grad():
+        return _big(model.decode_mean(z))
+
+
+def traversal(name: str, span: float = 3.0):
+    checkpoint, latents = _load(name), _report(name)
+    values = torch.linspace(-span, span, 9)
+    dims = latents.dims_by_kl
+    grid = vae.traversal_images(checkpoint.model, torch.zeros(checkpoint.model.latent_dim), dims, values)
+    return image_grid_figure(grid, 9, "each row moves one latent around z = 0", row_labels=[f"z{d}" for d in dims],
+                             col_labels=[f"{v:+.1f}" for v in values], height=60 * len(dims) + 80)
+
+
+def interpolation(name: str, first: float, second: float, mode: str):
+    checkpoint = _load(name)
+    data = _test_set(_dataset(checkpoint), checkpoint.model.image_size)
+    limit = min(TEST_IMAGES, len(data)) - 1
+    a, b = int(first), int(second)
+    if not (0 <= a <= limit and 0 <= b <= limit):
+        raise gr.Error(f"Test image numbers go from 0 to {limit}; got {a} and {b}.")
+    if mode not in ("linear", "spherical"):
+        raise gr.Error("The path is 'linear' or 'spherical'.")
+    path = vae.interpolation_images(checkpoint.model, data[a][0], data[b][0], mode)
+    strip = torch.cat([data[a][0][None], path, data[b][0][None]])
+    return image_grid_figure(strip, len(strip), f"{mode}: A | μ(A), 10 points between, μ(B) | B",
+                             col_labels=["A", "μ(A)"] + [""] * 10 + ["μ(B)", "B"], height=200)
+
+
+def beta_comparison(dataset: str):
+    names = [n for n in vae_names() if _dataset(_checkpoint(n)) == dataset]
+    if not names:
+        raise gr.Error(f"No shipped VAE checkpoints for {dataset!r}.")
+    names.sort(key=lambda n: _checkpoint(n).history.get("run", {}).get("beta", 1.0))
+    labels = {n: f"β = {_checkpoint(n).history.get('run', {}).get('beta', 1.0):g}" for n in names}
+    rows = []
+    for n in names:
+        last, latents = _checkpoint(n).history["epochs"][-1], _report(n)
+        rows.append({"checkpoint": n, "β": labels[n][4:], "test ELBO": round(last["elbo"], 2),
+                     "reconstruction": round(last["reconstruction"], 2), "KL": round(last["kl"], 2),
+                     "active units": int(latents.active.sum()),
+                     "MIG": None if latents.mig is None else round(latents.mig, 4)})
+    samples = torch.cat([_checkpoint(n).model.sample(8, torch.Generator().manual_seed(0)) for n in names])
+    sample_fig = image_grid_figure(samples, 8, "samples, one row per β", row_labels=[labels[n] for n in names])
+    kl_fig = kl_per_dim_figure({labels[n]: _report(n).kl_per_dim.tolist() for n in names})
+    data = _test_set(dataset, _checkpoint(names[0]).model.image_size)
+    mig_fig = (mig_figure({labels[n]: _report(n).mig_per_factor for n in names}, data.factor_names)
+               if all(_report(n).mig is not None for n in names) else None)
+    curves = training_curves_figure({labels[n]: _checkpoint(n).history for n in names})
+    nll = nll_figure({labels[n]: _checkpoint(n).history["nll"]["curve"] for n in names if "nll" in _checkpoint(n).history})
+    return pd.DataFrame(rows), sample_fig, kl_fig, mig_fig, curves, nll
+
+
+def vae_tab() -> None:
+    names = vae_names()
+    if not names:
+        gr.Markdown("No VAE checkpoints ship with this copy. Train one with `python -m training.run vae`.")
+        return
+    first = "vae-digits-beta1" if "vae-digits-beta1" in names else names[0]
+    datasets = sorted({_dataset(_checkpoint(n)) for n in names})
+    gr.Markdown("A convolutional VAE (Kingma & Welling, 2014) and β-VAE (Higgins et al., 2017) trained on the "
+                "built-in data. Move the sliders: the picture is decoded as they move.")
+    with gr.Row():
+        checkpoint = gr.Dropdown(names, value=first, label="Checkpoint")
+    with gr.Tab("Latent sliders"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                sliders = [gr.Slider(-3, 3, 0, step=0.05, label=f"z{d}") for d in range(MAX_SLIDERS)]
+            with gr.Column(scale=2):
+                picture = gr.Image(label="decoded E[x | z]", format="png", height=300)
+        gr.on([checkpoint.change, *[s.change for s in sliders]], decode, [checkpoint, *sliders], picture,
+              api_name="vae_decode", trigger_mode="always_last", show_progress="hidden")
+    with gr.Tab("Traversals"):
+        span = gr.Slider(1, 4, 3, step=0.5, label="range ± (prior standard deviations)")
+        traverse = gr.Button("Draw traversals", variant="primary")
+        grid = gr.Plot()
+        traverse.click(traversal, [checkpoint, span], grid, api_name="vae_traversal")
+    with gr.Tab("Interpolation"):
+        with gr.Row():
+            a = gr.Number(0, precision=0, label="first test image")
+            b = gr.Number(1, precision=0, label="second test image")
+            mode = gr.Radio(["linear", "spherical"], value="linear", label="path")
+        go = gr.Button("Interpolate", variant="primary")
+        strip = gr.Plot()
+        go.click(interpolation, [checkpoint, a, b, mode], strip, api_name="vae_interpolate")
+    with gr.Tab("β comparison and likelihood"):
+        dataset = gr.Dropdown(datasets, value=datasets[0], label="dataset")
+        compare = gr.Button("Compare β", variant="primary")
+        table = gr.Dataframe(label="last epoch on the test split; MIG on shapes only")
+        samples = gr.Plot(label="samples")
+        with gr.Row():
+            kl = gr.Plot(label="KL per dimension")
+            mig = gr.Plot(label="MIG per factor")
+        curves = gr.Plot(label="training curves")
+        nll = gr.Plot(label="ELBO vs IWAE as k grows")
+        compare.click(beta_comparison, [dataset], [table, samples, kl, mig, curves, nll], api_name="vae_beta_comparison")

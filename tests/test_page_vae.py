@@ -1,0 +1,167 @@
+"""AppTest drives the VAE page on the shipped checkpoints: sliders, traversals, interpolation,
+reconstructions, the β comparison, the IWAE panel, attribute vectors, and bad input."""
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from dgm_core import vae
+from dgm_core.checkpoints import load_checkpoint
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/vae.py"
+
+
+def _lab() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    _no_exception(at)
+    return at
+
+
+def _no_exception(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _by_key(elements, key):
+    return next(w for w in elements if w.key == key)
+
+
+def _chart(at, key):
+    import json
+
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id).proto.spec)
+
+
+def test_first_render_with_checkpoints_loaded_is_under_three_seconds():
+    _lab()  # warm the interpreter's imports (torch) as a running server would have them
+    start = time.perf_counter()
+    at = _lab()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 3.0, f"first render took {elapsed:.2f} s"
+    assert "Variational autoencoders" in at.title[0].value
+    assert [t.label for t in at.tabs][:3] == ["Latent sliders", "Traversals", "Interpolation"]
+
+
+def test_moving_a_slider_decodes_that_latent_point():
+    at = _lab()
+    sliders = [s for s in at.slider if s.key and s.key.startswith("vae_z")]
+    assert len(sliders) == 10 and all(s.value == 0.0 for s in sliders)
+    before = _chart(at, "vae_decoded")["data"][0]["z"]
+    sliders[0].set_value(2.5).run()
+    _no_exception(at)
+    after = _chart(at, "vae_decoded")["data"][0]["z"]
+    assert after != before
+    # The picture is the decoder's output at that point (an independent decode of the checkpoint).
+    model = load_checkpoint("vae-digits-beta1").model
+    dim = int(sliders[0].key.split("_")[1][1:])
+    z = torch.zeros(1, model.latent_dim)
+    z[0, dim] = 2.5
+    expected = model.decode_mean(z)[0, 0].detach().numpy()[::-1]
+    assert abs(torch.tensor(after) - torch.tensor(expected.copy())).max() < 1e-4
+
+
+def test_starting_from_a_test_image_sets_the_sliders_to_its_code():
+    at = _lab()
+    _by_key(at.radio, "vae_start").set_value("a test image's code").run()
+    _by_key(at.number_input, "vae_start_image").set_value(5).run()
+    _no_exception(at)
+    sliders = [s for s in at.slider if s.key and s.key.startswith("vae_z")]
+    assert any(abs(s.value) > 0.05 for s in sliders)
+
+
+def test_interpolation_traversal_and_reconstruction_panels():
+    at = _lab()
+    _by_key(at.radio, "vae_interp_mode").set_value("spherical").run()
+    _by_key(at.number_input, "vae_interp_b").set_value(7).run()
+    _no_exception(at)
+    strip = _chart(at, "vae_interp")
+    assert "spherical interpolation" in strip["layout"]["title"]["text"]
+    assert strip["layout"]["xaxis"]["ticktext"][:2] == ["A", "μ(A)"] and len(strip["layout"]["xaxis"]["ticktext"]) == 14
+    trav = _chart(at, "vae_traversal")
+    assert len(trav["layout"]["yaxis"]["ticktext"]) == 10 and len(trav["layout"]["xaxis"]["ticktext"]) == 9
+    _by_key(at.number_input, "vae_sample_seed").set_value(3).run()
+    _no_exception(at)
+
+
+def test_beta_comparison_on_shapes_shows_mig_and_curves():
+    at = _lab()
+    _by_key(at.selectbox, "vae_dataset").set_value("shapes").run()
+    _no_exception(at)
+    mig = _chart(at, "vae_cmp_mig")
+    assert [trace["name"].split(" ")[2] for trace in mig["data"]] == ["1", "4"]
+    curves = _chart(at, "vae_cmp_curves")
+    assert {t["name"] for t in curves["data"]} >= {"β = 1 (vae-shapes-beta1) (test)", "β = 4 (vae-shapes-beta4) (test)"}
+    assert any("MIG" in c.value for c in at.caption)
+
+
+def test_digits_comparison_says_mig_needs_factors_and_nll_panel_estimates():
+    at = _lab()
+    assert any("only the `shapes` dataset" in i.value for i in at.info)
+    nll = _chart(at, "vae_nll_curves")
+    for trace in nll["data"]:
+        assert trace["x"][0] == 1 and trace["y"] == sorted(trace["y"], reverse=True)   # tightens as k grows
+    _by_key(at.selectbox, "vae_nll_k").set_value(100).run()
+    _by_key(at.button, "vae_nll_go").click().run()
+    _no_exception(at)
+    message = next(s.value for s in at.success if "IWAE" in s.value)
+    assert "bits/dim" in message
+
+
+def test_attribute_vector_on_shapes_moves_the_chosen_factor():
+    at = _lab()
+    _by_key(at.selectbox, "vae_dataset").set_value("shapes").run()
+    _by_key(at.selectbox, "vae_attr_factor").set_value("x").run()
+    _no_exception(at)
+    strip = _chart(at, "vae_attr")
+    assert "x = grid value" in strip["layout"]["title"]["text"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("no/such/folder/really", "Could not load"),
+    ("/definitely/not/here", "No checkpoint named"),
+])
+def test_a_bad_checkpoint_path_shows_an_error_and_keeps_the_shipped_one(text, message):
+    at = _lab()
+    _by_key(at.text_input, "vae_other").set_value(text).run()
+    assert not at.exception
+    assert any(message in e.value for e in at.sidebar.error) or any(message in e.value for e in at.error)
+    assert "vae-digits-beta1" in at.caption[0].value or any("vae-digits-beta1" in c.value for c in at.caption)
+
+
+def test_a_corrupt_checkpoint_folder_is_reported_not_raised(tmp_path):
+    import shutil
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+
+    shutil.copytree(CHECKPOINT_DIR / "vae-digits-beta1", tmp_path / "broken")
+    (tmp_path / "broken" / "model.safetensors").write_bytes(b"garbage")
+    at = _lab()
+    _by_key(at.text_input, "vae_other").set_value(str(tmp_path / "broken")).run()
+    assert not at.exception
+    assert any("model.safetensors could not be loaded" in e.value for e in at.sidebar.error)
+
+
+def test_a_valid_folder_can_be_loaded(tmp_path):
+    import shutil
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+
+    shutil.copytree(CHECKPOINT_DIR / "vae-digits-beta4", tmp_path / "mine")
+    at = _lab()
+    _by_key(at.text_input, "vae_other").set_value(str(tmp_path / "mine")).run()
+    _no_exception(at)
+    assert any(str(tmp_path / "mine") in s.value for s in at.sidebar.success)
+
+
+def test_independent_decode_oracle_is_meaningful():
+    """Guard for test_moving_a_slider...: different latent points decode to different pictures."""
+    model = load_checkpoint("vae-digits-beta1").model
+    z = torch.zeros(2, model.latent_dim)
+    z[1, vae.latent_report(model, torch.zeros(1, 1, 28, 28)).dims_by_kl[0]] = 2.5
+    images = model.decode_mean(z)
+    assert (images[0] - images[1]).abs().max() > 0.05
