@@ -50,3 +50,46 @@ def test_inference_three_ways(client):
     assert "probability zero" in summary
     summary, *_ = client.predict(spec, ["Rain"], "WetGrass=soaked", 1000, 2, api_name="/inference")
     assert "Unknown state 'soaked'" in summary
+
+
+# ----------------------------------------------------------------------------------- VAE tab
+def test_vae_decode_follows_the_sliders(client):
+    import numpy as np
+    from PIL import Image
+
+    zeros = [0.0] * 10
+    centre = np.asarray(Image.open(client.predict("vae-digits-beta1", *zeros, api_name="/vae_decode")))
+    moved = np.asarray(Image.open(client.predict("vae-digits-beta1", 2.5, *zeros[1:], api_name="/vae_decode")))
+    assert centre.shape[:2] == (168, 168) and np.abs(centre.astype(int) - moved.astype(int)).max() > 10
+    # The same point decodes to the same picture as dgm_core does.
+    import torch
+
+    from dgm_core.checkpoints import load_checkpoint
+
+    model = load_checkpoint("vae-digits-beta1").model
+    expected = (model.decode_mean(torch.zeros(1, 10))[0, 0] * 255).round().detach().numpy()
+    picture = centre if centre.ndim == 2 else centre[..., 0]
+    assert np.abs(picture[::6, ::6].astype(float) - expected).max() <= 1
+
+
+def test_vae_interpolation_traversal_and_bad_input(client):
+    strip = client.predict("vae-digits-beta1", 0, 5, "spherical", api_name="/vae_interpolate")
+    assert strip is not None
+    grid = client.predict("vae-shapes-beta4", 3, api_name="/vae_traversal")
+    assert grid is not None
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Test image numbers go from 0 to"):
+        client.predict("vae-digits-beta1", 0, 100_000, "linear", api_name="/vae_interpolate")
+    with pytest.raises(AppError, match="Unknown checkpoint 'vae-nope'"):
+        client.predict("vae-nope", 0, 1, "linear", api_name="/vae_interpolate")
+
+
+def test_vae_beta_comparison_reports_mig_on_shapes(client):
+    table, *plots = client.predict("shapes", api_name="/vae_beta_comparison")
+    rows = {r[1]: dict(zip(table["headers"], r)) for r in table["data"]}
+    assert set(rows) == {"1", "4"}
+    assert all(0 <= row["MIG"] <= 1 for row in rows.values())
+    assert all(p is not None for p in plots)
+    table, *_ = client.predict("digits", api_name="/vae_beta_comparison")
+    assert all(r[table["headers"].index("MIG")] in (None, "") for r in table["data"])

@@ -145,7 +145,7 @@ def sample_shape_factors(n: int, seed: int) -> np.ndarray:
     return np.stack([rng.integers(0, len(v), size=n) for v in SHAPE_FACTORS.values()], axis=1)
 
 
-def load_shapes(split: str = "train", image_size: int = 64, n: int | None = None, seed: int = 0) -> ImageTensors:
+def load_shapes(split: str = "train", image_size: int = 32, n: int | None = None, seed: int = 0) -> ImageTensors:
     """`n` shapes images (default 20,000 train / 2,000 test), the same for the same seed and split.
     Labels are the shape class; `factors` holds the five factor values (shape index, scale,
     rotation in radians, x and y in [0, 1]); `factor_index` the integer grid positions."""

@@ -32,7 +32,7 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
     DatasetInfo("digits", "scikit-learn's 8x8 handwritten digits, 10 classes (built in)", 1, 28, builtin=True),
-    DatasetInfo("shapes", "dSprites-style shapes with known factors (built in)", 1, 64, builtin=True),
+    DatasetInfo("shapes", "dSprites-style shapes with known factors (built in)", 1, 32, builtin=True),
     DatasetInfo("mnist", "MNIST handwritten digits, 28x28", 1, 28, files=(
         "MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
         "MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte")),
