@@ -25,6 +25,11 @@ class ConvVAE(HubModel):
     """Encoder Conv2d → Conv2d → flatten → dense to (μ, log σ²);
     decoder dense → reshape → ConvTranspose2d ×2 → Conv2d output.
 
+    With `hidden` > 0 each dense part has one hidden ReLU layer of that width, as in the β-VAE
+    paper's architecture (Higgins et al., 2017, Table 1: 256 units): a single linear map from z
+    to the feature map cannot place an object at a position given by one coordinate, so the
+    decoder would spread position over many latents (cf. Watters et al., 2019).
+
     Each stride-2 layer halves (or doubles) the side, so `image_size` must be divisible by 4.
     With the Bernoulli likelihood the decoder outputs logits; with the Gaussian one it outputs
     the mean through a sigmoid and learns one shared log σ (the σ-VAE of Rybkin et al., 2021),
@@ -34,24 +39,25 @@ class ConvVAE(HubModel):
     model_type = "vae"
 
     def __init__(self, image_size: int = 28, channels: int = 1, latent_dim: int = 10, width: int = 32,
-                 likelihood: str = "bernoulli"):
+                 likelihood: str = "bernoulli", hidden: int = 0):
         super().__init__()
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4; got {image_size}")
         if likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {likelihood!r}")
         self.image_size, self.channels, self.latent_dim, self.likelihood = image_size, channels, latent_dim, likelihood
-        side, hidden = image_size // 4, 2 * width
+        side, channels_in = image_size // 4, 2 * width
+        features = channels_in * side * side
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(width, hidden, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, channels_in, 4, stride=2, padding=1), nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(hidden * side * side, 2 * latent_dim),
+            *_dense(features, 2 * latent_dim, hidden),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden * side * side), nn.ReLU(),
-            nn.Unflatten(1, (hidden, side, side)),
-            nn.ConvTranspose2d(hidden, width, 4, stride=2, padding=1), nn.ReLU(),
+            *_dense(latent_dim, features, hidden), nn.ReLU(),
+            nn.Unflatten(1, (channels_in, side, side)),
+            nn.ConvTranspose2d(channels_in, width, 4, stride=2, padding=1), nn.ReLU(),
             nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(width, channels, 3, padding=1),
         )
@@ -98,6 +104,12 @@ class ConvVAE(HubModel):
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator, device=device)
         return self.decode_mean(z)
+
+
+def _dense(n_in: int, n_out: int, hidden: int) -> list[nn.Module]:
+    if hidden <= 0:
+        return [nn.Linear(n_in, n_out)]
+    return [nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out)]
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

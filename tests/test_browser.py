@@ -42,3 +42,34 @@ def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
     assert not errors, errors
+
+
+def test_vae_lab_in_chromium(browser, streamlit_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(streamlit_url, wait_until="domcontentloaded")
+    page.get_by_text("Pick a lab").wait_for(timeout=60_000)
+    page.get_by_role("link", name=re.compile("VAE")).first.click()
+    page.get_by_text("Variational autoencoders").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+
+    # Move the first latent slider with the keyboard; the decoded picture must change.
+    def picture():
+        return page.evaluate("() => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].z)")
+
+    before = picture()
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb.focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].z) !== {before!r}",
+                           timeout=30_000)
+    assert picture() != before
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_role("tab", name="β comparison").click()
+    page.get_by_text("Training curves").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ROOT / "docs" / "vae.png"), full_page=False)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors

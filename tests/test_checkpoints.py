@@ -35,7 +35,7 @@ def test_save_and_load_pretrained_round_trip(tmp_path):
     assert _same_weights(model, loaded) and loaded.likelihood == "gaussian" and not loaded.training
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config == {"model_type": "vae", "image_size": 16, "channels": 1, "latent_dim": 4, "width": 8,
-                      "likelihood": "gaussian"}
+                      "likelihood": "gaussian", "hidden": 0}
     x = torch.rand(2, 1, 16, 16)
     assert torch.equal(model.eval().encode(x)[0], loaded.encode(x)[0])
 
@@ -74,7 +74,7 @@ def _corrupt(folder: Path, how: str):
     elif how == "config not json":
         (folder / "config.json").write_text("{latent_dim: 4")
     elif how == "config of another model":
-        (folder / "config.json").write_text(json.dumps({"model_type": "vae", "latent": 100, "hidden": 256}))
+        (folder / "config.json").write_text(json.dumps({"model_type": "vae", "latent": 100, "n_critic": 5}))
     elif how == "unknown model type":
         (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 12}))
     elif how == "config without model type":
@@ -92,7 +92,7 @@ def _corrupt(folder: Path, how: str):
     ("missing weights", "model.safetensors is missing"),
     ("missing config", "config.json is missing"),
     ("config not json", "config.json is not valid JSON"),
-    ("config of another model", "does not take: hidden, latent"),
+    ("config of another model", "does not take: latent, n_critic"),
     ("unknown model type", "type 'gpt2'"),
     ("config without model type", "no \"model_type\""),
     ("weights of another shape", "model.safetensors could not be loaded"),

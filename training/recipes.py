@@ -37,6 +37,8 @@ def _vae_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cycles", type=int, default=4, help="number of cycles of the cyclical schedule; default 4")
     p.add_argument("--latent-dim", type=int, default=10, help="latent dimensions; default 10")
     p.add_argument("--width", type=int, default=32, help="channels of the first convolution; default 32")
+    p.add_argument("--hidden", type=int, default=0,
+                   help="width of a hidden dense layer in encoder and decoder (0: none); default 0")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood; Bernoulli binarises the images; default bernoulli")
     p.add_argument("--nll-images", type=int, default=100,
@@ -46,7 +48,8 @@ def _vae_arguments(p: argparse.ArgumentParser) -> None:
 
 def _vae_build(args, train_data):
     return vae_lib.ConvVAE(image_size=train_data.image_size, channels=train_data.num_channels,
-                           latent_dim=args.latent_dim, width=args.width, likelihood=args.likelihood)
+                           latent_dim=args.latent_dim, width=args.width, likelihood=args.likelihood,
+                           hidden=args.hidden)
 
 
 def _vae_step(step_model, model, x, y, optimizer, global_step, args, autocast):
