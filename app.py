@@ -1,7 +1,11 @@
-"""DGM Lab: `streamlit run app.py`. The router only; each lab is one page in pages/."""
+"""DGM Lab: `streamlit run app.py`. The router only; each lab is one page in labs/.
+
+The folder is not called `pages/`: Streamlit treats a `pages/` folder as old-style (v1)
+multipage navigation, and a bookmarked URL such as /vae would then run the page script
+directly, without this router (no wide layout, the folder's helper modules listed as pages)."""
 import streamlit as st
 
-from pages.registry import HOME, LABS
+from labs.registry import HOME, LABS
 
 st.set_page_config(page_title="DGM Lab", page_icon="🧪", layout="wide")
 pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)]

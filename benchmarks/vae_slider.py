@@ -4,7 +4,7 @@ shows, serialised to JSON as Streamlit and Gradio send it to the browser.
 Two routes, timed in the same run on the same model and latent points:
   ours       dgm_core.figures.vae.image_grid_figure (one Heatmap trace of the image)
   reference  plotly.express.imshow, the usual way to show an image with plotly
-and the whole-page rerun of pages/vae.py under Streamlit's AppTest after a slider change.
+and the whole-page rerun of labs/vae.py under Streamlit's AppTest after a slider change.
 The budget for a slider move is 50 ms on 2 CPU cores.
 
     python -m benchmarks.vae_slider [--checkpoint vae-digits-beta1] [--repeats 50]
@@ -62,7 +62,7 @@ def measure(checkpoint: str = "vae-digits-beta1", repeats: int = 50, with_page: 
 
         at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
         at.run()
-        at.switch_page("pages/vae.py").run()
+        at.switch_page("labs/vae.py").run()
         slider = next(s for s in at.slider if s.key and s.key.startswith("vae_z"))
         values = iter([round(v, 2) for v in torch.linspace(-2.9, 2.9, 2 * repeats + 2).tolist()])
         result["page rerun"] = _median_ms(lambda: slider.set_value(next(values)).run(), max(5, repeats // 5))

@@ -1,4 +1,4 @@
-"""The Space's VAE tab: the same dgm_core.vae calls and figures as pages/vae.py."""
+"""The Space's VAE tab: the same dgm_core.vae calls and figures as labs/vae.py."""
 from __future__ import annotations
 
 from functools import lru_cache

@@ -73,3 +73,13 @@ def test_vae_lab_in_chromium(browser, streamlit_url):
     page.screenshot(path=str(ROOT / "docs" / "vae.png"), full_page=False)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
+
+
+def test_a_bookmarked_lab_url_opens_through_the_router(browser, streamlit_url):
+    """A lecturer's bookmark (/vae, /bayesian_networks) must open the lab inside the app's navigation."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    for path, title in (("vae", "Variational autoencoders"), ("bayesian_networks", "Bayesian networks")):
+        page.goto(streamlit_url.rstrip("/") + "/" + path, wait_until="domcontentloaded")
+        page.get_by_role("heading", name=re.compile(title)).first.wait_for(timeout=60_000)
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "DGM Lab" in nav and "VAE" in nav and "registry" not in nav

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/bayesian_networks.py"
+PAGE = "labs/bayesian_networks.py"
 
 
 def _lab() -> AppTest:
@@ -36,7 +36,7 @@ def test_home_links_every_lab_and_only_those():
     at.run()
     _no_exception(at)
     assert "DGM Lab" in at.title[0].value
-    from pages.registry import LABS
+    from labs.registry import LABS
 
     assert [lab.title for lab in LABS] == ["Bayesian networks", "VAE"]
     captions = [c.value for c in at.caption]

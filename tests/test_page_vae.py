@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dgm_core.checkpoints import load_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/vae.py"
+PAGE = "labs/vae.py"
 
 
 def _lab() -> AppTest:

@@ -11,13 +11,13 @@ class Lab:
     summary: str
 
 
-HOME = Lab("pages/home.py", "DGM Lab", "🧪", "")
+HOME = Lab("labs/home.py", "DGM Lab", "🧪", "")
 
 LABS = [
-    Lab("pages/bayesian_networks.py", "Bayesian networks", "🕸️",
+    Lab("labs/bayesian_networks.py", "Bayesian networks", "🕸️",
         "Edit a network and its CPTs, ask whether X ⟂ Y | Z and see the active trail, check the answer "
         "numerically, compare exact, sampling and mean-field inference, and view the Markov network."),
-    Lab("pages/vae.py", "VAE", "🌀",
+    Lab("labs/vae.py", "VAE", "🌀",
         "Move latent sliders, traverse and interpolate, compare β = 1 and β = 4 side by side (samples, KL per "
         "dimension, MIG, training curves) and estimate the likelihood with importance sampling."),
 ]

@@ -1,7 +1,7 @@
 """The home page: what DGM Lab is, and a link to each lab that exists."""
 import streamlit as st
 
-from pages.registry import LABS
+from labs.registry import LABS
 
 st.title("🧪 DGM Lab")
 st.markdown(
