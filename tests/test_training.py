@@ -82,7 +82,8 @@ def test_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    from training import recipes, run as run_module
+    from training import recipes
+    from training import run as run_module
 
     out = tmp_path / "run"
     assert run_module.main([*TINY, "--epochs", "1", "--out", str(out)]) == 0

@@ -29,7 +29,7 @@ def test_beta_4_has_a_higher_mig_than_beta_1_on_shapes(tmp_path):
              "--epochs", str(EPOCHS), "--batch-size", "64", "--nll-images", "0", "--out", str(out)],
             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True))
-    for beta, (out, process) in runs.items():
+    for _, process in runs.values():
         _, err = process.communicate(timeout=1500)
         assert process.returncode == 0, err[-2000:]
     fresh = load_shapes("test", 32, n=4000, seed=123)

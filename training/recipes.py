@@ -4,8 +4,8 @@ connects it to the generic loop in training/loop.py."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
