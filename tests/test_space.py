@@ -81,7 +81,7 @@ def test_vae_interpolation_traversal_and_bad_input(client):
 
     with pytest.raises(AppError, match="Test image numbers go from 0 to"):
         client.predict("vae-digits-beta1", 0, 100_000, "linear", api_name="/vae_interpolate")
-    with pytest.raises(AppError, match="Unknown checkpoint 'vae-nope'"):
+    with pytest.raises(AppError, match="vae-nope is not in the list of choices"):
         client.predict("vae-nope", 0, 1, "linear", api_name="/vae_interpolate")
 
 
