@@ -176,3 +176,10 @@ def test_independent_decode_oracle_is_meaningful():
     z[1] = 2.5
     images = model.decode_mean(z)
     assert (images[0] - images[1]).abs().max() > 0.05
+
+
+def test_a_slider_move_decodes_and_renders_in_under_50_ms():
+    from benchmarks.vae_slider import BUDGET_MS, measure
+
+    timings = measure("vae-digits-beta1", repeats=30, with_page=False)
+    assert timings["ours"] < BUDGET_MS, timings
