@@ -6,6 +6,7 @@ from functools import lru_cache
 import gradio as gr
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import torch
 
 from dgm_core import vae
@@ -113,8 +114,12 @@ def beta_comparison(dataset: str):
     sample_fig = image_grid_figure(samples, 8, "samples, one row per β", row_labels=[labels[n] for n in names])
     kl_fig = kl_per_dim_figure({labels[n]: _report(n).kl_per_dim.tolist() for n in names})
     data = _test_set(dataset, _checkpoint(names[0]).model.image_size)
-    mig_fig = (mig_figure({labels[n]: _report(n).mig_per_factor for n in names}, data.factor_names)
-               if all(_report(n).mig is not None for n in names) else None)
+    if all(_report(n).mig is not None for n in names):
+        mig_fig = mig_figure({labels[n]: _report(n).mig_per_factor for n in names}, data.factor_names)
+    else:
+        mig_fig = go.Figure().add_annotation(text=f"MIG needs the true generative factors:<br>only `shapes` has them, "
+                                             f"not {dataset}.", showarrow=False, font=dict(size=14))
+        mig_fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=300)
     curves = training_curves_figure({labels[n]: _checkpoint(n).history for n in names})
     nll = nll_figure({labels[n]: _checkpoint(n).history["nll"]["curve"] for n in names if "nll" in _checkpoint(n).history})
     return pd.DataFrame(rows), sample_fig, kl_fig, mig_fig, curves, nll
