@@ -48,12 +48,29 @@ def _array(z):
     return np.asarray(z, dtype=float)
 
 
+FIRST_RENDER = """
+import time, torch, dgm_core.vae, dgm_core.figures.vae                  # a running server has these imported
+from streamlit.testing.v1 import AppTest
+start = time.perf_counter()
+at = AppTest.from_file(%r, default_timeout=120)
+at.run()
+at.switch_page("labs/vae.py").run()
+assert not at.exception, at.exception
+print(time.perf_counter() - start)
+"""
+
+
 def test_first_render_with_checkpoints_loaded_is_under_three_seconds():
-    _lab()  # warm the interpreter's imports (torch) as a running server would have them
-    start = time.perf_counter()
-    at = _lab()
-    elapsed = time.perf_counter() - start
+    """In a fresh process, so nothing is cached: the render loads the four checkpoints, the test
+    sets and the latent reports, and draws every tab."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", FIRST_RENDER % APP], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    elapsed = float(result.stdout.strip().splitlines()[-1])
     assert elapsed < 3.0, f"first render took {elapsed:.2f} s"
+    at = _lab()
     assert "Variational autoencoders" in at.title[0].value
     assert [t.label for t in at.tabs][:3] == ["Latent sliders", "Traversals", "Interpolation"]
 
