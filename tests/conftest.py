@@ -29,6 +29,20 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+APP = str(ROOT / "app.py")
+
+
+def open_lab(page: str, timeout: float = 120):
+    """AppTest of the app, switched to one lab page (e.g. "labs/vae.py"), with no exception raised."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,13 +11,19 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "docs" / "bayesian-networks.png"
 
 
-def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
+def _open_from_home(browser, streamlit_url, lab: str):
+    """A new tab on the home page, the lab opened from its link; page errors are collected."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(streamlit_url, wait_until="domcontentloaded")
     page.get_by_text("Pick a lab").wait_for(timeout=60_000)
-    page.get_by_role("link", name=re.compile("Bayesian networks")).first.click()
+    page.get_by_role("link", name=re.compile(lab)).first.click()
+    return page, errors
+
+
+def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "Bayesian networks")
 
     # The default question on the student network.
     page.get_by_text(re.compile("Difficulty ⟂ Intelligence \\| Letter")).first.wait_for(timeout=60_000)
@@ -45,12 +51,7 @@ def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
 
 
 def test_vae_lab_in_chromium(browser, streamlit_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(streamlit_url, wait_until="domcontentloaded")
-    page.get_by_text("Pick a lab").wait_for(timeout=60_000)
-    page.get_by_role("link", name=re.compile("VAE")).first.click()
+    page, errors = _open_from_home(browser, streamlit_url, "VAE")
     page.get_by_text("Variational autoencoders").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
 

@@ -5,16 +5,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import open_lab
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "labs/bayesian_networks.py"
 
 
 def _lab() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
+    return open_lab(PAGE)
 
 
 def _widget(elements, label):

@@ -1,6 +1,5 @@
 """AppTest drives the VAE page on the shipped checkpoints: sliders, traversals, interpolation,
 reconstructions, the β comparison, the IWAE panel, attribute vectors, and bad input."""
-import time
 from pathlib import Path
 
 import pytest
@@ -8,15 +7,14 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dgm_core.checkpoints import load_checkpoint
+from tests.conftest import open_lab
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "labs/vae.py"
 
 
 def _lab() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(PAGE).run()
+    at = open_lab(PAGE)
     _no_exception(at)
     return at
 
