@@ -1,0 +1,253 @@
+"""Generative adversarial networks: GAN (Goodfellow et al., 2014), WGAN with weight clipping
+(Arjovsky et al., 2017) and WGAN-GP (Gulrajani et al., 2017), on 2-D toy data.
+
+Read top to bottom: the objectives, written once each; the small MLP generator and
+discriminator / critic; `ToyGAN`, a steppable trainer the page advances a few steps per refresh;
+and what the page draws from it (the critic's field, the generator's gradient, mode coverage).
+
+Notation: D(x) is the discriminator's logit (GAN) or the critic's value (WGAN); σ the logistic
+function, so the GAN discriminator's probability is σ(D(x)); G(z) the generator, z ~ N(0, I).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dgm_core.data import sample_toy, toy_modes
+
+KINDS = ("gan", "wgan", "wgan-gp")
+
+
+# ----------------------------------------------------------------------------- objectives
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """L_D = −E[log σ(D(x))] − E[log(1 − σ(D(G(z))))] (Goodfellow et al., eq. 1), using
+    −log σ(l) = softplus(−l) and −log(1 − σ(l)) = softplus(l) for numerical stability."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """L_G = E[log(1 − σ(D(G(z))))], the minimax generator loss. When D rejects the fakes
+    confidently (σ(D) → 0) its gradient σ(D)·∂D vanishes: the loss saturates."""
+    return -F.softplus(fake_logits).mean()
+
+
+def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """L_G = −E[log σ(D(G(z)))] (Goodfellow et al., §3): the same fixed point, but the gradient
+    (1 − σ(D))·∂D is largest exactly when the discriminator rejects the fakes."""
+    return F.softplus(-fake_logits).mean()
+
+
+def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """L_D = −E[D(x)] + E[D(G(z))] (Arjovsky et al., Algorithm 1): minimising it maximises the
+    Kantorovich–Rubinstein estimate of the Wasserstein-1 distance over the critic family."""
+    return -real_scores.mean() + fake_scores.mean()
+
+
+def critic_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """L_G = −E[D(G(z))]."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1] per pair (Gulrajani et al.,
+    Algorithm 1): a soft 1-Lipschitz constraint, in place of clipping the weights."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), generator=generator, device=real.device)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def clip_weights(critic: nn.Module, clip: float) -> None:
+    """Keep every critic weight in [−c, c] (Arjovsky et al.): a crude way to bound the Lipschitz constant."""
+    with torch.no_grad():
+        params = list(critic.parameters())
+        torch._foreach_clamp_min_(params, -clip)
+        torch._foreach_clamp_max_(params, clip)
+
+
+# --------------------------------------------------------------------------- 2-D networks
+def mlp(n_in: int, n_out: int, hidden: int, layers: int = 2) -> nn.Sequential:
+    """Linear → ReLU repeated, then a linear output; no batch norm, so the WGAN-GP penalty,
+    which is per sample, stays valid."""
+    modules, width = [], n_in
+    for _ in range(layers):
+        modules += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*modules, nn.Linear(width, n_out))
+
+
+# ---------------------------------------------------------------- the steppable 2-D trainer
+@dataclass(frozen=True)
+class ToyGANConfig:
+    """One model of the live side-by-side panel. The defaults follow the papers' toy settings:
+    GAN with Adam; WGAN with RMSprop, clip 0.01, 5 critic steps; WGAN-GP with Adam (β = 0.5, 0.9),
+    λ = 0.1 on toy data as in Gulrajani et al.'s toy experiments, 5 critic steps."""
+    kind: str = "gan"
+    dataset: str = "8gaussians"
+    generator_loss: str = "non-saturating"   # GAN only: or "saturating"
+    latent_dim: int = 2
+    hidden: int = 64
+    batch_size: int = 128
+    lr_generator: float = 1e-3
+    lr_critic: float = 1e-3
+    n_critic: int = 1
+    clip: float = 0.01
+    gp_lambda: float = 0.1
+    seed: int = 0
+
+    def check(self) -> ToyGANConfig:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
+        if self.generator_loss not in ("non-saturating", "saturating"):
+            raise ValueError(f"generator_loss must be 'non-saturating' or 'saturating'; got {self.generator_loss!r}")
+        for name in ("lr_generator", "lr_critic", "clip", "gp_lambda"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number; got {value!r}")
+        for name, low, high in (("n_critic", 1, 50), ("hidden", 4, 1024), ("batch_size", 8, 8192), ("latent_dim", 1, 64)):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and low <= value <= high):
+                raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
+        return self
+
+
+def default_config(kind: str, **overrides) -> ToyGANConfig:
+    """The lab's defaults for each kind (same sizes, seed and data for all three)."""
+    per_kind = {"gan": dict(n_critic=1, lr_generator=1e-3, lr_critic=1e-3),
+                "wgan": dict(n_critic=5, lr_generator=5e-4, lr_critic=5e-4),
+                "wgan-gp": dict(n_critic=5, lr_generator=1e-3, lr_critic=1e-3)}
+    return replace(ToyGANConfig(kind=kind), **{**per_kind[kind], **overrides}).check()
+
+
+@dataclass
+class ToyGAN:
+    """Generator and discriminator / critic on a 2-D toy distribution, advanced `step` by step.
+    One step = `n_critic` discriminator / critic updates, then one generator update."""
+    config: ToyGANConfig
+    history: list[dict] = field(default_factory=list)
+
+    def __post_init__(self):
+        c = self.config.check()
+        torch.manual_seed(c.seed)                       # the same initial G for every kind
+        self.generator = mlp(c.latent_dim, 2, c.hidden)
+        self.critic = mlp(2, 1, c.hidden)
+        self.rng = torch.Generator().manual_seed(c.seed)
+        self.pool = sample_toy(c.dataset, 100_000, seed=c.seed)
+        if c.kind == "wgan":
+            # RMSprop: momentum-based optimisers made weight-clipped WGANs unstable (Arjovsky et al., §4).
+            self.opt_g = torch.optim.RMSprop(self.generator.parameters(), lr=c.lr_generator, foreach=True)
+            self.opt_d = torch.optim.RMSprop(self.critic.parameters(), lr=c.lr_critic, foreach=True)
+        else:
+            betas = (0.5, 0.9) if c.kind == "wgan-gp" else (0.5, 0.999)
+            self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr_generator, betas=betas, foreach=True)
+            self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=c.lr_critic, betas=betas, foreach=True)
+        self.steps = 0
+
+    # -- sampling
+    def real_batch(self, n: int | None = None) -> torch.Tensor:
+        index = torch.randint(len(self.pool), (n or self.config.batch_size,), generator=self.rng)
+        return self.pool[index]
+
+    def noise(self, n: int | None = None) -> torch.Tensor:
+        return torch.randn(n or self.config.batch_size, self.config.latent_dim, generator=self.rng)
+
+    @torch.no_grad()
+    def samples(self, n: int = 1000, seed: int = 1) -> torch.Tensor:
+        z = torch.randn(n, self.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+        return self.generator(z)
+
+    # -- one step
+    def step(self) -> dict[str, float]:
+        c = self.config
+        for _ in range(c.n_critic):
+            real = self.real_batch()
+            with torch.no_grad():
+                fake = self.generator(self.noise())
+            # One pass over real and fake together: at this size the cost is per call, not per row.
+            real_out, fake_out = self.critic(torch.cat([real, fake])).split(len(real))
+            if c.kind == "gan":
+                loss_d = discriminator_loss(real_out, fake_out)
+            else:
+                loss_d = critic_loss(real_out, fake_out)
+                if c.kind == "wgan-gp":
+                    loss_d = loss_d + c.gp_lambda * gradient_penalty(self.critic, real, fake, self.rng)
+            fake_out_last = fake_out.detach()
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            if c.kind == "wgan":
+                clip_weights(self.critic, c.clip)
+        fake_out = self.critic(self.generator(self.noise()))
+        if c.kind == "gan":
+            loss_g = (generator_loss_non_saturating if c.generator_loss == "non-saturating"
+                      else generator_loss_saturating)(fake_out)
+        else:
+            loss_g = critic_generator_loss(fake_out)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.steps += 1
+        record = {"step": self.steps, "loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        if c.kind != "gan":
+            # E[D(x)] − E[D(G(z))] on the last critic batch: the critic's Wasserstein estimate
+            # (up to the Lipschitz constant of the clipped family for WGAN).
+            record["wasserstein"] = (real_out.mean() - fake_out_last.mean()).item()
+        self.history.append(record)
+        return record
+
+    def train(self, steps: int) -> list[dict]:
+        return [self.step() for _ in range(steps)]
+
+    # -- what the page draws
+    @torch.no_grad()
+    def critic_field(self, lim: float = 3.0, resolution: int = 60) -> tuple[np.ndarray, np.ndarray]:
+        """The grid axis and D on it: σ(D) (a probability) for the GAN, the critic value for WGANs."""
+        axis = np.linspace(-lim, lim, resolution, dtype=np.float32)
+        grid = torch.from_numpy(np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2))
+        values = self.critic(grid).squeeze(1)
+        if self.config.kind == "gan":
+            values = torch.sigmoid(values)
+        return axis, values.numpy().reshape(resolution, resolution)
+
+    def generator_gradient(self, n: int = 150, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """Generated points and −∂L_G/∂G(z) at each: the direction the generator loss pushes each
+        sample (what the generator's parameters are updated to follow)."""
+        z = torch.randn(n, self.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            points = self.generator(z)
+        points.requires_grad_(True)
+        out = self.critic(points)
+        if self.config.kind == "gan":
+            loss = (generator_loss_non_saturating if self.config.generator_loss == "non-saturating"
+                    else generator_loss_saturating)(out)
+        else:
+            loss = critic_generator_loss(out)
+        grad, = torch.autograd.grad(loss * n, points)    # per sample, not averaged
+        return points.detach().numpy(), -grad.numpy()
+
+    def mode_coverage(self, n: int = 2500) -> dict[str, float] | None:
+        """For Gaussian-mixture data: see `mode_coverage`."""
+        return mode_coverage(self.samples(n).numpy(), self.config.dataset)
+
+
+def mode_coverage(points: np.ndarray, dataset: str, radius_in_std: float = 3.0,
+                  share_of_fair: float = 0.25) -> dict[str, float] | None:
+    """Modes captured and the share of high-quality samples (after Srivastava et al., 2017):
+    a sample is high quality when it lies within 3σ of its nearest mode; a mode is captured when
+    it holds at least a quarter of its fair share (n / M) of high-quality samples."""
+    modes = toy_modes(dataset)
+    if modes is None:
+        return None
+    centres, std = modes
+    distance = np.linalg.norm(points[:, None, :] - centres[None], axis=2)
+    nearest, closest = distance.argmin(1), distance.min(1)
+    good = closest <= radius_in_std * std
+    counts = np.bincount(nearest[good], minlength=len(centres))
+    captured = int((counts >= share_of_fair * len(points) / len(centres)).sum())
+    return {"modes": len(centres), "captured": captured, "high_quality": float(good.mean())}
