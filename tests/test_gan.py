@@ -155,3 +155,63 @@ def test_wgan_gp_covers_all_eight_modes_within_a_minute_at_default_settings():
             break
     print(f"WGAN-GP covered all 8 modes after {covered_at} s, {model.steps} steps")
     assert covered_at is not None and covered_at < 60
+
+
+# ------------------------------------------------------------------------ the 1-D theory
+def test_optimal_discriminator_is_the_density_ratio():
+    game = gan.GaussianGame(theta=1.5, sigma_g=0.7)
+    x = np.linspace(-3, 4, 50)
+    from scipy.stats import norm
+
+    p_d, p_g = norm.pdf(x, 0, 1), norm.pdf(x, 1.5, 0.7)
+    assert np.allclose(game.optimal_discriminator(x), p_d / (p_d + p_g), atol=1e-12)
+    assert np.allclose(gan.GaussianGame(theta=0.0).optimal_discriminator(x), 0.5)
+
+
+def test_js_divergence_against_scipy_and_its_log2_ceiling():
+    from scipy.spatial.distance import jensenshannon
+
+    for theta, sigma in ((0.0, 1.0), (1.0, 1.0), (2.5, 0.5)):
+        game = gan.GaussianGame(theta, sigma)
+        log_d, log_g = game.log_densities()
+        p, q = np.exp(log_d), np.exp(log_g)
+        assert game.js_divergence() == pytest.approx(jensenshannon(p, q) ** 2, abs=1e-6)   # natural log
+    assert gan.GaussianGame(0.0).js_divergence() == pytest.approx(0.0, abs=1e-12)
+    assert gan.GaussianGame(40.0).js_divergence() == pytest.approx(np.log(2), abs=1e-9)
+
+
+def test_wasserstein_matches_closed_form_and_scipy():
+    from scipy.stats import wasserstein_distance
+
+    assert gan.GaussianGame(3.0).wasserstein() == pytest.approx(3.0, rel=1e-6)      # equal widths: |θ|
+    assert gan.GaussianGame(40.0).wasserstein() == pytest.approx(40.0, rel=1e-6)    # still informative
+    game = gan.GaussianGame(1.0, 2.0)
+    log_d, log_g = game.log_densities()
+    expected = wasserstein_distance(game.x, game.x, np.exp(log_d), np.exp(log_g))
+    assert game.wasserstein() == pytest.approx(expected, rel=1e-3)
+
+
+def _frozen_loss(game, shifted, kind):
+    """The generator loss with p_g moved to `shifted` but D* frozen at the game's θ."""
+    x, logit, sigma = game.x, game.optimal_logit(), game.sigma_g
+    log_pg = -0.5 * ((x - shifted) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    # log(1 − D*) = −softplus(ℓ), −log D* = softplus(−ℓ)
+    values = -np.logaddexp(0, logit) if kind == "saturating" else np.logaddexp(0, -logit)
+    return np.trapezoid(np.exp(log_pg) * values, x)
+
+
+def test_generator_gradients_match_finite_differences_and_saturate():
+    for theta, sigma in ((1.0, 1.0), (3.0, 0.8)):
+        game = gan.GaussianGame(theta, sigma)
+        h = 1e-4
+        grads = game.generator_gradients()
+        for kind in ("saturating", "non-saturating"):
+            fd = (_frozen_loss(game, theta + h, kind) - _frozen_loss(game, theta - h, kind)) / (2 * h)
+            assert grads[kind] == pytest.approx(fd, rel=1e-4, abs=1e-9)
+    near, far = gan.GaussianGame(1.0).generator_gradients(), gan.GaussianGame(12.0).generator_gradients()
+    assert abs(near["saturating"]) > 0.2                                  # overlapping: both push
+    assert abs(far["saturating"]) < 1e-6 * abs(far["non-saturating"]) and abs(far["non-saturating"]) > 11
+    curves = gan.separation_curves(np.array([0.5, 2.0, 6.0, 12.0]))
+    assert np.all(np.diff(curves["js"]) > 0) and curves["js"][-1] == pytest.approx(np.log(2), abs=1e-6)
+    assert np.all(np.diff(curves["saturating"][1:]) < 0) and np.all(np.diff(curves["non_saturating"]) > 0)
+    assert np.allclose(curves["wasserstein"], [0.5, 2.0, 6.0, 12.0], rtol=1e-6)
