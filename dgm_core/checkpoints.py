@@ -93,6 +93,7 @@ class HubModel(nn.Module, PyTorchModelHubMixin, library_name="dgm-lab", tags=["d
 
 def known_model_types() -> dict[str, type]:
     """model_type -> class, for every family (imported here so the registry is complete)."""
+    import dgm_core.classifier  # noqa: F401
     import dgm_core.vae  # noqa: F401
 
     return dict(_MODEL_TYPES)

@@ -120,7 +120,7 @@ def test_a_pickled_checkpoint_is_refused_without_unpickling(tmp_path, monkeypatc
 
 
 def test_unknown_name_lists_what_ships(tmp_path):
-    with pytest.raises(CheckpointError, match="No checkpoint named 'nope'.*shipped: vae-"):
+    with pytest.raises(CheckpointError, match="No checkpoint named 'nope'.*shipped: .*vae-digits-beta1"):
         load_checkpoint("nope")
     with pytest.raises(CheckpointError, match="No checkpoint folder"):
         ck.load_local(tmp_path / "absent")

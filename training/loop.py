@@ -259,7 +259,9 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
             last = epoch + 1 == args.epochs
             samples = {}
             if (epoch + 1) % args.sample_every == 0 or last:
-                samples[f"epoch-{epoch + 1:03d}.png"] = _png(recipe.samples(model, args))
+                grid = recipe.samples(model, args)
+                if grid is not None:
+                    samples[f"epoch-{epoch + 1:03d}.png"] = _png(grid)
             if last:
                 history.update(recipe.final(model, test, args))
             history["run"] = {"command": command, "world_size": ctx.world, **settings}

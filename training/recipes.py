@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dgm_core import classifier as classifier_lib
 from dgm_core import vae as vae_lib
 from dgm_core.metrics import mutual_information_gap
 
@@ -24,7 +25,7 @@ class Recipe:
     optimizer: Callable                  # (model, args) -> torch.optim.Optimizer
     step: Callable                       # (step_model, model, x, y, optimizer, global_step, args, autocast) -> metrics
     evaluate: Callable                   # (model, test_data, args) -> metrics per epoch
-    samples: Callable                    # (model, args) -> images (N, C, H, W) in [0, 1]
+    samples: Callable                    # (model, args) -> images (N, C, H, W) in [0, 1], or None
     final: Callable                      # (model, test_data, args) -> extra history entries
 
 
@@ -104,5 +105,32 @@ VAE = Recipe(
     final=_vae_final,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in [VAE]}
+# ----------------------------------------------------------------------------- classifier
+def _classifier_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--width", type=int, default=32, help="channels of the first convolution; default 32")
+    p.add_argument("--feature-dim", type=int, default=128, help="size of the penultimate features; default 128")
+
+
+def _classifier_build(args, train_data):
+    return classifier_lib.ImageClassifier(image_size=train_data.image_size, channels=train_data.num_channels,
+                                          num_classes=len(train_data.class_names), width=args.width,
+                                          feature_dim=args.feature_dim)
+
+
+CLASSIFIER = Recipe(
+    name="classifier",
+    summary="convolutional classifier whose penultimate features give an offline Fréchet distance",
+    datasets=("digits", "shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "folder:PATH"),
+    defaults={"dataset": "digits", "epochs": 20, "batch_size": 64, "lr": 1e-3},
+    add_arguments=_classifier_arguments,
+    build=_classifier_build,
+    optimizer=lambda model, args: torch.optim.Adam(model.parameters(), lr=args.lr),
+    step=lambda step_model, model, x, y, optimizer, global_step, args, autocast:
+        classifier_lib.training_step(step_model, x, y, optimizer, autocast),
+    evaluate=lambda model, test, args: classifier_lib.evaluate(model, test.images, test.labels),
+    samples=lambda model, args: None,
+    final=lambda model, test, args: {"test_class_histogram": classifier_lib.class_histogram(model, test.images).tolist()},
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [VAE, CLASSIFIER]}
 
