@@ -7,6 +7,7 @@ A checkpoint is a folder:
     history.json                the training curves: {"steps": [...], "epochs": [...]}
     README.md                   the model card, naming the exact command that produced it
     samples/epoch-NNN.png       sample grids written during training
+    snapshots/epoch-NNN.safetensors  generator weights during training (GANs), to follow quality
     training_state.safetensors  optimiser and RNG state for `--resume` (not pushed, not shipped)
 
 Every model inherits `HubModel` (`huggingface_hub.PyTorchModelHubMixin`), so `save_pretrained`,
@@ -35,6 +36,7 @@ HISTORY_NAME = "history.json"
 CARD_NAME = "README.md"
 STATE_NAME = "training_state.safetensors"
 SAMPLES_DIR = "samples"
+SNAPSHOTS_DIR = "snapshots"
 #: What goes to the Hub: everything but the resume state.
 PUSH_IGNORE = [STATE_NAME, "*.tmp"]
 
@@ -94,6 +96,7 @@ class HubModel(nn.Module, PyTorchModelHubMixin, library_name="dgm-lab", tags=["d
 def known_model_types() -> dict[str, type]:
     """model_type -> class, for every family (imported here so the registry is complete)."""
     import dgm_core.classifier  # noqa: F401
+    import dgm_core.gan  # noqa: F401
     import dgm_core.vae  # noqa: F401
 
     return dict(_MODEL_TYPES)
@@ -110,6 +113,10 @@ class Checkpoint:
     @property
     def samples(self) -> list[Path]:
         return sorted((self.path / SAMPLES_DIR).glob("*.png"))
+
+    @property
+    def snapshots(self) -> list[Path]:
+        return sorted((self.path / SNAPSHOTS_DIR).glob("*.safetensors"))
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -192,7 +199,7 @@ def load_checkpoint(name_or_repo: str | Path, expected: type | None = None, devi
 
     try:
         local = snapshot_download(text, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, HISTORY_NAME, CARD_NAME,
-                                                        f"{SAMPLES_DIR}/*"])
+                                                        f"{SAMPLES_DIR}/*", f"{SNAPSHOTS_DIR}/*.safetensors"])
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated repo: all end the same way
         raise CheckpointError(f"Could not fetch the Hub repo {text!r} ({type(exc).__name__}: {exc}). "
                               "Check the id and your connection, or pass a local folder.") from None
@@ -201,7 +208,8 @@ def load_checkpoint(name_or_repo: str | Path, expected: type | None = None, devi
 
 # ------------------------------------------------------------------------------- writing
 def write_checkpoint(model: HubModel, folder: str | Path, *, command: str, history: dict, card: str,
-                     samples: dict[str, bytes] | None = None, state: dict | None = None) -> Path:
+                     samples: dict[str, bytes] | None = None, state: dict | None = None,
+                     snapshots: dict[str, bytes] | None = None) -> Path:
     """Write a complete checkpoint folder atomically: everything goes to a temporary sibling,
     which then replaces `folder` by rename. A crash at any point leaves either the old folder or
     the new one (or, between the two renames, `folder.old`, which `recover_folder` puts back)."""
@@ -213,11 +221,12 @@ def write_checkpoint(model: HubModel, folder: str | Path, *, command: str, histo
         (tmp / CARD_NAME).write_text(card)
         model.save_pretrained(tmp)
         (tmp / HISTORY_NAME).write_text(json.dumps(history))
-        if (folder / SAMPLES_DIR).is_dir():
-            shutil.copytree(folder / SAMPLES_DIR, tmp / SAMPLES_DIR)
-        for name, png in (samples or {}).items():
-            (tmp / SAMPLES_DIR).mkdir(exist_ok=True)
-            (tmp / SAMPLES_DIR / name).write_bytes(png)
+        for directory, new in ((SAMPLES_DIR, samples), (SNAPSHOTS_DIR, snapshots)):
+            if (folder / directory).is_dir():          # keep what earlier epochs wrote
+                shutil.copytree(folder / directory, tmp / directory)
+            for name, data in (new or {}).items():
+                (tmp / directory).mkdir(exist_ok=True)
+                (tmp / directory / name).write_bytes(data)
         if state is not None:
             save_state(state, tmp / STATE_NAME)
         old = folder.with_name(folder.name + ".old")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgm_core.checkpoints import HubModel
 from dgm_core.data import sample_toy, toy_modes
 
 KINDS = ("gan", "wgan", "wgan-gp")
@@ -53,7 +54,7 @@ def critic_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1] per pair (Gulrajani et al.,
     Algorithm 1): a soft 1-Lipschitz constraint, in place of clipping the weights."""
@@ -251,6 +252,163 @@ def mode_coverage(points: np.ndarray, dataset: str, radius_in_std: float = 3.0,
     counts = np.bincount(nearest[good], minlength=len(centres))
     captured = int((counts >= share_of_fair * len(points) / len(centres)).sum())
     return {"modes": len(centres), "captured": captured, "high_quality": float(good.mean())}
+
+
+# ------------------------------------------------------------------------ image models
+class DCGANGenerator(nn.Module):
+    """DCGAN-style generator (Radford et al., 2016) for small images: z (+ one-hot class) → dense
+    → (4w, S/4, S/4) → batch norm, ReLU → 4x4 transposed conv, stride 2 → (2w, S/2, S/2) → batch
+    norm, ReLU → 4x4 transposed conv, stride 2 → (C, S, S) → sigmoid (pixels in [0, 1])."""
+
+    def __init__(self, image_size: int, channels: int, latent_dim: int, width: int, num_classes: int = 0):
+        super().__init__()
+        self.side, self.width, self.num_classes = image_size // 4, width, num_classes
+        self.project = nn.Sequential(nn.Linear(latent_dim + num_classes, 4 * width * self.side ** 2),
+                                     nn.BatchNorm1d(4 * width * self.side ** 2), nn.ReLU())
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, channels, 4, stride=2, padding=1), nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes:
+            z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        return self.up(self.project(z).view(len(z), 4 * self.width, self.side, self.side))
+
+
+class DCGANDiscriminator(nn.Module):
+    """4x4 convolutions, stride 2, LeakyReLU(0.2); batch norm after the second unless `batch_norm`
+    is off (the WGAN-GP critic: the penalty is per sample, batch norm would couple samples). A
+    conditional model sees its class as extra constant image planes (Mirza & Osindero, 2014)."""
+
+    def __init__(self, image_size: int, channels: int, width: int, num_classes: int = 0, batch_norm: bool = True):
+        super().__init__()
+        self.num_classes = num_classes
+        side = image_size // 4
+        self.body = nn.Sequential(
+            nn.Conv2d(channels + num_classes, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+            nn.BatchNorm2d(2 * width) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2), nn.Flatten())
+        self.out = nn.Linear(2 * width * side * side, 1)
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The intermediate layer f(x) that feature matching compares."""
+        if self.num_classes:
+            planes = F.one_hot(labels, self.num_classes).to(x.dtype)[:, :, None, None]
+            x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.features(x, labels)).squeeze(1)
+
+
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """‖E f(x) − E f(G(z))‖₂² (Salimans et al., 2016, §3.1), over an intermediate discriminator layer."""
+    return (real_features.mean(0) - fake_features.mean(0)).pow(2).sum()
+
+
+class ImageGAN(HubModel):
+    """A generator and its discriminator / critic, saved and loaded together.
+    kind: 'gan', 'wgan', 'wgan-gp', or 'cgan' (conditional GAN with feature matching)."""
+
+    model_type = "image-gan"
+
+    def __init__(self, kind: str = "gan", image_size: int = 28, channels: int = 1, latent_dim: int = 100,
+                 width: int = 64, num_classes: int = 0, generator_loss: str = "non-saturating"):
+        super().__init__()
+        if kind not in (*KINDS, "cgan"):
+            raise ValueError(f"kind must be gan, wgan, wgan-gp or cgan; got {kind!r}")
+        if kind == "cgan" and num_classes < 2:
+            raise ValueError("a conditional GAN needs num_classes ≥ 2")
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4; got {image_size}")
+        self.kind, self.latent_dim, self.num_classes = kind, latent_dim, num_classes if kind == "cgan" else 0
+        self.generator_loss = generator_loss
+        self.generator = DCGANGenerator(image_size, channels, latent_dim, width, self.num_classes)
+        self.discriminator = DCGANDiscriminator(image_size, channels, width, self.num_classes,
+                                                batch_norm=kind != "wgan-gp")
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+        if self.num_classes and labels is None:
+            labels = torch.arange(n, device=device) % self.num_classes
+        was_training = self.generator.training
+        self.generator.eval()
+        images = self.generator(z, labels)
+        self.generator.train(was_training)
+        return images
+
+
+def image_gan_step(model: ImageGAN, real: torch.Tensor, labels: torch.Tensor, opt_g, opt_d, update_generator: bool,
+                   clip: float = 0.01, gp_lambda: float = 10.0) -> dict[str, float]:
+    """One discriminator / critic update on a batch, and a generator update when `update_generator`
+    (every n_critic batches for the WGANs, as in Arjovsky et al.'s Algorithm 1)."""
+    kind, n = model.kind, len(real)
+    labels = labels if model.num_classes else None
+    z = torch.randn(n, model.latent_dim, device=real.device)
+    with torch.no_grad():
+        fake = model.generator(z, labels)
+    real_out, fake_out = model.discriminator(real, labels), model.discriminator(fake, labels)
+    if kind in ("gan", "cgan"):
+        loss_d = discriminator_loss(real_out, fake_out)
+    else:
+        loss_d = critic_loss(real_out, fake_out)
+        if kind == "wgan-gp":
+            penalty = gradient_penalty(lambda x: model.discriminator(x, labels), real, fake)
+            loss_d = loss_d + gp_lambda * penalty
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    if kind == "wgan":
+        clip_weights(model.discriminator, clip)
+    metrics = {"loss_d": loss_d.item()}
+    if kind != "gan" and kind != "cgan":
+        metrics["wasserstein"] = (real_out.mean() - fake_out.mean()).item()
+    if update_generator:
+        fake = model.generator(torch.randn(n, model.latent_dim, device=real.device), labels)
+        fake_out = model.discriminator(fake, labels)
+        if kind in ("gan", "cgan"):
+            loss_g = (generator_loss_saturating if model.generator_loss == "saturating"
+                      else generator_loss_non_saturating)(fake_out)
+            if kind == "cgan":
+                with torch.no_grad():
+                    real_features = model.discriminator.features(real, labels)
+                matching = feature_matching_loss(real_features, model.discriminator.features(fake, labels))
+                loss_g = loss_g + matching
+                metrics["feature_matching"] = matching.item()
+        else:
+            loss_g = critic_generator_loss(fake_out)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        metrics["loss_g"] = loss_g.item()
+    return metrics
+
+
+class PairedOptimizer:
+    """The generator's and the discriminator's optimisers as one object for the training loop
+    (state_dict / load_state_dict for --resume)."""
+
+    def __init__(self, generator: torch.optim.Optimizer, discriminator: torch.optim.Optimizer):
+        self.generator, self.discriminator = generator, discriminator
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+
+
+def image_gan_optimizer(model: ImageGAN, lr: float) -> PairedOptimizer:
+    """RMSprop for the clipped WGAN (Arjovsky et al.); Adam(0.5, 0.9) for WGAN-GP (Gulrajani et al.);
+    Adam(0.5, 0.999) for GAN and cGAN (Radford et al.)."""
+    g, d = model.generator.parameters(), model.discriminator.parameters()
+    if model.kind == "wgan":
+        return PairedOptimizer(torch.optim.RMSprop(g, lr=lr), torch.optim.RMSprop(d, lr=lr))
+    betas = (0.5, 0.9) if model.kind == "wgan-gp" else (0.5, 0.999)
+    return PairedOptimizer(torch.optim.Adam(g, lr=lr, betas=betas), torch.optim.Adam(d, lr=lr, betas=betas))
 
 
 # ------------------------------------------------------------------- the theory, in 1-D

@@ -215,3 +215,78 @@ def test_generator_gradients_match_finite_differences_and_saturate():
     assert np.all(np.diff(curves["js"]) > 0) and curves["js"][-1] == pytest.approx(np.log(2), abs=1e-6)
     assert np.all(np.diff(curves["saturating"][1:]) < 0) and np.all(np.diff(curves["non_saturating"]) > 0)
     assert np.allclose(curves["wasserstein"], [0.5, 2.0, 6.0, 12.0], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------ image GANs
+def test_image_models_have_the_dcgan_shapes_and_no_batch_norm_in_the_gp_critic():
+    for kind in ("gan", "wgan", "wgan-gp", "cgan"):
+        model = gan.ImageGAN(kind, num_classes=10 if kind == "cgan" else 0, width=8)
+        images = model.sample(6)
+        assert images.shape == (6, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+        norms = [m for m in model.discriminator.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert (len(norms) == 0) == (kind == "wgan-gp")
+        kernels = {m.kernel_size for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))}
+        assert kernels == {(4, 4)}
+    with pytest.raises(ValueError, match="needs num_classes"):
+        gan.ImageGAN("cgan")
+
+
+def test_conditional_generator_and_feature_matching():
+    model = gan.ImageGAN("cgan", num_classes=10, width=8)
+    torch.manual_seed(0)
+    real, labels = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    f = model.discriminator.features(real, labels)
+    assert f.shape == (16, 16 * 7 * 7)
+    assert gan.feature_matching_loss(f, f).item() == 0.0
+    g = f + 0.5
+    assert gan.feature_matching_loss(f, g).item() == pytest.approx(0.25 * f.shape[1], rel=1e-5)
+    # The class changes what the generator draws.
+    z = torch.randn(1, 100).repeat(2, 1)
+    model.generator.eval()
+    two = model.generator(z, torch.tensor([3, 7]))
+    assert (two[0] - two[1]).abs().max() > 1e-4
+
+
+def test_image_gan_steps_for_each_kind_and_clip_holds():
+    torch.manual_seed(0)
+    x, y = torch.rand(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    for kind in ("gan", "wgan", "wgan-gp", "cgan"):
+        model = gan.ImageGAN(kind, num_classes=10 if kind == "cgan" else 0, width=8)
+        opt = gan.image_gan_optimizer(model, 1e-3)
+        before = [p.detach().clone() for p in model.generator.parameters()]
+        only_d = gan.image_gan_step(model, x, y, opt.generator, opt.discriminator, update_generator=False)
+        assert "loss_g" not in only_d
+        assert all(torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+        both = gan.image_gan_step(model, x, y, opt.generator, opt.discriminator, update_generator=True)
+        assert "loss_g" in both and ("feature_matching" in both) == (kind == "cgan")
+        if kind == "wgan":
+            assert max(p.abs().max().item() for p in model.discriminator.parameters()) <= 0.01 + 1e-9
+
+
+def test_tiny_wgan_and_cgan_runs_with_snapshots_and_fid(tmp_path):
+    import subprocess
+    import sys
+
+    from dgm_core.checkpoints import load_checkpoint
+    from tests.conftest import ROOT
+
+    for kind in ("wgan", "cgan"):
+        out = tmp_path / kind
+        result = subprocess.run(
+            [sys.executable, "-m", "training.run", kind, "--epochs", "2", "--width", "8", "--sample-every", "1",
+             "--fid-samples", "200", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        checkpoint = load_checkpoint(out, expected=gan.ImageGAN)
+        assert [p.name for p in checkpoint.snapshots] == ["epoch-001.safetensors", "epoch-002.safetensors"]
+        last = checkpoint.history["epochs"][-1]
+        assert last["fid_classifier"] > 0 and sum(last["class_histogram"]) == 200
+        assert ("label_accuracy" in last) == (kind == "cgan")
+        # A snapshot is a generator state that loads into the generator.
+        from safetensors.torch import load_file
+
+        checkpoint.model.generator.load_state_dict(load_file(checkpoint.snapshots[0]))
+    refused = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "training.run",
+         "gan", "--epochs", "1", "--width", "8", "--out", str(tmp_path / "ddp")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "trains on one device" in refused.stderr

@@ -193,7 +193,7 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
     start_epoch = global_step = 0
     torch.manual_seed(args.seed + 1000 * ctx.rank)  # different noise on each rank
     command = command_line(argv, ctx.world)
-    settings = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "push_to_hub")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "push_to_hub") and not k.startswith("_")}
 
     if args.resume:
         saved = load_local(out, expected=type(model), device=str(ctx.device))
@@ -212,6 +212,9 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
             print(f"Resuming {out} after epoch {start_epoch} (step {global_step}).", file=sys.stderr)
 
     step_model = model
+    if ctx.world > 1 and not recipe.supports_ddp:
+        raise RunError(f"{recipe.name} trains on one device (its generator and critic updates are not wrapped "
+                       "for DistributedDataParallel yet); run it with python -m training.run, not torchrun.")
     if ctx.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -257,18 +260,20 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
             epoch_metrics = recipe.evaluate(model, test, args)
             history["epochs"].append({"epoch": epoch + 1, "step": global_step, **epoch_metrics})
             last = epoch + 1 == args.epochs
-            samples = {}
+            samples, snapshots = {}, {}
             if (epoch + 1) % args.sample_every == 0 or last:
                 grid = recipe.samples(model, args)
                 if grid is not None:
                     samples[f"epoch-{epoch + 1:03d}.png"] = _png(grid)
+                if recipe.snapshot is not None:
+                    snapshots[f"epoch-{epoch + 1:03d}.safetensors"] = recipe.snapshot(model)
             if last:
                 history.update(recipe.final(model, test, args))
             history["run"] = {"command": command, "world_size": ctx.world, **settings}
             summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in epoch_metrics.items())
             print(f"epoch {epoch + 1}/{args.epochs}: {summary}", file=sys.stderr)
             state = {"optimizer": optimizer.state_dict(), "rng": rng, "epoch": epoch + 1, "step": global_step}
-            write_checkpoint(model, out, command=command, history=history, samples=samples, state=state,
+            write_checkpoint(model, out, command=command, history=history, samples=samples, snapshots=snapshots, state=state,
                              card=model_card(recipe, args, command, history, ctx))
         if ctx.world > 1:
             dist.barrier()

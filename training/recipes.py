@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from dgm_core import classifier as classifier_lib
+from dgm_core import gan as gan_lib
 from dgm_core import vae as vae_lib
 from dgm_core.metrics import mutual_information_gap
 
@@ -27,6 +28,8 @@ class Recipe:
     evaluate: Callable                   # (model, test_data, args) -> metrics per epoch
     samples: Callable                    # (model, args) -> images (N, C, H, W) in [0, 1], or None
     final: Callable                      # (model, test_data, args) -> extra history entries
+    snapshot: Callable | None = None     # (model) -> bytes written to snapshots/epoch-NNN.safetensors
+    supports_ddp: bool = True
 
 
 # ------------------------------------------------------------------------------------ VAE
@@ -132,5 +135,96 @@ CLASSIFIER = Recipe(
     final=lambda model, test, args: {"test_class_histogram": classifier_lib.class_histogram(model, test.images).tolist()},
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in [VAE, CLASSIFIER]}
+# ---------------------------------------------------------------------------------- GANs
+GAN_DEFAULTS = {"gan": (2e-4, 1), "wgan": (5e-5, 5), "wgan-gp": (1e-4, 5), "cgan": (2e-4, 1)}   # lr, n_critic
+
+
+def _gan_arguments(kind: str):
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--latent-dim", type=int, default=100, help="size of z; default 100")
+        p.add_argument("--width", type=int, default=32, help="channels of the first convolution; default 32")
+        p.add_argument("--n-critic", type=int, default=GAN_DEFAULTS[kind][1],
+                       help=f"discriminator updates per generator update; default {GAN_DEFAULTS[kind][1]}")
+        p.add_argument("--clip", type=float, default=0.01, help="WGAN weight clip; default 0.01")
+        p.add_argument("--gp-lambda", type=float, default=10.0, help="WGAN-GP penalty weight λ; default 10")
+        p.add_argument("--generator-loss", choices=["non-saturating", "saturating"], default="non-saturating")
+        p.add_argument("--fid-classifier", default="classifier-digits",
+                       help="checkpoint whose features give the per-epoch Fréchet distance ('' to skip)")
+        p.add_argument("--fid-samples", type=int, default=1000, help="generated images per FID estimate")
+    return add
+
+
+def _gan_build(kind: str):
+    def build(args, train_data):
+        return gan_lib.ImageGAN(kind, image_size=train_data.image_size, channels=train_data.num_channels,
+                                latent_dim=args.latent_dim, width=args.width,
+                                num_classes=len(train_data.class_names) if kind == "cgan" else 0,
+                                generator_loss=args.generator_loss)
+    return build
+
+
+def _gan_step(step_model, model, x, y, optimizer, global_step, args, autocast):
+    return gan_lib.image_gan_step(model, x, y, optimizer.generator, optimizer.discriminator,
+                                  update_generator=(global_step + 1) % args.n_critic == 0,
+                                  clip=args.clip, gp_lambda=args.gp_lambda)
+
+
+def _gan_evaluate(model, test, args):
+    """Fréchet distance to the test images in the classifier's feature space, the classifier's class
+    histogram of the samples (mode collapse shows as empty classes) and their feature spread."""
+    if not args.fid_classifier:
+        return {}
+    from dgm_core.checkpoints import load_checkpoint
+    from dgm_core.features import classifier_features
+    from dgm_core.metrics import frechet_distance
+
+    if getattr(args, "_fid_cache", None) is None:
+        judge = load_checkpoint(args.fid_classifier, expected=classifier_lib.ImageClassifier).model
+        args._fid_cache = (judge, classifier_features(judge, test.images))
+    judge, real = args._fid_cache
+    labels = torch.arange(args.fid_samples) % model.num_classes if model.num_classes else None
+    fake_images = model.sample(args.fid_samples, labels, seed=args.seed).cpu()
+    fake = classifier_features(judge, fake_images)
+    predicted = classifier_lib.predict(judge, fake_images)
+    metrics = {"fid_classifier": frechet_distance(real, fake),
+               "class_histogram": torch.bincount(predicted, minlength=judge.num_classes).tolist(),
+               "feature_spread": float(fake.std(0).mean()), "real_feature_spread": float(real.std(0).mean())}
+    if labels is not None:
+        metrics["label_accuracy"] = float((predicted == labels).float().mean())
+    return metrics
+
+
+def _gan_samples(model, args):
+    if model.num_classes:       # the class-conditional grid: one row per class
+        labels = torch.arange(model.num_classes).repeat_interleave(8)
+        return model.sample(len(labels), labels.to(next(model.parameters()).device), seed=args.seed).cpu()
+    return model.sample(64, seed=args.seed).cpu()
+
+
+def _gan_snapshot(model) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in model.generator.state_dict().items()})
+
+
+def _gan_recipe(kind: str, summary: str) -> Recipe:
+    return Recipe(
+        name=kind, summary=summary, datasets=("digits", "shapes", "mnist", "fashion-mnist", "folder:PATH"),
+        defaults={"dataset": "digits", "epochs": 40, "batch_size": 64, "lr": GAN_DEFAULTS[kind][0]},
+        add_arguments=_gan_arguments(kind), build=_gan_build(kind),
+        optimizer=lambda model, args: gan_lib.image_gan_optimizer(model, args.lr),
+        step=_gan_step, evaluate=_gan_evaluate, samples=_gan_samples,
+        final=lambda model, test, args: {"fid_features": f"{args.fid_classifier} penultimate features"
+                                         if args.fid_classifier else None},
+        snapshot=_gan_snapshot, supports_ddp=False)
+
+
+GANS = [
+    _gan_recipe("gan", "DCGAN-style GAN, non-saturating or saturating loss (Goodfellow et al. 2014)"),
+    _gan_recipe("wgan", "WGAN with weight clipping and RMSprop (Arjovsky et al. 2017)"),
+    _gan_recipe("wgan-gp", "WGAN-GP: gradient penalty, no batch norm in the critic (Gulrajani et al. 2017)"),
+    _gan_recipe("cgan", "conditional GAN with feature matching (Mirza & Osindero 2014; Salimans et al. 2016)"),
+]
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [VAE, *GANS, CLASSIFIER]}
 
