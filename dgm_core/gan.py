@@ -386,6 +386,16 @@ def image_gan_step(model: ImageGAN, real: torch.Tensor, labels: torch.Tensor, op
     return metrics
 
 
+def load_snapshot(model: ImageGAN, path) -> ImageGAN:
+    """Put a training snapshot's generator weights (snapshots/epoch-NNN.safetensors) into `model`."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    reference = model.generator.state_dict()
+    model.generator.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})
+    return model
+
+
 class PairedOptimizer:
     """The generator's and the discriminator's optimisers as one object for the training loop
     (state_dict / load_state_dict for --resume)."""
@@ -491,3 +501,33 @@ def separation_curves(shifts: np.ndarray, sigma_g: float = 1.0) -> dict[str, np.
             "wasserstein": np.array([g.wasserstein() for g in games]),
             "saturating": np.array([abs(g["saturating"]) for g in grads]),
             "non_saturating": np.array([abs(g["non-saturating"]) for g in grads])}
+
+
+# -------------------------------------------------------------- the live panel's state
+@dataclass
+class SideBySide:
+    """GAN, WGAN and WGAN-GP on the same toy data, with the same seed and network sizes, advanced
+    together; mode coverage is recorded after every advance. A model whose losses stop being
+    finite is frozen and reported, never silently continued."""
+    models: dict[str, ToyGAN]
+    coverage: dict[str, list[dict]] = field(default_factory=dict)
+    diverged: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, configs: dict[str, ToyGANConfig]) -> SideBySide:
+        return cls({kind: ToyGAN(config) for kind, config in configs.items()},
+                   {kind: [] for kind in configs})
+
+    def advance(self, steps: int) -> None:
+        for kind, model in self.models.items():
+            if kind in self.diverged:
+                continue
+            for _ in range(steps):
+                record = model.step()
+                if not all(math.isfinite(v) for v in record.values()):
+                    self.diverged[kind] = model.steps
+                    break
+            if kind not in self.diverged:
+                cover = model.mode_coverage()
+                if cover is not None:
+                    self.coverage[kind].append({"step": model.steps, **cover})

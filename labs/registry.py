@@ -20,4 +20,7 @@ LABS = [
     Lab("labs/vae.py", "VAE", "🌀",
         "Move latent sliders, traverse and interpolate, compare β = 1 and β = 4 side by side (samples, KL per "
         "dimension, MIG, training curves) and estimate the likelihood with importance sampling."),
+    Lab("labs/gans.py", "GANs", "⚔️",
+        "Train GAN, WGAN and WGAN-GP side by side live on 2-D data, see why JS saturates and Wasserstein does "
+        "not, and follow FID and mode collapse across training of image GANs and a conditional GAN."),
 ]

@@ -202,9 +202,11 @@ def _gan_samples(model, args):
 
 
 def _gan_snapshot(model) -> bytes:
+    """The generator's weights in float16 (half the bytes; `gan.load_snapshot` casts them back)."""
     from safetensors.torch import save
 
-    return save({k: v.detach().cpu().contiguous() for k, v in model.generator.state_dict().items()})
+    state = model.generator.state_dict()
+    return save({k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()})
 
 
 def _gan_recipe(kind: str, summary: str) -> Recipe:

@@ -1,0 +1,140 @@
+"""Figures of the GAN lab: the live 2-D panels, the loss and coverage curves, the 1-D theory,
+and the FID / class-histogram curves of trained checkpoints."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+COLOURS = {"gan": "#1f77b4", "wgan": "#d62728", "wgan-gp": "#2ca02c", "cgan": "#9467bd"}
+TITLES = {"gan": "GAN", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "cgan": "cGAN"}
+
+
+def toy_panel_figure(model, real: np.ndarray, n_fake: int = 500, arrows: int = 120) -> go.Figure:
+    """Real (grey) and generated (colour) points over the discriminator / critic field, with the
+    generator's gradient arrows −∂L_G/∂G(z) (scaled to a common length for visibility)."""
+    kind = model.config.kind
+    axis, field = model.critic_field()
+    fake = model.samples(n_fake).numpy()
+    points, push = model.generator_gradient(arrows)
+    norms = np.linalg.norm(push, axis=1, keepdims=True)
+    direction = push / np.maximum(norms.max(), 1e-12) * 0.6          # relative lengths kept
+    xs, ys = [], []
+    for p, d in zip(points, direction):
+        xs += [p[0], p[0] + d[0], None]
+        ys += [p[1], p[1] + d[1], None]
+    fig = go.Figure(go.Heatmap(x=axis, y=axis, z=field, colorscale="RdBu", showscale=False, opacity=0.55,
+                               hovertemplate=("D(x) = %{z:.3f}" if kind == "gan" else "critic %{z:.3f}") + "<extra></extra>"))
+    fig.add_scatter(x=real[:, 0], y=real[:, 1], mode="markers", name="real", marker=dict(size=3, color="#444"))
+    fig.add_scatter(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated",
+                    marker=dict(size=3, color=COLOURS[kind]))
+    fig.add_scatter(x=xs, y=ys, mode="lines", name="generator gradient", line=dict(width=1, color="#ff7f0e"))
+    fig.update_xaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, scaleanchor="x")
+    field_name = "σ(D(x))" if kind == "gan" else "critic value"
+    fig.update_layout(title=f"{TITLES[kind]} · step {model.steps} · field: {field_name}", height=380,
+                      margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
+    return fig
+
+
+def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
+    """Discriminator / critic loss, generator loss, and the critics' Wasserstein estimate per step."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("discriminator / critic loss", "generator loss",
+                                                        "critic's Wasserstein estimate"))
+    for kind, history in histories.items():
+        if not history:
+            continue
+        steps = [h["step"] for h in history]
+        colour = COLOURS[kind]
+        fig.add_scatter(x=steps, y=[h["loss_d"] for h in history], name=TITLES[kind], line=dict(color=colour),
+                        legendgroup=kind, row=1, col=1)
+        fig.add_scatter(x=steps, y=[h["loss_g"] for h in history], showlegend=False, line=dict(color=colour),
+                        legendgroup=kind, row=1, col=2)
+        if "wasserstein" in history[-1]:
+            fig.add_scatter(x=steps, y=[h["wasserstein"] for h in history], showlegend=False,
+                            line=dict(color=colour), legendgroup=kind, row=1, col=3)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def coverage_figure(coverage: dict[str, list[dict]], modes: int) -> go.Figure:
+    """Modes captured and the share of high-quality samples over training."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"modes captured (of {modes})", "high-quality samples"))
+    for kind, rows in coverage.items():
+        steps = [r["step"] for r in rows]
+        fig.add_scatter(x=steps, y=[r["captured"] for r in rows], name=TITLES[kind], legendgroup=kind,
+                        line=dict(color=COLOURS[kind], shape="hv"), row=1, col=1)
+        fig.add_scatter(x=steps, y=[r["high_quality"] for r in rows], showlegend=False, legendgroup=kind,
+                        line=dict(color=COLOURS[kind]), row=1, col=2)
+    fig.update_yaxes(range=[0, modes + 0.5], row=1, col=1)
+    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.35))
+    return fig
+
+
+def theory_densities_figure(game) -> go.Figure:
+    """p_data, p_g and the optimal discriminator D*(x) = p_data / (p_data + p_g)."""
+    x = game.x
+    keep = (x > min(game.mu_data, game.theta) - 5) & (x < max(game.mu_data, game.theta) + 5)
+    log_d, log_g = game.log_densities(x[keep])
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_scatter(x=x[keep], y=np.exp(log_d), name="p_data", line=dict(color="#444"))
+    fig.add_scatter(x=x[keep], y=np.exp(log_g), name="p_g", line=dict(color=COLOURS["gan"]))
+    fig.add_scatter(x=x[keep], y=game.optimal_discriminator(x[keep]), name="D*(x)",
+                    line=dict(color="#ff7f0e", dash="dash"), secondary_y=True)
+    fig.update_yaxes(title_text="density", secondary_y=False)
+    fig.update_yaxes(title_text="D*(x)", range=[0, 1.02], secondary_y=True)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def separation_figure(curves: dict[str, np.ndarray], current: float) -> go.Figure:
+    """As p_g moves away: JS saturates at log 2 while W₁ keeps growing; the saturating generator
+    gradient vanishes, the non-saturating one does not."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("divergence (nats)", "|∂L_G/∂θ| at D* (log scale)"))
+    s = curves["shift"]
+    fig.add_scatter(x=s, y=curves["js"], name="JS(p_data ‖ p_g)", line=dict(color=COLOURS["gan"]), row=1, col=1)
+    fig.add_scatter(x=s, y=curves["wasserstein"], name="W₁(p_data, p_g)", line=dict(color=COLOURS["wgan-gp"]),
+                    row=1, col=1)
+    fig.add_hline(y=float(np.log(2)), line=dict(dash="dot", color="#888"), annotation_text="log 2", row=1, col=1)
+    fig.add_scatter(x=s, y=np.maximum(curves["saturating"], 1e-300), name="saturating loss",
+                    line=dict(color=COLOURS["wgan"]), row=1, col=2)
+    fig.add_scatter(x=s, y=curves["non_saturating"], name="non-saturating loss", line=dict(color="#9467bd"),
+                    row=1, col=2)
+    for col in (1, 2):
+        fig.add_vline(x=current, line=dict(color="#aaa"), row=1, col=col)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_xaxes(title_text="shift θ of p_g from p_data")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def fid_curves_figure(histories: dict[str, dict], floor: float | None, feature_name: str) -> go.Figure:
+    """Fréchet distance of each checkpoint's samples per epoch, with real-vs-real as the floor."""
+    fig = go.Figure()
+    for kind, history in histories.items():
+        epochs = [e for e in history.get("epochs", []) if "fid_classifier" in e]
+        fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e["fid_classifier"] for e in epochs], name=TITLES[kind],
+                        mode="lines+markers", line=dict(color=COLOURS[kind]))
+    if floor is not None:
+        fig.add_hline(y=floor, line=dict(dash="dot", color="#888"), annotation_text="real vs real (train vs test)")
+    fig.update_yaxes(type="log", title=f"Fréchet distance ({feature_name})")
+    fig.update_xaxes(title="epoch")
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def class_histogram_figure(history: dict, class_names: list[str], title: str) -> go.Figure:
+    """The classifier's class counts of generated samples, one row per epoch: empty columns are
+    classes the generator has dropped (mode collapse)."""
+    epochs = [e for e in history.get("epochs", []) if "class_histogram" in e]
+    z = np.array([e["class_histogram"] for e in epochs], dtype=float)
+    z = z / np.maximum(z.sum(1, keepdims=True), 1)
+    fig = go.Figure(go.Heatmap(z=z, x=class_names, y=[e["epoch"] for e in epochs], colorscale="Viridis",
+                               zmin=0, zmax=max(0.3, float(z.max()) if z.size else 0.3),
+                               hovertemplate="epoch %{y}, class %{x}: %{z:.1%}<extra></extra>"))
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="predicted class", yaxis_title="epoch")
+    return fig

@@ -1,0 +1,119 @@
+"""AppTest drives the GAN page: live training (step, run / pause, reset, changed settings, a model
+that diverges), the theory panel, and the trained checkpoints' samples, FID and cGAN grid."""
+import json
+import math
+
+import pytest
+
+from dgm_core import gan
+from tests.conftest import open_lab
+
+PAGE = "labs/gans.py"
+
+
+def _no_exception(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _by_key(elements, key):
+    return next(w for w in elements if w.key == key)
+
+
+def _chart(at, key):
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id).proto.spec)
+
+
+def _live(at):
+    return at.session_state["gan_live"]
+
+
+def test_first_render_shows_three_panels_and_the_theory():
+    at = open_lab(PAGE)
+    _no_exception(at)
+    titles = [_chart(at, f"gan_panel_{k}")["layout"]["title"]["text"] for k in gan.KINDS]
+    assert [t.split(" · ")[0] for t in titles] == ["GAN", "WGAN (clipping)", "WGAN-GP"]
+    assert all("step 0" in t for t in titles)
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["W₁"]) == pytest.approx(2.0, abs=1e-3)             # θ = 2, equal widths
+
+
+def test_step_advances_all_three_together_by_steps_per_refresh():
+    at = open_lab(PAGE)
+    _by_key(at.slider, "gan_steps_per_refresh").set_value(7).run()
+    _by_key(at.button, "gan_step").click().run()
+    _no_exception(at)
+    assert {k: m.steps for k, m in _live(at).models.items()} == {"gan": 7, "wgan": 7, "wgan-gp": 7}
+    assert "step 7" in _chart(at, "gan_panel_wgan-gp")["layout"]["title"]["text"]
+    assert all(len(c) == 1 for c in _live(at).coverage.values())          # 8 Gaussians: coverage recorded
+    losses = _chart(at, "gan_losses")
+    assert {t["name"] for t in losses["data"] if t.get("showlegend", True) is not False} >= {"GAN", "WGAN-GP"}
+
+
+def test_run_pause_and_reset():
+    at = open_lab(PAGE)
+    _by_key(at.button, "gan_run").click().run()
+    assert at.session_state["gan_running"] is True
+    assert _by_key(at.button, "gan_run").label == "⏸ Pause"
+    _by_key(at.button, "gan_run").click().run()
+    assert at.session_state["gan_running"] is False
+    _by_key(at.button, "gan_step").click().run()
+    assert _live(at).models["gan"].steps > 0
+    _by_key(at.button, "gan_reset").click().run()
+    _no_exception(at)
+    assert all(m.steps == 0 for m in _live(at).models.values())
+
+
+def test_changed_settings_wait_for_reset_then_apply():
+    at = open_lab(PAGE)
+    _by_key(at.selectbox, "gan_dataset").set_value("moons").run()
+    assert any("press **Reset**" in i.value for i in at.info)
+    assert _by_key(at.button, "gan_step").disabled
+    assert _live(at).models["gan"].config.dataset == "8gaussians"
+    _by_key(at.number_input, "gan_n_critic").set_value(3).run()
+    _by_key(at.button, "gan_reset").click().run()
+    _no_exception(at)
+    live = _live(at)
+    assert live.models["wgan"].config.dataset == "moons" and live.models["wgan"].config.n_critic == 3
+    assert live.models["gan"].config.n_critic == 1
+    _by_key(at.button, "gan_step").click().run()
+    assert any("Mode coverage is counted on the Gaussian mixtures" in c.value for c in at.caption)
+
+
+def test_a_diverging_model_is_frozen_and_reported(monkeypatch):
+    real_step = gan.ToyGAN.step
+
+    def step(self):
+        record = real_step(self)
+        return {**record, "loss_d": math.nan} if self.config.kind == "wgan" and self.steps >= 3 else record
+
+    monkeypatch.setattr(gan.ToyGAN, "step", step)
+    at = open_lab(PAGE)
+    _by_key(at.slider, "gan_steps_per_refresh").set_value(5).run()
+    _by_key(at.button, "gan_step").click().run()
+    assert not at.exception
+    assert any("WGAN (clipping) diverged at step 3" in e.value for e in at.error)
+    assert _live(at).models["wgan"].steps == 3 and _live(at).models["gan"].steps == 5
+    _by_key(at.button, "gan_step").click().run()
+    assert _live(at).models["wgan"].steps == 3 and _live(at).models["gan"].steps == 10
+
+
+def test_theory_slider_moves_the_generator():
+    at = open_lab(PAGE)
+    _by_key(at.slider, "gan_theta").set_value(9.0).run()
+    _no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["JS (nats)"]) == pytest.approx(math.log(2), abs=1e-3)
+    assert abs(float(metrics["∂/∂θ saturating"])) < 1e-4 < abs(float(metrics["∂/∂θ non-saturating"]))
+
+
+def test_checkpoint_samples_fid_curves_and_conditional_grid():
+    at = open_lab(PAGE)
+    _no_exception(at)
+    fid = _chart(at, "gan_fid_curves")
+    assert [t["name"] for t in fid["data"]] == ["GAN", "WGAN (clipping)", "WGAN-GP"]
+    _by_key(at.radio, "gan_image_kind").set_value("wgan-gp").run()
+    _no_exception(at)
+    assert "WGAN-GP, epoch-" in _chart(at, "gan_snapshot_grid")["layout"]["title"]["text"]
+    grid = _chart(at, "gan_cgan_grid")
+    assert grid["layout"]["yaxis"]["ticktext"] == [str(d) for d in range(10)]
+    assert any("as the digit they were asked for" in c.value for c in at.caption)
