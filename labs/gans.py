@@ -181,8 +181,10 @@ with images:
                  "(and wgan, wgan-gp).")
     else:
         judge, floor = judge_and_floor()
-        st.markdown(f"Trained on `digits` (28x28) by `python -m training.run`. The Fréchet distance uses the "
-                    f"**{CLASSIFIER}** (`{JUDGE}`), not Inception-V3: it compares with itself only.")
+        st.markdown(f"Trained on `digits` (28x28) by `python -m training.run` for the same number of epochs (the "
+                    "same number of discriminator / critic updates; the WGANs update their generator once per 5 "
+                    f"of them). The Fréchet distance uses the **{CLASSIFIER}** (`{JUDGE}`), not Inception-V3: it "
+                    "compares with itself only.")
         st.plotly_chart(fid_curves_figure({k: c.history for k, c in checkpoints.items()}, floor, "classifier features"),
                         key="gan_fid_curves")
         kind = st.radio("Checkpoint", list(checkpoints), format_func=lambda k: TITLES[k], horizontal=True,

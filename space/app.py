@@ -32,6 +32,7 @@ from dgm_core.pgm import (  # noqa: E402
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query  # noqa: E402
+from space.gans import gans_tab  # noqa: E402
 from space.vae import vae_tab  # noqa: E402
 
 MAX_LISTED_NODES = 40
@@ -172,6 +173,8 @@ def build_demo() -> gr.Blocks:
             bayesian_network_tab()
         with gr.Tab("VAE"):
             vae_tab()
+        with gr.Tab("GANs"):
+            gans_tab()
     return demo
 
 

@@ -84,3 +84,20 @@ def test_a_bookmarked_lab_url_opens_through_the_router(browser, streamlit_url):
         page.get_by_role("heading", name=re.compile(title)).first.wait_for(timeout=60_000)
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "DGM Lab" in nav and "VAE" in nav and "registry" not in nav
+
+
+def test_gan_lab_trains_live_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "GANs")
+    page.get_by_text("Generative adversarial networks").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="▶ Run").click()
+    # The fragment refreshes on its own while running: the step counter in the panel titles climbs.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => /step [1-9][0-9]+/.test(t.textContent))",
+        timeout=60_000)
+    page.get_by_role("button", name="⏸ Pause").click()
+    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ROOT / "docs" / "gans.png"), full_page=False)
+    assert not errors, errors

@@ -93,3 +93,26 @@ def test_vae_beta_comparison_reports_mig_on_shapes(client):
     assert all(p is not None for p in plots)
     table, *_ = client.predict("digits", api_name="/vae_beta_comparison")
     assert all(r[table["headers"].index("MIG")] in (None, "") for r in table["data"])
+
+
+# ---------------------------------------------------------------------------------- GAN tab
+def test_gan_live_training_runs_the_three_models_together(client):
+    *panels, losses, table = client.predict("8gaussians", 60, 20, 5, 0.01, 0.1, "non-saturating", 0,
+                                            api_name="/gan_live")
+    rows = {r[0]: dict(zip(table["headers"], r)) for r in table["data"]}
+    assert set(rows) == {"GAN", "WGAN (clipping)", "WGAN-GP"} and all(r["steps"] == 60 for r in rows.values())
+    assert all(p is not None for p in panels) and losses is not None
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Steps go from 1 to 5000"):
+        client.predict("8gaussians", 10**6, 20, 5, 0.01, 0.1, "non-saturating", 0, api_name="/gan_live")
+    with pytest.raises(AppError, match="settings cannot be used: n_critic"):
+        client.predict("8gaussians", 10, 5, 0, 0.01, 0.1, "non-saturating", 0, api_name="/gan_live")
+
+
+def test_gan_theory_samples_and_conditional_grid(client):
+    text, densities, separation = client.predict(9.0, 1.0, api_name="/gan_theory")
+    assert "JS = **0.693" in text and densities is not None and separation is not None
+    grid, fid, histogram = client.predict("wgan-gp", 30, 0, api_name="/gan_samples")
+    assert all(x is not None for x in (grid, fid, histogram))
+    assert client.predict(0, api_name="/gan_conditional") is not None

@@ -1,0 +1,163 @@
+"""The Space's GAN tab: the same dgm_core.gan calls and figures as labs/gans.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from dgm_core import gan
+from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.data import TOY_DISTRIBUTIONS
+from dgm_core.features import CLASSIFIER
+from dgm_core.figures.gan import (
+    TITLES,
+    class_histogram_figure,
+    fid_curves_figure,
+    loss_curves_figure,
+    separation_figure,
+    theory_densities_figure,
+    toy_panel_figure,
+)
+from dgm_core.figures.vae import image_grid_figure
+
+IMAGE_GANS = {"gan": "gan-digits", "wgan": "wgan-digits", "wgan-gp": "wgan-gp-digits"}
+MAX_LIVE_STEPS = 5000
+
+
+def _configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
+    if dataset not in TOY_DISTRIBUTIONS:
+        raise gr.Error(f"Unknown data {dataset!r}: choose one of {', '.join(TOY_DISTRIBUTIONS)}.")
+    try:
+        return {kind: gan.default_config(kind, dataset=dataset, n_critic=1 if kind == "gan" else int(n_critic),
+                                         clip=float(clip), gp_lambda=float(gp_lambda), generator_loss=generator_loss,
+                                         seed=int(seed)) for kind in gan.KINDS}
+    except (ValueError, TypeError) as exc:
+        raise gr.Error(f"These settings cannot be used: {exc}") from None
+
+
+def _outputs(state: gan.SideBySide):
+    real = next(iter(state.models.values())).pool[:500].numpy()
+    panels = [toy_panel_figure(m, real) for m in state.models.values()]
+    rows = []
+    for kind, model in state.models.items():
+        cover = state.coverage[kind][-1] if state.coverage[kind] else {}
+        rows.append({"model": TITLES[kind], "steps": model.steps, "modes captured": cover.get("captured"),
+                     "high-quality share": None if not cover else round(cover["high_quality"], 3),
+                     "diverged at step": state.diverged.get(kind)})
+    return (*panels, loss_curves_figure({k: m.history for k, m in state.models.items()}), pd.DataFrame(rows))
+
+
+def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed):
+    """Train GAN, WGAN and WGAN-GP together from scratch, yielding the panels after every refresh."""
+    steps, per_refresh = int(steps), int(steps_per_refresh)
+    if not 1 <= steps <= MAX_LIVE_STEPS or not 1 <= per_refresh <= 500:
+        raise gr.Error(f"Steps go from 1 to {MAX_LIVE_STEPS}, steps per refresh from 1 to 500.")
+    state = gan.SideBySide.create(_configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed))
+    done = 0
+    while done < steps:
+        chunk = min(per_refresh, steps - done)
+        state.advance(chunk)
+        done += chunk
+        yield _outputs(state)
+
+
+def theory(theta, sigma):
+    if not float(sigma) > 0:
+        raise gr.Error("σ must be positive.")
+    game = gan.GaussianGame(float(theta), float(sigma))
+    grads = game.generator_gradients()
+    text = (f"JS = **{game.js_divergence():.4f}** nats (at most log 2 = 0.6931) · W₁ = **{game.wasserstein():.3f}** · "
+            f"∂L/∂θ saturating **{grads['saturating']:.2e}**, non-saturating **{grads['non-saturating']:.2e}**")
+    curves = gan.separation_curves(np.linspace(0, 10, 81), float(sigma))
+    return text, theory_densities_figure(game), separation_figure(curves, abs(float(theta)))
+
+
+@lru_cache(maxsize=8)
+def _checkpoint(name: str):
+    return load_checkpoint(name, expected=gan.ImageGAN)
+
+
+def samples(kind: str, epoch: float, seed: float = 0):
+    """Samples of one checkpoint at a training snapshot (the nearest saved epoch), its FID curve and histogram."""
+    if kind not in IMAGE_GANS:
+        raise gr.Error(f"Choose one of {', '.join(IMAGE_GANS)}.")
+    try:
+        checkpoint = _checkpoint(IMAGE_GANS[kind])
+    except CheckpointError as exc:
+        raise gr.Error(str(exc)) from None
+    snaps = checkpoint.snapshots
+    epochs = [int(p.stem.split("-")[1]) for p in snaps]
+    chosen = snaps[int(np.argmin([abs(e - float(epoch)) for e in epochs]))]
+    model = gan.ImageGAN(**{k: v for k, v in checkpoint.config.items() if k != "model_type"})
+    gan.load_snapshot(model, chosen)
+    grid = image_grid_figure(model.sample(64, seed=int(seed)), 8, f"{TITLES[kind]}, {chosen.stem}")
+    curves = {}
+    for k, name in IMAGE_GANS.items():
+        try:
+            curves[k] = _checkpoint(name).history
+        except CheckpointError:
+            pass
+    return (grid, fid_curves_figure(curves, None, f"{CLASSIFIER}"),
+            class_histogram_figure(checkpoint.history, [str(d) for d in range(10)], f"{TITLES[kind]}: classes per epoch"))
+
+
+def conditional_grid(seed: float = 0):
+    try:
+        checkpoint = _checkpoint("cgan-digits")
+    except CheckpointError as exc:
+        raise gr.Error(str(exc)) from None
+    labels = torch.arange(10).repeat_interleave(8)
+    return image_grid_figure(checkpoint.model.sample(len(labels), labels, seed=int(seed)), 8,
+                             "one row per class", row_labels=[str(d) for d in range(10)], height=620)
+
+
+def gans_tab() -> None:
+    gr.Markdown("GAN, WGAN and WGAN-GP on the same 2-D data, seed and network sizes, trained side by side.")
+    with gr.Tab("Live 2-D training"):
+        with gr.Row():
+            dataset = gr.Dropdown(TOY_DISTRIBUTIONS, value="8gaussians", label="data")
+            steps = gr.Number(600, precision=0, label="steps")
+            per_refresh = gr.Number(50, precision=0, label="steps per refresh")
+            n_critic = gr.Number(5, precision=0, label="n_critic (WGANs)")
+        with gr.Row():
+            clip = gr.Number(0.01, label="clip c (WGAN)")
+            gp_lambda = gr.Number(0.1, label="λ (WGAN-GP)")
+            generator_loss = gr.Radio(["non-saturating", "saturating"], value="non-saturating", label="GAN generator loss")
+            seed = gr.Number(0, precision=0, label="seed")
+        with gr.Row():
+            start = gr.Button("Train from scratch", variant="primary")
+            stop = gr.Button("Pause")
+        with gr.Row():
+            panels = [gr.Plot(label=TITLES[k]) for k in gan.KINDS]
+        losses = gr.Plot(label="losses")
+        table = gr.Dataframe(label="mode coverage (Gaussian mixtures)")
+        run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed],
+                          [*panels, losses, table], api_name="gan_live")
+        stop.click(None, None, None, cancels=[run])
+    with gr.Tab("Theory"):
+        with gr.Row():
+            theta = gr.Slider(-10, 10, 2, step=0.1, label="θ: shift of p_g")
+            sigma = gr.Slider(0.2, 3, 1, step=0.1, label="σ of p_g")
+        summary = gr.Markdown()
+        with gr.Row():
+            densities, separation = gr.Plot(), gr.Plot()
+        gr.on([theta.change, sigma.change], theory, [theta, sigma], [summary, densities, separation],
+              api_name="gan_theory", trigger_mode="always_last")
+    with gr.Tab("Samples & FID"):
+        with gr.Row():
+            kind = gr.Radio(list(IMAGE_GANS), value="gan", label="checkpoint")
+            epoch = gr.Slider(1, 60, 60, step=1, label="epoch (nearest snapshot)")
+            sample_seed = gr.Number(0, precision=0, label="seed")
+        show = gr.Button("Show", variant="primary")
+        grid = gr.Plot()
+        with gr.Row():
+            fid, histogram = gr.Plot(), gr.Plot()
+        show.click(samples, [kind, epoch, sample_seed], [grid, fid, histogram], api_name="gan_samples")
+    with gr.Tab("Conditional GAN"):
+        cgan_seed = gr.Number(0, precision=0, label="seed")
+        draw = gr.Button("Draw", variant="primary")
+        cgan_grid = gr.Plot()
+        draw.click(conditional_grid, [cgan_seed], cgan_grid, api_name="gan_conditional")
