@@ -519,14 +519,16 @@ class SideBySide:
                    {kind: [] for kind in configs})
 
     def advance(self, steps: int) -> None:
-        for kind, model in self.models.items():
-            if kind in self.diverged:
-                continue
-            for _ in range(steps):
+        """`steps` steps of every model, in lockstep (one step each in turn), so that a refresh cut
+        short (Streamlit stops a fragment when the user clicks) leaves them at most one step apart."""
+        for _ in range(steps):
+            for kind, model in self.models.items():
+                if kind in self.diverged:
+                    continue
                 record = model.step()
                 if not all(math.isfinite(v) for v in record.values()):
                     self.diverged[kind] = model.steps
-                    break
+        for kind, model in self.models.items():
             if kind not in self.diverged:
                 cover = model.mode_coverage()
                 if cover is not None:
