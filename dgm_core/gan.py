@@ -340,6 +340,13 @@ class ImageGAN(HubModel):
         return images
 
 
+def class_grid(model: ImageGAN, per_class: int = 8, seed: int = 0) -> torch.Tensor:
+    """The class-conditional sample grid: `per_class` samples of each class, one row per class."""
+    device = next(model.parameters()).device
+    labels = torch.arange(model.num_classes, device=device).repeat_interleave(per_class)
+    return model.sample(len(labels), labels, seed=seed)
+
+
 def image_gan_step(model: ImageGAN, real: torch.Tensor, labels: torch.Tensor, opt_g, opt_d, update_generator: bool,
                    clip: float = 0.01, gp_lambda: float = 10.0) -> dict[str, float]:
     """One discriminator / critic update on a batch, and a generator update when `update_generator`
@@ -384,6 +391,12 @@ def image_gan_step(model: ImageGAN, real: torch.Tensor, labels: torch.Tensor, op
         opt_g.step()
         metrics["loss_g"] = loss_g.item()
     return metrics
+
+
+def snapshot_model(checkpoint, snapshot_path) -> ImageGAN:
+    """A fresh model built from a checkpoint's config, with a training snapshot's generator."""
+    config = {k: v for k, v in checkpoint.config.items() if k != "model_type"}
+    return load_snapshot(ImageGAN(**config), snapshot_path)
 
 
 def load_snapshot(model: ImageGAN, path) -> ImageGAN:

@@ -158,9 +158,7 @@ def judge_and_floor():
 @st.cache_data(show_spinner=False)
 def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
     checkpoint = image_gan(name)
-    model = gan.ImageGAN(**{k: v for k, v in checkpoint.config.items() if k != "model_type"})
-    gan.load_snapshot(model, checkpoint.path / "snapshots" / snapshot)
-    return model.sample(64, seed=seed).numpy()
+    return gan.snapshot_model(checkpoint, checkpoint.path / "snapshots" / snapshot).sample(64, seed=seed).numpy()
 
 
 def available(names) -> dict[str, object]:
@@ -215,8 +213,7 @@ with conditional:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:
         seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_cgan_seed"))
-        labels = torch.arange(10).repeat_interleave(8)
-        grid = cgan.model.sample(len(labels), labels, seed=seed)
+        grid = gan.class_grid(cgan.model, seed=seed)
         st.plotly_chart(image_grid_figure(grid, 8, "one row per class: the generator is told which digit to draw",
                                           row_labels=[str(d) for d in range(10)], height=620), key="gan_cgan_grid")
         last = cgan.history["epochs"][-1]

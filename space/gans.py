@@ -6,7 +6,6 @@ from functools import lru_cache
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 
 from dgm_core import gan
 from dgm_core.checkpoints import CheckpointError, load_checkpoint
@@ -91,8 +90,7 @@ def samples(kind: str, epoch: float, seed: float = 0):
     snaps = checkpoint.snapshots
     epochs = [int(p.stem.split("-")[1]) for p in snaps]
     chosen = snaps[int(np.argmin([abs(e - float(epoch)) for e in epochs]))]
-    model = gan.ImageGAN(**{k: v for k, v in checkpoint.config.items() if k != "model_type"})
-    gan.load_snapshot(model, chosen)
+    model = gan.snapshot_model(checkpoint, chosen)
     grid = image_grid_figure(model.sample(64, seed=int(seed)), 8, f"{TITLES[kind]}, {chosen.stem}")
     curves = {}
     for k, name in IMAGE_GANS.items():
@@ -109,8 +107,7 @@ def conditional_grid(seed: float = 0):
         checkpoint = _checkpoint("cgan-digits")
     except CheckpointError as exc:
         raise gr.Error(str(exc)) from None
-    labels = torch.arange(10).repeat_interleave(8)
-    return image_grid_figure(checkpoint.model.sample(len(labels), labels, seed=int(seed)), 8,
+    return image_grid_figure(gan.class_grid(checkpoint.model, seed=int(seed)), 8,
                              "one row per class", row_labels=[str(d) for d in range(10)], height=620)
 
 

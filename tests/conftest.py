@@ -43,6 +43,22 @@ def open_lab(page: str, timeout: float = 120):
     return at
 
 
+def no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def by_key(elements, key):
+    """The widget with this key (AppTest lists widgets by type)."""
+    return next(w for w in elements if w.key == key)
+
+
+def chart_spec(at, key) -> dict:
+    """The plotly figure of the st.plotly_chart whose key contains `key`, as a dict."""
+    import json
+
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id).proto.spec)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

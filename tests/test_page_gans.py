@@ -1,26 +1,16 @@
 """AppTest drives the GAN page: live training (step, run / pause, reset, changed settings, a model
 that diverges), the theory panel, and the trained checkpoints' samples, FID and cGAN grid."""
-import json
 import math
 
 import pytest
 
 from dgm_core import gan
+from tests.conftest import by_key as _by_key
+from tests.conftest import chart_spec as _chart
+from tests.conftest import no_exception as _no_exception
 from tests.conftest import open_lab
 
 PAGE = "labs/gans.py"
-
-
-def _no_exception(at):
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def _by_key(elements, key):
-    return next(w for w in elements if w.key == key)
-
-
-def _chart(at, key):
-    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id).proto.spec)
 
 
 def _live(at):

@@ -7,7 +7,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dgm_core.checkpoints import load_checkpoint
-from tests.conftest import open_lab
+from tests.conftest import by_key as _by_key
+from tests.conftest import chart_spec as _chart
+from tests.conftest import no_exception, open_lab
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "labs/vae.py"
@@ -20,18 +22,9 @@ def _lab() -> AppTest:
 
 
 def _no_exception(at):
-    assert not at.exception, [e.value for e in at.exception]
+    """No exception and, on this page, no error either: the shipped checkpoints must all load."""
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]
-
-
-def _by_key(elements, key):
-    return next(w for w in elements if w.key == key)
-
-
-def _chart(at, key):
-    import json
-
-    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id).proto.spec)
 
 
 def _array(z):

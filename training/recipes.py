@@ -196,8 +196,7 @@ def _gan_evaluate(model, test, args):
 
 def _gan_samples(model, args):
     if model.num_classes:       # the class-conditional grid: one row per class
-        labels = torch.arange(model.num_classes).repeat_interleave(8)
-        return model.sample(len(labels), labels.to(next(model.parameters()).device), seed=args.seed).cpu()
+        return gan_lib.class_grid(model, seed=args.seed).cpu()
     return model.sample(64, seed=args.seed).cpu()
 
 
