@@ -5,7 +5,10 @@ multipage navigation, and a bookmarked URL such as /vae would then run the page 
 directly, without this router (no wide layout, the folder's helper modules listed as pages)."""
 import streamlit as st
 
+from dgm_core.runtime import use_interactive_threads
 from labs.registry import HOME, LABS
+
+use_interactive_threads()   # one torch thread per server process: see dgm_core/runtime.py
 
 st.set_page_config(page_title="DGM Lab", page_icon="🧪", layout="wide")
 pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)]

@@ -11,6 +11,8 @@ function, so the GAN discriminator's probability is σ(D(x)); G(z) the generator
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -73,27 +75,50 @@ def clip_weights(critic: nn.Module, clip: float) -> None:
 
 
 # --------------------------------------------------------------------------- 2-D networks
-def mlp(n_in: int, n_out: int, hidden: int, layers: int = 2) -> nn.Sequential:
-    """Linear → ReLU repeated, then a linear output; no batch norm, so the WGAN-GP penalty,
-    which is per sample, stays valid."""
-    modules, width = [], n_in
-    for _ in range(layers):
-        modules += [nn.Linear(width, hidden), nn.ReLU()]
-        width = hidden
-    return nn.Sequential(*modules, nn.Linear(width, n_out))
+class ToyMLP(nn.Module):
+    """Linear → ReLU → … → Linear for the live 2-D panels; no batch norm, so the WGAN-GP penalty,
+    which is per sample, stays valid.
+
+    Why not nn.Sequential of nn.Linear: at this size (64 units, batches of 128) a training step
+    costs per call, not per multiplication. Weights are stored as (in, out) so each layer is one
+    fused `addmm(b, x, W)`, with no transpose and no per-module dispatch. The initialisation is
+    nn.Linear's, U(±1/√fan_in) for weights and biases, drawn from the caller's generator so that
+    nothing touches torch's global seed."""
+
+    def __init__(self, n_in: int, n_out: int, hidden: int, layers: int = 2,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        sizes = [n_in] + [hidden] * layers + [n_out]
+        weights, biases = [], []
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            bound = fan_in ** -0.5
+            weights.append(nn.Parameter((torch.rand(fan_in, fan_out, generator=generator) * 2 - 1) * bound))
+            biases.append(nn.Parameter((torch.rand(fan_out, generator=generator) * 2 - 1) * bound))
+        self.weights, self.biases = nn.ParameterList(weights), nn.ParameterList(biases)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.addmm(b, x, w)
+            if i < last:
+                x = x.relu()
+        return x
 
 
 # ---------------------------------------------------------------- the steppable 2-D trainer
 @dataclass(frozen=True)
 class ToyGANConfig:
-    """One model of the live side-by-side panel. The defaults follow the papers' toy settings:
-    GAN with Adam; WGAN with RMSprop, clip 0.01, 5 critic steps; WGAN-GP with Adam (β = 0.5, 0.9),
-    λ = 0.1 on toy data as in Gulrajani et al.'s toy experiments, 5 critic steps."""
+    """One model of the live side-by-side panel. The objectives and optimisers follow the papers:
+    GAN with Adam (β = 0.5, 0.999); WGAN with RMSprop, weight clipping and 5 critic steps;
+    WGAN-GP with Adam (β = 0.5, 0.9), λ = 0.1 as in Gulrajani et al.'s toy experiments, 5 critic
+    steps. The networks are smaller than the papers' (2 hidden layers of 64, not 3 of 512) so that
+    three models train live on a laptop CPU."""
     kind: str = "gan"
     dataset: str = "8gaussians"
     generator_loss: str = "non-saturating"   # GAN only: or "saturating"
     latent_dim: int = 2
     hidden: int = 64
+    layers: int = 2
     batch_size: int = 128
     lr_generator: float = 1e-3
     lr_critic: float = 1e-3
@@ -111,7 +136,8 @@ class ToyGANConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number; got {value!r}")
-        for name, low, high in (("n_critic", 1, 50), ("hidden", 4, 1024), ("batch_size", 8, 8192), ("latent_dim", 1, 64)):
+        for name, low, high in (("n_critic", 1, 50), ("hidden", 4, 1024), ("layers", 1, 8),
+                                ("batch_size", 8, 8192), ("latent_dim", 1, 64)):
             value = getattr(self, name)
             if not (isinstance(value, int) and low <= value <= high):
                 raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
@@ -129,15 +155,22 @@ def default_config(kind: str, **overrides) -> ToyGANConfig:
 @dataclass
 class ToyGAN:
     """Generator and discriminator / critic on a 2-D toy distribution, advanced `step` by step.
-    One step = `n_critic` discriminator / critic updates, then one generator update."""
+    One step = `n_critic` discriminator / critic updates, then one generator update.
+
+    Built for speed at the live panel's size, where every call costs more than its arithmetic
+    (benchmarks/gan_live.py measures it against a textbook loop): the n_critic real batches, noise
+    batches and fakes of a step are drawn in one call each; the discriminator sees real and fake in
+    one pass; the generator update differentiates with respect to the generator's parameters only
+    (no wasted critic weight gradients); Adam is torch's fused kernel. All randomness comes from
+    `self.rng`, seeded from the config, so a run is reproducible and no global seed is touched."""
     config: ToyGANConfig
     history: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         c = self.config.check()
-        torch.manual_seed(c.seed)                       # the same initial G for every kind
-        self.generator = mlp(c.latent_dim, 2, c.hidden)
-        self.critic = mlp(2, 1, c.hidden)
+        init = torch.Generator().manual_seed(c.seed)        # the same initial G (and D) for every kind
+        self.generator = ToyMLP(c.latent_dim, 2, c.hidden, c.layers, generator=init)
+        self.critic = ToyMLP(2, 1, c.hidden, c.layers, generator=init)
         self.rng = torch.Generator().manual_seed(c.seed)
         self.pool = sample_toy(c.dataset, 100_000, seed=c.seed)
         if c.kind == "wgan":
@@ -146,8 +179,9 @@ class ToyGAN:
             self.opt_d = torch.optim.RMSprop(self.critic.parameters(), lr=c.lr_critic, foreach=True)
         else:
             betas = (0.5, 0.9) if c.kind == "wgan-gp" else (0.5, 0.999)
-            self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr_generator, betas=betas, foreach=True)
-            self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=c.lr_critic, betas=betas, foreach=True)
+            self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr_generator, betas=betas, fused=True)
+            self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=c.lr_critic, betas=betas, fused=True)
+        self._generator_params = list(self.generator.parameters())
         self.steps = 0
 
     # -- sampling
@@ -164,41 +198,41 @@ class ToyGAN:
         return self.generator(z)
 
     # -- one step
+    def generator_objective(self, fake_out: torch.Tensor) -> torch.Tensor:
+        if self.config.kind == "gan":
+            return (generator_loss_non_saturating if self.config.generator_loss == "non-saturating"
+                    else generator_loss_saturating)(fake_out)
+        return critic_generator_loss(fake_out)
+
     def step(self) -> dict[str, float]:
-        c = self.config
-        for _ in range(c.n_critic):
-            real = self.real_batch()
-            with torch.no_grad():
-                fake = self.generator(self.noise())
+        c, b = self.config, self.config.batch_size
+        reals = self.real_batch(c.n_critic * b).split(b)
+        with torch.no_grad():
+            fakes = self.generator(self.noise(c.n_critic * b)).split(b)
+        for real, fake in zip(reals, fakes):
             # One pass over real and fake together: at this size the cost is per call, not per row.
-            real_out, fake_out = self.critic(torch.cat([real, fake])).split(len(real))
+            real_out, fake_out = self.critic(torch.cat([real, fake])).split(b)
             if c.kind == "gan":
                 loss_d = discriminator_loss(real_out, fake_out)
             else:
                 loss_d = critic_loss(real_out, fake_out)
                 if c.kind == "wgan-gp":
                     loss_d = loss_d + c.gp_lambda * gradient_penalty(self.critic, real, fake, self.rng)
-            fake_out_last = fake_out.detach()
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             if c.kind == "wgan":
                 clip_weights(self.critic, c.clip)
-        fake_out = self.critic(self.generator(self.noise()))
-        if c.kind == "gan":
-            loss_g = (generator_loss_non_saturating if c.generator_loss == "non-saturating"
-                      else generator_loss_saturating)(fake_out)
-        else:
-            loss_g = critic_generator_loss(fake_out)
+        loss_g = self.generator_objective(self.critic(self.generator(self.noise())))
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.backward(inputs=self._generator_params)    # the critic's weight gradients are not needed
         self.opt_g.step()
         self.steps += 1
         record = {"step": self.steps, "loss_d": loss_d.item(), "loss_g": loss_g.item()}
         if c.kind != "gan":
             # E[D(x)] − E[D(G(z))] on the last critic batch: the critic's Wasserstein estimate
             # (up to the Lipschitz constant of the clipped family for WGAN).
-            record["wasserstein"] = (real_out.mean() - fake_out_last.mean()).item()
+            record["wasserstein"] = (real_out.detach().mean() - fake_out.detach().mean()).item()
         self.history.append(record)
         return record
 
@@ -223,12 +257,7 @@ class ToyGAN:
         with torch.no_grad():
             points = self.generator(z)
         points.requires_grad_(True)
-        out = self.critic(points)
-        if self.config.kind == "gan":
-            loss = (generator_loss_non_saturating if self.config.generator_loss == "non-saturating"
-                    else generator_loss_saturating)(out)
-        else:
-            loss = critic_generator_loss(out)
+        loss = self.generator_objective(self.critic(points))
         grad, = torch.autograd.grad(loss * n, points)    # per sample, not averaged
         return points.detach().numpy(), -grad.numpy()
 
@@ -517,32 +546,96 @@ def separation_curves(shifts: np.ndarray, sigma_g: float = 1.0) -> dict[str, np.
 
 
 # -------------------------------------------------------------- the live panel's state
+#: A refresh of a live panel trains for at most this long, then draws: the page stays responsive
+#: (a click is answered within one refresh) whatever the steps-per-refresh setting.
+LIVE_TRAIN_SECONDS = 0.3
+
+
+def describe_settings(configs: dict[str, ToyGANConfig]) -> str:
+    """The settings a side-by-side run trains with, in one line (the page shows which values are in
+    force: a number field left out of range keeps its last valid value)."""
+    first = next(iter(configs.values()))
+    wgans = [c for c in configs.values() if c.kind != "gan"]
+    parts = [f"data {first.dataset}", f"seed {first.seed}", f"GAN loss {first.generator_loss}"]
+    if wgans:
+        parts.append(f"n_critic {wgans[0].n_critic}")
+    if "wgan" in configs:
+        parts.append(f"clip c {configs['wgan'].clip:g}")
+    if "wgan-gp" in configs:
+        parts.append(f"λ {configs['wgan-gp'].gp_lambda:g}")
+    rates = ", ".join(f"{c.kind} {c.lr_generator:g} / {c.lr_critic:g}" for c in configs.values())
+    return " · ".join(parts) + f" · learning rates (generator / critic): {rates}"
+
+
+@dataclass
+class PanelView:
+    """What a live panel draws of one model at one moment, as plain arrays (see `ToyGAN.view`)."""
+    kind: str
+    steps: int
+    axis: np.ndarray            # the field's grid axis
+    field: np.ndarray           # σ(D) for the GAN, the critic value for WGANs, on axis × axis
+    fake: np.ndarray            # generated points
+    arrow_points: np.ndarray    # where the generator-gradient arrows start
+    arrow_push: np.ndarray      # −∂L_G/∂G(z) at those points
+
+
+def view_of(model: ToyGAN, n_fake: int = 500, arrows: int = 120) -> PanelView:
+    axis, values = model.critic_field()
+    points, push = model.generator_gradient(arrows)
+    return PanelView(model.config.kind, model.steps, axis, values, model.samples(n_fake).numpy(), points, push)
+
+
 @dataclass
 class SideBySide:
     """GAN, WGAN and WGAN-GP on the same toy data, with the same seed and network sizes, advanced
     together; mode coverage is recorded after every advance. A model whose losses stop being
-    finite is frozen and reported, never silently continued."""
+    finite is frozen and reported, never silently continued.
+
+    Made for a page that refreshes on a timer: `advance` trains for at most a given time, so a
+    refresh takes a bounded time whatever the settings, and `view` returns what to draw. Both hold
+    `lock`, because Streamlit can start a new script run while an interrupted one is still inside
+    torch code: without it two refreshes would update the same parameters at once (autograd then
+    fails with "modified by an inplace operation")."""
     models: dict[str, ToyGAN]
     coverage: dict[str, list[dict]] = field(default_factory=dict)
     diverged: dict[str, int] = field(default_factory=dict)
+    steps_per_second: float = 0.0          # of the last advance, training time only
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, configs: dict[str, ToyGANConfig]) -> SideBySide:
         return cls({kind: ToyGAN(config) for kind, config in configs.items()},
                    {kind: [] for kind in configs})
 
-    def advance(self, steps: int) -> None:
-        """`steps` steps of every model, in lockstep (one step each in turn), so that a refresh cut
-        short (Streamlit stops a fragment when the user clicks) leaves them at most one step apart."""
-        for _ in range(steps):
-            for kind, model in self.models.items():
-                if kind in self.diverged:
-                    continue
-                record = model.step()
-                if not all(math.isfinite(v) for v in record.values()):
-                    self.diverged[kind] = model.steps
-        for kind, model in self.models.items():
-            if kind not in self.diverged:
-                cover = model.mode_coverage()
-                if cover is not None:
-                    self.coverage[kind].append({"step": model.steps, **cover})
+    @property
+    def steps(self) -> int:
+        """Lockstep steps taken (a frozen model stays at the step where it diverged)."""
+        return max(model.steps for model in self.models.values())
+
+    def advance(self, steps: int, seconds: float | None = None) -> int:
+        """Up to `steps` steps of every model, in lockstep (one step each in turn), stopping early
+        once `seconds` have passed; returns the steps done. Lockstep keeps the models at most one
+        step apart if the caller is interrupted."""
+        with self.lock:
+            start, done = time.perf_counter(), 0
+            while done < steps and not (seconds is not None and done and time.perf_counter() - start >= seconds):
+                for kind, model in self.models.items():
+                    if kind in self.diverged:
+                        continue
+                    record = model.step()
+                    if not all(math.isfinite(v) for v in record.values()):
+                        self.diverged[kind] = model.steps
+                done += 1
+            if done:
+                self.steps_per_second = done / max(time.perf_counter() - start, 1e-9)
+                for kind, model in self.models.items():
+                    if kind not in self.diverged:
+                        cover = model.mode_coverage()
+                        if cover is not None:
+                            self.coverage[kind].append({"step": model.steps, **cover})
+            return done
+
+    def view(self) -> dict[str, PanelView]:
+        """What each panel draws now, computed under the lock (drawing reads the parameters)."""
+        with self.lock:
+            return {kind: view_of(model) for kind, model in self.models.items()}

@@ -64,6 +64,7 @@ def reset(configs) -> None:
     st.session_state.gan_live = gan.SideBySide.create(configs)
     st.session_state.gan_live_configs = configs
     st.session_state.gan_running = False
+    st.session_state.gan_pending = 0
 
 
 with live:
@@ -82,30 +83,51 @@ with live:
     running = st.session_state.gan_running
     if b1.button("⏸ Pause" if running else "▶ Run", key="gan_run", disabled=changed and not running):
         st.session_state.gan_running = not running
+        st.session_state.gan_pending = 0
         st.rerun()
-    step_once = b2.button("Step", key="gan_step", disabled=running or changed)
+    if b2.button("Step", key="gan_step", disabled=running or changed):
+        st.session_state.gan_pending = st.session_state.get("gan_pending", 0) + st.session_state.gan_steps_per_refresh
     if b3.button("↺ Reset", key="gan_reset", type="primary" if changed else "secondary"):
         reset(configs)
         st.rerun()
-    steps = int(b4.slider("steps per refresh", 1, 200, 20, key="gan_steps_per_refresh"))
+    b4.slider("steps per refresh (at most)", 1, 200, 20, key="gan_steps_per_refresh",
+              help=f"Each refresh trains for at most {gan.LIVE_TRAIN_SECONDS:.2f} s, then draws: with many steps "
+                   "per refresh the models take as many as fit, and Step finishes over several refreshes.")
+    in_force = st.session_state.gan_live_configs
+    st.caption("**Training with** " + gan.describe_settings(in_force) +
+               (" · the widgets' new values apply on **Reset**." if changed else ""))
     if changed:
         st.info("Settings changed: press **Reset** to start the three models again with them.")
 
-    @st.fragment(run_every=REFRESH_SECONDS if st.session_state.gan_running else None)
-    def live_panel(step_now: bool):
+    busy = st.session_state.gan_running or st.session_state.get("gan_pending", 0) > 0
+
+    @st.fragment(run_every=REFRESH_SECONDS if busy else None)
+    def live_panel():
         state: gan.SideBySide = st.session_state.gan_live
-        if st.session_state.gan_running or step_now:
-            state.advance(steps)
+        per_refresh = st.session_state.gan_steps_per_refresh
+        pending = st.session_state.get("gan_pending", 0)
+        if st.session_state.gan_running or pending:
+            done = state.advance(min(per_refresh, pending) if pending else per_refresh,
+                                 seconds=gan.LIVE_TRAIN_SECONDS)
+            st.session_state.gan_pending = max(0, pending - done)
+        all_diverged = len(state.diverged) == len(state.models)
+        if all_diverged:
+            st.session_state.gan_running, st.session_state.gan_pending = False, 0
+        if not (st.session_state.gan_running or st.session_state.gan_pending) and busy:
+            st.rerun()        # the work is done: redraw the buttons and stop the refresh timer
         for kind, step in state.diverged.items():
             st.error(f"{TITLES[kind]} diverged at step {step}: its losses are no longer finite numbers. It is "
                      "frozen; lower its learning rates and press Reset.")
-        if state.diverged and len(state.diverged) == len(state.models) and st.session_state.gan_running:
-            st.session_state.gan_running = False
+        left, right = st.columns(2)
+        left.metric("step (generator updates)", f"{state.steps:,}")
+        right.metric("steps per second (the three together)",
+                     f"{state.steps_per_second:.0f}" if state.steps_per_second else "–")
+        views = state.view()
         real = next(iter(state.models.values())).pool[:500].numpy()
         columns = st.columns(3)
-        for column, (kind, model) in zip(columns, state.models.items()):
+        for column, (kind, view) in zip(columns, views.items()):
             with column:
-                st.plotly_chart(toy_panel_figure(model, real), key=f"gan_panel_{kind}")
+                st.plotly_chart(toy_panel_figure(view, real), key=f"gan_panel_{kind}")
                 cover = state.coverage[kind][-1] if state.coverage[kind] else None
                 if cover:
                     st.caption(f"modes captured {cover['captured']}/{cover['modes']}, "
@@ -117,7 +139,7 @@ with live:
         else:
             st.caption("Mode coverage is counted on the Gaussian mixtures (8 and 25 Gaussians).")
 
-    live_panel(step_once)
+    live_panel()
 
 # ------------------------------------------------------------------------------- theory
 with theory:

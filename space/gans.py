@@ -1,6 +1,7 @@
 """The Space's GAN tab: the same dgm_core.gan calls and figures as labs/gans.py."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import gradio as gr
@@ -39,28 +40,34 @@ def _configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[s
 
 def _outputs(state: gan.SideBySide):
     real = next(iter(state.models.values())).pool[:500].numpy()
-    panels = [toy_panel_figure(m, real) for m in state.models.values()]
+    panels = [toy_panel_figure(view, real) for view in state.view().values()]
     rows = []
     for kind, model in state.models.items():
         cover = state.coverage[kind][-1] if state.coverage[kind] else {}
         rows.append({"model": TITLES[kind], "steps": model.steps, "modes captured": cover.get("captured"),
                      "high-quality share": None if not cover else round(cover["high_quality"], 3),
                      "diverged at step": state.diverged.get(kind)})
-    return (*panels, loss_curves_figure({k: m.history for k, m in state.models.items()}), pd.DataFrame(rows))
+    status = f"step **{state.steps:,}** of the generator updates asked for · **{state.steps_per_second:.0f}** steps/s"
+    return (*panels, loss_curves_figure({k: m.history for k, m in state.models.items()}), pd.DataFrame(rows), status)
 
 
 def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed):
-    """Train GAN, WGAN and WGAN-GP together from scratch, yielding the panels after every refresh."""
-    steps, per_refresh = int(steps), int(steps_per_refresh)
+    """Train GAN, WGAN and WGAN-GP together from scratch, yielding the panels after every refresh.
+    A refresh trains for at most gan.LIVE_TRAIN_SECONDS, so each yield comes within a bounded time."""
+    steps, per_refresh = _whole(steps, "steps"), _whole(steps_per_refresh, "steps per refresh")
     if not 1 <= steps <= MAX_LIVE_STEPS or not 1 <= per_refresh <= 500:
         raise gr.Error(f"Steps go from 1 to {MAX_LIVE_STEPS}, steps per refresh from 1 to 500.")
     state = gan.SideBySide.create(_configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed))
-    done = 0
-    while done < steps:
-        chunk = min(per_refresh, steps - done)
-        state.advance(chunk)
-        done += chunk
+    while state.steps < steps and len(state.diverged) < len(state.models):
+        state.advance(min(per_refresh, steps - state.steps), seconds=gan.LIVE_TRAIN_SECONDS)
         yield _outputs(state)
+
+
+def _whole(value, name: str) -> int:
+    """A gr.Number left empty arrives as None: say which field, rather than fail on int(None)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        raise gr.Error(f"{name}: enter a whole number.")
+    return int(value)
 
 
 def theory(theta, sigma):
@@ -129,18 +136,20 @@ def gans_tab() -> None:
             stop = gr.Button("Pause")
         with gr.Row():
             panels = [gr.Plot(label=TITLES[k]) for k in gan.KINDS]
+        status = gr.Markdown()
         losses = gr.Plot(label="losses")
         table = gr.Dataframe(label="mode coverage (Gaussian mixtures)")
         run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed],
-                          [*panels, losses, table], api_name="gan_live")
+                          [*panels, losses, table, status], api_name="gan_live")
         stop.click(None, None, None, cancels=[run])
     with gr.Tab("Theory"):
         with gr.Row():
             theta = gr.Slider(-10, 10, 2, step=0.1, label="θ: shift of p_g")
             sigma = gr.Slider(0.2, 3, 1, step=0.1, label="σ of p_g")
-        summary = gr.Markdown()
+        first_text, first_densities, first_separation = theory(2.0, 1.0)     # drawn before any slider moves
+        summary = gr.Markdown(first_text)
         with gr.Row():
-            densities, separation = gr.Plot(), gr.Plot()
+            densities, separation = gr.Plot(first_densities), gr.Plot(first_separation)
         gr.on([theta.change, sigma.change], theory, [theta, sigma], [summary, densities, separation],
               api_name="gan_theory", trigger_mode="always_last")
     with gr.Tab("Samples & FID"):

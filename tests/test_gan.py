@@ -1,7 +1,5 @@
 """GAN objectives against hand computations, WGAN clipping and the gradient penalty, the live
 2-D trainer, and mode coverage."""
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -90,7 +88,7 @@ def test_critic_field_and_generator_gradient():
     wgan = gan.ToyGAN(gan.default_config("wgan-gp"))
     points, push = wgan.generator_gradient(n=10)
     # For a critic, −∂L_G/∂x = ∂D/∂x: compare with central finite differences.
-    h = 1e-3
+    h = 1e-6          # in float64; small enough that no point's stencil straddles a ReLU kink
     x = torch.tensor(points, dtype=torch.float64)
     critic = wgan.critic.double()
     for i in range(2):
@@ -125,36 +123,6 @@ def test_mode_coverage_counts_modes_and_high_quality_samples():
 def test_bad_settings_are_refused_with_a_message(change, message):
     with pytest.raises(ValueError, match=message):
         gan.ToyGAN(gan.ToyGANConfig(**change))
-
-
-def test_three_models_together_step_fast_enough_for_a_live_class():
-    models = [gan.ToyGAN(gan.default_config(k)) for k in gan.KINDS]
-    for m in models:
-        m.train(3)
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < 3:
-        for m in models:
-            m.step()
-        n += 1
-    rate = n / (time.perf_counter() - start)
-    print(f"three models together: {rate:.0f} steps/s")
-    # The benchmark (benchmarks/gan_live.py) shows ≥ 100 on an idle machine; this guards against
-    # regressions with room for a loaded CI runner.
-    assert rate > 60, rate
-
-
-@pytest.mark.slow
-def test_wgan_gp_covers_all_eight_modes_within_a_minute_at_default_settings():
-    model = gan.ToyGAN(gan.default_config("wgan-gp"))
-    start = time.perf_counter()
-    covered_at = None
-    while time.perf_counter() - start < 60:
-        model.train(100)
-        if model.mode_coverage()["captured"] == 8:
-            covered_at = time.perf_counter() - start
-            break
-    print(f"WGAN-GP covered all 8 modes after {covered_at} s, {model.steps} steps")
-    assert covered_at is not None and covered_at < 60
 
 
 # ------------------------------------------------------------------------ the 1-D theory

@@ -17,6 +17,16 @@ def _live(at):
     return at.session_state["gan_live"]
 
 
+def _finish_steps(at, refreshes: int = 100):
+    """A refresh trains for a bounded time, so Step may finish over several refreshes (the browser's
+    fragment timer reruns it; here each at.run() is one refresh). Bounded by a count of refreshes."""
+    for _ in range(refreshes):
+        if not at.session_state["gan_pending"]:
+            return at
+        at.run()
+    raise AssertionError(f"{at.session_state['gan_pending']} steps still pending after {refreshes} refreshes")
+
+
 def test_first_render_shows_three_panels_and_the_theory():
     at = open_lab(PAGE)
     _no_exception(at)
@@ -31,10 +41,11 @@ def test_step_advances_all_three_together_by_steps_per_refresh():
     at = open_lab(PAGE)
     _by_key(at.slider, "gan_steps_per_refresh").set_value(7).run()
     _by_key(at.button, "gan_step").click().run()
+    _finish_steps(at)
     _no_exception(at)
     assert {k: m.steps for k, m in _live(at).models.items()} == {"gan": 7, "wgan": 7, "wgan-gp": 7}
     assert "step 7" in _chart(at, "gan_panel_wgan-gp")["layout"]["title"]["text"]
-    assert all(len(c) == 1 for c in _live(at).coverage.values())          # 8 Gaussians: coverage recorded
+    assert all(len(c) >= 1 for c in _live(at).coverage.values())          # 8 Gaussians: coverage recorded
     losses = _chart(at, "gan_losses")
     assert {t["name"] for t in losses["data"] if t.get("showlegend", True) is not False} >= {"GAN", "WGAN-GP"}
 
@@ -47,6 +58,7 @@ def test_run_pause_and_reset():
     _by_key(at.button, "gan_run").click().run()
     assert at.session_state["gan_running"] is False
     _by_key(at.button, "gan_step").click().run()
+    _finish_steps(at)
     assert _live(at).models["gan"].steps > 0
     _by_key(at.button, "gan_reset").click().run()
     _no_exception(at)
@@ -60,8 +72,11 @@ def test_changed_settings_wait_for_reset_then_apply():
     assert _by_key(at.button, "gan_step").disabled
     assert _live(at).models["gan"].config.dataset == "8gaussians"
     _by_key(at.number_input, "gan_n_critic").set_value(3).run()
+    in_force = next(c.value for c in at.caption if c.value.startswith("**Training with**"))
+    assert "data 8gaussians" in in_force and "n_critic 5" in in_force and "apply on **Reset**" in in_force
     _by_key(at.button, "gan_reset").click().run()
     _no_exception(at)
+    assert any("Training with** data moons" in c.value and "n_critic 3" in c.value for c in at.caption)
     live = _live(at)
     assert live.models["wgan"].config.dataset == "moons" and live.models["wgan"].config.n_critic == 3
     assert live.models["gan"].config.n_critic == 1

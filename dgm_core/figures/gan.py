@@ -8,33 +8,49 @@ from plotly.subplots import make_subplots
 
 COLOURS = {"gan": "#1f77b4", "wgan": "#d62728", "wgan-gp": "#2ca02c", "cgan": "#9467bd"}
 TITLES = {"gan": "GAN", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "cgan": "cGAN"}
+MAX_CURVE_POINTS = 400      # curves are thinned to this many points: drawing cost must not grow with training
 
 
-def toy_panel_figure(model, real: np.ndarray, n_fake: int = 500, arrows: int = 120) -> go.Figure:
+def toy_panel_figure(view, real: np.ndarray) -> go.Figure:
     """Real (grey) and generated (colour) points over the discriminator / critic field, with the
-    generator's gradient arrows −∂L_G/∂G(z) (scaled to a common length for visibility)."""
-    kind = model.config.kind
-    axis, field = model.critic_field()
-    fake = model.samples(n_fake).numpy()
-    points, push = model.generator_gradient(arrows)
-    norms = np.linalg.norm(push, axis=1, keepdims=True)
-    direction = push / np.maximum(norms.max(), 1e-12) * 0.6          # relative lengths kept
+    generator's gradient arrows −∂L_G/∂G(z) (scaled to a common length for visibility).
+    `view` is a dgm_core.gan.PanelView."""
+    kind, axis = view.kind, view.axis
+    norms = np.linalg.norm(view.arrow_push, axis=1, keepdims=True)
+    direction = view.arrow_push / np.maximum(norms.max(), 1e-12) * 0.6          # relative lengths kept
     xs, ys = [], []
-    for p, d in zip(points, direction):
+    for p, d in zip(view.arrow_points, direction):
         xs += [p[0], p[0] + d[0], None]
         ys += [p[1], p[1] + d[1], None]
-    fig = go.Figure(go.Heatmap(x=axis, y=axis, z=field, colorscale="RdBu", showscale=False, opacity=0.55,
-                               hovertemplate=("D(x) = %{z:.3f}" if kind == "gan" else "critic %{z:.3f}") + "<extra></extra>"))
-    fig.add_scatter(x=real[:, 0], y=real[:, 1], mode="markers", name="real", marker=dict(size=3, color="#444"))
-    fig.add_scatter(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated",
+    field_name = "σ(D(x))" if kind == "gan" else "critic D(x)"
+    fig = go.Figure(go.Heatmap(
+        x=axis, y=axis, z=view.field, colorscale="RdBu", opacity=0.55, name=field_name, showlegend=False,
+        zmin=0.0 if kind == "gan" else None, zmax=1.0 if kind == "gan" else None,
+        colorbar=dict(title=dict(text=field_name, side="right"), thickness=12, len=0.75, y=0.5),
+        hovertemplate=f"{field_name} = %{{z:.3f}}<extra></extra>"))
+    fig.add_scatter(x=real[:, 0], y=real[:, 1], mode="markers", name="real data", marker=dict(size=3, color="#444"))
+    fig.add_scatter(x=view.fake[:, 0], y=view.fake[:, 1], mode="markers", name="generated",
                     marker=dict(size=3, color=COLOURS[kind]))
-    fig.add_scatter(x=xs, y=ys, mode="lines", name="generator gradient", line=dict(width=1, color="#ff7f0e"))
-    fig.update_xaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False)
-    fig.update_yaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, scaleanchor="x")
-    field_name = "σ(D(x))" if kind == "gan" else "critic value"
-    fig.update_layout(title=f"{TITLES[kind]} · step {model.steps} · field: {field_name}", height=380,
-                      margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
+    fig.add_scatter(x=xs, y=ys, mode="lines", name="generator's push", line=dict(width=1, color="#ff7f0e"))
+    fig.update_xaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, title_text="x₁")
+    fig.update_yaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, scaleanchor="x", title_text="x₂")
+    fig.update_layout(title=dict(text=f"{TITLES[kind]} · step {view.steps}", x=0.02), height=430,
+                      margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
+                      legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11), itemsizing="constant"))
     return fig
+
+
+def thin(steps: list, values: list, limit: int = MAX_CURVE_POINTS) -> tuple[list, list]:
+    """At most `limit` points: means over equal runs of consecutive points (a curve of 10,000 steps
+    is drawn from 400 averages, so a refresh costs the same at step 100 and at step 100,000)."""
+    n = len(steps)
+    if n <= limit:
+        return list(steps), list(values)
+    edges = np.linspace(0, n, limit + 1).astype(int)
+    v = np.asarray(values, dtype=float)
+    s = np.asarray(steps, dtype=float)
+    return ([float(s[a:b].mean()) for a, b in zip(edges, edges[1:])],
+            [float(v[a:b].mean()) for a, b in zip(edges, edges[1:])])
 
 
 def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
@@ -42,19 +58,17 @@ def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
     fig = make_subplots(rows=1, cols=3, subplot_titles=("discriminator / critic loss", "generator loss",
                                                         "critic's Wasserstein estimate"))
     for kind, history in histories.items():
+        history = list(history)           # a snapshot: training may append while this draws
         if not history:
             continue
-        steps = [h["step"] for h in history]
-        colour = COLOURS[kind]
-        fig.add_scatter(x=steps, y=[h["loss_d"] for h in history], name=TITLES[kind], line=dict(color=colour),
-                        legendgroup=kind, row=1, col=1)
-        fig.add_scatter(x=steps, y=[h["loss_g"] for h in history], showlegend=False, line=dict(color=colour),
-                        legendgroup=kind, row=1, col=2)
-        if "wasserstein" in history[-1]:
-            fig.add_scatter(x=steps, y=[h["wasserstein"] for h in history], showlegend=False,
-                            line=dict(color=colour), legendgroup=kind, row=1, col=3)
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+        steps, colour = [h["step"] for h in history], COLOURS[kind]
+        curves = [("loss_d", 1), ("loss_g", 2)] + ([("wasserstein", 3)] if "wasserstein" in history[-1] else [])
+        for key, col in curves:
+            x, y = thin(steps, [h[key] for h in history])
+            fig.add_scatter(x=x, y=y, name=TITLES[kind], showlegend=col == 1, line=dict(color=colour),
+                            legendgroup=kind, row=1, col=col)
+    fig.update_xaxes(title_text="step (one generator update)")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.35))
     return fig
 
 
@@ -119,7 +133,12 @@ def fid_curves_figure(histories: dict[str, dict], floor: float | None, feature_n
         fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e["fid_classifier"] for e in epochs], name=TITLES[kind],
                         mode="lines+markers", line=dict(color=COLOURS[kind]))
     if floor is not None:
-        fig.add_hline(y=floor, line=dict(dash="dot", color="#888"), annotation_text="real vs real (train vs test)")
+        fig.add_hline(y=floor, line=dict(dash="dot", color="#888"))
+        # The label is a separate annotation: on a log axis plotly reads an annotation's y in log10
+        # units, and add_hline's annotation_text put it at 10^floor, flattening every curve.
+        fig.add_annotation(y=float(np.log10(floor)), yref="y", x=1, xref="x domain", xanchor="right",
+                           yanchor="bottom", showarrow=False, text=f"real vs real (train vs test): {floor:.1f}",
+                           font=dict(color="#666", size=11))
     fig.update_yaxes(type="log", title=f"Fréchet distance ({feature_name})")
     fig.update_xaxes(title="epoch")
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
