@@ -207,3 +207,15 @@ def test_settings_in_force_are_described():
     text = gan.describe_settings(configs)
     assert "data moons" in text and "n_critic 3" in text and "clip c 0.05" in text and "λ 0.1" in text
     assert "wgan 0.0005 / 0.0005" in text
+
+
+@pytest.mark.slow
+def test_wgan_gp_covers_all_eight_modes_within_2000_steps_at_default_settings():
+    """Bounded by work, not by a clock: at most 2,000 generator updates (it took 1,100)."""
+    model = gan.ToyGAN(gan.default_config("wgan-gp"))
+    captured = []
+    while model.steps < 2000 and (not captured or captured[-1] < 8):
+        model.train(100)
+        captured.append(model.mode_coverage()["captured"])
+    print(f"WGAN-GP modes captured every 100 steps: {captured}")
+    assert captured[-1] == 8
