@@ -40,19 +40,12 @@ class ImageClassifier(HubModel):
         return self.head(self.body(x))
 
 
-def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
-                  autocast=None) -> dict[str, float]:
-    """One step of cross-entropy on a batch; `model` may be wrapped (DDP, torch.compile)."""
-    optimizer.zero_grad(set_to_none=True)
-    if autocast is None:
-        logits = model(x)
-    else:
-        with autocast:
-            logits = model(x)
+def training_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy of a batch and its accuracy; `model` may be wrapped (DDP, torch.compile), and the
+    caller owns autocast, backward and the optimiser step (training/loop.py)."""
+    logits = model(x)
     loss = F.cross_entropy(logits.float(), y)
-    loss.backward()
-    optimizer.step()
-    return {"loss": loss.item(), "accuracy": (logits.argmax(1) == y).float().mean().item()}
+    return loss, {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
 
 
 @torch.no_grad()

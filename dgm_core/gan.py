@@ -10,6 +10,7 @@ function, so the GAN discriminator's probability is σ(D(x)); G(z) the generator
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -357,14 +358,18 @@ class ImageGAN(HubModel):
                                                 batch_norm=kind != "wgan-gp")
 
     @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, batch: int = 1024) -> torch.Tensor:
+        """n images G(z) from a generator seeded with `seed`, in eval mode (batch norm uses its running
+        statistics, so each image is independent of the others) and at most `batch` at a time, so
+        the memory of a large evaluation stays bounded."""
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
         if self.num_classes and labels is None:
             labels = torch.arange(n, device=device) % self.num_classes
         was_training = self.generator.training
         self.generator.eval()
-        images = self.generator(z, labels)
+        images = torch.cat([self.generator(z[i:i + batch], None if labels is None else labels[i:i + batch])
+                            for i in range(0, n, batch)])
         self.generator.train(was_training)
         return images
 
@@ -376,50 +381,112 @@ def class_grid(model: ImageGAN, per_class: int = 8, seed: int = 0) -> torch.Tens
     return model.sample(len(labels), labels, seed=seed)
 
 
+class DiscriminatorLoss(nn.Module):
+    """The discriminator / critic objective of one update, as one module whose single forward pass
+    sees the real batch, the fake batch and (WGAN-GP) the interpolates:
+
+        GAN, cGAN   L_D = −E[log σ(D(x))] − E[log(1 − σ(D(G(z))))]        (Goodfellow et al., eq. 1)
+        WGAN        L_D = −E[D(x)] + E[D(G(z))]                            (Arjovsky et al., Algorithm 1)
+        WGAN-GP     L_D + λ E[(‖∇_x̂ D(x̂)‖₂ − 1)²]                         (Gulrajani et al., Algorithm 1)
+
+    Why a module: DistributedDataParallel reduces the gradients of one forward per backward. Wrapped
+    around this module, the passes through D and the penalty's inner autograd.grad all happen in
+    that one forward, so each parameter's gradient is all-reduced once, after the backward has
+    summed every path (wrapping D alone would see two or three forwards before one backward).
+    The outputs are cast to float32, so the losses are computed in full precision under autocast."""
+
+    def __init__(self, discriminator: DCGANDiscriminator, kind: str, gp_lambda: float = 10.0):
+        super().__init__()
+        self.discriminator, self.kind, self.gp_lambda = discriminator, kind, gp_lambda
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        d = self.discriminator
+        real_out, fake_out = d(real, labels).float(), d(fake, labels).float()
+        if self.kind in ("gan", "cgan"):
+            return discriminator_loss(real_out, fake_out), {}
+        loss = critic_loss(real_out, fake_out)
+        if self.kind == "wgan-gp":
+            loss = loss + self.gp_lambda * gradient_penalty(lambda x: d(x, labels).float(), real, fake)
+        # E[D(x)] − E[D(G(z))]: the critic's estimate of W₁ (up to the Lipschitz constant of its family).
+        return loss, {"wasserstein": (real_out.mean() - fake_out.mean()).detach()}
+
+
+class GeneratorLoss(nn.Module):
+    """The generator objective of one update, as one module (for the same reason as DiscriminatorLoss):
+
+        GAN, cGAN   L_G = −E[log σ(D(G(z)))] (non-saturating) or E[log(1 − σ(D(G(z))))]  (Goodfellow et al., §3)
+        cGAN        + ‖E f(x) − E f(G(z))‖₂², f an intermediate D layer (Salimans et al., 2016, §3.1)
+        WGANs       L_G = −E[D(G(z))]
+
+    The discriminator is an argument of `forward`, not a submodule: its parameters belong to the
+    discriminator's update (and to its DDP wrapper), not to this one."""
+
+    def __init__(self, generator: DCGANGenerator, kind: str, generator_loss: str = "non-saturating"):
+        super().__init__()
+        self.generator, self.kind, self.generator_loss = generator, kind, generator_loss
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None, real: torch.Tensor,
+                discriminator: DCGANDiscriminator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake = self.generator(z, labels)
+        fake_out = discriminator(fake, labels).float()
+        if self.kind not in ("gan", "cgan"):
+            return critic_generator_loss(fake_out), {}
+        loss = (generator_loss_saturating if self.generator_loss == "saturating"
+                else generator_loss_non_saturating)(fake_out)
+        if self.kind != "cgan":
+            return loss, {}
+        with torch.no_grad():
+            real_features = discriminator.features(real, labels).float()
+        matching = feature_matching_loss(real_features, discriminator.features(fake, labels).float())
+        return loss + matching, {"feature_matching": matching.detach()}
+
+
+@dataclass
+class ImageGANLosses:
+    """The two objectives of an ImageGAN, each possibly wrapped (DistributedDataParallel)."""
+    discriminator: nn.Module
+    generator: nn.Module
+
+    @classmethod
+    def of(cls, model: ImageGAN, gp_lambda: float = 10.0, wrap=lambda module: module) -> ImageGANLosses:
+        return cls(wrap(DiscriminatorLoss(model.discriminator, model.kind, gp_lambda)),
+                   wrap(GeneratorLoss(model.generator, model.kind, model.generator_loss)))
+
+
 def image_gan_step(model: ImageGAN, real: torch.Tensor, labels: torch.Tensor, opt_g, opt_d, update_generator: bool,
-                   clip: float = 0.01, gp_lambda: float = 10.0) -> dict[str, float]:
+                   clip: float = 0.01, gp_lambda: float = 10.0, *, losses: ImageGANLosses | None = None,
+                   autocast=None) -> dict[str, float]:
     """One discriminator / critic update on a batch, and a generator update when `update_generator`
-    (every n_critic batches for the WGANs, as in Arjovsky et al.'s Algorithm 1)."""
-    kind, n = model.kind, len(real)
+    (every n_critic batches for the WGANs, as in Arjovsky et al.'s Algorithm 1).
+
+    `losses`: the two objectives, wrapped for DistributedDataParallel by the trainer (built here,
+    unwrapped, when None). `autocast` (e.g. torch.autocast("cpu", torch.bfloat16)) is entered
+    around the forward passes only; backward and the optimiser steps run outside it, as
+    torch.autocast's documentation asks."""
+    losses = losses or ImageGANLosses.of(model, gp_lambda)
+    autocast = autocast or contextlib.nullcontext()
     labels = labels if model.num_classes else None
-    z = torch.randn(n, model.latent_dim, device=real.device)
-    with torch.no_grad():
+    z = torch.randn(len(real), model.latent_dim, device=real.device)
+    with torch.no_grad(), autocast:
         fake = model.generator(z, labels)
-    real_out, fake_out = model.discriminator(real, labels), model.discriminator(fake, labels)
-    if kind in ("gan", "cgan"):
-        loss_d = discriminator_loss(real_out, fake_out)
-    else:
-        loss_d = critic_loss(real_out, fake_out)
-        if kind == "wgan-gp":
-            penalty = gradient_penalty(lambda x: model.discriminator(x, labels), real, fake)
-            loss_d = loss_d + gp_lambda * penalty
+    with autocast:
+        loss_d, metrics = losses.discriminator(real, fake, labels)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    if kind == "wgan":
+    if model.kind == "wgan":
         clip_weights(model.discriminator, clip)
-    metrics = {"loss_d": loss_d.item()}
-    if kind != "gan" and kind != "cgan":
-        metrics["wasserstein"] = (real_out.mean() - fake_out.mean()).item()
+    metrics = {"loss_d": loss_d.detach(), **metrics}
     if update_generator:
-        fake = model.generator(torch.randn(n, model.latent_dim, device=real.device), labels)
-        fake_out = model.discriminator(fake, labels)
-        if kind in ("gan", "cgan"):
-            loss_g = (generator_loss_saturating if model.generator_loss == "saturating"
-                      else generator_loss_non_saturating)(fake_out)
-            if kind == "cgan":
-                with torch.no_grad():
-                    real_features = model.discriminator.features(real, labels)
-                matching = feature_matching_loss(real_features, model.discriminator.features(fake, labels))
-                loss_g = loss_g + matching
-                metrics["feature_matching"] = matching.item()
-        else:
-            loss_g = critic_generator_loss(fake_out)
+        z = torch.randn(len(real), model.latent_dim, device=real.device)
+        with autocast:
+            loss_g, generator_metrics = losses.generator(z, labels, real, model.discriminator)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        metrics["loss_g"] = loss_g.item()
-    return metrics
+        metrics.update({**generator_metrics, "loss_g": loss_g.detach()})
+    return {k: v.item() for k, v in metrics.items()}
 
 
 def snapshot_model(checkpoint, snapshot_path) -> ImageGAN:

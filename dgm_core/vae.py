@@ -2,7 +2,11 @@
 
 Read top to bottom: the model; the evidence lower bound and its terms; β schedules; the
 importance-weighted likelihood estimate; the tools the lab uses to look inside the latent space
-(interpolation, traversals, per-dimension KL, active units, attribute vectors); one training step.
+(interpolation, traversals, per-dimension KL, active units, attribute vectors); the loss of one
+training step.
+
+Every stochastic function takes a `generator` (a torch.Generator), so that an evaluation draws
+its own reproducible noise and never reseeds or advances the global RNG that training uses.
 
 Notation: x an image with D = C·H·W pixels, z ∈ R^L the latent, prior p(z) = N(0, I),
 encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli or Gaussian per pixel.
@@ -10,6 +14,7 @@ encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli or Gaussian pe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +24,9 @@ from torch import nn
 from dgm_core.checkpoints import HubModel
 
 LOG_2PI = math.log(2 * math.pi)
+#: The most latent points an evaluation decodes in one call (images × samples). Memory grows with
+#: it (about 0.1 MB per 28x28 point in the decoder's widest layer), speed barely does beyond it.
+DECODE_BATCH = 1024
 
 
 class ConvVAE(HubModel):
@@ -91,11 +99,12 @@ class ConvVAE(HubModel):
         log_px = -0.5 * ((x - mean) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * LOG_2PI
         return log_px.flatten(1).sum(1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pass with the reparameterisation trick z = μ + σ ⊙ ε, ε ~ N(0, I):
         returns (log p(x|z) per example, KL per example and dimension (B, L), z)."""
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar)
+        z = reparameterize(mu, logvar, generator)
         return self.log_likelihood(x, self.decode(z)), gaussian_kl(mu, logvar), z
 
     @torch.no_grad()
@@ -112,9 +121,11 @@ def _dense(n_in: int, n_out: int, hidden: int) -> list[nn.Module]:
     return [nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out)]
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """z = μ + exp(½ log σ²) ⊙ ε: a sample of q(z|x) that gradients flow through (Kingma & Welling, §2.4)."""
-    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = μ + exp(½ log σ²) ⊙ ε, ε ~ N(0, I): a sample of q(z|x) that gradients flow through
+    (Kingma & Welling, §2.4). ε comes from `generator`, or from the global RNG when it is None."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -179,30 +190,87 @@ class BetaSchedule:
 
 
 # -------------------------------------------------------------- importance-weighted bound
+Progress = Callable[[int, int], None]     # (decodes done, decodes in all), called after every chunk
+
+
 @torch.no_grad()
-def iwae_log_likelihood(model: ConvVAE, x: torch.Tensor, k: int, chunk: int = 500) -> torch.Tensor:
+def iwae_log_likelihood(model: ConvVAE, x: torch.Tensor, k: int, *, batch: int = DECODE_BATCH,
+                        generator: torch.Generator | None = None, progress: Progress | None = None) -> torch.Tensor:
     """The IWAE bound (Burda et al., 2016, eq. 8), per example (B,), in nats:
 
         log p(x) ≥ L_k = log (1/k) Σ_i p(x, z_i) / q(z_i|x),   z_i ~ q(z|x),
 
-    with L_1 = ELBO ≤ L_k ≤ L_{k+1} in expectation, and L_k → log p(x) as k → ∞. The k samples
-    are drawn `chunk` at a time and combined by a running log-sum-exp, so memory stays
-    O(B · chunk · D) and k = 5000 fits on a laptop."""
-    mu, logvar = model.encode(x)
-    std = torch.exp(0.5 * logvar)
-    running = torch.full((x.shape[0],), -math.inf, device=x.device)
-    done = 0
-    while done < k:
-        m = min(chunk, k - done)
-        eps = torch.randn(m, *mu.shape, device=x.device)
-        z = mu + std * eps                                                  # (m, B, L)
-        decoded = model.decode(z.flatten(0, 1))
-        log_px_z = model.log_likelihood(x.repeat(m, 1, 1, 1), decoded).view(m, -1)
-        log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
-        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
-        running = torch.logaddexp(running, torch.logsumexp(log_px_z + log_pz - log_qz, dim=0))
-        done += m
-    return running - math.log(k)
+    with L_1 = ELBO ≤ L_k ≤ L_{k+1} in expectation, and L_k → log p(x) as k → ∞.
+
+    Memory is bounded whatever B and k: at most `batch` latent points (images × samples) are
+    decoded at once. The images go in groups of at most `batch`; each group draws its k samples
+    `batch // group` at a time and folds them into a running log-sum-exp per image. ε comes from
+    `generator`, so one seed gives the same numbers; `progress(done, total)` is called after each
+    chunk with the decodes done so far, and whatever it raises stops the work there (a page's Stop)."""
+    if k < 1 or batch < 1:
+        raise ValueError(f"k and batch must be at least 1; got k={k}, batch={batch}")
+    total, done = len(x) * k, 0
+    result = torch.empty(len(x), device=x.device)
+    for start in range(0, len(x), batch):
+        group = x[start:start + batch]
+        mu, logvar = model.encode(group)
+        std = torch.exp(0.5 * logvar)
+        per_chunk = max(1, batch // len(group))
+        running = torch.full((len(group),), -math.inf, device=x.device)
+        drawn = 0
+        while drawn < k:
+            m = min(per_chunk, k - drawn)
+            eps = torch.randn(m, *mu.shape, generator=generator, device=x.device)
+            z = mu + std * eps                                                  # (m, group, L)
+            decoded = model.decode(z.flatten(0, 1))
+            log_px_z = model.log_likelihood(group.expand(m, *group.shape).flatten(0, 1), decoded).view(m, -1)
+            log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+            log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
+            running = torch.logaddexp(running, torch.logsumexp(log_px_z + log_pz - log_qz, dim=0))
+            drawn += m
+            done += m * len(group)
+            if progress is not None:
+                progress(done, total)
+        result[start:start + len(group)] = running
+    return result - math.log(k)
+
+
+def likelihood_cost(images: int, k: int, batch: int = DECODE_BATCH) -> tuple[int, int]:
+    """(decoder evaluations, chunks) of `iwae_log_likelihood` on `images` images with k samples:
+    what a page shows before it runs the estimate."""
+    per_chunk = max(1, batch // min(images, batch))
+    groups = math.ceil(images / batch)
+    return images * k, groups * math.ceil(k / per_chunk)
+
+
+@dataclass(frozen=True)
+class LikelihoodEstimate:
+    """Mean ELBO (one sample of z, analytic KL) and IWAE bound L_k over `images` images, in nats."""
+    images: int
+    k: int
+    elbo: float
+    iwae: float
+    decodes: int
+    pixels: int
+
+    @property
+    def nll(self) -> float:
+        """−L_k: an upper bound on the negative log-likelihood, in nats per image."""
+        return -self.iwae
+
+    @property
+    def bits_per_dim(self) -> float:
+        return bits_per_dim(self.nll, self.pixels)
+
+
+@torch.no_grad()
+def likelihood_estimate(model: ConvVAE, images: torch.Tensor, k: int, *, generator: torch.Generator | None = None,
+                        progress: Progress | None = None, batch: int = DECODE_BATCH) -> LikelihoodEstimate:
+    """The ELBO and L_k of the same images, both drawn from `generator` (ELBO first): the lab's
+    "estimate it yourself", with `progress` called after each chunk (see `iwae_log_likelihood`)."""
+    elbo = elbo_terms(*model(images, generator=generator)[:2]).elbo.item()
+    iwae = iwae_log_likelihood(model, images, k, batch=batch, generator=generator, progress=progress)
+    return LikelihoodEstimate(len(images), k, elbo, iwae.mean().item(), len(images) * k, model.pixels)
 
 
 def bits_per_dim(nll_nats: float | torch.Tensor, pixels: int):
@@ -281,38 +349,41 @@ def prepare_batch(model: ConvVAE, x: torch.Tensor) -> torch.Tensor:
     return binarize(x) if model.likelihood == "bernoulli" else x
 
 
-def training_step(model: nn.Module, x: torch.Tensor, optimizer: torch.optim.Optimizer, beta: float,
-                  autocast=None) -> dict[str, float]:
-    """One optimisation step on a batch; `model` may be wrapped (DDP, torch.compile).
-    Returns the batch's loss, ELBO, reconstruction and KL (nats per image) and β."""
-    optimizer.zero_grad(set_to_none=True)
-    if autocast is None:
-        log_px_z, kl_per_dim, _ = model(x)
-    else:
-        with autocast:
-            log_px_z, kl_per_dim, _ = model(x)
+def training_loss(model: nn.Module, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The β-VAE loss of a batch (eq. 4 of Higgins et al.; see `elbo_terms`) and the terms to log.
+    `model` may be wrapped (DDP, torch.compile); the caller owns autocast, backward and the
+    optimiser step (training/loop.py). The terms are computed in float32 whatever the autocast."""
+    log_px_z, kl_per_dim, _ = model(x)
     terms = elbo_terms(log_px_z.float(), kl_per_dim.float(), beta)
-    terms.loss.backward()
+    logged = {"loss": terms.loss, "elbo": terms.elbo, "reconstruction": terms.reconstruction, "kl": terms.kl}
+    return terms.loss, {**{k: v.detach() for k, v in logged.items()}, "beta": float(beta)}
+
+
+def training_step(model: nn.Module, x: torch.Tensor, optimizer: torch.optim.Optimizer, beta: float) -> dict[str, float]:
+    """One plain optimisation step on `training_loss` (for scripts and tests; the trainer's loop
+    does the same with autocast and DDP). Returns the batch's terms (nats per image) and β."""
+    optimizer.zero_grad(set_to_none=True)
+    loss, metrics = training_loss(model, x, beta)
+    loss.backward()
     optimizer.step()
-    return {"loss": terms.loss.item(), "elbo": terms.elbo.item(), "reconstruction": terms.reconstruction.item(),
-            "kl": terms.kl.item(), "beta": float(beta)}
+    return {k: float(v) for k, v in metrics.items()}
 
 
 @torch.no_grad()
 def evaluate(model: ConvVAE, images: torch.Tensor, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
-    """Test-set ELBO, reconstruction and KL (nats per image, one sample of z each) and active units."""
+    """Test-set ELBO, reconstruction and KL (nats per image, one sample of z each) and active units.
+    The samples come from a generator seeded with `seed`: the same noise at every evaluation, so
+    the curves are comparable, and the global RNG that training draws from is left alone."""
     model.eval()
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)                      # the same noise every evaluation: comparable curves
     device = next(model.parameters()).device
+    generator = torch.Generator(device).manual_seed(seed)
     totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
     for i in range(0, len(images), batch_size):
         x = prepare_batch(model, images[i:i + batch_size].to(device))
-        log_px_z, kl_per_dim, _ = model(x)
+        log_px_z, kl_per_dim, _ = model(x, generator=generator)
         terms = elbo_terms(log_px_z, kl_per_dim)
         for key in totals:
             totals[key] += getattr(terms, key).item() * len(x)
-    torch.random.set_rng_state(state)
     mu, _ = encode_means(model, prepare_batch(model, images.to(device)))
     model.train()
     result = {k: v / len(images) for k, v in totals.items()}

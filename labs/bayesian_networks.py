@@ -1,7 +1,11 @@
 """The Bayesian-network lab: widgets -> dgm_core.pgm -> dgm_core.figures.pgm.
 
-The current network lives in st.session_state["bn"]. Every edit builds a new, validated
-network in a callback; a failed edit shows its error and leaves the last valid network in place.
+One state: the current network is st.session_state["bn"]. Every change of it (an edit, an
+example, an upload) goes through `install`, in a callback, which also rewrites the text spec
+from the network and starts a fresh CPT grid (its key carries a revision number), so the
+network, the spec and the CPT tables never disagree. A failed change keeps the last valid
+network, shows one message next to the control that was used, and keeps what was typed: the
+spec text, the CPT grid's cells, and an unapplied draft that another edit had to replace.
 """
 import pandas as pd
 import streamlit as st
@@ -14,6 +18,7 @@ from dgm_core.figures.pgm import (
     sampling_error_figure,
 )
 from dgm_core.pgm import (
+    MAX_BIF_BYTES,
     BayesianNetwork,
     NetworkError,
     compare_inference,
@@ -23,39 +28,126 @@ from dgm_core.pgm import (
     local_markov,
     lost_independencies,
     pairwise_independencies,
+    read_bif_bytes,
     to_markov_network,
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
 
 MAX_LISTED_NODES = 40  # trail listings and all-pairs statements are for small networks
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+LOST_SHOWN = 5  # lost independencies quoted in the warning; all of them are in the table below it
+PROBABILITY = st.column_config.NumberColumn(format="%.4f")  # 6e-173 reads 0.0000, not a run of zeros
 
+ss = st.session_state
 st.title("🕸️ Bayesian networks")
 
-# ------------------------------------------------------------------ the current network
+
+# ------------------------------------------------------------------ the one state
+def install(bn: BayesianNetwork, origin: str, message=None, spec: str | None = None) -> None:
+    """Make ``bn`` the current network; the spec text (``spec``, else the network's own) and a
+    fresh CPT grid follow it.
+
+    When the spec is rewritten, a draft in the spec box that was typed but never applied is kept
+    aside in ``bn_spec_draft_replaced`` and shown under the box, so replacing it loses nothing.
+    """
+    if spec is None and "bn" in ss and ss.get("bn_spec", ss.bn_spec_shown) != ss.bn_spec_shown:
+        ss.bn_spec_draft_replaced = ss.bn_spec
+    ss.bn = bn
+    ss.bn_origin = origin
+    ss.bn_revision = ss.get("bn_revision", 0) + 1
+    ss.bn_spec = ss.bn_spec_shown = ss.bn_spec_kept = spec_text(bn) if spec is None else spec
+    ss.bn_message = message
+
+
+def edited_origin() -> str:
+    return ss.bn_origin if ss.bn_origin.endswith("edited") else f"{ss.bn_origin}, edited"
+
+
+def apply_edit(make, done: str, where: str) -> None:
+    """Run an edit in a callback: install the new network if valid, else keep the old one and say why."""
+    try:
+        edited = make(ss.bn)
+    except NetworkError as exc:
+        ss.bn_message = ("error", str(exc), where)
+        return
+    install(edited, edited_origin(), ("success", done, where))
+
+
+def apply_text() -> None:
+    """Apply the spec box: the text stays as typed (comments included), since it is the network."""
+    text = ss.bn_spec
+    try:
+        edited = BayesianNetwork.from_text(text, name=ss.bn.name)
+    except NetworkError as exc:
+        ss.bn_message = ("error", str(exc), "spec")
+        return
+    install(edited, edited_origin(), ("success", "Text applied.", "spec"), spec=text)
+    ss.bn_spec_draft_replaced = None
+
+
+def load_chosen_example() -> None:
+    """on_change of the sidebar's example box: load the example, even the one loaded before."""
+    if ss.bn_example is not None:
+        ss.bn_example_kept = ss.bn_example
+        install(load_example(ss.bn_example), origin="example")
+
+
+def load_upload() -> None:
+    """on_change of the BIF uploader: the file's network, or one message saying what is wrong."""
+    upload = ss.edit_upload
+    if upload is None:  # the file was removed from the uploader: nothing changes
+        return
+    try:
+        bn = read_bif_bytes(upload.getvalue(), upload.name)
+    except NetworkError as exc:
+        ss.bn_message = ("error", str(exc), "bif")
+        return
+    install(bn, origin=f"uploaded from {upload.name}",
+            message=("success", f"Loaded {upload.name}: {len(bn)} nodes, {len(bn.edges)} edges.", "bif"))
+    ss.bn_example = ss.bn_example_kept = None  # the sidebar no longer names an example
+
+
+def save_cpt(node_key: str, revision: int) -> None:
+    """Save the CPT grid as it is now: its own edit state, read in the callback, applied to the
+    node's current CPT (the frame of the previous run would miss a value typed just before)."""
+    node = ss[node_key]
+    edits = ss.get(f"edit_cpt_{revision}_{node}", {}).get("edited_rows", {})
+    if not edits:
+        ss.bn_message = ("info", f"Nothing to save: no cell of the CPT of {node} was changed.", "cpt")
+        return
+    apply_edit(lambda net: net.with_cpt_edits(node, edits), f"CPT of {node} saved.", "cpt")
+
+
+def keep_spec_draft() -> None:
+    """on_change of the spec box: keep the draft where a page switch does not delete it."""
+    ss.bn_spec_kept = ss.bn_spec
+
+
+def show_message(where: str) -> None:
+    """The result of the last change, next to the control that made it."""
+    message = ss.get("bn_message")
+    if message and message[2] == where:
+        {"success": st.success, "error": st.error, "info": st.info}[message[0]](message[1])
+
+
 names = example_names()
-example = st.sidebar.selectbox("Example network", names, index=names.index("student"), key="bn_example",
-                               help="Teaching networks first, then the classic networks of the Bayesian Network Repository.")
-if st.session_state.get("bn_loaded") != example:
-    st.session_state.bn = load_example(example)
-    st.session_state.bn_loaded = example
-    st.session_state.bn_message = None
-bn: BayesianNetwork = st.session_state.bn
+if "bn" not in ss:
+    ss.bn_example_kept = "student"
+    install(load_example("student"), origin="example")
+# Widget state is dropped while another lab is shown; restore it from the kept copies.
+if "bn_example" not in ss:
+    ss.bn_example = ss.bn_example_kept
+if "bn_spec" not in ss:
+    ss.bn_spec = ss.bn_spec_kept
+st.sidebar.selectbox("Example network", names, key="bn_example", on_change=load_chosen_example,
+                     placeholder="custom network: choose an example to replace it",
+                     help="Teaching networks first, then the classic networks of the Bayesian Network Repository.")
+bn: BayesianNetwork = ss.bn
+st.sidebar.markdown(f"In use: **{bn.name}** ({ss.bn_origin}): {len(bn)} nodes, {len(bn.edges)} edges")
+if ss.bn_example is not None and ss.bn_origin != "example":
+    st.sidebar.button(f"Reload {ss.bn_example} as shipped", key="bn_reload_example", on_click=load_chosen_example)
 # Widget keys carry the graph's signature, so selections reset when nodes or edges change.
 sig = f"{abs(hash((bn.name, bn.nodes, tuple(bn.edges)))) % 10**8}"
-st.sidebar.caption(f"**{bn.name}**: {len(bn)} nodes, {len(bn.edges)} edges")
-
-
-def apply_edit(make, done: str) -> None:
-    """Run an edit in a callback: keep the new network if valid, else keep the old one."""
-    try:
-        st.session_state.bn = make(st.session_state.bn)
-        st.session_state.bn_message = ("success", done)
-    except NetworkError as exc:
-        st.session_state.bn_message = ("error", str(exc))
-
-
 # The network's text is its fingerprint: these caches recompute only when the network or the
 # question changes, not when another tab's widget moves.
 net_key = bn.to_text()
@@ -72,10 +164,6 @@ def structure_of(_bn, key, given):
     return (local_markov(_bn), to_markov_network(_bn),
             pairwise_independencies(_bn, list(given)) if small else None,
             lost_independencies(_bn, list(given)) if small else None)
-
-
-def show_error(exc: Exception) -> None:
-    st.error(str(exc))
 
 
 tab_dsep, tab_inference, tab_independence, tab_edit = st.tabs(
@@ -117,7 +205,7 @@ with tab_dsep:
                 else:
                     st.caption(f"d-connected and dependent with these CPTs: largest gap at {where}.")
             except NetworkError as exc:
-                show_error(exc)
+                st.error(str(exc))
     with right:
         fig, note = network_figure(bn, xs, ys, zs, trail)
         st.plotly_chart(fig, key=f"dsep_graph_{sig}")
@@ -132,7 +220,7 @@ with tab_dsep:
                 if len(rows) == 100:
                     st.caption("Showing the first 100 trails.")
             except NetworkError as exc:
-                show_error(exc)
+                st.error(str(exc))
         else:
             st.caption(f"Trails are listed for one X, one Y and networks of at most {MAX_LISTED_NODES} nodes; "
                        "the verdict above covers every trail.")
@@ -170,7 +258,8 @@ with tab_inference:
             frame = exact.to_frame().rename(columns={"probability": "exact"})
             frame["sampling"] = [p for _, p in sampled.items()]
             frame["mean field"] = [p for _, p in result.mean_field.items()]
-            right.dataframe(frame, hide_index=True, width="stretch")
+            right.dataframe(frame, hide_index=True, width="stretch",
+                            column_config={c: PROBABILITY for c in ("exact", "sampling", "mean field")})
             left2, right2 = st.columns(2)
             left2.plotly_chart(sampling_error_figure(curve), key="inf_error")
             right2.plotly_chart(elbo_figure(runs), key="inf_elbo")
@@ -179,13 +268,15 @@ with tab_inference:
             st.dataframe(pd.DataFrame([
                 {"start": "uniform" if r.seed == 0 else f"random (seed {r.seed})", "final ELBO": r.elbo,
                  "gap = KL(q‖p)": r.kl_to_posterior, "sweeps": len(r.elbo_history) - 1, "converged": r.converged}
-                for r in sorted(runs, key=lambda r: r.seed)]), hide_index=True, width="stretch")
+                for r in sorted(runs, key=lambda r: r.seed)]), hide_index=True, width="stretch",
+                column_config={"final ELBO": st.column_config.NumberColumn(format="%.5f"),
+                               "gap = KL(q‖p)": st.column_config.NumberColumn(format="%.3g")})
             spread = max(r.elbo for r in runs) - min(r.elbo for r in runs)
             if spread > 1e-4:
                 st.warning(f"The restarts reached different optima (ELBOs spread over {spread:.4f} nats): "
                            "coordinate ascent only finds a local optimum, common with near-deterministic CPTs.")
         except NetworkError as exc:
-            show_error(exc)
+            st.error(str(exc))
 
 # ------------------------------------------------------------------ independencies and the Markov network
 with tab_independence:
@@ -198,8 +289,13 @@ with tab_independence:
         st.markdown(f"**Pairwise independencies given Z**: {len(pairs)} pairs")
         st.dataframe(pd.DataFrame({"statement": [str(s) for s in pairs]}), hide_index=True, width="stretch")
         if lost:
-            st.warning("Lost in the Markov network (moralisation married the parents of a collider): "
-                       + "; ".join(f"{a} ⟂ {b}" for a, b in lost))
+            first = "; ".join(f"{a} ⟂ {b}" for a, b in lost[:LOST_SHOWN])
+            st.warning(f"**{len(lost)} independencies {'is' if len(lost) == 1 else 'are'} lost in the Markov network** "
+                       f"(moralisation married the parents of a collider): {first}"
+                       + (f"; and {len(lost) - LOST_SHOWN} more, all listed below." if len(lost) > LOST_SHOWN else "."))
+            if len(lost) > LOST_SHOWN:
+                st.dataframe(pd.DataFrame({"lost in the Markov network": [f"{a} ⟂ {b}" for a, b in lost]}),
+                             hide_index=True, width="stretch", height=240)
         else:
             st.caption("The Markov network keeps every pairwise independence given this Z.")
     else:
@@ -218,66 +314,52 @@ with tab_independence:
 
 # ------------------------------------------------------------------ editing
 with tab_edit:
-    message = st.session_state.get("bn_message")
-    if message:
-        (st.success if message[0] == "success" else st.error)(message[1])
     a, b = st.columns(2)
     with a:
         st.markdown("**Nodes**")
         st.text_input("New node name", key="edit_node_name")
         st.text_input("Its states, comma-separated", "no, yes", key="edit_node_states")
         st.button("Add node", key="edit_add_node", on_click=apply_edit, args=(
-            lambda net: net.with_node(st.session_state.edit_node_name.strip(),
-                                      [s.strip() for s in st.session_state.edit_node_states.split(",") if s.strip()]),
-            "Node added."))
+            lambda net: net.with_node(ss.edit_node_name.strip(),
+                                      [s.strip() for s in ss.edit_node_states.split(",") if s.strip()]),
+            "Node added.", "nodes"))
         st.selectbox("Node to remove", bn.nodes, key=f"edit_remove_node_{sig}")
         st.button("Remove node", key="edit_remove_node", on_click=apply_edit, args=(
-            lambda net: net.without_node(st.session_state[f"edit_remove_node_{sig}"]), "Node removed."))
+            lambda net: net.without_node(ss[f"edit_remove_node_{sig}"]), "Node removed.", "nodes"))
     with b:
         st.markdown("**Edges**")
         st.selectbox("Parent", bn.nodes, key=f"edit_parent_{sig}")
         st.selectbox("Child", bn.nodes, index=min(1, len(bn) - 1), key=f"edit_child_{sig}")
         st.button("Add edge", key="edit_add_edge", on_click=apply_edit, args=(
-            lambda net: net.with_edge(st.session_state[f"edit_parent_{sig}"], st.session_state[f"edit_child_{sig}"]),
-            "Edge added: the child's CPT was copied across the new parent's states, so edit it to make them dependent."))
+            lambda net: net.with_edge(ss[f"edit_parent_{sig}"], ss[f"edit_child_{sig}"]),
+            "Edge added: the child's CPT was copied across the new parent's states, so edit it to make them dependent.",
+            "nodes"))
         edge_labels = [f"{p} -> {c}" for p, c in bn.edges]
         if edge_labels:
             st.selectbox("Edge to remove", edge_labels, key=f"edit_remove_edge_{sig}")
             st.button("Remove edge", key="edit_remove_edge", on_click=apply_edit, args=(
-                lambda net: net.without_edge(*st.session_state[f"edit_remove_edge_{sig}"].split(" -> ")),
-                "Edge removed."))
+                lambda net: net.without_edge(*ss[f"edit_remove_edge_{sig}"].split(" -> ")), "Edge removed.", "nodes"))
+    show_message("nodes")
 
-    st.markdown("**CPT**")
-    cpt_node = st.selectbox("Node", bn.nodes, key=f"edit_cpt_node_{sig}")
-    edited = st.data_editor(bn.cpt_frame(cpt_node), key=f"edit_cpt_{sig}_{cpt_node}", width="stretch")
-    st.button("Save CPT", key="edit_save_cpt", on_click=apply_edit, args=(
-        lambda net: net.with_cpt_frame(cpt_node, edited), f"CPT of {cpt_node} saved."))
+    st.markdown("**CPT**: edit the cells, then Save (a row must sum to one).")
+    node_key = f"edit_cpt_node_{sig}"
+    cpt_node = st.selectbox("Node", bn.nodes, key=node_key)
+    st.data_editor(bn.cpt_frame(cpt_node), key=f"edit_cpt_{ss.bn_revision}_{cpt_node}", width="stretch",
+                   disabled=["_index"])
+    st.button("Save CPT", key="edit_save_cpt", on_click=save_cpt, args=(node_key, ss.bn_revision))
+    show_message("cpt")
 
     st.markdown("**Text spec**: one header line per node, `Name [states] | Parents`, then one indented row "
                 "per parent combination (no rows: a uniform CPT).")
-    spec_key = f"edit_spec_{sig}"
-    if spec_key not in st.session_state:
-        st.session_state[spec_key] = spec_text(bn)
-    st.text_area("Network spec", key=spec_key, height=320)
-    st.button("Apply text", key="edit_apply_text", on_click=apply_edit, args=(
-        lambda net: BayesianNetwork.from_text(st.session_state[spec_key], name=net.name), "Text applied."))
+    st.text_area("Network spec", key="bn_spec", height=320, on_change=keep_spec_draft)
+    st.button("Apply text", key="edit_apply_text", on_click=apply_text)
+    show_message("spec")
+    if ss.get("bn_spec_draft_replaced"):
+        with st.expander("Your unapplied text, replaced by the network's spec after the last change"):
+            st.code(ss.bn_spec_draft_replaced, language=None)
 
     st.markdown("**BIF** (the format of pgmpy and bnlearn)")
     st.download_button("Download BIF", bn.to_bif(), file_name=f"{bn.name}.bif", key="edit_download")
-    upload = st.file_uploader("Load a .bif or .bif.gz file", type=["bif", "gz"], key="edit_upload")
-    if upload is not None and st.session_state.get("edit_upload_seen") != upload.file_id:
-        st.session_state.edit_upload_seen = upload.file_id
-        if upload.size > MAX_UPLOAD_BYTES:
-            st.error(f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB. "
-                     "Load a smaller network.")
-        else:
-            data = upload.getvalue()
-            try:
-                import gzip
-
-                text = (gzip.decompress(data) if upload.name.endswith(".gz") else data).decode("utf-8")
-                st.session_state.bn = BayesianNetwork.from_bif(text, name=upload.name.split(".")[0])
-                st.session_state.bn_message = ("success", f"Loaded {upload.name}.")
-                st.rerun()
-            except (NetworkError, OSError, UnicodeDecodeError) as exc:
-                st.error(f"Could not load {upload.name}: {exc}")
+    st.file_uploader(f"Load a .bif or .bif.gz file (at most {MAX_BIF_BYTES // 2**20} MB)", type=["bif", "gz"],
+                     key="edit_upload", on_change=load_upload, max_upload_size=MAX_BIF_BYTES // 2**20)
+    show_message("bif")

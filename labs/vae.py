@@ -19,6 +19,10 @@ from dgm_core.figures.vae import (
 
 TEST_IMAGES = 1000        # test images behind the reports, MIG and attribute vectors
 SLIDER_RANGE = 3.0        # latent sliders span ±3 prior standard deviations
+MAX_NLL_IMAGES = 32       # test images the IWAE panel offers
+NLL_KS = [1, 10, 100, 1000, 5000]
+LONG_NLL_DECODES = 20_000  # above this many decoder evaluations the panel offers smaller settings first
+NLL_SEED = 0
 
 st.title("🌀 Variational autoencoders")
 
@@ -103,6 +107,63 @@ def image_index(label_text: str, key: str, default: int = 0) -> int:
                                default, key=key))
 
 
+# ------------------------------------------------------------------------ NLL with IWAE
+def likelihood_panel() -> None:
+    """ELBO and L_k on the first test images, with its cost shown before it runs, smaller
+    settings offered for a long run, progress after each chunk, and Stop.
+
+    Stop works through Streamlit's rerun: a click while the estimate runs interrupts the script
+    at its next progress update, and the rerun finds `vae_nll_running` still set."""
+    c1, c2 = st.columns(2)
+    count = int(c1.number_input("Test images", 1, MAX_NLL_IMAGES, 8, key="vae_nll_images"))
+    k = int(c2.selectbox("k (importance samples per image)", NLL_KS, index=2, key="vae_nll_k"))
+    decodes, chunks = vae.likelihood_cost(count, k)
+    st.caption(f"{count} images × k = {k} = {decodes:,} decoder evaluations in {chunks} "
+               f"chunk{'s' if chunks > 1 else ''} of at most {vae.DECODE_BATCH:,}; samples from seed {NLL_SEED}.")
+    long_run = decodes > LONG_NLL_DECODES
+    confirmed = True
+    if long_run:
+        fewer_images = max(1, LONG_NLL_DECODES // k)
+        smaller_k = max((kk for kk in NLL_KS if count * kk <= LONG_NLL_DECODES), default=1)
+        st.warning(f"This is a long run ({decodes:,} decoder evaluations, over {LONG_NLL_DECODES:,}). "
+                   f"Quicker: {fewer_images} images at k = {k} ({fewer_images * k:,}), or {count} images at "
+                   f"k = {smaller_k} ({count * smaller_k:,}). You can stop it while it runs.")
+        confirmed = st.checkbox(f"Run all {decodes:,} decoder evaluations", key=f"vae_nll_confirm_{count}_{k}")
+    b1, b2 = st.columns(2)
+    go = b1.button("Estimate", key="vae_nll_go", type="primary", disabled=not confirmed)
+    stop = b2.button("Stop", key="vae_nll_stop")
+    running = st.session_state.pop("vae_nll_running", None)
+    if running is not None:          # an estimate was cut short by this rerun
+        done, total = running["done"], running["total"]
+        if stop:
+            st.info(f"Stopped after {done:,} of {total:,} decoder evaluations; nothing was kept.")
+        else:
+            st.info(f"The estimate was interrupted at {done:,} of {total:,} decoder evaluations by another "
+                    "change on the page: press Estimate to run it again.")
+    elif stop:
+        st.info("Nothing is running: Stop ends an estimate while its progress bar moves.")
+    if go and confirmed:
+        images = vae.prepare_batch(model, data.images[:count] if hasattr(data, "images") else
+                                   torch.stack([data[i][0] for i in range(count)]))
+        bar = st.progress(0.0, text=f"0 of {decodes:,} decoder evaluations")
+        state = st.session_state["vae_nll_running"] = {"done": 0, "total": decodes}
+
+        def progress(done: int, total: int) -> None:
+            state["done"] = done
+            bar.progress(done / total, text=f"{done:,} of {total:,} decoder evaluations")
+
+        estimate = vae.likelihood_estimate(model, images, k, generator=torch.Generator().manual_seed(NLL_SEED),
+                                           progress=progress)
+        del st.session_state["vae_nll_running"]
+        st.session_state.vae_nll_result = (name, estimate)
+    result = st.session_state.get("vae_nll_result")
+    if result is not None and result[0] == name:
+        e = result[1]
+        st.success(f"ELBO {e.elbo:.2f} nats; IWAE L_{e.k} = {e.iwae:.2f} nats → NLL ≤ {e.nll:.2f} nats "
+                   f"= {e.bits_per_dim:.4f} bits/dim ({e.images} test images, seed {NLL_SEED}, "
+                   f"{e.decodes:,} decoder evaluations)")
+
+
 # ------------------------------------------------------------------------ latent sliders
 @st.fragment
 def latent_sliders():
@@ -145,7 +206,8 @@ with tabs[1]:
 # ------------------------------------------------------------------------- interpolation
 with tabs[2]:
     c1, c2, c3 = st.columns(3)
-    a = image_index("First test image", "vae_interp_a", 0)
+    with c1:
+        a = image_index("First test image", "vae_interp_a", 0)
     with c2:
         b = image_index("Second test image", "vae_interp_b", 1)
     mode = c3.radio("Path", ["linear", "spherical"], key="vae_interp_mode",
@@ -216,19 +278,7 @@ with tabs[5]:
                                     "bits/dim": round(p["bits_per_dim"], 5)} for n, c in curves.items() for p in c]),
                      hide_index=True)
     st.markdown("**Estimate it yourself** on the selected checkpoint")
-    c1, c2, c3 = st.columns(3)
-    count = int(c1.number_input("Test images", 1, 32, 8, key="vae_nll_images"))
-    k = int(c2.selectbox("k", [1, 10, 100, 1000, 5000], index=2, key="vae_nll_k"))
-    if c3.button("Estimate", key="vae_nll_go"):
-        images = vae.prepare_batch(model, data.images[:count] if hasattr(data, "images") else
-                                   torch.stack([data[i][0] for i in range(count)]))
-        torch.manual_seed(0)
-        with torch.no_grad():
-            mu, logvar = model.encode(images)
-            elbo = vae.elbo_terms(*model(images)[:2]).elbo.item()
-            iwae = vae.iwae_log_likelihood(model, images, k).mean().item()
-        st.success(f"ELBO {elbo:.2f} nats; IWAE L_{k} = {iwae:.2f} nats → NLL ≤ {-iwae:.2f} nats "
-                   f"= {vae.bits_per_dim(-iwae, model.pixels):.4f} bits/dim")
+    likelihood_panel()
 
 # ---------------------------------------------------------------------- attribute vectors
 with tabs[6]:

@@ -140,7 +140,8 @@ def gans_tab() -> None:
         losses = gr.Plot(label="losses")
         table = gr.Dataframe(label="mode coverage (Gaussian mixtures)")
         run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed],
-                          [*panels, losses, table, status], api_name="gan_live")
+                          [*panels, losses, table, status], api_name="gan_live",
+                          concurrency_limit=1)   # trains for seconds: one at a time, so it holds one core at most
         stop.click(None, None, None, cancels=[run])
     with gr.Tab("Theory"):
         with gr.Row():

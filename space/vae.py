@@ -63,14 +63,33 @@ def _big(images: torch.Tensor, scale: int = 6) -> np.ndarray:
     return picture[..., 0] if picture.shape[-1] == 1 else picture
 
 
+def slider_dims(name: str) -> list[int]:
+    """The latent dimension each slider moves, slider 0 first: the dimensions ordered by their KL,
+    most informative first, as on the page (the shipped models have at most MAX_SLIDERS)."""
+    return [int(d) for d in _report(name).dims_by_kl[:MAX_SLIDERS]]
+
+
+def slider_label(name: str, dim: int) -> str:
+    return f"z{dim} · KL {_report(name).kl_per_dim[dim]:.2f} nats"
+
+
 def decode(name: str, *values: float) -> np.ndarray:
-    """Decode the latent point set by the sliders (dimensions beyond the model's are ignored)."""
+    """Decode the latent point set by the sliders: slider i sets dimension slider_dims(name)[i]."""
     model = _load(name).model
     z = torch.zeros(1, model.latent_dim)
-    for d in range(min(model.latent_dim, len(values))):
-        z[0, d] = float(values[d])
+    for value, dim in zip(values, slider_dims(name)):
+        z[0, dim] = float(value)
     with torch.no_grad():
         return _big(model.decode_mean(z))
+
+
+def sliders_for(name: str) -> list:
+    """Relabel the sliders for a newly chosen checkpoint, in its KL order, all back at 0; sliders
+    beyond its latent dimensions are hidden."""
+    _load(name)
+    dims = slider_dims(name)
+    return [gr.update(label=slider_label(name, dims[i]), value=0, visible=True) if i < len(dims)
+            else gr.update(value=0, visible=False) for i in range(MAX_SLIDERS)]
 
 
 def traversal(name: str, span: float = 3.0):
@@ -139,10 +158,17 @@ def vae_tab() -> None:
     with gr.Tab("Latent sliders"):
         with gr.Row():
             with gr.Column(scale=3):
-                sliders = [gr.Slider(-3, 3, 0, step=0.05, label=f"z{d}") for d in range(MAX_SLIDERS)]
+                gr.Markdown("Dimensions ordered by their KL (most informative first); inactive ones barely "
+                            "change the image.")
+                dims = slider_dims(first)
+                sliders = [gr.Slider(-3, 3, 0, step=0.05, label=slider_label(first, dims[i]) if i < len(dims) else "",
+                                     visible=i < len(dims)) for i in range(MAX_SLIDERS)]
             with gr.Column(scale=2):
-                picture = gr.Image(label="decoded E[x | z]", format="png", height=300)
-        gr.on([checkpoint.change, *[s.change for s in sliders]], decode, [checkpoint, *sliders], picture,
+                picture = gr.Image(decode(first), label="decoded E[x | z]", format="png", height=300)
+        # A new checkpoint relabels the sliders (its KL order, all at 0), then decodes its z = 0.
+        checkpoint.change(sliders_for, [checkpoint], sliders, api_name="vae_sliders", show_progress="hidden").then(
+            decode, [checkpoint, *sliders], picture, api_visibility="private", show_progress="hidden")
+        gr.on([s.change for s in sliders], decode, [checkpoint, *sliders], picture,
               api_name="vae_decode", trigger_mode="always_last", show_progress="hidden")
     with gr.Tab("Traversals"):
         span = gr.Slider(1, 4, 3, step=0.5, label="range ± (prior standard deviations)")

@@ -180,7 +180,7 @@ def test_live_panels_have_a_colour_bar_a_legend_and_a_short_title():
     live = gan.SideBySide.create({k: gan.default_config(k) for k in gan.KINDS})
     live.advance(2)
     real = live.models["gan"].pool[:100].numpy()
-    for kind, view in live.view().items():
+    for _kind, view in live.view().items():
         figure = toy_panel_figure(view, real)
         heatmap = figure.data[0]
         assert heatmap.showscale is not False and heatmap.colorbar.title.text in ("σ(D(x))", "critic D(x)")

@@ -215,3 +215,116 @@ def test_parse_assignment():
                           ("Rain=maybe", "Unknown state"), ("Rain=no, Rain=yes", "twice")):
         with pytest.raises(NetworkError, match=fragment):
             parse_assignment(bad, bn)
+
+
+# ------------------------------------------------------------------ issue 8: empty networks, CPT edits, uploads
+@pytest.mark.parametrize(
+    "build, fragment",
+    [
+        (lambda: BayesianNetwork({}), "at least one node"),
+        (lambda: BayesianNetwork.from_edges([]), "at least one node"),
+        (lambda: BayesianNetwork.from_text(""), "no nodes"),
+        (lambda: BayesianNetwork.from_text("# only a comment\n\n   # and another\n"), "no nodes"),
+        (lambda: BayesianNetwork.from_bif(""), "declares no variables"),
+        (lambda: BayesianNetwork.from_bif("network empty {\n}\n"), "declares no variables"),
+        (lambda: BayesianNetwork.from_text("Solo [a, b]\n").without_node("Solo"), "only node"),
+    ],
+)
+def test_an_empty_network_is_refused_with_a_message(build, fragment):
+    with pytest.raises(NetworkError, match=fragment):
+        build()
+
+
+def test_cpt_cell_edits_apply_to_the_current_cpt():
+    bn = load_example("sprinkler")
+    # A table editor reports {row position: {column: value}}; rows are parent combinations in
+    # cpt_frame order (Sprinkler, Rain) = (off, no), (off, yes), (on, no), (on, yes).
+    edited = bn.with_cpt_edits("WetGrass", {1: {"dry": 0.3, "wet": "0.7"}, 3: {"dry": 0.5, "wet": 0.5}})
+    expected = np.array(bn.cpts["WetGrass"])
+    expected[0, 1] = [0.3, 0.7]
+    expected[1, 1] = [0.5, 0.5]
+    assert np.array_equal(edited.cpts["WetGrass"], expected)
+    assert all(np.array_equal(edited.cpts[v], bn.cpts[v]) for v in bn.nodes if v != "WetGrass")
+    assert bn.with_cpt_edits("WetGrass", {}) == bn
+
+
+@pytest.mark.parametrize(
+    "edits, fragment",
+    [
+        ({2: {"dry": 0.5}}, r"Sprinkler=on, Rain=no sums to 1.4 \(0.5 \+ 0.9\)"),
+        ({0: {"wet": None}}, "empty"),
+        ({0: {"wet": "lots"}}, "'lots' is not a number"),
+        ({0: {"damp": 0.5}}, "no column 'damp'"),
+        ({7: {"wet": 0.5}}, "no row 7"),
+    ],
+)
+def test_bad_cpt_cell_edits_quote_the_edited_values(edits, fragment):
+    bn = load_example("sprinkler")
+    with pytest.raises(NetworkError, match=fragment):
+        bn.with_cpt_edits("WetGrass", edits)
+
+
+@pytest.mark.parametrize("row", ["nan nan", "nan 1", "inf 0", "0.5 -inf"])
+def test_a_non_finite_spec_row_names_its_line(row):
+    with pytest.raises(NetworkError) as err:
+        BayesianNetwork.from_text(f"A [x, y]\n    0.5 0.5\nB [u, v]\n    {row}\n")
+    message = str(err.value)
+    assert message.startswith("line 4:") and "'B'" in message and "finite" in message, message
+    assert "row(s) :" not in message
+
+
+def test_a_missing_root_row_names_the_prior():
+    # Two rows for a root: the second is 'given twice'; a root with no rows is uniform.
+    assert np.allclose(BayesianNetwork.from_text("A [x, y, z]\n").cpts["A"], 1 / 3)
+    with pytest.raises(NetworkError, match="line 3: the prior of 'A' is given twice"):
+        BayesianNetwork.from_text("A [x, y]\n    0.5 0.5\n    0.5 0.5\n")
+
+
+def _broken_bif_line(text: str, needle: str) -> int:
+    """The 1-based line of the first line containing ``needle`` (computed here, not by the reader)."""
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    "old, new, needle",
+    [
+        ("probability ( xray | either ) {", "probability ( xray | either {", "probability ( xray | either {"),
+        ("variable either {\n  type discrete", "variable either {\n  type discret", "type discret "),
+        ("  (yes) 0.98, 0.02;", "  (yes) 0.98, O.02;", "O.02"),
+        ("variable smoke {", "varable smoke {", "varable smoke"),
+    ],
+)
+def test_bif_parse_errors_name_the_line(old, new, needle):
+    good = load_example("asia").to_bif()
+    assert old in good
+    bad = good.replace(old, new, 1)
+    with pytest.raises(NetworkError, match=rf"line {_broken_bif_line(bad, needle)}\b"):
+        BayesianNetwork.from_bif(bad)
+
+
+def test_bif_bytes_get_plain_messages():
+    import gzip
+
+    from dgm_core.pgm import MAX_BIF_BYTES, read_bif_bytes
+
+    asia = load_example("asia")
+    good = asia.to_bif().encode()
+    assert read_bif_bytes(good, "mine.bif") == asia
+    assert read_bif_bytes(gzip.compress(good), "mine.bif.gz").name == "mine"
+    assert read_bif_bytes(b"\xef\xbb\xbf" + good, "bom.bif") == asia  # a byte-order mark is not an error
+    cases = [
+        (b"\x13\x8b not gzip", "mine.bif.gz", "mine.bif.gz is not a gzip-compressed file"),
+        (gzip.compress(good)[:40], "cut.bif.gz", "cut.bif.gz is a damaged gzip file"),
+        (b"network x {\n}\n\xbd\xff", "binary.bif", "binary.bif is not a text file"),
+        (gzip.compress(b"\x00\xbd\xff"), "binary.bif.gz", "binary.bif.gz is not a text file"),
+        (b"", "empty.bif", "empty.bif declares no variables"),
+        (b"hello world\n", "notes.bif", "notes.bif, line 1: unexpected 'hello'"),
+        (b" " * (MAX_BIF_BYTES + 1), "huge.bif", "the limit is 5 MB"),
+    ]
+    for data, name, fragment in cases:
+        with pytest.raises(NetworkError) as err:
+            read_bif_bytes(data, name)
+        message = str(err.value)
+        assert fragment in message, message
+        for raw in ("codec", "Not a gzipped file", "(b'", "\\x"):
+            assert raw not in message, message

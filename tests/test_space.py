@@ -1,4 +1,6 @@
 """The Gradio Space, launched on loopback and driven with gradio_client."""
+import json
+
 import pytest
 
 pytestmark = pytest.mark.space
@@ -15,41 +17,7 @@ def client(space_url):
     return Client(space_url, verbose=False)
 
 
-def test_d_separation_on_an_edited_network(client):
-    spec, x, y, z, q, evidence = client.predict("collider", api_name="/load_network")  # gr.State is not in the API
-    assert [d["value"] for d in (x, y, z)] == [["Burglary"], ["Earthquake"], ["Alarm"]] and evidence == "Alarm=on"
-    assert "Burglary" in spec
-    verdict, figure, trails = client.predict(spec, ["Burglary"], ["Earthquake"], ["Alarm"], api_name="/d_separation")
-    assert "d-connected" in verdict and "Burglary – Alarm – Earthquake" in verdict
-    assert figure is not None
-    verdict, _, _ = client.predict(spec, ["Burglary"], ["Earthquake"], [], api_name="/d_separation")
-    assert "d-separated" in verdict
-    # An edited spec: remove the collider's CPT rows so it becomes uniform, add a chain.
-    edited = "A [0, 1]\n    0.3 0.7\nB [0, 1] | A\n    0: 0.9 0.1\n    1: 0.2 0.8\nC [0, 1] | B\n"
-    verdict, _, _ = client.predict(edited, ["A"], ["C"], ["B"], api_name="/d_separation")
-    assert "d-separated" in verdict
-
-
-def test_invalid_spec_and_bad_query_get_clear_messages(client):
-    verdict, _, _ = client.predict("A [x, y] | B\nB [u, v] | A\n", ["A"], ["B"], [], api_name="/d_separation")
-    assert "invalid" in verdict and "cycle" in verdict
-    spec = client.predict("sprinkler", api_name="/load_network")[0]
-    verdict, _, _ = client.predict(spec, ["Snow"], ["Rain"], [], api_name="/d_separation")
-    assert "Unknown variable 'Snow'" in verdict
-
-
-def test_inference_three_ways(client):
-    spec = client.predict("sprinkler", api_name="/load_network")[0]
-    summary, posterior, table, error_plot, elbo_plot = client.predict(
-        spec, ["Rain"], "WetGrass=wet", 20_000, 3, api_name="/inference")
-    assert "log P(evidence)" in summary
-    rows = {r[0]: r for r in table["data"]}
-    assert rows["yes"][1] == pytest.approx(0.7079, abs=1e-4)  # exact
-    assert rows["yes"][2] == pytest.approx(0.7079, abs=0.02)  # likelihood weighting
-    summary, *_ = client.predict(spec, ["Cloudy"], "Sprinkler=off, Rain=no, WetGrass=wet", 1000, 2, api_name="/inference")
-    assert "probability zero" in summary
-    summary, *_ = client.predict(spec, ["Rain"], "WetGrass=soaked", 1000, 2, api_name="/inference")
-    assert "Unknown state 'soaked'" in summary
+# The Bayesian-network tab is tested in test_space_bayesian_networks.py.
 
 
 # ----------------------------------------------------------------------------------- VAE tab
@@ -97,11 +65,15 @@ def test_vae_beta_comparison_reports_mig_on_shapes(client):
 
 # ---------------------------------------------------------------------------------- GAN tab
 def test_gan_live_training_runs_the_three_models_together(client):
-    *panels, losses, table = client.predict("8gaussians", 60, 20, 5, 0.01, 0.1, "non-saturating", 0,
-                                            api_name="/gan_live")
+    *panels, losses, table, status = client.predict("8gaussians", 60, 20, 5, 0.01, 0.1, "non-saturating", 0,
+                                                    api_name="/gan_live")
     rows = {r[0]: dict(zip(table["headers"], r)) for r in table["data"]}
     assert set(rows) == {"GAN", "WGAN (clipping)", "WGAN-GP"} and all(r["steps"] == 60 for r in rows.values())
-    assert all(p is not None for p in panels) and losses is not None
+    assert "step **60**" in status and "steps/s" in status
+    titles = [json.loads(p["plot"])["layout"]["title"]["text"] for p in panels]
+    assert titles == ["GAN · step 60", "WGAN (clipping) · step 60", "WGAN-GP · step 60"]
+    assert [t["name"] for t in json.loads(losses["plot"])["data"] if t.get("showlegend", True)] == \
+        ["GAN", "WGAN (clipping)", "WGAN-GP"]
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="Steps go from 1 to 5000"):

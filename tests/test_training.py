@@ -88,13 +88,13 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
     out = tmp_path / "run"
     assert run_module.main([*TINY, "--epochs", "1", "--out", str(out)]) == 0
     good = (out / "model.safetensors").read_bytes()
-    real_step = recipes.VAE.step
+    real_loss = recipes.VAE.loss
 
-    def step_that_blows_up(step_model, model, x, y, optimizer, global_step, args, autocast):
-        metrics = real_step(step_model, model, x, y, optimizer, global_step, args, autocast)
-        return {**metrics, "loss": float("nan")} if global_step >= 15 else metrics
+    def loss_that_blows_up(step_model, model, x, y, global_step, args):
+        loss, metrics = real_loss(step_model, model, x, y, global_step, args)
+        return loss, ({**metrics, "loss": float("nan")} if global_step >= 15 else metrics)
 
-    monkeypatch.setattr(recipes.VAE, "step", step_that_blows_up)
+    monkeypatch.setattr(recipes.VAE, "loss", loss_that_blows_up)
     assert run_module.main([*TINY, "--epochs", "2", "--out", str(out), "--resume"]) == 1
     message = capsys.readouterr().err
     assert "Training diverged at epoch 2, step 16: {'loss': nan}" in message
@@ -166,3 +166,105 @@ def test_training_never_imports_streamlit_or_gradio(tmp_path):
         f"sys.exit(main({[*TINY, '--epochs', '1', '--out', str(tmp_path / 'r')]!r}))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------ issue 8: flags, DDP, RNG
+TINY_GAN = ["--epochs", "2", "--width", "8", "--image-size", "16", "--batch-size", "128", "--fid-classifier", "",
+            "--sample-every", "1"]
+
+
+def test_final_iwae_draws_from_its_own_generator_not_the_global_seed(monkeypatch):
+    """`_vae_final` used to reseed the global RNG (torch.manual_seed) around its estimate; it now
+    draws from a torch.Generator seeded with --seed: the same numbers every time, global RNG untouched."""
+    from argparse import Namespace
+
+    from dgm_core import vae as vae_lib
+    from dgm_core.data import load_dataset
+    from training import recipes
+    from training.loop import TestSet
+
+    torch.manual_seed(0)
+    model = vae_lib.ConvVAE(image_size=8, latent_dim=2, width=4)
+    data = load_dataset("digits", "test", 8)
+    test = TestSet(data.images[:10], data.labels[:10], None)
+    args = Namespace(nll_images=5, nll_k=100, seed=3)
+
+    def no_global_seeding(seed):
+        raise AssertionError(f"torch.manual_seed({seed}) called")
+
+    monkeypatch.setattr(torch, "manual_seed", no_global_seeding)
+    state = torch.random.get_rng_state()
+    first, again = recipes._vae_final(model, test, args), recipes._vae_final(model, test, args)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert first == again and [p["k"] for p in first["nll"]["curve"]] == [1, 10, 100]
+    other = recipes._vae_final(model, test, Namespace(nll_images=5, nll_k=100, seed=4))
+    assert other["nll"]["curve"] != first["nll"]["curve"]
+
+
+@pytest.mark.parametrize("flag", [["--compile"]])
+def test_a_flag_a_gan_recipe_cannot_honour_is_refused_before_anything_is_written(tmp_path, flag):
+    out = tmp_path / "gan"
+    result = run(["gan", *TINY_GAN, *flag, "--out", str(out)])
+    assert result.returncode == 2
+    assert "gan does not support --compile" in result.stderr and "It supports: --amp bf16, torchrun" in result.stderr
+    assert not out.exists()
+
+
+def test_every_recipe_declares_its_flags_and_the_gan_step_honours_bf16(tmp_path, monkeypatch, capsys):
+    """`--amp bf16` on a GAN used to train in fp32 under a card saying bf16: the forward passes of the
+    generator and of the critic (WGAN-GP: with its penalty's double backward) now run in bfloat16."""
+    from training import recipes
+    from training import run as run_module
+
+    assert recipes.RECIPES["vae"].supports == recipes.RECIPES["classifier"].supports == {"amp", "compile", "ddp"}
+    assert all(recipes.RECIPES[k].supports == {"amp", "ddp"} for k in ("gan", "wgan", "wgan-gp", "cgan"))
+    for kind in ("gan", "wgan-gp"):
+        seen = {"generator": set(), "discriminator": set()}
+        recipe = recipes.RECIPES[kind]
+        build = recipe.build
+
+        def build_with_hooks(args, train_data, build=build, seen=seen):
+            model = build(args, train_data)
+            for part in seen:
+                for layer in getattr(model, part).modules():
+                    if isinstance(layer, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                        layer.register_forward_hook(lambda m, i, o, part=part: seen[part].add(o.dtype))
+            return model
+
+        monkeypatch.setattr(recipe, "build", build_with_hooks)
+        out = tmp_path / kind
+        assert run_module.main([kind, *TINY_GAN, "--epochs", "1", "--amp", "bf16", "--out", str(out)]) == 0
+        assert torch.bfloat16 in seen["generator"] and torch.bfloat16 in seen["discriminator"], seen
+        checkpoint = load_checkpoint(out)
+        assert "mixed precision: bf16" in checkpoint.card and "torch.compile: off" in checkpoint.card
+        assert all(torch.isfinite(v).all() for v in checkpoint.model.state_dict().values() if v.is_floating_point())
+
+
+def test_gan_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    args = ["wgan", *TINY_GAN, "--epochs", "3"]
+    assert run([*args, "--out", str(straight)]).returncode == 0
+    # 12 steps per epoch; step 17 is in the middle of the second epoch, between generator updates.
+    assert run([*args, "--out", str(killed)], env={"DGM_TRAIN_KILL_AT_STEP": "17"}).returncode == -9
+    resumed = run([*args, "--out", str(killed), "--resume"])
+    assert resumed.returncode == 0 and "Resuming" in resumed.stderr
+    a, b = weights(straight), weights(killed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["wgan-gp", "cgan"])
+def test_two_process_ddp_gan_on_gloo_agrees_and_its_checkpoint_loads(tmp_path, kind):
+    """Generator and critic each under DistributedDataParallel: WGAN-GP's penalty needs a double
+    backward inside one forward, the cGAN has batch norm in both networks and labels."""
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "training.run",
+         kind, *TINY_GAN, "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "Parameters on all 2 ranks agree: max |difference| = 0" in result.stderr
+    checkpoint = load_checkpoint(out)
+    assert f"torchrun --nproc-per-node=2 -m training.run {kind}" in checkpoint.card
+    # Each rank sees half of each epoch: 1438 images / 2 ranks / 128 per batch = 6 steps.
+    assert checkpoint.history["epochs"][-1]["step"] == 12 and "devices: 2 × cpu" in checkpoint.card
+    assert len(checkpoint.snapshots) == 2

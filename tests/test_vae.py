@@ -99,7 +99,7 @@ def test_iwae_bound_rises_with_k_to_log_px_by_quadrature():
     model = _trained(1, 4, 200, data)
     exact = np.mean([_log_px_by_quadrature(model, x[None]) for x in data])
     torch.manual_seed(5)
-    bounds = {k: torch.stack([vae.iwae_log_likelihood(model, data, k, chunk=700) for _ in range(reps)]).mean().item()
+    bounds = {k: torch.stack([vae.iwae_log_likelihood(model, data, k, batch=2800) for _ in range(reps)]).mean().item()
               for k, reps in ((1, 400), (10, 200), (100, 50), (5000, 5))}
     assert bounds[1] + 0.05 < bounds[10]                       # visibly tighter than the ELBO
     assert bounds[10] <= bounds[100] + 0.02 <= bounds[5000] + 0.04
@@ -114,11 +114,11 @@ def test_iwae_is_at_least_the_elbo_and_tightens_with_k_on_average():
     assert bounds == sorted(bounds) and bounds[-1] - bounds[0] > 0.5, bounds
 
 
-def test_iwae_k5000_is_chunked_and_bits_per_dim():
+def test_iwae_k5000_is_batched_and_bits_per_dim():
     torch.manual_seed(6)
     model = vae.ConvVAE(image_size=28, latent_dim=10).eval()
     x = vae.binarize(load_dataset("digits", "test", 28).images[:2])
-    estimate = vae.iwae_log_likelihood(model, x, k=5000, chunk=250)
+    estimate = vae.iwae_log_likelihood(model, x, k=5000, batch=500)
     assert estimate.shape == (2,) and torch.isfinite(estimate).all()
     assert vae.bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0)
 
@@ -183,3 +183,107 @@ def test_mig_against_a_brute_force_estimate_and_known_answers():
     nonzero = joint > 0
     assert mi == pytest.approx(np.sum(joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])), rel=1e-9)
     assert factor_entropy(factors)[1] == pytest.approx(math.log(8), abs=1e-3)
+
+
+# ----------------------------------------------------------- bounded, reproducible IWAE
+def _counting_decoder(model):
+    """Record the batch size of every decoder call (how many images x samples are decoded at once)."""
+    sizes = []
+    decode = model.decode
+
+    def counted(z):
+        sizes.append(len(z))
+        return decode(z)
+
+    model.decode = counted
+    return sizes
+
+
+def test_iwae_decodes_a_bounded_batch_whatever_the_number_of_images_and_k():
+    """The training run's final estimate (100 images, k up to 1000) used to decode 100 x 500 samples
+    at once (16.9 GB; 100 x 100 at k = 100): every call now stays under a fixed bound, and every
+    sample is still decoded."""
+    model = vae.ConvVAE(image_size=8, latent_dim=2, width=4).eval()
+    sizes = _counting_decoder(model)
+    x = vae.binarize(torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    vae.iwae_log_likelihood(model, x, 100)
+    assert max(sizes) <= 4096 and sum(sizes) == 100 * 100
+    sizes.clear()
+    many = x.repeat(50, 1, 1, 1)                       # 5000 images, k = 1: the bound holds across images too
+    assert vae.iwae_log_likelihood(model, many, 1).shape == (5000,)
+    assert max(sizes) <= 4096 and sum(sizes) == 5000
+    sizes.clear()
+    vae.iwae_log_likelihood(model, x[:3], 100, batch=64)    # an explicit, smaller bound is honoured
+    assert max(sizes) <= 64 and sum(sizes) == 300
+
+
+def test_iwae_in_one_batch_matches_an_independent_computation_from_the_same_noise():
+    """Oracle: log (1/k) Σ exp(log p(x|z) + log p(z) − log q(z|x)) with torch.distributions, from
+    the same ε the estimator draws (one batch, so it draws ε of shape (k, B, L) at once)."""
+    model = vae.ConvVAE(image_size=8, latent_dim=3, width=4).eval()
+    x = vae.binarize(load_dataset("digits", "test", 8).images[:5])
+    k = 40
+    got = vae.iwae_log_likelihood(model, x, k, generator=torch.Generator().manual_seed(9), batch=10_000)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        std = (0.5 * logvar).exp()
+        z = mu + std * torch.randn(k, *mu.shape, generator=torch.Generator().manual_seed(9))
+        logits = model.decode(z.flatten(0, 1)).view(k, *x.shape)
+        log_px_z = Bernoulli(logits=logits).log_prob(x.expand(k, *x.shape)).flatten(2).sum(2)
+        log_w = log_px_z + Normal(0.0, 1.0).log_prob(z).sum(2) - Normal(mu, std).log_prob(z).sum(2)
+        expected = torch.logsumexp(log_w, 0) - math.log(k)
+    assert torch.allclose(got, expected, atol=1e-4)
+    # Chunked differently, the same estimator (other draws): close on average, as the bound is a mean.
+    chunked = torch.stack([vae.iwae_log_likelihood(model, x, k, generator=torch.Generator().manual_seed(s), batch=50)
+                           for s in range(20)]).mean()
+    assert chunked.item() == pytest.approx(expected.mean().item(), abs=0.5)
+
+
+def test_iwae_with_a_generator_is_reproducible_and_leaves_the_global_rng_alone():
+    model = vae.ConvVAE(image_size=8, latent_dim=2, width=4).eval()
+    x = vae.binarize(load_dataset("digits", "test", 8).images[:6])
+    state = torch.random.get_rng_state()
+    a = vae.iwae_log_likelihood(model, x, 50, generator=torch.Generator().manual_seed(3), batch=32)
+    b = vae.iwae_log_likelihood(model, x, 50, generator=torch.Generator().manual_seed(3), batch=32)
+    c = vae.iwae_log_likelihood(model, x, 50, generator=torch.Generator().manual_seed(4), batch=32)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    # The one-sample ELBO estimate takes a generator as well.
+    e1 = vae.elbo_terms(*model(x, generator=torch.Generator().manual_seed(1))[:2]).elbo
+    e2 = vae.elbo_terms(*model(x, generator=torch.Generator().manual_seed(1))[:2]).elbo
+    assert torch.equal(e1, e2) and torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_likelihood_estimate_reports_each_chunk_and_stops_when_its_progress_callback_raises():
+    """What the page runs: progress after every chunk (done, total decodes); an exception raised by
+    the callback (Streamlit's rerun when the user clicks Stop) ends the work after that chunk."""
+    model = vae.ConvVAE(image_size=8, latent_dim=2, width=4).eval()
+    x = vae.binarize(load_dataset("digits", "test", 8).images[:8])
+    assert vae.likelihood_cost(8, 1000, batch=1000) == (8000, 8)          # decodes, chunks
+    assert vae.likelihood_cost(32, 5000) == (160_000, math.ceil(160_000 / vae.DECODE_BATCH))
+    calls = []
+    estimate = vae.likelihood_estimate(model, x, 1000, generator=torch.Generator().manual_seed(0), batch=1000,
+                                       progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1000 * (i + 1), 8000) for i in range(8)]
+    assert estimate.images == 8 and estimate.k == 1000 and estimate.decodes == 8000
+    assert estimate.nll == -estimate.iwae and estimate.bits_per_dim == pytest.approx(estimate.nll / (64 * math.log(2)))
+    # The same seed gives the same numbers as the two estimators called in the same order.
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        elbo = vae.elbo_terms(*model(x, generator=g)[:2]).elbo.item()
+        iwae = vae.iwae_log_likelihood(model, x, 1000, generator=g, batch=1000).mean().item()
+    assert estimate.elbo == pytest.approx(elbo, abs=1e-6) and estimate.iwae == pytest.approx(iwae, abs=1e-6)
+    assert estimate.iwae >= estimate.elbo - 1.0        # L_1000 is (stochastically) above the ELBO
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two_chunks(done, total):
+        if done >= 2000:
+            raise Stop
+
+    sizes = _counting_decoder(model)
+    with pytest.raises(Stop):
+        vae.likelihood_estimate(model, x, 1000, generator=torch.Generator().manual_seed(0), batch=1000,
+                                progress=stop_after_two_chunks)
+    assert sizes == [8, 1000, 1000]                    # the ELBO's decode, then two chunks, then nothing

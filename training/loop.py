@@ -4,9 +4,15 @@ torch.compile, progress bar, sample grids, atomic checkpoints, --resume, diverge
 One process per device. Under `torchrun` each process reads RANK / WORLD_SIZE / LOCAL_RANK and
 joins a process group (nccl on GPUs, gloo on CPU); DistributedSampler gives each rank its shard
 of each epoch's seeded permutation; only rank 0 logs and writes.
+
+As in nanoGPT's train.py, the loop owns autocast, backward and the optimiser step of every recipe
+that returns a loss; a recipe with its own step (the GANs) gets the autocast context and its
+modules wrapped by the same `_wrap`, and honours only the flags it declares (training/run.py
+refuses the others).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -148,7 +154,7 @@ Run it from the root of the DGM Lab repository to reproduce this checkpoint (sam
 data, same code: the same weights on the same hardware and torch version).
 
 - epochs completed: {len(history['epochs'])} of {args.epochs}; optimisation steps: {last.get('step', 0)}
-- devices: {ctx.world} × {ctx.device.type}; mixed precision: {args.amp or 'off'}; torch {torch.__version__}
+- devices: {ctx.world} × {ctx.device.type}; mixed precision: {args.amp or 'off'}; torch.compile: {'on' if args.compile else 'off'}; torch {torch.__version__}
 
 ## Last epoch, on the test split
 
@@ -211,17 +217,12 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
         if ctx.main:
             print(f"Resuming {out} after epoch {start_epoch} (step {global_step}).", file=sys.stderr)
 
-    step_model = model
-    if ctx.world > 1 and not recipe.supports_ddp:
-        raise RunError(f"{recipe.name} trains on one device (its generator and critic updates are not wrapped "
-                       "for DistributedDataParallel yet); run it with python -m training.run, not torchrun.")
-    if ctx.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        step_model = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-    if args.compile:
-        step_model = torch.compile(step_model)
-    autocast = torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16) if args.amp == "bf16" else None
+    refused = unsupported_flags(recipe, args, ctx.world)
+    if refused:                                    # training.run checks first; this guards other callers
+        raise RunError(refusal(recipe, refused))
+    step_model = (recipe.wrap or (lambda model, args, wrap: wrap(model)))(model, args, lambda m: _wrap(m, args, ctx))
+    autocast = (torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16) if args.amp == "bf16"
+                else contextlib.nullcontext())
 
     sampler = DistributedSampler(train_data, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=args.seed)
     loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler, num_workers=0,
@@ -238,7 +239,15 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
             if kill_at and global_step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
             x, y = x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)
-            metrics = recipe.step(step_model, model, x, y, optimizer, global_step, args, autocast)
+            if recipe.loss is not None:
+                optimizer.zero_grad(set_to_none=True)
+                with autocast:
+                    loss, metrics = recipe.loss(step_model, model, x, y, global_step, args)
+                loss.backward()
+                optimizer.step()
+                metrics = {k: float(v) for k, v in metrics.items()}
+            else:
+                metrics = recipe.step(step_model, model, x, y, optimizer, global_step, args, autocast)
             finite = torch.tensor(float(all(math.isfinite(v) for v in metrics.values())))
             if ctx.world > 1:
                 dist.all_reduce(finite, op=dist.ReduceOp.MIN)
@@ -255,6 +264,8 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k != "beta"})
         bar.close()
 
+        if ctx.world > 1:
+            _broadcast_buffers(model)
         rng = _rng_states(ctx)
         if ctx.main:
             epoch_metrics = recipe.evaluate(model, test, args)
@@ -291,10 +302,46 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
     return out
 
 
+def _wrap(module: torch.nn.Module, args, ctx: Context) -> torch.nn.Module:
+    """The module the step calls: under DistributedDataParallel on several processes, compiled
+    with --compile. A recipe wraps each module it updates on its own (a GAN: two)."""
+    if ctx.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        module = DistributedDataParallel(module, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    if args.compile:
+        module = torch.compile(module)
+    return module
+
+
+def unsupported_flags(recipe, args, world: int) -> list[str]:
+    """The flags of this run that the recipe does not honour, as the user wrote them."""
+    asked = {"amp": f"--amp {args.amp}" if args.amp else None, "compile": "--compile" if args.compile else None,
+             "ddp": "torchrun (DistributedDataParallel)" if world > 1 else None}
+    return [shown for flag, shown in asked.items() if shown and flag not in recipe.supports]
+
+
+def refusal(recipe, refused: list[str]) -> str:
+    shown = {"amp": "--amp bf16", "compile": "--compile", "ddp": "torchrun (DistributedDataParallel)"}
+    supported = ", ".join(shown[f] for f in ("amp", "compile", "ddp") if f in recipe.supports) or "none of them"
+    because = f": {recipe.unsupported_because}" if recipe.unsupported_because else ""
+    return (f"{recipe.name} does not support {' or '.join(refused)}{because}. It supports: {supported}. "
+            "Nothing was trained or written; run again without it.")
+
+
+def _broadcast_buffers(model: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (batch-norm running statistics). DDP broadcasts them from
+    rank 0 before each forward of a wrapped module, but each rank's last forwards leave its own;
+    rank 0's are the ones saved, so after each epoch all replicas take them and stay identical."""
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
 def _check_ranks_agree(model: torch.nn.Module, ctx: Context) -> None:
     """DDP keeps replicas identical by all-reducing gradients; check it: gather every rank's
-    parameters and report the largest difference from rank 0's."""
-    flat = torch.cat([p.detach().float().flatten() for p in model.parameters()])
+    parameters and floating-point buffers and report the largest difference from rank 0's."""
+    tensors = [*model.parameters(), *(b for b in model.buffers() if b.is_floating_point())]
+    flat = torch.cat([t.detach().float().flatten() for t in tensors])
     gathered = [torch.empty_like(flat) for _ in range(ctx.world)]
     dist.all_gather(gathered, flat)
     worst = max((g - gathered[0]).abs().max().item() for g in gathered)

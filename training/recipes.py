@@ -1,6 +1,13 @@
-"""What `training.run` knows about each model: its flags and defaults, how to build it, one
-optimisation step, and what to measure. The mathematics itself lives in dgm_core; a recipe only
-connects it to the generic loop in training/loop.py."""
+"""What `training.run` knows about each model: its flags and defaults, how to build it, its loss
+(or, for a model with its own update rule, its step), and what to measure. The mathematics itself
+lives in dgm_core; a recipe only connects it to the generic loop in training/loop.py.
+
+Two shapes of step, as in nanoGPT's train.py:
+- `loss`: the recipe returns a loss; the loop owns autocast, backward and the optimiser step, so
+  every flag (--amp, --compile, torchrun) applies to it.
+- `step`: the recipe runs its own update (a GAN's alternating discriminator and generator
+  updates). It declares in `supports` the flags it honours; `training.run` refuses the others.
+"""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +21,9 @@ from dgm_core import gan as gan_lib
 from dgm_core import vae as vae_lib
 from dgm_core.metrics import mutual_information_gap
 
+#: The run flags a recipe can honour: --amp bf16, --compile, and torchrun (DistributedDataParallel).
+FLAGS = frozenset({"amp", "compile", "ddp"})
+
 
 @dataclass
 class Recipe:
@@ -24,12 +34,15 @@ class Recipe:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     build: Callable                      # (args, train_data) -> model
     optimizer: Callable                  # (model, args) -> torch.optim.Optimizer
-    step: Callable                       # (step_model, model, x, y, optimizer, global_step, args, autocast) -> metrics
     evaluate: Callable                   # (model, test_data, args) -> metrics per epoch
     samples: Callable                    # (model, args) -> images (N, C, H, W) in [0, 1], or None
     final: Callable                      # (model, test_data, args) -> extra history entries
+    loss: Callable | None = None         # (step_model, model, x, y, global_step, args) -> (loss, metrics)
+    step: Callable | None = None         # (step_model, model, x, y, optimizer, global_step, args, autocast) -> metrics
+    wrap: Callable | None = None         # (model, args, wrap) -> step_model; default wrap(model)
     snapshot: Callable | None = None     # (model) -> bytes written to snapshots/epoch-NNN.safetensors
-    supports_ddp: bool = True
+    supports: frozenset = FLAGS          # which of FLAGS the recipe honours
+    unsupported_because: str = ""        # why the others are not, for the refusal message
 
 
 # ------------------------------------------------------------------------------------ VAE
@@ -56,9 +69,9 @@ def _vae_build(args, train_data):
                            hidden=args.hidden)
 
 
-def _vae_step(step_model, model, x, y, optimizer, global_step, args, autocast):
+def _vae_loss(step_model, model, x, y, global_step, args):
     schedule = vae_lib.BetaSchedule(args.beta_schedule, args.beta, args.warmup_steps, args.total_steps, args.cycles)
-    return vae_lib.training_step(step_model, vae_lib.prepare_batch(model, x), optimizer, schedule(global_step), autocast)
+    return vae_lib.training_loss(step_model, vae_lib.prepare_batch(model, x), schedule(global_step))
 
 
 def _vae_evaluate(model, test_data, args):
@@ -76,19 +89,20 @@ def _vae_samples(model, args):
 
 
 def _vae_final(model, test_data, args):
-    """ELBO versus IWAE estimates as k grows, on the first `nll_images` test images (Burda et al., 2016)."""
+    """ELBO versus IWAE estimates as k grows, on the first `nll_images` test images (Burda et al., 2016).
+    The samples come from a generator seeded with --seed (reproducible, and the global RNG is left
+    alone); iwae_log_likelihood decodes at most vae.DECODE_BATCH points at once, whatever the
+    number of images and k."""
     if args.nll_images <= 0:
         return {}
     device = next(model.parameters()).device
     x = vae_lib.prepare_batch(model, test_data.images[:args.nll_images].to(device))
     ks = [k for k in (1, 10, 100, 1000, 5000) if k <= args.nll_k]
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(args.seed)
+    generator = torch.Generator(device).manual_seed(args.seed)
     curve = []
     for k in ks:
-        nll = -vae_lib.iwae_log_likelihood(model, x, k).mean().item()
+        nll = -vae_lib.iwae_log_likelihood(model, x, k, generator=generator).mean().item()
         curve.append({"k": k, "nll_nats": nll, "bits_per_dim": vae_lib.bits_per_dim(nll, model.pixels)})
-    torch.random.set_rng_state(generator_state)
     mu, logvar = vae_lib.encode_means(model, x)
     per_dim = vae_lib.kl_per_dimension(mu, logvar).tolist()
     return {"nll": {"images": int(len(x)), "curve": curve}, "kl_per_dim": per_dim}
@@ -102,7 +116,7 @@ VAE = Recipe(
     add_arguments=_vae_arguments,
     build=_vae_build,
     optimizer=lambda model, args: torch.optim.Adam(model.parameters(), lr=args.lr),
-    step=_vae_step,
+    loss=_vae_loss,
     evaluate=_vae_evaluate,
     samples=_vae_samples,
     final=_vae_final,
@@ -128,8 +142,7 @@ CLASSIFIER = Recipe(
     add_arguments=_classifier_arguments,
     build=_classifier_build,
     optimizer=lambda model, args: torch.optim.Adam(model.parameters(), lr=args.lr),
-    step=lambda step_model, model, x, y, optimizer, global_step, args, autocast:
-        classifier_lib.training_step(step_model, x, y, optimizer, autocast),
+    loss=lambda step_model, model, x, y, global_step, args: classifier_lib.training_loss(step_model, x, y),
     evaluate=lambda model, test, args: classifier_lib.evaluate(model, test.images, test.labels),
     samples=lambda model, args: None,
     final=lambda model, test, args: {"test_class_histogram": classifier_lib.class_histogram(model, test.images).tolist()},
@@ -163,10 +176,15 @@ def _gan_build(kind: str):
     return build
 
 
+def _gan_wrap(model, args, wrap):
+    """The discriminator's and the generator's objectives, each wrapped on its own (DDP under torchrun)."""
+    return gan_lib.ImageGANLosses.of(model, args.gp_lambda, wrap)
+
+
 def _gan_step(step_model, model, x, y, optimizer, global_step, args, autocast):
     return gan_lib.image_gan_step(model, x, y, optimizer.generator, optimizer.discriminator,
                                   update_generator=(global_step + 1) % args.n_critic == 0,
-                                  clip=args.clip, gp_lambda=args.gp_lambda)
+                                  clip=args.clip, gp_lambda=args.gp_lambda, losses=step_model, autocast=autocast)
 
 
 def _gan_evaluate(model, test, args):
@@ -214,10 +232,12 @@ def _gan_recipe(kind: str, summary: str) -> Recipe:
         defaults={"dataset": "digits", "epochs": 40, "batch_size": 64, "lr": GAN_DEFAULTS[kind][0]},
         add_arguments=_gan_arguments(kind), build=_gan_build(kind),
         optimizer=lambda model, args: gan_lib.image_gan_optimizer(model, args.lr),
-        step=_gan_step, evaluate=_gan_evaluate, samples=_gan_samples,
+        step=_gan_step, wrap=_gan_wrap, evaluate=_gan_evaluate, samples=_gan_samples,
         final=lambda model, test, args: {"fid_features": f"{args.fid_classifier} penultimate features"
                                          if args.fid_classifier else None},
-        snapshot=_gan_snapshot, supports_ddp=False)
+        snapshot=_gan_snapshot, supports=frozenset({"amp", "ddp"}),
+        unsupported_because="its alternating discriminator and generator updates are not compiled, and WGAN-GP's "
+                            "double backward could not be")
 
 
 GANS = [

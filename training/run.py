@@ -4,12 +4,16 @@
     torchrun --nproc-per-node=2 -m training.run vae --epochs 5            # DDP, gloo on CPU / nccl on GPU
     python -m training.run vae --amp bf16 --compile --push-to-hub user/my-vae
 
-Exit status: 0 done; 1 training diverged (last good checkpoint kept); 2 bad settings or data;
-3 trained and saved, but the push to the Hub failed.
+A recipe with its own step declares which of --amp, --compile and torchrun it honours (the GANs:
+--amp bf16 and torchrun); asking for another is refused with exit status 2, never ignored.
+
+Exit status: 0 done; 1 training diverged (last good checkpoint kept); 2 bad settings or data,
+or a flag the model does not support; 3 trained and saved, but the push to the Hub failed.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from training.recipes import RECIPES
@@ -39,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", default=None, help="checkpoint folder (default: runs/MODEL-DATASET)")
         p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
-        p.add_argument("--amp", choices=["bf16"], default=None, help="bfloat16 autocast")
-        p.add_argument("--compile", action="store_true", help="torch.compile the model")
+        refused = f"; not supported by {recipe.name}: refused"
+        p.add_argument("--amp", choices=["bf16"], default=None,
+                       help="bfloat16 autocast" + ("" if "amp" in recipe.supports else refused))
+        p.add_argument("--compile", action="store_true",
+                       help="torch.compile the model" + ("" if "compile" in recipe.supports else refused))
         p.add_argument("--push-to-hub", metavar="REPO", default=None, help="upload the checkpoint to this Hub repo")
         p.add_argument("--sample-every", type=int, default=5, help="write a sample grid every N epochs")
         p.add_argument("--log-every", type=int, default=10, help="record the step metrics every N steps")
@@ -65,8 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from dgm_core.checkpoints import CheckpointError, PushFailed
     from dgm_core.data import DatasetError
-    from training.loop import RunError, TrainingDiverged, train
+    from training.loop import RunError, TrainingDiverged, refusal, train, unsupported_flags
 
+    refused = unsupported_flags(recipe, args, int(os.environ.get("WORLD_SIZE", "1")))
+    if refused:
+        print(f"error: {refusal(recipe, refused)}", file=sys.stderr)
+        return 2
     try:
         train(recipe, args, argv)
     except TrainingDiverged as exc:

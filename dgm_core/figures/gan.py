@@ -32,8 +32,10 @@ def toy_panel_figure(view, real: np.ndarray) -> go.Figure:
     fig.add_scatter(x=view.fake[:, 0], y=view.fake[:, 1], mode="markers", name="generated",
                     marker=dict(size=3, color=COLOURS[kind]))
     fig.add_scatter(x=xs, y=ys, mode="lines", name="generator's push", line=dict(width=1, color="#ff7f0e"))
-    fig.update_xaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, title_text="x₁")
-    fig.update_yaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, scaleanchor="x", title_text="x₂")
+    # constrain="domain": keep the square aspect by shrinking the plot area, not by widening the range
+    fig.update_xaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, title_text="x₁", constrain="domain")
+    fig.update_yaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, scaleanchor="x", title_text="x₂",
+                     constrain="domain")
     fig.update_layout(title=dict(text=f"{TITLES[kind]} · step {view.steps}", x=0.02), height=430,
                       margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
                       legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11), itemsizing="constant"))
@@ -83,7 +85,7 @@ def coverage_figure(coverage: dict[str, list[dict]], modes: int) -> go.Figure:
                         line=dict(color=COLOURS[kind]), row=1, col=2)
     fig.update_yaxes(range=[0, modes + 0.5], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
-    fig.update_xaxes(title_text="step")
+    fig.update_xaxes(title_text="step (one generator update)")
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.35))
     return fig
 

@@ -5,6 +5,7 @@ Representation (``network``, ``factor``, ``text_spec``, ``bif``) is kept apart f
 algorithms, one per file (``dseparation``, ``elimination``, ``sampling``, ``mean_field``,
 ``markov``, ``independencies``).
 """
+from .bif import MAX_BIF_BYTES, read_bif_bytes
 from .comparison import InferenceComparison, compare_inference, trail_rows
 from .dseparation import Trail, TrailStep
 from .errors import NetworkError, ZeroProbabilityEvidence
@@ -23,5 +24,5 @@ __all__ = [
     "MarkovNetwork", "lost_independencies", "moral_graph", "to_markov_network",
     "MeanFieldResult", "mean_field", "likelihood_weighting", "sampling_error_curve",
     "example_names", "example_text", "load_example", "parse_assignment",
-    "InferenceComparison", "compare_inference", "trail_rows",
+    "InferenceComparison", "compare_inference", "trail_rows", "MAX_BIF_BYTES", "read_bif_bytes",
 ]

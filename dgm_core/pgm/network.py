@@ -70,6 +70,8 @@ class BayesianNetwork:
         name: str = "network",
     ):
         self.name = name
+        if not states:
+            raise NetworkError("A Bayesian network needs at least one node: add one, or load an example.")
         self.states: dict[str, tuple[str, ...]] = {}
         for node, node_states in states.items():
             _check_name(node, "Node")
@@ -178,8 +180,9 @@ class BayesianNetwork:
         bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
         if np.any(bad):
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            terms = " + ".join(f"{p:.6g}" for p in table[idx])
             raise NetworkError(
-                f"The CPT row of {node!r} for {self._describe_row(node, idx)} sums to {sums[idx]:.6g}, "
+                f"The CPT row of {node!r} for {self._describe_row(node, idx)} sums to {sums[idx]:.6g} ({terms}), "
                 "not 1: each row P(node | parents) must sum to one."
             )
         # Renormalise only rows that are visibly off, so that exact rows (and text round trips)
@@ -264,6 +267,9 @@ class BayesianNetwork:
     def without_node(self, node: str) -> BayesianNetwork:
         """Remove a node; each child's CPT is averaged (uniformly) over the removed parent."""
         self._require_node(node)
+        if len(self.nodes) == 1:
+            raise NetworkError(f"Cannot remove {node!r}: it is the only node, and a network needs at least one. "
+                               "Add another node first, or load an example.")
         states = {n: s for n, s in self.states.items() if n != node}
         parents, cpts = {}, {}
         for n in states:
@@ -327,6 +333,36 @@ class BayesianNetwork:
         if np.isnan(values).any():
             raise NetworkError(f"The CPT of {node!r} has an empty cell: fill in every probability.")
         return self.with_cpt(node, values.reshape(self.cpts[node].shape))
+
+    def with_cpt_edits(self, node: str, edited_rows: Mapping[int, Mapping[str, object]]) -> BayesianNetwork:
+        """Replace cells of one CPT as a table editor reports them: ``{row position: {state: value}}``.
+
+        Rows and columns are those of :meth:`cpt_frame` (one row per parent combination, one
+        column per state of ``node``). The edits apply to this network's CPT, so the result is
+        exactly what the editor shows; values may be numbers or numeric strings. The new table
+        is validated like any CPT, so a row that no longer sums to one is refused with its values.
+        """
+        self._require_node(node)
+        shape = self.cpts[node].shape
+        table = np.array(self.cpts[node], dtype=float).reshape(-1, shape[-1])
+        rows = self.cpt_frame(node).index
+        for row, changes in edited_rows.items():
+            row = int(row)
+            if not 0 <= row < len(table):
+                raise NetworkError(f"The CPT of {node!r} has no row {row}: it has {len(table)} row(s).")
+            for state, value in changes.items():
+                if state not in self.states[node]:
+                    raise NetworkError(f"The CPT of {node!r} has no column {state!r}: its columns are its states "
+                                       f"{', '.join(self.states[node])}.")
+                where = f"column {state!r} of the row {rows[row]!r} in the CPT of {node!r}"
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    raise NetworkError(f"The {where} is empty: type a probability between 0 and 1.")
+                try:
+                    table[row, self.states[node].index(state)] = float(value)
+                except (TypeError, ValueError):
+                    raise NetworkError(f"{value!r} is not a number (the {where}): "
+                                       "type a probability between 0 and 1.") from None
+        return self.with_cpt(node, table.reshape(shape))
 
     def renamed(self, name: str) -> BayesianNetwork:
         return self._rebuild() if name == self.name else BayesianNetwork(self.states, self.parents, self.cpts, name)

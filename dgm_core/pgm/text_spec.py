@@ -73,8 +73,18 @@ def parse_text_spec(text: str, name: str = "network"):
                 raise NetworkError(
                     f"line {line_no}: {numbers.strip()!r} is not a list of probabilities; write e.g. '0.2 0.8'."
                 ) from None
+            if not all(np.isfinite(probs)):
+                raise NetworkError(
+                    f"line {line_no}: the CPT row of {node!r} holds {numbers.strip()!r}; every probability must be "
+                    "a finite number between 0 and 1 (nan and inf are not), e.g. '0.2 0.8'."
+                )
             current["rows"].append((line_no, tuple(_split_list(label)), probs))
 
+    if not blocks:
+        raise NetworkError(
+            "The spec has no nodes: it is empty or holds only comments. Write at least one header line such as "
+            "'Rain [no, yes]', or choose an example."
+        )
     states = {node: b["states"] for node, b in blocks.items()}
     parents = {node: b["parents"] for node, b in blocks.items()}
     cpts = {}
@@ -97,7 +107,8 @@ def _cpt_from_rows(node, block, states):
     shape = tuple(len(s) for s in parent_states) + (card,)
     if not block["rows"]:
         return np.full(shape, 1.0 / card)
-    table = np.full(shape, np.nan)
+    table = np.zeros(shape)
+    filled = set()
     for line_no, label, probs in block["rows"]:
         if len(label) != len(parent_states):
             want = ", ".join(block["parents"]) if block["parents"] else "no label (the node has no parents)"
@@ -113,11 +124,14 @@ def _cpt_from_rows(node, block, states):
             raise NetworkError(
                 f"line {line_no}: {len(probs)} probabilities given, but {node!r} has {card} states."
             )
-        if not np.isnan(table[tuple(index)]).all():
-            raise NetworkError(f"line {line_no}: the row {', '.join(label)} of {node!r} is given twice.")
+        if tuple(index) in filled:
+            row = f"the row {', '.join(label)}" if label else "the prior"
+            raise NetworkError(f"line {line_no}: {row} of {node!r} is given twice.")
+        filled.add(tuple(index))
         table[tuple(index)] = probs
+    # A root has one row (its prior), always given here, so only a child can miss rows.
     missing = [combo for combo in itertools.product(*parent_states)
-               if np.isnan(table[tuple(s.index(c) for s, c in zip(parent_states, combo))]).any()]
+               if tuple(s.index(c) for s, c in zip(parent_states, combo)) not in filled]
     if missing:
         raise NetworkError(
             f"line {block['line']}: node {node!r} is missing the CPT row(s) {', '.join(map(', '.join, missing[:3]))}"

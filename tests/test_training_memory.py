@@ -1,0 +1,44 @@
+"""Memory is a budget: the default run of every trainer on the built-in `digits` data peaks under
+2 GB (DESIGN.md, "Performance and reliability norms").
+
+Each run is measured by the operating system's own accounting: a fresh Python wrapper starts the
+trainer, waits for it, and prints `getrusage(RUSAGE_CHILDREN).ru_maxrss`, the peak resident set
+of its only child (KiB on Linux). A wrapper per run keeps the maximum per run, not over the test
+session. The runs are the defaults with `--epochs 1` (the end-of-training evaluations, such as
+the VAE's IWAE estimate on 100 test images with k up to 1000, run at the last epoch whatever the
+number of epochs), so the measurement covers everything a default run does.
+"""
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+BUDGET_MB = 2048
+MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier"]
+
+WRAPPER = """
+import resource, subprocess, sys
+child = subprocess.run([sys.executable, "-m", "training.run", *sys.argv[1:]], capture_output=True, text=True)
+sys.stderr.write(child.stderr[-3000:])
+print(child.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_of_default_run(model: str, out) -> tuple[int, float, str]:
+    """(exit status, peak resident memory in MB, the trainer's stderr tail) of one default run."""
+    result = subprocess.run([sys.executable, "-c", WRAPPER, model, "--epochs", "1", "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=1200)
+    status, peak_kib = result.stdout.split()
+    return int(status), int(peak_kib) / 1024, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_default_run_on_digits_peaks_under_two_gigabytes(model, tmp_path):
+    status, peak_mb, log = peak_of_default_run(model, tmp_path / model)
+    print(f"{model}: peak {peak_mb:.0f} MB")
+    assert status == 0, log
+    assert "epoch 1/1:" in log
+    assert peak_mb < BUDGET_MB, f"python -m training.run {model} --epochs 1 peaked at {peak_mb:.0f} MB"
