@@ -124,7 +124,10 @@ def _dense(n_in: int, n_out: int, hidden: int) -> list[nn.Module]:
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = μ + exp(½ log σ²) ⊙ ε, ε ~ N(0, I): a sample of q(z|x) that gradients flow through
     (Kingma & Welling, §2.4). ε comes from `generator`, or from the global RNG when it is None."""
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    # randn_like without a generator: torch.compile traces it with dynamic batch sizes, while
+    # randn(shape, generator=None) needs a concrete shape and breaks compiled training.
+    eps = torch.randn_like(mu) if generator is None else torch.randn(
+        mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
 
 

@@ -73,12 +73,19 @@ def _whole(value, name: str) -> int:
 def theory(theta, sigma):
     if not float(sigma) > 0:
         raise gr.Error("σ must be positive.")
-    game = gan.GaussianGame(float(theta), float(sigma))
+    return _theory(float(theta), float(sigma))
+
+
+@lru_cache(maxsize=512)
+def _theory(theta: float, sigma: float):
+    """The answer for one slider position, cached: a class moves the same two sliders over the same
+    steps, and building the two figures is most of a request's time under load."""
+    game = gan.GaussianGame(theta, sigma)
     grads = game.generator_gradients()
     text = (f"JS = **{game.js_divergence():.4f}** nats (at most log 2 = 0.6931) · W₁ = **{game.wasserstein():.3f}** · "
             f"∂L/∂θ saturating **{grads['saturating']:.2e}**, non-saturating **{grads['non-saturating']:.2e}**")
-    curves = gan.separation_curves(np.linspace(0, 10, 81), float(sigma))
-    return text, theory_densities_figure(game), separation_figure(curves, abs(float(theta)))
+    curves = gan.separation_curves(np.linspace(0, 10, 81), sigma)
+    return text, theory_densities_figure(game), separation_figure(curves, abs(theta))
 
 
 @lru_cache(maxsize=8)
