@@ -54,59 +54,87 @@ def per_query(fn, queries) -> tuple[float, list]:
     return (time.perf_counter() - start) / len(queries), answers
 
 
+def query_sets(n: int, queries: int):
+    """The graph of n nodes and its two query sets: random pairs and trek-connected pairs."""
+    edges = random_dag(n, seed=n)
+    nodes = [f"n{i}" for i in range(n)]
+    bn = BayesianNetwork.from_edges(edges, nodes=nodes)  # validated once, as after an edit
+    graph = nx.DiGraph(edges)
+    graph.add_nodes_from(nodes)
+    rng = random.Random(0)
+    random_pairs, trek_pairs = [], []
+    while len(random_pairs) < queries:
+        chosen = rng.sample(nodes, 12)
+        random_pairs.append((chosen[0], chosen[1], chosen[2:]))
+    while len(trek_pairs) < queries:
+        x = rng.choice(nodes)
+        y = trek_partner(bn, x, rng)
+        if y is not None:
+            z = [v for v in rng.sample(nodes, 12) if v not in (x, y)][:10]
+            trek_pairs.append((x, y, z))
+    return bn, graph, nodes, edges, {"random pairs": random_pairs, "trek pairs": trek_pairs}
+
+
+def measure(bn, graph, nodes, edges, queries, reference_queries: int) -> dict:
+    """Seconds per query: ours (verdict), ours (active trail), networkx and pgmpy (None if absent);
+    the answers are checked to agree."""
+    try:
+        from pgmpy.models import DiscreteBayesianNetwork as PgmpyNetwork
+    except ImportError:  # pgmpy is optional
+        PgmpyNetwork = None
+    ref = queries[:reference_queries]
+    ours, answers = per_query(bn.d_separated, queries)
+    trail, trails = per_query(bn.active_trail, queries)
+    assert [t is None for t in trails] == answers
+    networkx_time, nx_answers = per_query(lambda x, y, z: nx.is_d_separator(graph, {x}, {y}, set(z)), ref)
+    assert nx_answers == answers[: len(ref)], "networkx disagrees"
+    pgmpy_time = None
+    if PgmpyNetwork is not None:
+        model = PgmpyNetwork(edges)
+        model.add_nodes_from(nodes)
+        pgmpy_time, pg_answers = per_query(lambda x, y, z: not model.is_dconnected(x, y, observed=z), ref)
+        assert pg_answers == answers[: len(ref)], "pgmpy disagrees"
+    return {"ours": ours, "trail": trail, "networkx": networkx_time, "pgmpy": pgmpy_time,
+            "separated": sum(answers), "queries": len(answers)}
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """The table rows of `python -m benchmarks`: µs per query, ours against each reference."""
+    sizes, queries, reference = ([1_000], 50, 10) if quick else ([1_000, 10_000, 100_000], 200, 20)
+    out = []
+    for n in sizes:
+        bn, graph, nodes, edges, sets = query_sets(n, queries)
+        for label, qs in sets.items():
+            m = measure(bn, graph, nodes, edges, qs, reference)
+            for name in ("networkx", "pgmpy"):
+                if m[name] is not None:
+                    out.append({"benchmark": "dseparation", "measure": f"X ⟂ Y | Z, {n:,} nodes, {label}",
+                                "ours": m["ours"] * 1e6, "reference": m[name] * 1e6, "unit": "µs per query",
+                                "reference_name": name, "ratio": m[name] / m["ours"]})
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--reference-queries", type=int, default=20, help="queries for the slow references")
     args = parser.parse_args(argv)
-    try:
-        from pgmpy.models import DiscreteBayesianNetwork as PgmpyNetwork
-    except ImportError:  # pgmpy is optional
-        PgmpyNetwork = None
-
-    print(f"per query; ratios are the reference's time over ours, measured in this run\n{'nodes':>8} {'ours (us)':>10} {'trail (us)':>10} {'trail/verdict':>13} "
-          f"{'networkx (us)':>13} {'nx/ours':>8} {'pgmpy (us)':>11} {'pgmpy/ours':>10}")
+    print(f"per query; ratios are the reference's time over ours, measured in this run\n{'nodes':>8} {'ours (us)':>10} "
+          f"{'trail (us)':>10} {'trail/verdict':>13} {'networkx (us)':>13} {'nx/ours':>8} {'pgmpy (us)':>11} "
+          f"{'pgmpy/ours':>10}")
     for n in args.sizes:
-        edges = random_dag(n, seed=n)
-        nodes = [f"n{i}" for i in range(n)]
-        bn = BayesianNetwork.from_edges(edges, nodes=nodes)  # validated once, as after an edit
-        graph = nx.DiGraph(edges)
-        graph.add_nodes_from(nodes)
-        rng = random.Random(0)
-        random_pairs, trek_pairs = [], []
-        while len(random_pairs) < args.queries:
-            chosen = rng.sample(nodes, 12)
-            random_pairs.append((chosen[0], chosen[1], chosen[2:]))
-        while len(trek_pairs) < args.queries:
-            x = rng.choice(nodes)
-            y = trek_partner(bn, x, rng)
-            if y is not None:
-                z = [v for v in rng.sample(nodes, 12) if v not in (x, y)][:10]
-                trek_pairs.append((x, y, z))
-        for label, queries in (("random pairs", random_pairs), ("trek pairs", trek_pairs)):
-            measure(bn, graph, nodes, edges, queries, args, PgmpyNetwork, n, label)
-
-
-def measure(bn, graph, nodes, edges, queries, args, PgmpyNetwork, n, label) -> None:
-    ref = queries[: args.reference_queries]
-    ours, answers = per_query(bn.d_separated, queries)
-    trail, trails = per_query(bn.active_trail, queries)
-    assert [t is None for t in trails] == answers
-    networkx_time, nx_answers = per_query(lambda x, y, z: nx.is_d_separator(graph, {x}, {y}, set(z)), ref)
-    assert nx_answers == answers[: len(ref)], "networkx disagrees"
-    row = (f"{n:>8} {ours * 1e6:>10.1f} {trail * 1e6:>10.1f} {trail / ours:>13.2f} "
-           f"{networkx_time * 1e6:>13.0f} {networkx_time / ours:>8.0f}")
-    if PgmpyNetwork is not None:
-        model = PgmpyNetwork(edges)
-        model.add_nodes_from(nodes)
-        pgmpy_time, pg_answers = per_query(lambda x, y, z: not model.is_dconnected(x, y, observed=z), ref)
-        assert pg_answers == answers[: len(ref)], "pgmpy disagrees"
-        row += f" {pgmpy_time * 1e6:>11.0f} {pgmpy_time / ours:>10.0f}"
-    else:
-        row += f" {'(absent)':>11} {'-':>10}"
-    print(row, flush=True)
-    print(f"{'':>8} {label}: {sum(answers)}/{len(answers)} separated")
+        bn, graph, nodes, edges, sets = query_sets(n, args.queries)
+        for label, queries in sets.items():
+            m = measure(bn, graph, nodes, edges, queries, args.reference_queries)
+            row = (f"{n:>8} {m['ours'] * 1e6:>10.1f} {m['trail'] * 1e6:>10.1f} {m['trail'] / m['ours']:>13.2f} "
+                   f"{m['networkx'] * 1e6:>13.0f} {m['networkx'] / m['ours']:>8.0f}")
+            if m["pgmpy"] is not None:
+                row += f" {m['pgmpy'] * 1e6:>11.0f} {m['pgmpy'] / m['ours']:>10.0f}"
+            else:
+                row += f" {'(absent)':>11} {'-':>10}"
+            print(row, flush=True)
+            print(f"{'':>8} {label}: {m['separated']}/{m['queries']} separated")
 
 
 if __name__ == "__main__":

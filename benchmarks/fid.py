@@ -50,6 +50,35 @@ def features(n: int, dim: int, seed: int) -> np.ndarray:
     return np.maximum(rng.normal(size=(n, dim)) * np.geomspace(1, 0.01, dim) @ basis + 0.3, 0)
 
 
+def compare(n: int, dim: int, repeats: int) -> dict:
+    """Seconds and values of ours and both references on the same two sets of n features."""
+    a, b = features(n, dim, 0), features(n, dim, 1) * 1.05
+    moments = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    if n >= dim:
+        ours_t, ours = timed(frechet_distance_from_moments, repeats, *moments)
+        label = "ours (moments, Cholesky + eigvalsh)"
+    else:
+        ours_t, ours = timed(frechet_distance, repeats, a, b)
+        label = "ours (features, N x N Gram SVD)"
+    scipy_t, scipy_v = timed(pytorch_fid_route, repeats, *moments)
+    tm_t, tm_v = timed(torchmetrics_route, repeats, *moments)
+    assert abs(ours - scipy_v) <= 1e-4 * abs(scipy_v), (ours, scipy_v)
+    return {"label": label, "ours": (ours_t, ours), "pytorch-fid": (scipy_t, scipy_v), "torchmetrics": (tm_t, tm_v)}
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """The table rows of `python -m benchmarks`: ms per Fréchet distance, ours against each reference."""
+    dim, sizes, repeats = (256, (1000, 100), 1) if quick else (2048, (5000, 1000), 3)
+    out = []
+    for n in sizes:
+        c = compare(n, dim, repeats)
+        for name in ("pytorch-fid", "torchmetrics"):
+            out.append({"benchmark": "fid", "measure": f"Fréchet distance, {n:,} vs {n:,} features of {dim} dims",
+                        "ours": c["ours"][0] * 1000, "reference": c[name][0] * 1000, "unit": "ms",
+                        "reference_name": name, "ratio": c[name][0] / c["ours"][0]})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dim", type=int, default=2048)
@@ -57,18 +86,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"Fréchet distance, d = {args.dim}, median of {args.repeats}, torch threads {torch.get_num_threads()}")
     for n in (5000, 1000):
-        a, b = features(n, args.dim, 0), features(n, args.dim, 1) * 1.05
-        moments = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
-        if n >= args.dim:
-            ours_t, ours = timed(frechet_distance_from_moments, args.repeats, *moments)
-            label = "ours (moments, Cholesky + eigvalsh)"
-        else:
-            ours_t, ours = timed(frechet_distance, args.repeats, a, b)
-            label = "ours (features, N x N Gram SVD)"
-        scipy_t, scipy_v = timed(pytorch_fid_route, args.repeats, *moments)
-        tm_t, tm_v = timed(torchmetrics_route, args.repeats, *moments)
+        c = compare(n, args.dim, args.repeats)
+        (ours_t, ours), (scipy_t, scipy_v), (tm_t, tm_v) = c["ours"], c["pytorch-fid"], c["torchmetrics"]
         print(f"N = {n} per set")
-        print(f"  {label:34s} {ours_t * 1000:9.1f} ms   value {ours:.6f}")
+        print(f"  {c['label']:34s} {ours_t * 1000:9.1f} ms   value {ours:.6f}")
         print(f"  {'pytorch-fid (scipy sqrtm)':34s} {scipy_t * 1000:9.1f} ms   value {scipy_v:.6f}   ours is {scipy_t / ours_t:5.1f}x faster")
         print(f"  {'torchmetrics (torch eigvals)':34s} {tm_t * 1000:9.1f} ms   value {tm_v:.6f}   ours is {tm_t / ours_t:5.1f}x faster")
         print(f"  relative difference to scipy: {abs(ours - scipy_v) / scipy_v:.2e}")

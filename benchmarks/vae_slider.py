@@ -69,6 +69,20 @@ def measure(checkpoint: str = "vae-digits-beta1", repeats: int = 50, with_page: 
     return result
 
 
+def rows(quick: bool = False) -> list[dict]:
+    """The table rows of `python -m benchmarks`: ms per slider move, ours against px.imshow, and the
+    whole-page rerun under AppTest against the figure route."""
+    r = measure(repeats=10 if quick else 50, with_page=not quick)
+    out = [{"benchmark": "vae_slider", "measure": "slider move: decode + figure + JSON", "ours": r["ours"],
+            "reference": r["reference"], "unit": "ms", "reference_name": "plotly.express.imshow",
+            "ratio": r["reference"] / r["ours"]}]
+    if "page rerun" in r:
+        out.append({"benchmark": "vae_slider", "measure": "whole VAE page rerun (AppTest) vs one slider move",
+                    "ours": r["ours"], "reference": r["page rerun"], "unit": "ms",
+                    "reference_name": "page rerun", "ratio": r["page rerun"] / r["ours"]})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="vae-digits-beta1")

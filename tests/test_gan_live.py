@@ -34,11 +34,18 @@ def test_toy_mlp_is_linear_relu_layers_initialised_like_nn_linear():
     assert w.abs().max() <= 400 ** -0.5 and w.var().item() == pytest.approx(1 / (3 * 400), rel=0.02)
 
 
-@pytest.mark.parametrize("kind", gan.KINDS)
-def test_fast_step_equals_the_textbook_step(kind, monkeypatch):
-    """Same batches, same weights: the lab's step (fused Adam, batched draws, generator-only
-    backward) must move the parameters exactly as nn.Sequential + torch.optim + loss.backward."""
-    config = gan.default_config(kind, hidden=16, batch_size=32, n_critic=1 if kind == "gan" else 3)
+@pytest.mark.parametrize("kind, generator_loss, layers", [
+    ("gan", "non-saturating", 2), ("gan", "saturating", 2), ("wgan", "non-saturating", 2),
+    ("wgan-gp", "non-saturating", 2), ("gan", "non-saturating", 1)])
+def test_fast_step_equals_the_textbook_step(kind, generator_loss, layers, monkeypatch):
+    """Same batches, same weights: the lab's step (hand-written backpropagation, the penalty's
+    second derivative by hand, Adam / RMSprop on flat vectors, batched draws) must move the
+    parameters as nn.Sequential + torch.optim + loss.backward (autograd, double backward for the
+    penalty) do, for every objective. (Deeper networks are checked gradient by gradient in float64
+    below: after Adam, whose step is ±lr whatever the gradient's size, float32 rounding of a
+    near-zero gradient can flip a parameter's step, which says nothing about the mathematics.)"""
+    config = gan.default_config(kind, hidden=16, batch_size=32, n_critic=1 if kind == "gan" else 3,
+                                generator_loss=generator_loss, layers=layers)
     model = gan.ToyGAN(config)
     g, d = as_sequential(model.generator), as_sequential(model.critic)
     data = torch.Generator().manual_seed(7)
@@ -87,7 +94,12 @@ def test_fast_step_equals_the_textbook_step(kind, monkeypatch):
                 for p in d.parameters():
                     p.data.clamp_(-config.clip, config.clip)
         out = d(g(draws["noise"][2 * step + 1]))
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones(b, 1)) if kind == "gan" else -out.mean()
+        if kind != "gan":
+            loss_g = -out.mean()
+        elif generator_loss == "non-saturating":
+            loss_g = F.binary_cross_entropy_with_logits(out, torch.ones(b, 1))      # −E log σ(D)
+        else:
+            loss_g = -F.binary_cross_entropy_with_logits(out, torch.zeros(b, 1))    # E log(1 − σ(D))
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
@@ -95,6 +107,65 @@ def test_fast_step_equals_the_textbook_step(kind, monkeypatch):
         expected = as_sequential(fast)
         for a, e in zip(expected.parameters(), textbook.parameters()):
             assert torch.allclose(a, e, atol=1e-5), (kind, (a - e).abs().max())
+
+
+def _double_mlp(n_in, n_out, hidden, layers, seed):
+    mlp = gan.ToyMLP(n_in, n_out, hidden, layers, generator=torch.Generator().manual_seed(seed)).double()
+    return mlp, torch.randn(50, n_in, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+def test_hand_written_backpropagation_equals_autograd(layers):
+    """Oracle: autograd's gradients of Σ δ ⊙ out with respect to every weight, bias and the input."""
+    mlp, x = _double_mlp(2, 3, 12, layers, seed=layers)
+    delta = torch.randn(50, 3, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    x.requires_grad_(True)
+    (mlp(x) * delta).sum().backward()
+    with torch.no_grad():
+        weights, biases = mlp.views(mlp.flat.detach())
+        grad = torch.zeros_like(mlp.flat)
+        grad_weights, grad_biases = mlp.views(grad)
+        d_x = gan.mlp_backward(weights, gan.mlp_forward(weights, biases, x.detach()), delta, grad_weights,
+                               grad_biases, input_gradient=True)
+    assert torch.allclose(grad, mlp.flat.grad, atol=1e-12, rtol=1e-10)
+    assert torch.allclose(d_x, x.grad, atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+def test_hand_written_gradient_penalty_and_its_gradient_equal_autograd(layers):
+    """Oracle: P = E(‖∇_x D‖ − 1)² by autograd.grad with create_graph, and ∂P/∂θ by a second
+    backward (double backpropagation, as gradient_penalty does in training)."""
+    critic, x = _double_mlp(2, 1, 12, layers, seed=10 + layers)
+    x.requires_grad_(True)
+    g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    expected = (g.norm(dim=1) - 1).pow(2).mean()
+    expected.backward()
+    with torch.no_grad():
+        weights, biases = critic.views(critic.flat.detach())
+        grad = torch.zeros_like(critic.flat)
+        penalty = gan.penalty_backward(weights, gan.mlp_forward(weights, biases, x.detach()), 2.5,
+                                       critic.views(grad)[0])
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-12)
+    assert torch.allclose(grad, 2.5 * critic.flat.grad, atol=1e-12, rtol=1e-10)
+    assert critic.flat.grad.abs().max() > 1e-3             # the oracle is not trivially zero
+
+
+@pytest.mark.parametrize("optimiser", ["adam", "rmsprop"])
+def test_flat_optimisers_equal_torch_optim(optimiser):
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(40, generator=generator, dtype=torch.float64)
+    ours, theirs = start.clone(), torch.nn.Parameter(start.clone())
+    if optimiser == "adam":
+        flat, reference = gan.FlatAdam(ours, 1e-2, (0.5, 0.9)), torch.optim.Adam([theirs], lr=1e-2, betas=(0.5, 0.9))
+    else:
+        flat, reference = gan.FlatRMSprop(ours, 1e-2), torch.optim.RMSprop([theirs], lr=1e-2)
+    for _ in range(25):
+        grad = torch.randn(40, generator=generator, dtype=torch.float64) * 3
+        flat.step(grad)
+        theirs.grad = grad.clone()
+        reference.step()
+    assert torch.allclose(ours, theirs.detach(), atol=1e-12, rtol=1e-10)
+    assert not torch.allclose(ours, start)
 
 
 def test_a_refresh_is_bounded_by_its_time_budget_and_keeps_lockstep():
