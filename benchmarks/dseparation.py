@@ -108,7 +108,7 @@ def rows(quick: bool = False) -> list[dict]:
             m = measure(bn, graph, nodes, edges, qs, reference)
             for name in ("networkx", "pgmpy"):
                 if m[name] is not None:
-                    out.append({"benchmark": "dseparation", "measure": f"X ⟂ Y | Z, {n:,} nodes, {label}",
+                    out.append({"benchmark": "dseparation", "measure": f"is X ⟂ Y given Z?, {n:,} nodes, {label}",
                                 "ours": m["ours"] * 1e6, "reference": m[name] * 1e6, "unit": "µs per query",
                                 "reference_name": name, "ratio": m[name] / m["ours"]})
     return out
