@@ -131,7 +131,7 @@ def likelihood_panel() -> None:
         confirmed = st.checkbox(f"Run all {decodes:,} decoder evaluations", key=f"vae_nll_confirm_{count}_{k}")
     b1, b2 = st.columns(2)
     go = b1.button("Estimate", key="vae_nll_go", type="primary", disabled=not confirmed)
-    stop = b2.button("Stop", key="vae_nll_stop")
+    stop = b2.button("Stop the estimate", key="vae_nll_stop")
     running = st.session_state.pop("vae_nll_running", None)
     if running is not None:          # an estimate was cut short by this rerun
         done, total = running["done"], running["total"]
@@ -141,7 +141,7 @@ def likelihood_panel() -> None:
             st.info(f"The estimate was interrupted at {done:,} of {total:,} decoder evaluations by another "
                     "change on the page: press Estimate to run it again.")
     elif stop:
-        st.info("Nothing is running: Stop ends an estimate while its progress bar moves.")
+        st.info("Nothing is running: 'Stop the estimate' ends an estimate while its progress bar moves.")
     if go and confirmed:
         images = vae.prepare_batch(model, data.images[:count] if hasattr(data, "images") else
                                    torch.stack([data[i][0] for i in range(count)]))
