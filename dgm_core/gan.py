@@ -261,6 +261,11 @@ class ToyGANConfig:
         return self
 
 
+#: The ranges the live panels offer for each setting (the page's number boxes and the Space check them).
+LIVE_RANGES = {"n_critic": (1, 50), "clip": (0.001, 1.0), "gp_lambda": (0.001, 100.0), "seed": (0, 10_000),
+               "lr": (1e-6, 1.0)}
+
+
 def default_config(kind: str, **overrides) -> ToyGANConfig:
     """The lab's defaults for each kind (same sizes, seed and data for all three)."""
     per_kind = {"gan": dict(n_critic=1, lr_generator=1e-3, lr_critic=1e-3),

@@ -59,6 +59,11 @@ def install(bn: BayesianNetwork, origin: str, message=None, spec: str | None = N
     ss.bn_message = message
 
 
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 node', '3 nodes'."""
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
 def edited_origin() -> str:
     return ss.bn_origin if ss.bn_origin.endswith("edited") else f"{ss.bn_origin}, edited"
 
@@ -103,7 +108,8 @@ def load_upload() -> None:
         ss.bn_message = ("error", str(exc), "bif")
         return
     install(bn, origin=f"uploaded from {upload.name}",
-            message=("success", f"Loaded {upload.name}: {len(bn)} nodes, {len(bn.edges)} edges.", "bif"))
+            message=("success", f"Loaded {upload.name}: {count(len(bn), 'node')}, {count(len(bn.edges), 'edge')}.",
+                     "bif"))
     ss.bn_example = ss.bn_example_kept = None  # the sidebar no longer names an example
 
 
@@ -143,7 +149,8 @@ st.sidebar.selectbox("Example network", names, key="bn_example", on_change=load_
                      placeholder="custom network: choose an example to replace it",
                      help="Teaching networks first, then the classic networks of the Bayesian Network Repository.")
 bn: BayesianNetwork = ss.bn
-st.sidebar.markdown(f"In use: **{bn.name}** ({ss.bn_origin}): {len(bn)} nodes, {len(bn.edges)} edges")
+st.sidebar.markdown(f"In use: **{bn.name}** ({ss.bn_origin}): {count(len(bn), 'node')}, "
+                    f"{count(len(bn.edges), 'edge')}")
 if ss.bn_example is not None and ss.bn_origin != "example":
     st.sidebar.button(f"Reload {ss.bn_example} as shipped", key="bn_reload_example", on_click=load_chosen_example)
 # Widget keys carry the graph's signature, so selections reset when nodes or edges change.
@@ -290,7 +297,8 @@ with tab_independence:
         st.dataframe(pd.DataFrame({"statement": [str(s) for s in pairs]}), hide_index=True, width="stretch")
         if lost:
             first = "; ".join(f"{a} ⟂ {b}" for a, b in lost[:LOST_SHOWN])
-            st.warning(f"**{len(lost)} independencies {'is' if len(lost) == 1 else 'are'} lost in the Markov network** "
+            st.warning(f"**{count(len(lost), 'independence', 'independencies')} {'is' if len(lost) == 1 else 'are'} "
+                       "lost in the Markov network** "
                        f"(moralisation married the parents of a collider): {first}"
                        + (f"; and {len(lost) - LOST_SHOWN} more, all listed below." if len(lost) > LOST_SHOWN else "."))
             if len(lost) > LOST_SHOWN:
@@ -306,7 +314,8 @@ with tab_independence:
     if note:
         st.info(note)
     factorisation = " · ".join(f"ψ({', '.join(c)})" for c in markov.cliques[:12])
-    st.markdown(f"**Factorisation over {len(markov.cliques)} maximal cliques** (Z = 1): P(x) = {factorisation}"
+    st.markdown(f"**Factorisation over {count(len(markov.cliques), 'maximal clique')}** (partition function "
+                f"1, since the potentials are the CPTs): P(x) = {factorisation}"
                 + (" · …" if len(markov.cliques) > 12 else ""))
     st.dataframe(pd.DataFrame([{"clique": ", ".join(c), "CPTs assigned": ", ".join(
         f"P({n} | {', '.join(bn.parents[n])})" if bn.parents[n] else f"P({n})"

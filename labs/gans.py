@@ -36,22 +36,23 @@ live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Sam
 
 # ------------------------------------------------------------------------ live training
 def settings_from_widgets() -> dict[str, gan.ToyGANConfig]:
+    R = gan.LIVE_RANGES
     c1, c2, c3, c4 = st.columns(4)
     dataset = c1.selectbox("Data", TOY_DISTRIBUTIONS, key="gan_dataset")
-    n_critic = int(c2.number_input("n_critic (WGANs)", 1, 50, 5, key="gan_n_critic"))
-    clip = c3.number_input("clip c (WGAN)", 0.001, 1.0, 0.01, 0.005, format="%.3f", key="gan_clip")
-    gp_lambda = c4.number_input("λ (WGAN-GP)", 0.001, 100.0, 0.1, 0.05, format="%.3f", key="gan_lambda")
+    n_critic = int(c2.number_input("n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic"))
+    clip = c3.number_input("clip c (WGAN)", *R["clip"], 0.01, 0.005, format="%.3f", key="gan_clip")
+    gp_lambda = c4.number_input("λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda")
     c5, c6, c7 = st.columns([1, 1, 2])
     generator_loss = c5.radio("GAN generator loss", ["non-saturating", "saturating"], key="gan_g_loss")
-    seed = int(c6.number_input("seed", 0, 10_000, 0, key="gan_seed"))
+    seed = int(c6.number_input("seed", *R["seed"], 0, key="gan_seed"))
     configs = {}
     with c7.expander("Learning rates"):
         for kind in gan.KINDS:
             base = gan.default_config(kind)
             a, b = st.columns(2)
-            lr_g = a.number_input(f"{TITLES[kind]}: generator", 1e-6, 1.0, base.lr_generator, format="%.5f",
+            lr_g = a.number_input(f"{TITLES[kind]}: generator", *R["lr"], base.lr_generator, format="%.5f",
                                   key=f"gan_lr_g_{kind}")
-            lr_d = b.number_input(f"{TITLES[kind]}: critic", 1e-6, 1.0, base.lr_critic, format="%.5f",
+            lr_d = b.number_input(f"{TITLES[kind]}: critic", *R["lr"], base.lr_critic, format="%.5f",
                                   key=f"gan_lr_d_{kind}")
             configs[kind] = gan.default_config(
                 kind, dataset=dataset, seed=seed, lr_generator=float(lr_g), lr_critic=float(lr_d),

@@ -7,9 +7,6 @@ other exception a gr.Error that names it, never Gradio's bare "Error".
 """
 from __future__ import annotations
 
-import functools
-import logging
-
 import gradio as gr
 import pandas as pd
 
@@ -25,27 +22,12 @@ from dgm_core.pgm import (
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
+from space.inputs import readable_errors
 
 MAX_LISTED_NODES = 40
 FIRST_EXAMPLE = "student"
 TRAIL_COLUMNS = ["trail", "active", "why"]
 POSTERIOR_COLUMNS = ["assignment", "exact", "sampling", "mean field"]
-log = logging.getLogger(__name__)
-
-
-def readable_errors(handler):
-    """Turn an unexpected exception into a gr.Error with its message (Gradio shows others as "Error")."""
-    @functools.wraps(handler)
-    def answer(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Exception as exc:
-            log.exception("%s failed", handler.__name__)
-            raise gr.Error(f"{handler.__name__.replace('_', ' ')} could not answer: {type(exc).__name__}: {exc}. "
-                           "Check the inputs, or reload the example.") from exc
-    return answer
 
 
 def network_name(bn: BayesianNetwork, example: str | None) -> str:
@@ -149,9 +131,11 @@ def inference(spec: str, query, evidence_text: str, samples, restarts, example: 
     except NetworkError as exc:
         return note + f"⚠️ {exc}", None, pd.DataFrame(columns=POSTERIOR_COLUMNS), None, None, valid
     exact, sampled, approx, runs = result.exact, result.sampled, result.mean_field, result.mean_field_runs
-    table = pd.DataFrame({"assignment": [" / ".join(k) for k, _ in exact.items()],
-                          "exact": [p for _, p in exact.items()], "sampling": [p for _, p in sampled.items()],
-                          "mean field": [p for _, p in approx.items()]})
+    def shown(table):        # 4 significant digits: 0.8487 rather than 0.8487162796380215, and 6e-173 stays 6e-173
+        return [float(f"{p:.4g}") for _, p in table.items()]
+
+    table = pd.DataFrame({"assignment": [" / ".join(k) for k, _ in exact.items()], "exact": shown(exact),
+                          "sampling": shown(sampled), "mean field": shown(approx)})
     summary = (f"log P(evidence) = {runs[0].log_evidence:.5f}; best mean-field ELBO = {runs[0].elbo:.5f} "
                f"(gap = KL(q‖posterior) = {runs[0].kl_to_posterior:.5f}). "
                f"Restart ELBOs: {', '.join(f'{r.elbo:.4f}' for r in sorted(runs, key=lambda r: r.seed))}.")
@@ -181,7 +165,7 @@ def bayesian_network_tab() -> None:
                 ask = gr.Button("Is X ⟂ Y | Z?", variant="primary")
                 verdict = gr.Markdown()
                 graph = gr.Plot(label="network")
-                trails = gr.Dataframe(label="trails between X and Y")
+                trails = gr.Dataframe(headers=TRAIL_COLUMNS, label="trails between X and Y")
             with gr.Tab("Inference"):
                 with gr.Row():
                     query = gr.Dropdown(nodes, value=q, multiselect=True, allow_custom_value=True,
@@ -193,7 +177,7 @@ def bayesian_network_tab() -> None:
                 run = gr.Button("Run inference", variant="primary")
                 summary = gr.Markdown()
                 posterior = gr.Plot(label="posterior")
-                table = gr.Dataframe(label="posterior by method")
+                table = gr.Dataframe(headers=POSTERIOR_COLUMNS, label="posterior by method")
                 with gr.Row():
                     error_plot = gr.Plot(label="sampling error")
                     elbo_plot = gr.Plot(label="mean-field ELBO")

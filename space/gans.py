@@ -1,7 +1,7 @@
 """The Space's GAN tab: the same dgm_core.gan calls and figures as labs/gans.py."""
 from __future__ import annotations
 
-import math
+import time
 from functools import lru_cache
 
 import gradio as gr
@@ -22,20 +22,25 @@ from dgm_core.figures.gan import (
     toy_panel_figure,
 )
 from dgm_core.figures.vae import image_grid_figure
+from space.inputs import readable_errors, real, whole
 
 IMAGE_GANS = {"gan": "gan-digits", "wgan": "wgan-digits", "wgan-gp": "wgan-gp-digits"}
 MAX_LIVE_STEPS = 5000
+YIELD_SECONDS = 0.05   # after each refresh of the live stream: see live_training
 
 
 def _configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
+    """The three models' settings, each box checked against the page's range (gan.LIVE_RANGES)."""
     if dataset not in TOY_DISTRIBUTIONS:
         raise gr.Error(f"Unknown data {dataset!r}: choose one of {', '.join(TOY_DISTRIBUTIONS)}.")
-    try:
-        return {kind: gan.default_config(kind, dataset=dataset, n_critic=1 if kind == "gan" else int(n_critic),
-                                         clip=float(clip), gp_lambda=float(gp_lambda), generator_loss=generator_loss,
-                                         seed=int(seed)) for kind in gan.KINDS}
-    except (ValueError, TypeError) as exc:
-        raise gr.Error(f"These settings cannot be used: {exc}") from None
+    if generator_loss not in ("non-saturating", "saturating"):
+        raise gr.Error("The GAN generator loss is 'non-saturating' or 'saturating'.")
+    r = gan.LIVE_RANGES
+    settings = dict(dataset=dataset, clip=real(clip, "clip c (WGAN)", *r["clip"]),
+                    gp_lambda=real(gp_lambda, "λ (WGAN-GP)", *r["gp_lambda"]), generator_loss=generator_loss,
+                    seed=whole(seed, "seed", *r["seed"]))
+    n_critic = whole(n_critic, "n_critic (WGANs)", *r["n_critic"])
+    return {kind: gan.default_config(kind, n_critic=1 if kind == "gan" else n_critic, **settings) for kind in gan.KINDS}
 
 
 def _outputs(state: gan.SideBySide):
@@ -47,33 +52,29 @@ def _outputs(state: gan.SideBySide):
         rows.append({"model": TITLES[kind], "steps": model.steps, "modes captured": cover.get("captured"),
                      "high-quality share": None if not cover else round(cover["high_quality"], 3),
                      "diverged at step": state.diverged.get(kind)})
-    status = f"step **{state.steps:,}** of the generator updates asked for · **{state.steps_per_second:.0f}** steps/s"
+    status = (f"step **{state.steps:,}** of the generator updates asked for · **{state.steps_per_second:.0f}** steps/s"
+              f"\n\nTraining with {gan.describe_settings({k: m.config for k, m in state.models.items()})}")
     return (*panels, loss_curves_figure({k: m.history for k, m in state.models.items()}), pd.DataFrame(rows), status)
 
 
+@readable_errors
 def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed):
     """Train GAN, WGAN and WGAN-GP together from scratch, yielding the panels after every refresh.
-    A refresh trains for at most gan.LIVE_TRAIN_SECONDS, so each yield comes within a bounded time."""
-    steps, per_refresh = _whole(steps, "steps"), _whole(steps_per_refresh, "steps per refresh")
-    if not 1 <= steps <= MAX_LIVE_STEPS or not 1 <= per_refresh <= 500:
-        raise gr.Error(f"Steps go from 1 to {MAX_LIVE_STEPS}, steps per refresh from 1 to 500.")
+    A refresh trains for at most gan.LIVE_TRAIN_SECONDS, so each yield comes within a bounded time;
+    a short pause after each lets the server's own thread answer a Pause click at once (the
+    training loop would otherwise hold the interpreter)."""
+    steps = whole(steps, "steps", 1, MAX_LIVE_STEPS)
+    per_refresh = whole(steps_per_refresh, "steps per refresh", 1, 500)
     state = gan.SideBySide.create(_configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed))
     while state.steps < steps and len(state.diverged) < len(state.models):
         state.advance(min(per_refresh, steps - state.steps), seconds=gan.LIVE_TRAIN_SECONDS)
         yield _outputs(state)
+        time.sleep(YIELD_SECONDS)
 
 
-def _whole(value, name: str) -> int:
-    """A gr.Number left empty arrives as None: say which field, rather than fail on int(None)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        raise gr.Error(f"{name}: enter a whole number.")
-    return int(value)
-
-
+@readable_errors
 def theory(theta, sigma):
-    if not float(sigma) > 0:
-        raise gr.Error("σ must be positive.")
-    return _theory(float(theta), float(sigma))
+    return _theory(real(theta, "θ", -10, 10), real(sigma, "σ", 0.2, 3))
 
 
 @lru_cache(maxsize=512)
@@ -93,6 +94,7 @@ def _checkpoint(name: str):
     return load_checkpoint(name, expected=gan.ImageGAN)
 
 
+@readable_errors
 def samples(kind: str, epoch: float, seed: float = 0):
     """Samples of one checkpoint at a training snapshot (the nearest saved epoch), its FID curve and histogram."""
     if kind not in IMAGE_GANS:
@@ -103,7 +105,8 @@ def samples(kind: str, epoch: float, seed: float = 0):
         raise gr.Error(str(exc)) from None
     snaps = checkpoint.snapshots
     epochs = [int(p.stem.split("-")[1]) for p in snaps]
-    chosen = snaps[int(np.argmin([abs(e - float(epoch)) for e in epochs]))]
+    epoch, seed = real(epoch, "epoch", 1, max(epochs)), whole(seed, "seed", *gan.LIVE_RANGES["seed"])
+    chosen = snaps[int(np.argmin([abs(e - epoch) for e in epochs]))]
     model = gan.snapshot_model(checkpoint, chosen)
     grid = image_grid_figure(model.sample(64, seed=int(seed)), 8, f"{TITLES[kind]}, {chosen.stem}")
     curves = {}
@@ -116,7 +119,9 @@ def samples(kind: str, epoch: float, seed: float = 0):
             class_histogram_figure(checkpoint.history, [str(d) for d in range(10)], f"{TITLES[kind]}: classes per epoch"))
 
 
+@readable_errors
 def conditional_grid(seed: float = 0):
+    seed = whole(seed, "seed", *gan.LIVE_RANGES["seed"])
     try:
         checkpoint = _checkpoint("cgan-digits")
     except CheckpointError as exc:
@@ -145,7 +150,8 @@ def gans_tab() -> None:
             panels = [gr.Plot(label=TITLES[k]) for k in gan.KINDS]
         status = gr.Markdown()
         losses = gr.Plot(label="losses")
-        table = gr.Dataframe(label="mode coverage (Gaussian mixtures)")
+        table = gr.Dataframe(headers=["model", "steps", "modes captured", "high-quality share", "diverged at step"],
+                             label="mode coverage (Gaussian mixtures)")
         run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed],
                           [*panels, losses, table, status], api_name="gan_live",
                           concurrency_limit=1)   # trains for seconds: one at a time, so it holds one core at most

@@ -13,6 +13,7 @@ from dgm_core import vae
 from dgm_core.checkpoints import CheckpointError, load_checkpoint, shipped_checkpoints
 from dgm_core.data import load_dataset
 from dgm_core.figures.vae import image_grid_figure, kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
+from space.inputs import readable_errors, real, whole
 
 MAX_SLIDERS = 10
 TEST_IMAGES = 1000
@@ -73,16 +74,18 @@ def slider_label(name: str, dim: int) -> str:
     return f"z{dim} · KL {_report(name).kl_per_dim[dim]:.2f} nats"
 
 
+@readable_errors
 def decode(name: str, *values: float) -> np.ndarray:
     """Decode the latent point set by the sliders: slider i sets dimension slider_dims(name)[i]."""
     model = _load(name).model
     z = torch.zeros(1, model.latent_dim)
     for value, dim in zip(values, slider_dims(name)):
-        z[0, dim] = float(value)
+        z[0, dim] = real(value, f"the slider of z{dim}", -3, 3)
     with torch.no_grad():
         return _big(model.decode_mean(z))
 
 
+@readable_errors
 def sliders_for(name: str) -> list:
     """Relabel the sliders for a newly chosen checkpoint, in its KL order, all back at 0; sliders
     beyond its latent dimensions are hidden."""
@@ -92,8 +95,10 @@ def sliders_for(name: str) -> list:
             else gr.update(value=0, visible=False) for i in range(MAX_SLIDERS)]
 
 
+@readable_errors
 def traversal(name: str, span: float = 3.0):
     checkpoint, latents = _load(name), _report(name)
+    span = real(span, "range ±", 1, 4)
     values = torch.linspace(-span, span, 9)
     dims = latents.dims_by_kl
     grid = vae.traversal_images(checkpoint.model, torch.zeros(checkpoint.model.latent_dim), dims, values)
@@ -101,13 +106,12 @@ def traversal(name: str, span: float = 3.0):
                              col_labels=[f"{v:+.1f}" for v in values], height=60 * len(dims) + 80)
 
 
+@readable_errors
 def interpolation(name: str, first: float, second: float, mode: str):
     checkpoint = _load(name)
     data = _test_set(_dataset(checkpoint), checkpoint.model.image_size)
     limit = min(TEST_IMAGES, len(data)) - 1
-    a, b = int(first), int(second)
-    if not (0 <= a <= limit and 0 <= b <= limit):
-        raise gr.Error(f"Test image numbers go from 0 to {limit}; got {a} and {b}.")
+    a, b = whole(first, "first test image", 0, limit), whole(second, "second test image", 0, limit)
     if mode not in ("linear", "spherical"):
         raise gr.Error("The path is 'linear' or 'spherical'.")
     path = vae.interpolation_images(checkpoint.model, data[a][0], data[b][0], mode)
@@ -116,6 +120,7 @@ def interpolation(name: str, first: float, second: float, mode: str):
                              col_labels=["A", "μ(A)"] + [""] * 10 + ["μ(B)", "B"], height=200)
 
 
+@readable_errors
 def beta_comparison(dataset: str):
     names = [n for n in vae_names() if _dataset(_checkpoint(n)) == dataset]
     if not names:
@@ -186,7 +191,8 @@ def vae_tab() -> None:
     with gr.Tab("β comparison and likelihood"):
         dataset = gr.Dropdown(datasets, value=datasets[0], label="dataset")
         compare = gr.Button("Compare β", variant="primary")
-        table = gr.Dataframe(label="last epoch on the test split; MIG on shapes only")
+        table = gr.Dataframe(headers=["checkpoint", "β", "test ELBO", "reconstruction", "KL", "active units", "MIG"],
+                             label="last epoch on the test split; MIG on shapes only")
         samples = gr.Plot(label="samples")
         with gr.Row():
             kl = gr.Plot(label="KL per dimension")

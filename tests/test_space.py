@@ -47,8 +47,10 @@ def test_vae_interpolation_traversal_and_bad_input(client):
     assert grid is not None
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="Test image numbers go from 0 to"):
+    with pytest.raises(AppError, match="second test image: enter a whole number from 0 to 358; got 100,000"):
         client.predict("vae-digits-beta1", 0, 100_000, "linear", api_name="/vae_interpolate")
+    with pytest.raises(AppError, match="first test image: the box is empty"):      # was a bare "Error"
+        client.predict("vae-digits-beta1", None, 1, "linear", api_name="/vae_interpolate")
     with pytest.raises(AppError, match="vae-nope is not in the list of choices"):
         client.predict("vae-nope", 0, 1, "linear", api_name="/vae_interpolate")
 
@@ -76,9 +78,9 @@ def test_gan_live_training_runs_the_three_models_together(client):
         ["GAN", "WGAN (clipping)", "WGAN-GP"]
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="Steps go from 1 to 5000"):
+    with pytest.raises(AppError, match="steps: enter a whole number from 1 to 5,000; got 1,000,000"):
         client.predict("8gaussians", 10**6, 20, 5, 0.01, 0.1, "non-saturating", 0, api_name="/gan_live")
-    with pytest.raises(AppError, match="settings cannot be used: n_critic"):
+    with pytest.raises(AppError, match=r"n_critic \(WGANs\): enter a whole number from 1 to 50; got 0"):
         client.predict("8gaussians", 10, 5, 0, 0.01, 0.1, "non-saturating", 0, api_name="/gan_live")
 
 

@@ -28,10 +28,41 @@ def test_theory_plots_are_drawn_before_any_slider_moves(components):
     assert f"JS = **{game.js_divergence():.4f}**" in text and f"W₁ = **{game.wasserstein():.3f}**" in text
 
 
-def test_empty_number_fields_get_a_message_not_a_crash():
+LIVE = dict(dataset="8gaussians", steps=10, steps_per_refresh=5, n_critic=5, clip=0.01, gp_lambda=0.1,
+            generator_loss="non-saturating", seed=0)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("steps", None, "steps: the box is empty"),
+    ("n_critic", None, r"n_critic \(WGANs\): the box is empty"),
+    ("clip", None, r"clip c \(WGAN\): the box is empty"),
+    ("seed", -1, "seed: enter a whole number from 0 to 10,000; got -1"),         # was a bare "Error"
+    ("clip", 5, r"clip c \(WGAN\): enter a number from 0.001 to 1; got 5"),     # the page's range
+    ("n_critic", 0, r"n_critic \(WGANs\): enter a whole number from 1 to 50"),
+    ("gp_lambda", float("nan"), "is not a finite number"),
+    ("steps_per_refresh", 2.5, "steps per refresh: enter a whole number"),
+])
+def test_bad_live_settings_get_a_message_that_names_the_field(field, value, message):
     from space.gans import live_training
 
-    with pytest.raises(gr.Error, match="steps: enter a whole number"):
-        next(live_training("8gaussians", None, 20, 5, 0.01, 0.1, "non-saturating", 0))
-    with pytest.raises(gr.Error, match="settings cannot be used"):
-        next(live_training("8gaussians", 10, 5, None, 0.01, 0.1, "non-saturating", 0))
+    with pytest.raises(gr.Error, match=message):
+        next(live_training(**{**LIVE, field: value}))
+
+
+def test_the_live_stream_says_which_settings_train():
+    from space.gans import live_training
+
+    *_, status = next(live_training(**{**LIVE, "clip": 0.02, "seed": 3}))
+    configs = {k: gan.default_config(k, clip=0.02, seed=3, n_critic=1 if k == "gan" else 5) for k in gan.KINDS}
+    assert f"Training with {gan.describe_settings(configs)}" in status
+
+
+def test_empty_seed_and_epoch_boxes_of_the_image_tabs_get_messages():
+    from space.gans import conditional_grid, samples
+
+    with pytest.raises(gr.Error, match="seed: the box is empty"):
+        samples("gan", 60, None)
+    with pytest.raises(gr.Error, match="epoch: the box is empty"):
+        samples("gan", None, 0)
+    with pytest.raises(gr.Error, match="seed: the box is empty"):
+        conditional_grid(None)

@@ -106,6 +106,10 @@ def theory_densities_figure(game) -> go.Figure:
     return fig
 
 
+#: Gradients below this are drawn as gaps on the log axis (θ = 0 gives exactly 0).
+GRADIENT_FLOOR = 1e-12
+
+
 def separation_figure(curves: dict[str, np.ndarray], current: float) -> go.Figure:
     """As p_g moves away: JS saturates at log 2 while W₁ keeps growing; the saturating generator
     gradient vanishes, the non-saturating one does not."""
@@ -115,13 +119,18 @@ def separation_figure(curves: dict[str, np.ndarray], current: float) -> go.Figur
     fig.add_scatter(x=s, y=curves["wasserstein"], name="W₁(p_data, p_g)", line=dict(color=COLOURS["wgan-gp"]),
                     row=1, col=1)
     fig.add_hline(y=float(np.log(2)), line=dict(dash="dot", color="#888"), annotation_text="log 2", row=1, col=1)
-    fig.add_scatter(x=s, y=np.maximum(curves["saturating"], 1e-300), name="saturating loss",
-                    line=dict(color=COLOURS["wgan"]), row=1, col=2)
-    fig.add_scatter(x=s, y=curves["non_saturating"], name="non-saturating loss", line=dict(color="#9467bd"),
-                    row=1, col=2)
+    # At θ = 0 both gradients are exactly 0, which a log axis cannot show: left out (a gap), and the
+    # axis spans the decades the curves actually take, so the two are visibly apart.
+    gradients = {name: np.where(curves[key] > GRADIENT_FLOOR, curves[key], np.nan)
+                 for name, key in (("saturating loss", "saturating"), ("non-saturating loss", "non_saturating"))}
+    for (name, values), colour in zip(gradients.items(), (COLOURS["wgan"], "#9467bd")):
+        fig.add_scatter(x=s, y=values, name=name, line=dict(color=colour), row=1, col=2)
     for col in (1, 2):
         fig.add_vline(x=current, line=dict(color="#aaa"), row=1, col=col)
-    fig.update_yaxes(type="log", row=1, col=2)
+    shown = np.concatenate([v[np.isfinite(v)] for v in gradients.values()])
+    low, high = (np.log10(shown.min()), np.log10(shown.max())) if len(shown) else (-8.0, 1.0)
+    fig.update_yaxes(type="log", range=[np.floor(low) - 0.3, np.ceil(high) + 0.3], dtick=2, exponentformat="power",
+                     row=1, col=2)
     fig.update_xaxes(title_text="shift θ of p_g from p_data")
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
@@ -141,9 +150,11 @@ def fid_curves_figure(histories: dict[str, dict], floor: float | None, feature_n
         fig.add_annotation(y=float(np.log10(floor)), yref="y", x=1, xref="x domain", xanchor="right",
                            yanchor="bottom", showarrow=False, text=f"real vs real (train vs test): {floor:.1f}",
                            font=dict(color="#666", size=11))
-    fig.update_yaxes(type="log", title=f"Fréchet distance ({feature_name})")
+    # dtick=1: label the decades only (plotly's default labels 2 and 5 between them too, which read as values).
+    fig.update_yaxes(type="log", dtick=1, exponentformat="none", title="Fréchet distance (log scale, ↓)")
     fig.update_xaxes(title="epoch")
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    fig.update_layout(title=dict(text=f"Samples against the test set, in the {feature_name}", font=dict(size=13)),
+                      height=380, margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=1.1))
     return fig
 
 

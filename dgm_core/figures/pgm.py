@@ -245,7 +245,7 @@ def network_figure(bn, x=(), y=(), given=(), trail=None, title: str | None = Non
     ))
     _node_legend(fig, [("X", "x"), ("Y", "y"), ("observed (Z)", "observed")])
     _legend_entry(fig, "active trail", mode="lines", line=dict(color=COLOURS["trail"], width=3.5))
-    _node_legend(fig, [("collider on the trail", "collider")])
+    _node_legend(fig, [("node on the trail", "trail"), ("collider on the trail", "collider")])
     _finish(fig, title or bn.name, positions)
     return fig, note
 
@@ -319,9 +319,15 @@ def sampling_error_figure(curve) -> go.Figure:
         anchor = np.argmax(finite)
         fig.add_trace(go.Scatter(x=n, y=tv[anchor] * np.sqrt(n[anchor] / n), mode="lines",
                                  line=dict(dash="dot", color="#888"), name="∝ 1/√n"))
-    fig.update_layout(title="Sampling error vs exact answer", xaxis=dict(type="log", title="samples"),
-                      yaxis=dict(type="log", title="total variation distance"), height=360,
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(title="Sampling error vs exact answer", xaxis=dict(type="log", title="samples", dtick=1),
+                      yaxis=dict(type="log", title="total variation distance", dtick=1, exponentformat="power"),
+                      height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    if not finite.any():
+        # A log axis cannot draw 0: say it, rather than show an empty chart.
+        fig.update_layout(yaxis=dict(type="linear", range=[-0.05, 1], title="total variation distance"))
+        fig.add_annotation(text="The sampling error is 0 at every n: with this evidence every weighted sample<br>"
+                                "gives the exact answer (e.g. the query is determined by the evidence).",
+                           xref="paper", yref="paper", x=0.5, y=0.6, showarrow=False)
     return fig
 
 

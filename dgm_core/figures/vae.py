@@ -85,7 +85,9 @@ def nll_figure(curves: dict[str, list[dict]], pixels: int | None = None) -> go.F
                         name=name, line=dict(color=PALETTE[i % 6]),
                         customdata=[p["bits_per_dim"] for p in curve],
                         hovertemplate="k=%{x}<br>NLL %{y:.2f} nats<br>%{customdata:.4f} bits/dim<extra>%{fullData.name}</extra>")
-    fig.update_xaxes(type="log", title="k (importance samples); k = 1 is the ELBO")
+    ks = sorted({p["k"] for curve in curves.values() for p in curve})
+    fig.update_xaxes(type="log", tickvals=ks, ticktext=[f"{k:,}" for k in ks],
+                     title="k (importance samples); k = 1 is the ELBO")
     fig.update_yaxes(title="NLL estimate −L_k (nats per image, ↓)")
     fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
     return fig
