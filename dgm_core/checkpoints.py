@@ -201,7 +201,14 @@ def load_checkpoint(name_or_repo: str | Path, expected: type | None = None, devi
         local = snapshot_download(text, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, HISTORY_NAME, CARD_NAME,
                                                         f"{SAMPLES_DIR}/*", f"{SNAPSHOTS_DIR}/*.safetensors"])
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated repo: all end the same way
-        raise CheckpointError(f"Could not fetch the Hub repo {text!r} ({type(exc).__name__}: {exc}). "
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        if isinstance(exc, LocalEntryNotFoundError):    # offline (or HF_HUB_OFFLINE) and not cached here
+            raise CheckpointError(f"{text!r} is not a folder here, and the Hugging Face Hub cannot be reached "
+                                  "(no internet, or HF_HUB_OFFLINE is set) with no copy cached on this machine. "
+                                  "Connect and try again, or pass a local checkpoint folder.") from None
+        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise CheckpointError(f"Could not fetch the Hub repo {text!r} ({type(exc).__name__}: {first_line}). "
                               "Check the id and your connection, or pass a local folder.") from None
     return load_local(local, expected, device)
 

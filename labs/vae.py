@@ -85,9 +85,14 @@ with st.sidebar.expander("Load another checkpoint"):
                           help="A folder written by `python -m training.run vae`, or a Hub repo id such as user/vae.")
 if other.strip():
     try:
-        vae_checkpoint(other.strip())
+        loaded_dataset = dataset_of(vae_checkpoint(other.strip()))
         name = other.strip()
-        st.sidebar.success(f"Using {name}")
+        # The comparisons and reference curves follow the loaded model's dataset, not the boxes above.
+        dataset = loaded_dataset
+        names = sorted((n for n, info in catalogue.items() if info["dataset"] == dataset),
+                       key=lambda n: catalogue[n]["beta"])
+        st.sidebar.success(f"Using {name} (trained on {dataset}) instead of the checkpoint chosen above; "
+                           "empty this box to go back.")
     except CheckpointError as exc:
         st.sidebar.error(f"Could not load {other.strip()!r}: {exc}")
 checkpoint = vae_checkpoint(name)
@@ -235,7 +240,9 @@ with tabs[4]:
     st.markdown(f"The same architecture trained on **{dataset}** with different β "
                 "(Higgins et al., 2017): larger β presses q(z|x) toward the prior, trading reconstruction "
                 "for fewer, more independent latent factors.")
-    columns = st.columns(len(names))
+    if not names:
+        st.info(f"No shipped VAE checkpoints were trained on {dataset}, so there is nothing to compare with.")
+    columns = st.columns(len(names)) if names else []
     for column, other_name in zip(columns, names):
         other_ck, other_report = vae_checkpoint(other_name), report(other_name)
         with column:
@@ -255,7 +262,7 @@ with tabs[4]:
                        + (f", MIG {other_report.mig:.3f}" if other_report.mig is not None else ""))
     st.plotly_chart(kl_per_dim_figure({label(n): report(n).kl_per_dim.tolist() for n in names}),
                     key="vae_cmp_kl")
-    if all(report(n).mig is not None for n in names):
+    if names and all(report(n).mig is not None for n in names):
         st.markdown("**Disentanglement: mutual information gap** (Chen et al., 2018) against the known factors "
                     f"of {TEST_IMAGES} test images")
         st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in names}, data.factor_names),
@@ -277,7 +284,7 @@ with tabs[5]:
         st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats)": round(p["nll_nats"], 3),
                                     "bits/dim": round(p["bits_per_dim"], 5)} for n, c in curves.items() for p in c]),
                      hide_index=True)
-    st.markdown("**Estimate it yourself** on the selected checkpoint")
+    st.markdown(f"**Estimate it yourself** on {name}")
     likelihood_panel()
 
 # ---------------------------------------------------------------------- attribute vectors

@@ -148,6 +148,19 @@ def test_hub_repo_id_is_fetched_without_pickles(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="Could not fetch the Hub repo 'someone/vae-digits'"):
         load_checkpoint("someone/vae-digits")
 
+    def not_cached_offline(repo_id, allow_patterns):
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        raise LocalEntryNotFoundError("Cannot find an appropriate cached snapshot folder for the specified revision "
+                                      "on the local disk and outgoing traffic has been disabled. " * 3)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", not_cached_offline)
+    with pytest.raises(CheckpointError) as offline_error:
+        load_checkpoint("someone/vae-digits")
+    message = str(offline_error.value)
+    assert "the Hugging Face Hub cannot be reached" in message and "pass a local checkpoint folder" in message
+    assert "outgoing traffic" not in message          # the library's long text is not passed on
+
 
 def test_a_write_that_fails_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     folder = _write(tmp_path / "run")

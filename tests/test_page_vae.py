@@ -201,6 +201,26 @@ def test_a_valid_folder_can_be_loaded(tmp_path):
     assert any(str(tmp_path / "mine") in s.value for s in at.sidebar.success)
 
 
+def test_a_loaded_checkpoint_of_another_dataset_brings_its_own_comparisons(tmp_path):
+    """A shapes model loaded while the sidebar says digits: the comparisons and reference curves
+    used to stay on digits, mixing digits curves with a shapes estimate."""
+    import shutil
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+
+    shutil.copytree(CHECKPOINT_DIR / "vae-shapes-beta1", tmp_path / "my-shapes")
+    at = _lab()
+    assert _by_key(at.selectbox, "vae_dataset").value == "digits"
+    _by_key(at.text_input, "vae_other").set_value(str(tmp_path / "my-shapes")).run()
+    _no_exception(at)
+    assert any("trained on shapes" in s.value for s in at.sidebar.success)
+    compared = [h.value for h in at.tabs[4].subheader]
+    assert compared == ["β = 1 (vae-shapes-beta1)", "β = 4 (vae-shapes-beta4)"]
+    curves = _chart(at, "vae_nll_curves")
+    assert {t["name"] for t in curves["data"]} == {"β = 1 (vae-shapes-beta1)", "β = 4 (vae-shapes-beta4)"}
+    assert any(str(tmp_path / "my-shapes") in m.value for m in at.tabs[5].markdown)
+
+
 def test_independent_decode_oracle_is_meaningful():
     """Guard for test_moving_a_slider...: different latent points decode to different pictures."""
     model = load_checkpoint("vae-digits-beta1").model
