@@ -25,7 +25,9 @@ from dgm_core.figures.gan import (
 from dgm_core.figures.vae import image_grid_figure
 from dgm_core.metrics import frechet_distance
 
-REFRESH_SECONDS = 0.5
+REFRESH_SECONDS = 1.0        # a refresh (training, drawing, the browser redrawing five charts) must end well inside it:
+#                            with 0.5 s, refreshes queued up and Pause took 4-5 s in Chromium (1.0 s: 0.5 s)
+TRAIN_SECONDS = 0.3        # training per refresh: with the drawing (server and browser) it must end inside REFRESH_SECONDS
 IMAGE_GANS = {"gan": "gan-digits", "wgan": "wgan-digits", "wgan-gp": "wgan-gp-digits"}
 CGAN = "cgan-digits"
 JUDGE = "classifier-digits"
@@ -92,7 +94,7 @@ with live:
         reset(configs)
         st.rerun()
     b4.slider("steps per refresh (at most)", 1, 200, 20, key="gan_steps_per_refresh",
-              help=f"Each refresh trains for at most {gan.LIVE_TRAIN_SECONDS:.2f} s, then draws: with many steps "
+              help=f"Each refresh (every {REFRESH_SECONDS:g} s) trains for at most {TRAIN_SECONDS:.2f} s, then draws: with many steps "
                    "per refresh the models take as many as fit, and Step finishes over several refreshes.")
     in_force = st.session_state.gan_live_configs
     st.caption("**Training with** " + gan.describe_settings(in_force) +
@@ -109,7 +111,7 @@ with live:
         pending = st.session_state.get("gan_pending", 0)
         if st.session_state.gan_running or pending:
             done = state.advance(min(per_refresh, pending) if pending else per_refresh,
-                                 seconds=gan.LIVE_TRAIN_SECONDS)
+                                 seconds=TRAIN_SECONDS)
             st.session_state.gan_pending = max(0, pending - done)
         all_diverged = len(state.diverged) == len(state.models)
         if all_diverged:
