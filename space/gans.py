@@ -26,7 +26,7 @@ from space.inputs import readable_errors, real, whole
 
 IMAGE_GANS = {"gan": "gan-digits", "wgan": "wgan-digits", "wgan-gp": "wgan-gp-digits"}
 MAX_LIVE_STEPS = 5000
-YIELD_SECONDS = 0.05   # after each refresh of the live stream: see live_training
+REFRESH_SECONDS = 1.0   # the live stream's updates come at most this often: see live_training
 
 
 def _configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
@@ -60,16 +60,19 @@ def _outputs(state: gan.SideBySide):
 @readable_errors
 def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed):
     """Train GAN, WGAN and WGAN-GP together from scratch, yielding the panels after every refresh.
-    A refresh trains for at most gan.LIVE_TRAIN_SECONDS, so each yield comes within a bounded time;
-    a short pause after each lets the server's own thread answer a Pause click at once (the
-    training loop would otherwise hold the interpreter)."""
+
+    A refresh trains for at most gan.LIVE_TRAIN_SECONDS and comes at most every REFRESH_SECONDS:
+    the browser redraws four charts per update, and faster updates queued up in it until it froze
+    (a Pause click took 40 s to land in Chromium). The wait between updates also frees the core
+    for the other students of the Space, and lets its server answer a Pause at once."""
     steps = whole(steps, "steps", 1, MAX_LIVE_STEPS)
     per_refresh = whole(steps_per_refresh, "steps per refresh", 1, 500)
     state = gan.SideBySide.create(_configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed))
     while state.steps < steps and len(state.diverged) < len(state.models):
+        started = time.monotonic()
         state.advance(min(per_refresh, steps - state.steps), seconds=gan.LIVE_TRAIN_SECONDS)
         yield _outputs(state)
-        time.sleep(YIELD_SECONDS)
+        time.sleep(max(0.0, REFRESH_SECONDS - (time.monotonic() - started)))
 
 
 @readable_errors
@@ -136,7 +139,7 @@ def gans_tab() -> None:
         with gr.Row():
             dataset = gr.Dropdown(TOY_DISTRIBUTIONS, value="8gaussians", label="data")
             steps = gr.Number(600, precision=0, label="steps")
-            per_refresh = gr.Number(50, precision=0, label="steps per refresh")
+            per_refresh = gr.Number(100, precision=0, label="steps per refresh (at most; one update a second)")
             n_critic = gr.Number(5, precision=0, label="n_critic (WGANs)")
         with gr.Row():
             clip = gr.Number(0.01, label="clip c (WGAN)")
