@@ -122,3 +122,18 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+def space_client(url: str):
+    """A gradio_client session on the Space at `url`."""
+    try:
+        from gradio_client import Client
+    except ImportError:
+        skip_or_fail("gradio_client is not installed")
+    return Client(url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def client(space_url):
+    """One gradio_client session for a test module (test_space_bayesian_networks.py takes one per test)."""
+    return space_client(space_url)

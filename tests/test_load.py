@@ -34,7 +34,7 @@ from dgm_core.checkpoints import load_checkpoint
 from dgm_core.pgm import BayesianNetwork, independence_gap, load_example
 from dgm_core.pgm.examples import spec_text, suggested_query
 
-from .conftest import free_port, skip_or_fail
+from .conftest import free_port, space_client
 
 pytestmark = pytest.mark.slow
 
@@ -51,14 +51,6 @@ def percentiles(seconds: list[float]) -> tuple[str, str]:
         return "–", "–"
     p50, p95 = np.percentile(seconds, [50, 95])
     return f"{p50:.2f}", f"{p95:.2f}"
-
-
-def client_or_skip(url: str):
-    try:
-        from gradio_client import Client
-    except ImportError:
-        skip_or_fail("gradio_client is not installed")
-    return Client(url, verbose=False)
 
 
 # ------------------------------------------------------------------- the Space's quick endpoints
@@ -179,7 +171,7 @@ def test_space_under_a_class_of_20_clients(space_url):
     start_together = threading.Barrier(len(plans), timeout=REQUEST_TIMEOUT)
 
     def student(index: int) -> list[Outcome]:
-        client = client_or_skip(space_url)     # connecting is not part of the measure
+        client = space_client(space_url)     # connecting is not part of the measure
         start_together.wait()
         check = live_mismatch if index >= CLIENTS else mismatch
         return [call(client, request, check) for request in plans[index]]
@@ -214,7 +206,7 @@ def test_a_full_queue_refuses_at_once_with_the_busy_message():
     demo = build_demo(queue_size=1)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        client = client_or_skip(f"http://127.0.0.1:{port}/")
+        client = space_client(f"http://127.0.0.1:{port}/")
         long_run = live_request(steps=5000).args          # far longer than this test
         running = client.submit(*long_run, api_name="/gan_live")
         wait_for_status(running, Status.PROCESSING)

@@ -5,17 +5,6 @@ import pytest
 
 pytestmark = pytest.mark.space
 
-from .conftest import skip_or_fail  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def client(space_url):
-    try:
-        from gradio_client import Client
-    except ImportError:
-        skip_or_fail("gradio_client is not installed")
-    return Client(space_url, verbose=False)
-
 
 # The Bayesian-network tab is tested in test_space_bayesian_networks.py.
 

@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.space
 
-from .conftest import skip_or_fail  # noqa: E402
+from .conftest import space_client  # noqa: E402
 
 CYCLE = "A [x, y] | B\nB [u, v] | A\n"
 
@@ -16,11 +16,7 @@ CYCLE = "A [x, y] | B\nB [u, v] | A\n"
 @pytest.fixture
 def client(space_url):
     """A fresh session per test, so one test's last valid network does not leak into another."""
-    try:
-        from gradio_client import Client
-    except ImportError:
-        skip_or_fail("gradio_client is not installed")
-    return Client(space_url, verbose=False)
+    return space_client(space_url)
 
 
 def _title(figure: dict) -> str:

@@ -10,16 +10,6 @@ from dgm_core.data import load_dataset
 
 pytestmark = pytest.mark.space
 
-from .conftest import skip_or_fail  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def client(space_url):
-    try:
-        from gradio_client import Client
-    except ImportError:
-        skip_or_fail("gradio_client is not installed")
-    return Client(space_url, verbose=False)
 
 
 def kl_order(name: str, dataset: str) -> tuple[list[int], np.ndarray]:
