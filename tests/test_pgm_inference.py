@@ -2,7 +2,6 @@
 import itertools
 import math
 import random
-import time
 
 import numpy as np
 import pytest
@@ -145,18 +144,30 @@ def test_mean_field_on_alarm_finds_several_local_optima():
 
 
 @pytest.mark.parametrize("name", [n for n in CLASSIC if n != "pigs"])
-def test_exact_queries_on_shipped_networks_are_fast(name):
-    """One- and two-variable posteriors answer in under 200 ms, up to andes (223 nodes)."""
+def test_exact_queries_on_shipped_networks_stay_small(name, monkeypatch):
+    """One- and two-variable posteriors stay cheap up to andes (223 nodes), measured by work, not
+    seconds: every factor product variable elimination builds is counted. With min-fill and barren
+    nodes pruned the largest has 8,192 entries (andes) and ten queries build 73,186 in all; a poor
+    elimination order on these networks builds factors of millions of entries."""
+    from dgm_core.pgm import elimination
+
+    sizes = []
+    real_product = elimination.product
+
+    def counting_product(factors):
+        result = real_product(factors)
+        sizes.append(result.values.size)
+        return result
+
+    monkeypatch.setattr(elimination, "product", counting_product)
     bn = load_example(name)
     rng = random.Random(11)
-    worst = 0.0
     for _ in range(10):
         chosen = rng.sample(bn.nodes, min(6, len(bn)))
         variables, evidence = chosen[: rng.randint(1, 2)], {v: rng.choice(bn.states[v]) for v in chosen[2:]}
-        start = time.perf_counter()
         try:
             bn.query(variables, evidence)
         except ZeroProbabilityEvidence:
             pass
-        worst = max(worst, time.perf_counter() - start)
-    assert worst < 0.2, f"{name}: {worst * 1000:.0f} ms"
+    assert sizes and max(sizes) <= 2**14, f"{name}: a factor of {max(sizes):,} entries"
+    assert sum(sizes) <= 200_000, f"{name}: {sum(sizes):,} factor entries built by ten queries"
