@@ -246,6 +246,13 @@ def likelihood_cost(images: int, k: int, batch: int = DECODE_BATCH) -> tuple[int
     return images * k, groups * math.ceil(k / per_chunk)
 
 
+def quicker_likelihood_settings(images: int, k: int, budget: int, ks) -> tuple[int, int]:
+    """For a run over `budget` decoder evaluations, the two quicker settings a page offers first:
+    (the most images within the budget at this k, the largest k of `ks` within it for these images),
+    each at least 1."""
+    return max(1, budget // k), max((kk for kk in ks if images * kk <= budget), default=1)
+
+
 @dataclass(frozen=True)
 class LikelihoodEstimate:
     """Mean ELBO (one sample of z, analytic KL) and IWAE bound L_k over `images` images, in nats."""

@@ -128,8 +128,7 @@ def likelihood_panel() -> None:
     long_run = decodes > LONG_NLL_DECODES
     confirmed = True
     if long_run:
-        fewer_images = max(1, LONG_NLL_DECODES // k)
-        smaller_k = max((kk for kk in NLL_KS if count * kk <= LONG_NLL_DECODES), default=1)
+        fewer_images, smaller_k = vae.quicker_likelihood_settings(count, k, LONG_NLL_DECODES, NLL_KS)
         st.warning(f"This is a long run ({decodes:,} decoder evaluations, over {LONG_NLL_DECODES:,}). "
                    f"Quicker: {fewer_images} images at k = {k} ({fewer_images * k:,}), or {count} images at "
                    f"k = {smaller_k} ({count * smaller_k:,}). You can stop it while it runs.")

@@ -22,7 +22,7 @@ from dgm_core.pgm import (
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
-from space.inputs import readable_errors
+from space.inputs import readable_errors, whole
 
 MAX_LISTED_NODES = 40
 FIRST_EXAMPLE = "student"
@@ -109,10 +109,12 @@ def d_separation(spec: str, x, y, z, example: str | None = FIRST_EXAMPLE, last_v
 
 
 def _whole_number(value, what: str, low: int, high: int) -> int:
-    """A number box's value as an int in [low, high], or a NetworkError saying what to type."""
-    if value is None or not float(value).is_integer() or not low <= value <= high:
-        raise NetworkError(f"Use a whole number of {what} between {low:,} and {high:,}.")
-    return int(value)
+    """The shared check of a number box (space.inputs.whole), its message given as a NetworkError so
+    that it shows in the answer's text beside the network, like every other error of this tab."""
+    try:
+        return whole(value, what, low, high)
+    except gr.Error as exc:
+        raise NetworkError(exc.message) from None
 
 
 @readable_errors

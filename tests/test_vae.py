@@ -287,3 +287,14 @@ def test_likelihood_estimate_reports_each_chunk_and_stops_when_its_progress_call
         vae.likelihood_estimate(model, x, 1000, generator=torch.Generator().manual_seed(0), batch=1000,
                                 progress=stop_after_two_chunks)
     assert sizes == [8, 1000, 1000]                    # the ELBO's decode, then two chunks, then nothing
+
+
+def test_quicker_likelihood_settings_are_the_largest_within_the_budget():
+    """Brute force: the most images at this k, and the largest offered k at these images, within the budget."""
+    ks = [1, 10, 100, 1000, 5000]
+    for images in (1, 4, 8, 32):
+        for k in ks:
+            fewer, smaller = vae.quicker_likelihood_settings(images, k, 20_000, ks)
+            assert fewer == max([n for n in range(1, 20_001) if n * k <= 20_000] or [1])
+            assert smaller == max([kk for kk in ks if images * kk <= 20_000] or [1])
+    assert vae.quicker_likelihood_settings(32, 5000, 20_000, ks) == (4, 100)
