@@ -10,9 +10,10 @@ A checkpoint is a folder:
     snapshots/epoch-NNN.safetensors  generator weights during training (GANs), to follow quality
     training_state.safetensors  optimiser and RNG state for `--resume` (not pushed, not shipped)
 
-Every model inherits `HubModel` (`huggingface_hub.PyTorchModelHubMixin`), so `save_pretrained`,
-`from_pretrained(dir_or_repo_id, strict=True)` and `push_to_hub` work as everywhere on the Hub.
-`load_checkpoint(name_or_repo)` is the one way the pages and the trainers load a model.
+Every model inherits `dgm_core.hub.HubModel` (`huggingface_hub.PyTorchModelHubMixin`), so
+`save_pretrained`, `from_pretrained(dir_or_repo_id, strict=True)` and `push_to_hub` work as
+everywhere on the Hub. `load_checkpoint(name_or_repo)` is the one way the pages and the trainers
+load a model; it imports only the family the checkpoint's `model_type` names (dgm_core.hub).
 """
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import HfApi, PyTorchModelHubMixin
+from huggingface_hub import HfApi
 from torch import nn
 
+from dgm_core.hub import CONFIG_NAME, MODEL_TYPES, WEIGHTS_NAME, HubModel, UnknownModelType, model_class
+
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 HISTORY_NAME = "history.json"
 CARD_NAME = "README.md"
 STATE_NAME = "training_state.safetensors"
@@ -47,59 +48,6 @@ class CheckpointError(RuntimeError):
 
 class PushFailed(RuntimeError):
     """An upload to the Hub that did not happen; the local checkpoint is untouched."""
-
-
-_MODEL_TYPES: dict[str, type] = {}
-
-
-class HubModel(nn.Module, PyTorchModelHubMixin, library_name="dgm-lab", tags=["dgm-lab"]):
-    """Base class of every trainable model. Subclasses set `model_type` and keep their
-    constructor arguments JSON-serialisable; those arguments are the config."""
-
-    model_type: str = ""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.model_type:
-            _MODEL_TYPES[cls.model_type] = cls
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return dict(self._hub_mixin_config or {})
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        from safetensors.torch import save_model
-
-        save_model(self, str(Path(save_directory) / WEIGHTS_NAME))
-        config = {"model_type": self.model_type, **self.config}
-        (Path(save_directory) / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
-                         local_files_only=False, token=None, map_location: str = "cpu", strict: bool = True,
-                         **model_kwargs):
-        """Weights from `model.safetensors` only: unlike the mixin's default there is no fallback to
-        a pickled `pytorch_model.bin`, locally or on the Hub."""
-        import safetensors.torch
-        from huggingface_hub import hf_hub_download
-
-        model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            weights = os.path.join(model_id, WEIGHTS_NAME)
-        else:
-            weights = hf_hub_download(repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
-                                      force_download=force_download, token=token, local_files_only=local_files_only)
-        safetensors.torch.load_model(model, weights, strict=strict, device=map_location)
-        return model.eval()
-
-
-def known_model_types() -> dict[str, type]:
-    """model_type -> class, for every family (imported here so the registry is complete)."""
-    import dgm_core.classifier  # noqa: F401
-    import dgm_core.gan  # noqa: F401
-    import dgm_core.vae  # noqa: F401
-
-    return dict(_MODEL_TYPES)
 
 
 @dataclass
@@ -133,12 +81,12 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _model_class(config: dict, path: Path, expected: type | None) -> type:
-    types = known_model_types()
     kind = config["model_type"]
-    if kind not in types:
+    try:
+        cls = model_class(kind)
+    except UnknownModelType:
         raise CheckpointError(f"{path / CONFIG_NAME} is for a model of type {kind!r}, which DGM Lab does not know "
-                              f"(known: {', '.join(sorted(types))}).")
-    cls = types[kind]
+                              f"(known: {', '.join(sorted(MODEL_TYPES))}).") from None
     if expected is not None and not issubclass(cls, expected):
         raise CheckpointError(f"{path / CONFIG_NAME} is the config of a {kind!r} model, not of a "
                               f"{expected.model_type!r} model: pick a {expected.model_type} checkpoint.")

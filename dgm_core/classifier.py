@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dgm_core.checkpoints import HubModel
+from dgm_core.hub import HubModel
 
 
 class ImageClassifier(HubModel):

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dgm_core.checkpoints import HubModel
+from dgm_core.hub import HubModel
 from dgm_core.data import sample_toy, toy_modes
 
 KINDS = ("gan", "wgan", "wgan-gp")

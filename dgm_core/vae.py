@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dgm_core.checkpoints import HubModel
+from dgm_core.hub import HubModel
 
 LOG_2PI = math.log(2 * math.pi)
 #: The most latent points an evaluation decodes in one call (images × samples). Memory grows with

@@ -19,6 +19,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,10 +230,14 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
                         pin_memory=ctx.device.type == "cuda")
     args.total_steps = args.epochs * len(loader)
     kill_at = int(os.environ.get(KILL_AT_STEP_ENV, "0"))
+    # Wall-clock spent training (evaluation and writing excluded), summed over epochs and resumes:
+    # comparisons of models with different update rules are made against it and against updates.
+    train_seconds = history["epochs"][-1].get("seconds", 0.0) if history["epochs"] else 0.0
 
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
         model.train()
+        epoch_started = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not ctx.main, leave=False,
                    dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
         for x, y in bar:
@@ -263,13 +268,15 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
                 history["steps"].append({"step": global_step, "epoch": epoch + 1, **metrics})
                 bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k != "beta"})
         bar.close()
+        train_seconds += time.perf_counter() - epoch_started
 
         if ctx.world > 1:
             _broadcast_buffers(model)
         rng = _rng_states(ctx)
         if ctx.main:
             epoch_metrics = recipe.evaluate(model, test, args)
-            history["epochs"].append({"epoch": epoch + 1, "step": global_step, **epoch_metrics})
+            history["epochs"].append({"epoch": epoch + 1, "step": global_step, "seconds": round(train_seconds, 3),
+                                      **epoch_metrics})
             last = epoch + 1 == args.epochs
             samples, snapshots = {}, {}
             if (epoch + 1) % args.sample_every == 0 or last:

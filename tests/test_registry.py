@@ -1,0 +1,62 @@
+"""The model registry (dgm_core/hub.py): one table of names, resolved lazily, so that loading one
+family's checkpoint imports no other generative family."""
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dgm_core
+from dgm_core.checkpoints import CHECKPOINT_DIR, CheckpointError, load_local
+from dgm_core.hub import MODEL_TYPES, HubModel, model_class
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The generative families; the classifier is the shared judge every family may use.
+FAMILIES = {"dgm_core.vae", "dgm_core.gan"}
+
+
+def _all_subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)
+
+
+def test_every_hub_model_subclass_has_its_line_in_the_table():
+    for module in pkgutil.walk_packages(dgm_core.__path__, "dgm_core."):
+        importlib.import_module(module.name)
+    subclasses = {c for c in _all_subclasses(HubModel) if c.__module__.startswith("dgm_core.")}
+    assert subclasses, "no HubModel subclass found: the walk imported nothing"
+    registered = {model_class(kind) for kind in MODEL_TYPES}
+    assert subclasses == registered, f"not in MODEL_TYPES: {subclasses - registered}; stale: {registered - subclasses}"
+    for kind in MODEL_TYPES:
+        assert model_class(kind).model_type == kind
+
+
+def test_every_shipped_checkpoint_names_a_registered_type():
+    kinds = {json.loads((p / "config.json").read_text())["model_type"] for p in CHECKPOINT_DIR.iterdir()
+             if (p / "config.json").is_file()}
+    assert kinds and kinds <= set(MODEL_TYPES)
+
+
+def test_an_unregistered_type_is_refused_with_the_known_ones_listed(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "diffusion"}))
+    with pytest.raises(CheckpointError, match=r"'diffusion'.*known: classifier, image-gan, vae"):
+        load_local(tmp_path)
+
+
+def _families_imported_by(checkpoint: str) -> set[str]:
+    code = ("import sys; from dgm_core.checkpoints import load_checkpoint; "
+            f"load_checkpoint({checkpoint!r}); "
+            "print(' '.join(m for m in sys.modules if m.startswith('dgm_core.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(out.stdout.split()) & FAMILIES
+
+
+@pytest.mark.parametrize(("checkpoint", "family"), [("vae-digits-beta1", "dgm_core.vae"),
+                                                    ("gan-digits", "dgm_core.gan"),
+                                                    ("classifier-digits", None)])
+def test_loading_one_family_imports_no_other(checkpoint, family):
+    assert _families_imported_by(checkpoint) == ({family} if family else set())
