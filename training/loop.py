@@ -5,10 +5,13 @@ One process per device. Under `torchrun` each process reads RANK / WORLD_SIZE / 
 joins a process group (nccl on GPUs, gloo on CPU); DistributedSampler gives each rank its shard
 of each epoch's seeded permutation; only rank 0 logs and writes.
 
+The loop drives a recipe (training/recipes/base.py): `setup` builds the model, then each batch is
+one `loss` or `step`, each epoch one `evaluate` (and `samples`, `snapshot`), the last one `final`.
 As in nanoGPT's train.py, the loop owns autocast, backward and the optimiser step of every recipe
 that returns a loss; a recipe with its own step (the GANs) gets the autocast context and its
 modules wrapped by the same `_wrap`, and honours only the flags it declares (training/run.py
-refuses the others).
+refuses the others). After each epoch the resume state holds the optimiser, every rank's RNG,
+the counters and the recipe's own `state_dict()`; `--resume` gives each back.
 """
 from __future__ import annotations
 
@@ -182,7 +185,7 @@ def train(recipe, args, argv: list[str]) -> Path:
             dist.destroy_process_group()
 
 
-def _train(recipe, args, argv, ctx: Context) -> Path:
+def _train(recipe_class, args, argv, ctx: Context) -> Path:
     out = Path(args.out)
     recover_folder(out)
     if (out / CONFIG_NAME).exists() and not args.resume:
@@ -193,9 +196,13 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
 
     train_data = load_dataset(args.dataset, "train", image_size=args.image_size)
     test = _test_set(load_dataset(args.dataset, "test", image_size=args.image_size))
+    sampler = DistributedSampler(train_data, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler, num_workers=0,
+                        pin_memory=ctx.device.type == "cuda")
+    recipe = recipe_class(args)
     torch.manual_seed(args.seed)                    # the same initial weights on every rank
-    model = recipe.build(args, train_data).to(ctx.device)
-    optimizer = recipe.optimizer(model, args)
+    model = recipe.setup(train_data, len(loader), ctx.device)
+    optimizer = recipe.optimizer()
     history: dict = {"steps": [], "epochs": []}
     start_epoch = global_step = 0
     torch.manual_seed(args.seed + 1000 * ctx.rank)  # different noise on each rank
@@ -210,6 +217,7 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
         model.load_state_dict(saved.model.state_dict())
         state = load_state(out / STATE_NAME)
         optimizer.load_state_dict(state["optimizer"])
+        recipe.load_state_dict(state.get("recipe", {}))
         start_epoch, global_step, history = state["epoch"], state["step"], saved.history
         if len(state["rng"]) != ctx.world:
             raise RunError(f"--resume: {out} was written by {len(state['rng'])} processes; resume it with the same "
@@ -221,14 +229,9 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
     refused = unsupported_flags(recipe, args, ctx.world)
     if refused:                                    # training.run checks first; this guards other callers
         raise RunError(refusal(recipe, refused))
-    step_model = (recipe.wrap or (lambda model, args, wrap: wrap(model)))(model, args, lambda m: _wrap(m, args, ctx))
+    step_model = recipe.wrap(lambda m: _wrap(m, args, ctx))
     autocast = (torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16) if args.amp == "bf16"
                 else contextlib.nullcontext())
-
-    sampler = DistributedSampler(train_data, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=args.seed)
-    loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler, num_workers=0,
-                        pin_memory=ctx.device.type == "cuda")
-    args.total_steps = args.epochs * len(loader)
     kill_at = int(os.environ.get(KILL_AT_STEP_ENV, "0"))
     # Wall-clock spent training (evaluation and writing excluded), summed over epochs and resumes:
     # comparisons of models with different update rules are made against it and against updates.
@@ -244,15 +247,15 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
             if kill_at and global_step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
             x, y = x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)
-            if recipe.loss is not None:
+            if recipe.owns_step:
+                metrics = recipe.step(step_model, x, y, optimizer, global_step, autocast)
+            else:
                 optimizer.zero_grad(set_to_none=True)
                 with autocast:
-                    loss, metrics = recipe.loss(step_model, model, x, y, global_step, args)
+                    loss, metrics = recipe.loss(step_model, x, y, global_step)
                 loss.backward()
                 optimizer.step()
                 metrics = {k: float(v) for k, v in metrics.items()}
-            else:
-                metrics = recipe.step(step_model, model, x, y, optimizer, global_step, args, autocast)
             finite = torch.tensor(float(all(math.isfinite(v) for v in metrics.values())))
             if ctx.world > 1:
                 dist.all_reduce(finite, op=dist.ReduceOp.MIN)
@@ -274,23 +277,25 @@ def _train(recipe, args, argv, ctx: Context) -> Path:
             _broadcast_buffers(model)
         rng = _rng_states(ctx)
         if ctx.main:
-            epoch_metrics = recipe.evaluate(model, test, args)
+            epoch_metrics = recipe.evaluate(test)
             history["epochs"].append({"epoch": epoch + 1, "step": global_step, "seconds": round(train_seconds, 3),
                                       **epoch_metrics})
             last = epoch + 1 == args.epochs
             samples, snapshots = {}, {}
             if (epoch + 1) % args.sample_every == 0 or last:
-                grid = recipe.samples(model, args)
+                grid = recipe.samples()
                 if grid is not None:
                     samples[f"epoch-{epoch + 1:03d}.png"] = _png(grid)
-                if recipe.snapshot is not None:
-                    snapshots[f"epoch-{epoch + 1:03d}.safetensors"] = recipe.snapshot(model)
+                snapshot = recipe.snapshot()
+                if snapshot is not None:
+                    snapshots[f"epoch-{epoch + 1:03d}.safetensors"] = snapshot
             if last:
-                history.update(recipe.final(model, test, args))
+                history.update(recipe.final(test))
             history["run"] = {"command": command, "world_size": ctx.world, **settings}
             summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in epoch_metrics.items())
             print(f"epoch {epoch + 1}/{args.epochs}: {summary}", file=sys.stderr)
-            state = {"optimizer": optimizer.state_dict(), "rng": rng, "epoch": epoch + 1, "step": global_step}
+            state = {"optimizer": optimizer.state_dict(), "rng": rng, "epoch": epoch + 1, "step": global_step,
+                     "recipe": recipe.state_dict()}
             write_checkpoint(model, out, command=command, history=history, samples=samples, snapshots=snapshots, state=state,
                              card=model_card(recipe, args, command, history, ctx))
         if ctx.world > 1:

@@ -1,0 +1,12 @@
+"""What `training.run` knows about each model: one recipe class per family, in
+training/recipes/<family>.py, implementing training/recipes/base.py. To add a family, write its
+recipe module and add its classes to the list below."""
+from training.recipes.base import FLAGS, Recipe
+from training.recipes.classifier import ClassifierRecipe
+from training.recipes.gan import ConditionalGANRecipe, GANRecipe, WGANGPRecipe, WGANRecipe
+from training.recipes.vae import VAERecipe
+
+RECIPES: dict[str, type[Recipe]] = {r.name: r for r in [VAERecipe, GANRecipe, WGANRecipe, WGANGPRecipe,
+                                                          ConditionalGANRecipe, ClassifierRecipe]}
+
+__all__ = ["FLAGS", "RECIPES", "Recipe"]
