@@ -1,6 +1,6 @@
 """Live 2-D training speed: GAN, WGAN and WGAN-GP advanced together, as the GAN page does.
 
-Ours: dgm_core.gan.SideBySide at the lab's defaults (2 hidden layers of 64 units, batch 128; a
+Ours: dgm_core.gan.side_by_side (a dgm_core.live.LiveSession) at the lab's defaults (2 hidden layers of 64 units, batch 128; a
 step is one generator update: 1 + 1 updates for the GAN, 5 + 1 for each WGAN).
 Reference, measured in the same run: the textbook PyTorch loop of the same sizes — nn.Sequential
 of nn.Linear, torch.optim (Adam / RMSprop), loss.backward, the weight clip as a loop over
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm_core import gan
+from dgm_core.live import LIVE_TRAIN_SECONDS
 from dgm_core.data import sample_toy
 
 BUSY = "import torch\na = torch.randn(768, 768)\nwhile True:\n    a @ a\n"
@@ -97,11 +98,11 @@ def textbook_rate(seconds: float) -> float:
 
 
 def ours_rate(seconds: float) -> float:
-    live = gan.SideBySide.create({kind: gan.default_config(kind) for kind in gan.KINDS})
+    live = gan.side_by_side({kind: gan.default_config(kind) for kind in gan.KINDS})
     live.advance(1)
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        n += live.advance(10**6, seconds=gan.LIVE_TRAIN_SECONDS)     # one page refresh's training
+        n += live.advance(10**6, seconds=LIVE_TRAIN_SECONDS)     # one page refresh's training
     return n / (time.perf_counter() - start)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from dgm_core.checkpoints import load_checkpoint
-from dgm_core.figures.vae import image_grid_figure
+from dgm_core.figures.images import image_grid_figure
 
 BUDGET_MS = 50.0
 

@@ -69,3 +69,9 @@ def inception_features(images: torch.Tensor, model=None, batch_size: int = 50) -
         b = F.interpolate(b, size=(299, 299), mode="bilinear", align_corners=False)
         out.append(model((b - mean) / std).cpu())
     return torch.cat(out).double().numpy()
+
+
+def live_features(features: np.ndarray) -> tuple[int, int]:
+    """(features that vary over `features`' rows, all features). A ReLU unit that is zero on every
+    image is dead: it adds nothing to a Fréchet distance, which then lives in fewer dimensions."""
+    return int((features.std(0) > 0).sum()), int(features.shape[1])

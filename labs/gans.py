@@ -1,18 +1,19 @@
-"""The GAN lab: widgets -> dgm_core.gan -> dgm_core.figures.gan.
+"""The GAN lab: widgets -> dgm_core.gan -> dgm_core.figures.
 
-Live training: the three 2-D models live in st.session_state["gan_live"] (a dgm_core.gan.SideBySide)
-and a fragment advances them a few steps per refresh while running. Trained image checkpoints
-are loaded with st.cache_resource."""
+Live training runs on the shared controller (labs/live.py) over a dgm_core.live.LiveSession of
+three ToyGANs; trained image checkpoints come from dgm_core.catalogue, loaded with
+st.cache_resource."""
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
-from dgm_core import gan
+from dgm_core import catalogue, gan
 from dgm_core.checkpoints import CheckpointError, load_checkpoint
-from dgm_core.classifier import ImageClassifier
-from dgm_core.data import TOY_DISTRIBUTIONS, load_dataset, toy_modes
+from dgm_core.data import toy_modes
 from dgm_core.features import CLASSIFIER, classifier_features
 from dgm_core.figures.gan import (
+    FID_AXES,
     TITLES,
     class_histogram_figure,
     coverage_figure,
@@ -20,129 +21,77 @@ from dgm_core.figures.gan import (
     loss_curves_figure,
     separation_figure,
     theory_densities_figure,
-    toy_panel_figure,
 )
-from dgm_core.figures.vae import image_grid_figure
-from dgm_core.metrics import frechet_distance
-
-REFRESH_SECONDS = 1.0        # a refresh (training, drawing, the browser redrawing five charts) must end well inside it:
-#                            with 0.5 s, refreshes queued up and Pause took 4-5 s in Chromium (1.0 s: 0.5 s)
-TRAIN_SECONDS = 0.3        # training per refresh: with the drawing (server and browser) it must end inside REFRESH_SECONDS
-IMAGE_GANS = {"gan": "gan-digits", "wgan": "wgan-digits", "wgan-gp": "wgan-gp-digits"}
-CGAN = "cgan-digits"
-JUDGE = "classifier-digits"
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.style import MODEL_COLOURS
+from dgm_core.figures.toy2d import live_panel_figure
+from labs.live import data_choice, live_training
 
 st.title("⚔️ Generative adversarial networks")
 live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Samples & FID", "Conditional GAN"])
 
 
 # ------------------------------------------------------------------------ live training
-def settings_from_widgets() -> dict[str, gan.ToyGANConfig]:
+def settings_from_widgets() -> dict[str, gan.ToyGANConfig] | None:
     R = gan.LIVE_RANGES
     c1, c2, c3, c4 = st.columns(4)
-    dataset = c1.selectbox("Data", TOY_DISTRIBUTIONS, key="gan_dataset")
     n_critic = int(c2.number_input("n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic"))
-    clip = c3.number_input("clip c (WGAN)", *R["clip"], 0.01, 0.005, format="%.3f", key="gan_clip")
+    clip = c3.number_input("clip c (WGAN)", *R["clip"], gan.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip",
+                           help=f"The weights of the WGAN critic are clipped to [−c, c]. {gan.CLIP_LESSON}")
     gp_lambda = c4.number_input("λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda")
     c5, c6, c7 = st.columns([1, 1, 2])
     generator_loss = c5.radio("GAN generator loss", ["non-saturating", "saturating"], key="gan_g_loss")
     seed = int(c6.number_input("seed", *R["seed"], 0, key="gan_seed"))
-    configs = {}
+    rates = {}
     with c7.expander("Learning rates"):
         for kind in gan.KINDS:
             base = gan.default_config(kind)
             a, b = st.columns(2)
-            lr_g = a.number_input(f"{TITLES[kind]}: generator", *R["lr"], base.lr_generator, format="%.5f",
-                                  key=f"gan_lr_g_{kind}")
-            lr_d = b.number_input(f"{TITLES[kind]}: critic", *R["lr"], base.lr_critic, format="%.5f",
-                                  key=f"gan_lr_d_{kind}")
-            configs[kind] = gan.default_config(
-                kind, dataset=dataset, seed=seed, lr_generator=float(lr_g), lr_critic=float(lr_d),
-                n_critic=1 if kind == "gan" else n_critic, clip=float(clip), gp_lambda=float(gp_lambda),
-                generator_loss=generator_loss)
-    return configs
+            rates[kind] = (a.number_input(f"{TITLES[kind]}: generator", *R["lr"], base.lr_generator, format="%.5f",
+                                          key=f"gan_lr_g_{kind}"),
+                           b.number_input(f"{TITLES[kind]}: critic", *R["lr"], base.lr_critic, format="%.5f",
+                                          key=f"gan_lr_d_{kind}"))
+    with c1:
+        dataset = data_choice("gan")
+    if dataset is None:
+        return None
+    return {kind: gan.default_config(kind, dataset=dataset, seed=seed, lr_generator=float(rates[kind][0]),
+                                     lr_critic=float(rates[kind][1]), n_critic=1 if kind == "gan" else n_critic,
+                                     clip=float(clip), gp_lambda=float(gp_lambda), generator_loss=generator_loss)
+            for kind in gan.KINDS}
 
 
-def reset(configs) -> None:
-    st.session_state.gan_live = gan.SideBySide.create(configs)
-    st.session_state.gan_live_configs = configs
-    st.session_state.gan_running = False
-    st.session_state.gan_pending = 0
+def draw_live(session) -> None:
+    views = session.view()
+    for column, (kind, view) in zip(st.columns(3), views.items()):
+        with column:
+            st.plotly_chart(live_panel_figure(view, session.real, MODEL_COLOURS[kind], TITLES[kind]),
+                            key=f"gan_panel_{kind}")
+            cover = session.metrics[kind][-1] if session.metrics[kind] else None
+            if cover:
+                st.caption(f"modes captured {cover['captured']}/{cover['modes']} within 3σ, "
+                           f"{cover['captured_loose']}/{cover['modes']} within {cover['loose_radius']:g}; "
+                           f"high-quality samples {cover['high_quality']:.0%}")
+    st.plotly_chart(loss_curves_figure(session.histories()), key="gan_losses")
+    first = next(iter(session.models.values()))
+    modes = toy_modes(first.config.dataset)
+    if modes is not None:
+        st.plotly_chart(coverage_figure(session.metrics, len(modes[0])), key="gan_coverage")
+    else:
+        st.caption("Mode coverage is counted on the Gaussian mixtures (8 and 25 Gaussians).")
 
 
 with live:
     st.markdown("GAN, WGAN and WGAN-GP on the **same data, seed and network sizes**, trained side by side. "
                 "Background: the discriminator's σ(D(x)) (GAN) or the critic's value (WGANs); orange: where "
-                "the generator loss pushes each generated point.")
+                "the generator loss pushes each generated point. One step is one generator update, after "
+                "n_critic critic updates.")
     try:
         configs = settings_from_widgets()
     except ValueError as exc:
         st.error(f"These settings cannot be used: {exc}")
         st.stop()
-    if "gan_live" not in st.session_state:
-        reset(configs)
-    changed = configs != st.session_state.gan_live_configs
-    b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
-    running = st.session_state.gan_running
-    if b1.button("⏸ Pause" if running else "▶ Run", key="gan_run", disabled=changed and not running):
-        st.session_state.gan_running = not running
-        st.session_state.gan_pending = 0
-        st.rerun()
-    if b2.button("Step", key="gan_step", disabled=running or changed):
-        st.session_state.gan_pending = st.session_state.get("gan_pending", 0) + st.session_state.gan_steps_per_refresh
-    if b3.button("↺ Reset", key="gan_reset", type="primary" if changed else "secondary"):
-        reset(configs)
-        st.rerun()
-    b4.slider("steps per refresh (at most)", 1, 200, 20, key="gan_steps_per_refresh",
-              help=f"Each refresh (every {REFRESH_SECONDS:g} s) trains for at most {TRAIN_SECONDS:.2f} s, then draws: with many steps "
-                   "per refresh the models take as many as fit, and Step finishes over several refreshes.")
-    in_force = st.session_state.gan_live_configs
-    st.caption("**Training with** " + gan.describe_settings(in_force) +
-               (" · the widgets' new values apply on **Reset**." if changed else ""))
-    if changed:
-        st.info("Settings changed: press **Reset** to start the three models again with them.")
-
-    busy = st.session_state.gan_running or st.session_state.get("gan_pending", 0) > 0
-
-    @st.fragment(run_every=REFRESH_SECONDS if busy else None)
-    def live_panel():
-        state: gan.SideBySide = st.session_state.gan_live
-        per_refresh = st.session_state.gan_steps_per_refresh
-        pending = st.session_state.get("gan_pending", 0)
-        if st.session_state.gan_running or pending:
-            done = state.advance(min(per_refresh, pending) if pending else per_refresh,
-                                 seconds=TRAIN_SECONDS)
-            st.session_state.gan_pending = max(0, pending - done)
-        all_diverged = len(state.diverged) == len(state.models)
-        if all_diverged:
-            st.session_state.gan_running, st.session_state.gan_pending = False, 0
-        if not (st.session_state.gan_running or st.session_state.gan_pending) and busy:
-            st.rerun()        # the work is done: redraw the buttons and stop the refresh timer
-        for kind, step in state.diverged.items():
-            st.error(f"{TITLES[kind]} diverged at step {step}: its losses are no longer finite numbers. It is "
-                     "frozen; lower its learning rates and press Reset.")
-        left, right = st.columns(2)
-        left.metric("step (generator updates)", f"{state.steps:,}")
-        right.metric("steps per second (the three together)",
-                     f"{state.steps_per_second:.0f}" if state.steps_per_second else "–")
-        views = state.view()
-        real = next(iter(state.models.values())).pool[:500].numpy()
-        columns = st.columns(3)
-        for column, (kind, view) in zip(columns, views.items()):
-            with column:
-                st.plotly_chart(toy_panel_figure(view, real), key=f"gan_panel_{kind}")
-                cover = state.coverage[kind][-1] if state.coverage[kind] else None
-                if cover:
-                    st.caption(f"modes captured {cover['captured']}/{cover['modes']}, "
-                               f"high-quality samples {cover['high_quality']:.0%}")
-        st.plotly_chart(loss_curves_figure({k: m.history for k, m in state.models.items()}), key="gan_losses")
-        modes = toy_modes(next(iter(state.models.values())).config.dataset)
-        if modes is not None:
-            st.plotly_chart(coverage_figure(state.coverage, len(modes[0])), key="gan_coverage")
-        else:
-            st.caption("Mode coverage is counted on the Gaussian mixtures (8 and 25 Gaussians).")
-
-    live_panel()
+    live_training("gan", configs, gan.side_by_side, gan.describe_settings, draw_live, TITLES)
 
 # ------------------------------------------------------------------------------- theory
 with theory:
@@ -155,7 +104,7 @@ with theory:
     grads = game.generator_gradients()
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("JS (nats)", f"{game.js_divergence():.4f}", help="at most log 2 = 0.6931")
-    m2.metric("W₁", f"{game.wasserstein():.3f}")
+    m2.metric("W₁", f"{game.wasserstein():.3f}", help="in units of x (a distance, not a divergence in nats)")
     m3.metric("∂/∂θ saturating", f"{grads['saturating']:.2e}")
     m4.metric("∂/∂θ non-saturating", f"{grads['non-saturating']:.2e}")
     st.plotly_chart(theory_densities_figure(game), key="gan_theory_densities")
@@ -173,11 +122,16 @@ def image_gan(name: str):
 
 
 @st.cache_resource(show_spinner=False)
-def judge_and_floor():
-    """The dataset classifier, and the Fréchet distance of real train vs real test features (the floor)."""
-    judge = load_checkpoint(JUDGE, expected=ImageClassifier).model
-    train, test = load_dataset("digits", "train", 28), load_dataset("digits", "test", 28)
-    return judge, frechet_distance(classifier_features(judge, train.images), classifier_features(judge, test.images))
+def judge_with_floor():
+    """The dataset classifier, the real-vs-real floor of its distance and its live features."""
+    return catalogue.judge_with_floor()
+
+
+@st.cache_resource(show_spinner=False)
+def sampling_spread(name: str):
+    judge, _, _ = judge_with_floor()
+    test = catalogue.test_images("digits", judge.image_size)
+    return gan.sampling_spread(image_gan(name).model, judge, classifier_features(judge, test.images[:2000]))
 
 
 @st.cache_data(show_spinner=False)
@@ -186,54 +140,91 @@ def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
     return gan.snapshot_model(checkpoint, checkpoint.path / "snapshots" / snapshot).sample(64, seed=seed).numpy()
 
 
-def available(names) -> dict[str, object]:
-    found = {}
-    for kind, name in names.items():
-        try:
-            found[kind] = image_gan(name)
-        except CheckpointError:
-            pass
-    return found
+def loaded_runs() -> dict[str, list]:
+    runs = {}
+    for kind, names in catalogue.image_gan_runs().items():
+        loaded = []
+        for name in names:
+            try:
+                loaded.append(image_gan(name))
+            except CheckpointError as exc:
+                st.warning(f"Checkpoint {name} could not be loaded and is left out: {exc}")
+        if loaded:
+            runs[kind] = loaded
+    return runs
+
+
+def comparison_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "model": TITLES[r["kind"]], "training seeds": r["seeds"], "generator updates": r["generator_updates"],
+        "critic updates": r["critic_updates"], "epochs": r["epochs"],
+        "training time (s)": None if r["seconds"] is None else round(r["seconds"]),
+        "Fréchet distance (mean)": round(r["fid_mean"], 1),
+        "range over seeds": f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
+        "classes under 5 % (worst seed)": r["classes_dropped"]} for r in rows])
 
 
 with images:
-    checkpoints = available(IMAGE_GANS)
-    if not checkpoints:
+    runs = loaded_runs()
+    if not runs:
         st.error("No GAN checkpoints are shipped with this copy: train them with "
                  "`python -m training.run gan --width 16 --epochs 60 --sample-every 15 --out checkpoints/gan-digits` "
-                 "(and wgan, wgan-gp).")
+                 "(and wgan, wgan-gp with --epochs 300, for the same 1,380 generator updates).")
     else:
-        judge, floor = judge_and_floor()
-        st.markdown(f"Trained on `digits` (28x28) by `python -m training.run` for the same number of epochs (the "
-                    "same number of discriminator / critic updates; the WGANs update their generator once per 5 "
-                    f"of them). The Fréchet distance uses the **{CLASSIFIER}** (`{JUDGE}`), not Inception-V3: it "
-                    "compares with itself only.")
-        st.plotly_chart(fid_curves_figure({k: c.history for k, c in checkpoints.items()}, floor, "classifier features"),
-                        key="gan_fid_curves")
-        kind = st.radio("Checkpoint", list(checkpoints), format_func=lambda k: TITLES[k], horizontal=True,
+        judge, floor, (alive, features) = judge_with_floor()
+        rows = gan.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
+        updates = rows[0]["generator_updates"]
+        st.markdown(
+            f"Trained on `digits` (28x28) by `python -m training.run` until every model had made the **same number "
+            f"of generator updates**{f' ({updates:,})' if updates else ''}: the WGANs update their generator once per 5 critic updates, so "
+            "they ran 5 times the epochs. Each model was trained with more than one seed: faint lines are the seeds, "
+            f"bold their mean. The Fréchet distance uses the **{CLASSIFIER}** (`{catalogue.JUDGE}`), not "
+            f"Inception-V3: it compares with itself only, and only **{alive} of its {features} features** vary on "
+            f"the test set (the others are ReLU units that are zero on every image), so it measures {alive} "
+            "dimensions.")
+        if not all(r["matched"] for r in rows):
+            st.warning("These checkpoints did not all make the same number of generator updates: compare them on "
+                       "the generator-updates axis, not by their last value.")
+        axis = st.radio("Against", list(FID_AXES), format_func=FID_AXES.get, horizontal=True, key="gan_fid_axis")
+        st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
+                                          "classifier features", axis), key="gan_fid_curves")
+        spread = sampling_spread(runs["gan"][0].path.name) if "gan" in runs else None
+        st.dataframe(comparison_table(rows), hide_index=True)
+        st.caption(("Sampling alone moves the distance: the GAN's, over 5 draws of 1,000 samples, has standard "
+                    f"deviation {spread['std']:.1f} around {spread['mean']:.1f}. " if spread else "") +
+                   "A class read in under 5 % of 1,000 samples counts as dropped (a fair share is 10 %). The class "
+                   "histograms below show each model's samples spreading over the classes as training goes on.")
+        kind = st.radio("Checkpoint", list(runs), format_func=lambda k: TITLES[k], horizontal=True,
                         key="gan_image_kind")
-        chosen = checkpoints[kind]
+        chosen = runs[kind][0]
+        by_epoch = {e["epoch"]: e for e in chosen.history["epochs"]}
         snapshots = [p.name for p in chosen.snapshots]
-        snapshot = st.select_slider("Epoch", snapshots, value=snapshots[-1], key=f"gan_snapshot_{kind}",
-                                    format_func=lambda s: s.removeprefix("epoch-").removesuffix(".safetensors"))
+
+        def snapshot_label(name: str) -> str:
+            epoch = int(name.removeprefix("epoch-").removesuffix(".safetensors"))
+            updates = by_epoch.get(epoch, {}).get("generator_updates")
+            return f"epoch-{epoch:03d} · " + (f"{updates:,} generator updates" if updates is not None else "")
+
+        snapshot = st.select_slider("Generator updates", snapshots, value=snapshots[-1], key=f"gan_snapshot_{kind}",
+                                    format_func=snapshot_label)
         seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_image_seed"))
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(image_grid_figure(torch.from_numpy(snapshot_samples(IMAGE_GANS[kind], snapshot, seed)), 8,
-                                              f"{TITLES[kind]}, {snapshot.removesuffix('.safetensors')}"),
+            st.plotly_chart(image_grid_figure(torch.from_numpy(snapshot_samples(chosen.path.name, snapshot, seed)), 8,
+                                              f"{TITLES[kind]}, {snapshot_label(snapshot)}"),
                             key="gan_snapshot_grid")
         with right:
             st.plotly_chart(class_histogram_figure(chosen.history, [str(d) for d in range(10)],
-                                                   f"{TITLES[kind]}: classes of 1,000 samples per epoch"),
+                                                   f"{TITLES[kind]}: classes of 1,000 samples over training"),
                             key="gan_class_histogram")
             last = chosen.history["epochs"][-1]
-            st.caption(f"Last epoch: Fréchet distance {last['fid_classifier']:.1f} (real vs real {floor:.1f}); "
-                       f"feature spread {last['feature_spread']:.2f} against {last['real_feature_spread']:.2f} for real "
-                       "images (lower means less diverse samples).")
+            st.caption(f"Last epoch (seed 0): Fréchet distance {last['fid_classifier']:.1f} (real vs real "
+                       f"{floor:.1f}); feature spread {last['feature_spread']:.2f} against "
+                       f"{last['real_feature_spread']:.2f} for real images (lower means less diverse samples).")
 
 with conditional:
     try:
-        cgan = image_gan(CGAN)
+        cgan = image_gan(catalogue.CGAN)
     except CheckpointError as exc:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:

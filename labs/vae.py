@@ -6,18 +6,17 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dgm_core import vae
-from dgm_core.checkpoints import CheckpointError, load_checkpoint, shipped_checkpoints
-from dgm_core.data import load_dataset
+from dgm_core import catalogue, vae
+from dgm_core.catalogue import TEST_IMAGES, dataset_of
+from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vae import (
-    image_grid_figure,
     kl_per_dim_figure,
     mig_figure,
     nll_figure,
     training_curves_figure,
 )
 
-TEST_IMAGES = 1000        # test images behind the reports, MIG and attribute vectors
 SLIDER_RANGE = 3.0        # latent sliders span ±3 prior standard deviations
 MAX_NLL_IMAGES = 32       # test images the IWAE panel offers
 NLL_KS = [1, 10, 100, 1000, 5000]
@@ -34,34 +33,20 @@ def vae_checkpoint(name: str):
 
 @st.cache_resource(show_spinner=False)
 def test_set(dataset: str, image_size: int):
-    options = {"n": TEST_IMAGES} if dataset == "shapes" else {}
-    return load_dataset(dataset, "test", image_size, **options)
+    return catalogue.test_images(dataset, image_size)
 
 
 @st.cache_resource(show_spinner=False)
 def report(name: str):
-    checkpoint = vae_checkpoint(name)
-    data = test_set(dataset_of(checkpoint), checkpoint.model.image_size)
-    return vae.latent_report(checkpoint.model, data.images[:TEST_IMAGES], getattr(data, "factor_index", None))
-
-
-def dataset_of(checkpoint) -> str:
-    return checkpoint.history.get("run", {}).get("dataset", "digits")
+    return catalogue.vae_report(vae_checkpoint(name))
 
 
 @st.cache_data(show_spinner=False)
 def shipped_vaes() -> dict[str, dict]:
-    """name -> {dataset, beta} for every shipped VAE checkpoint."""
-    found = {}
-    for name in shipped_checkpoints():
-        try:
-            checkpoint = vae_checkpoint(name)
-        except CheckpointError:
-            continue
-        run = checkpoint.history.get("run", {})
-        found[name] = {"dataset": run.get("dataset", "?"), "beta": run.get("beta", 1.0),
-                       "schedule": run.get("beta_schedule", "constant")}
-    return found
+    """name -> {dataset, beta, schedule, seed} for every shipped VAE checkpoint."""
+    return {name: {"dataset": item.dataset, "beta": item.run.get("beta", 1.0), "seed": item.seed,
+                   "schedule": item.run.get("beta_schedule", "constant")}
+            for name, item in catalogue.vae_runs().items()}
 
 
 def label(name: str) -> str:

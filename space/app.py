@@ -18,6 +18,14 @@ from space.bayesian_networks import bayesian_network_tab  # noqa: E402
 from space.gans import gans_tab  # noqa: E402
 from space.vae import vae_tab  # noqa: E402
 
+#: The Space's tabs in teaching order, as labs/registry.py lists the pages: to add a lab, write its
+#: space/<lab>.py with a function that builds the tab, and add one line here.
+TABS = [
+    ("Bayesian networks", bayesian_network_tab),
+    ("VAE", vae_tab),
+    ("GANs", gans_tab),
+]
+
 # The queue, set for a class sharing the Space's 2 CPU cores (tests/test_load.py drives it with 20 clients).
 # - Each event listener has its own queue and runs at most QUEUE_CONCURRENCY requests at once: one per core,
 #   since more would only time-slice the same two cores (and the GIL). A quick kind of request (a slider,
@@ -33,12 +41,9 @@ QUEUE_SIZE = 32
 def build_demo(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     with gr.Blocks(title="DGM Lab") as demo:
         gr.Markdown("# 🧪 DGM Lab\nAn interactive laboratory for deep generative models, built for teaching.")
-        with gr.Tab("Bayesian networks"):
-            bayesian_network_tab()
-        with gr.Tab("VAE"):
-            vae_tab()
-        with gr.Tab("GANs"):
-            gans_tab()
+        for title, build_tab in TABS:
+            with gr.Tab(title):
+                build_tab()
     return demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=queue_size)
 
 

@@ -1,78 +1,66 @@
 """The Space's GAN tab: the same dgm_core.gan calls and figures as labs/gans.py."""
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 
-from dgm_core import gan
+from dgm_core import catalogue, gan
 from dgm_core.checkpoints import CheckpointError, load_checkpoint
-from dgm_core.data import TOY_DISTRIBUTIONS
 from dgm_core.features import CLASSIFIER
 from dgm_core.figures.gan import (
+    FID_AXES,
     TITLES,
     class_histogram_figure,
     fid_curves_figure,
     loss_curves_figure,
     separation_figure,
     theory_densities_figure,
-    toy_panel_figure,
 )
-from dgm_core.figures.vae import image_grid_figure
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.style import MODEL_COLOURS
+from dgm_core.figures.toy2d import live_panel_figure
+from space import live
 from space.inputs import readable_errors, real, whole
 
-IMAGE_GANS = {"gan": "gan-digits", "wgan": "wgan-digits", "wgan-gp": "wgan-gp-digits"}
-MAX_LIVE_STEPS = 5000
-REFRESH_SECONDS = 1.0   # the live stream's updates come at most this often: see live_training
 
-
-def _configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
+def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
     """The three models' settings, each box checked against the page's range (gan.LIVE_RANGES)."""
-    if dataset not in TOY_DISTRIBUTIONS:
-        raise gr.Error(f"Unknown data {dataset!r}: choose one of {', '.join(TOY_DISTRIBUTIONS)}.")
     if generator_loss not in ("non-saturating", "saturating"):
         raise gr.Error("The GAN generator loss is 'non-saturating' or 'saturating'.")
     r = gan.LIVE_RANGES
-    settings = dict(dataset=dataset, clip=real(clip, "clip c (WGAN)", *r["clip"]),
+    settings = dict(dataset=data, clip=real(clip, "clip c (WGAN)", *r["clip"]),
                     gp_lambda=real(gp_lambda, "λ (WGAN-GP)", *r["gp_lambda"]), generator_loss=generator_loss,
                     seed=whole(seed, "seed", *r["seed"]))
     n_critic = whole(n_critic, "n_critic (WGANs)", *r["n_critic"])
     return {kind: gan.default_config(kind, n_critic=1 if kind == "gan" else n_critic, **settings) for kind in gan.KINDS}
 
 
-def _outputs(state: gan.SideBySide):
-    real = next(iter(state.models.values())).pool[:500].numpy()
-    panels = [toy_panel_figure(view, real) for view in state.view().values()]
+def _outputs(session, settings: str):
+    panels = [live_panel_figure(view, session.real, MODEL_COLOURS[kind], TITLES[kind])
+              for kind, view in session.view().items()]
     rows = []
-    for kind, model in state.models.items():
-        cover = state.coverage[kind][-1] if state.coverage[kind] else {}
+    for kind, model in session.models.items():
+        cover = session.metrics[kind][-1] if session.metrics[kind] else {}
         rows.append({"model": TITLES[kind], "steps": model.steps, "modes captured": cover.get("captured"),
+                     f"within {gan.LOOSE_RADIUS:g}": cover.get("captured_loose"),
                      "high-quality share": None if not cover else round(cover["high_quality"], 3),
-                     "diverged at step": state.diverged.get(kind)})
-    status = (f"step **{state.steps:,}** of the generator updates asked for · **{state.steps_per_second:.0f}** steps/s"
-              f"\n\nTraining with {gan.describe_settings({k: m.config for k, m in state.models.items()})}")
-    return (*panels, loss_curves_figure({k: m.history for k, m in state.models.items()}), pd.DataFrame(rows), status)
+                     "diverged at step": session.diverged.get(kind)})
+    return (*panels, loss_curves_figure(session.histories()), pd.DataFrame(rows), live.status(session, settings))
 
 
 @readable_errors
-def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed):
-    """Train GAN, WGAN and WGAN-GP together from scratch, yielding the panels after every refresh.
-
-    A refresh trains for at most gan.LIVE_TRAIN_SECONDS and comes at most every REFRESH_SECONDS:
-    the browser redraws four charts per update, and faster updates queued up in it until it froze
-    (a Pause click took 40 s to land in Chromium). The wait between updates also frees the core
-    for the other students of the Space, and lets its server answer a Pause at once."""
-    steps = whole(steps, "steps", 1, MAX_LIVE_STEPS)
-    per_refresh = whole(steps_per_refresh, "steps per refresh", 1, 500)
-    state = gan.SideBySide.create(_configs(dataset, n_critic, clip, gp_lambda, generator_loss, seed))
-    while state.steps < steps and len(state.diverged) < len(state.models):
-        started = time.monotonic()
-        state.advance(min(per_refresh, steps - state.steps), seconds=gan.LIVE_TRAIN_SECONDS)
-        yield _outputs(state)
-        time.sleep(max(0.0, REFRESH_SECONDS - (time.monotonic() - started)))
+def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
+                  points_file=None, drawing=None):
+    """Train GAN, WGAN and WGAN-GP together from scratch on the chosen data (a toy, the student's
+    CSV file or drawing), yielding the panels after every refresh (space/live.py's stream)."""
+    data = live.resolve_data(dataset, points_file, drawing)
+    configs = _configs(data, n_critic, clip, gp_lambda, generator_loss, seed)
+    settings = gan.describe_settings(configs) + live.data_caption(data)
+    yield from live.stream(lambda: gan.side_by_side(configs), steps, steps_per_refresh,
+                           lambda session: _outputs(session, settings))
 
 
 @readable_errors
@@ -92,41 +80,78 @@ def _theory(theta: float, sigma: float):
     return text, theory_densities_figure(game), separation_figure(curves, abs(theta))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _checkpoint(name: str):
     return load_checkpoint(name, expected=gan.ImageGAN)
 
 
+@lru_cache(maxsize=1)
+def _judge_with_floor():
+    return catalogue.judge_with_floor()
+
+
+def _runs() -> dict[str, list]:
+    runs = {}
+    for kind, names in catalogue.image_gan_runs().items():
+        loaded = []
+        for name in names:
+            try:
+                loaded.append(_checkpoint(name))
+            except CheckpointError:
+                pass
+        if loaded:
+            runs[kind] = loaded
+    return runs
+
+
 @readable_errors
-def samples(kind: str, epoch: float, seed: float = 0):
-    """Samples of one checkpoint at a training snapshot (the nearest saved epoch), its FID curve and histogram."""
-    if kind not in IMAGE_GANS:
-        raise gr.Error(f"Choose one of {', '.join(IMAGE_GANS)}.")
-    try:
-        checkpoint = _checkpoint(IMAGE_GANS[kind])
-    except CheckpointError as exc:
-        raise gr.Error(str(exc)) from None
+def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_updates"):
+    """Samples of one checkpoint (seed 0) at a training snapshot (the nearest saved epoch), the FID
+    curves of every model and seed with the real-vs-real floor, and the class histogram."""
+    runs = _runs()
+    if kind not in runs:
+        raise gr.Error(f"Choose one of {', '.join(runs) or 'the shipped GANs (none are here)'}.")
+    if axis not in FID_AXES:
+        raise gr.Error(f"Plot against one of {', '.join(FID_AXES)}.")
+    checkpoint = runs[kind][0]
     snaps = checkpoint.snapshots
     epochs = [int(p.stem.split("-")[1]) for p in snaps]
     epoch, seed = real(epoch, "epoch", 1, max(epochs)), whole(seed, "seed", *gan.LIVE_RANGES["seed"])
     chosen = snaps[int(np.argmin([abs(e - epoch) for e in epochs]))]
+    updates = next((e.get("generator_updates") for e in checkpoint.history["epochs"]
+                    if e["epoch"] == int(chosen.stem.split("-")[1])), None)
     model = gan.snapshot_model(checkpoint, chosen)
-    grid = image_grid_figure(model.sample(64, seed=int(seed)), 8, f"{TITLES[kind]}, {chosen.stem}")
-    curves = {}
-    for k, name in IMAGE_GANS.items():
-        try:
-            curves[k] = _checkpoint(name).history
-        except CheckpointError:
-            pass
-    return (grid, fid_curves_figure(curves, None, f"{CLASSIFIER}"),
-            class_histogram_figure(checkpoint.history, [str(d) for d in range(10)], f"{TITLES[kind]}: classes per epoch"))
+    grid = image_grid_figure(model.sample(64, seed=int(seed)), 8,
+                             f"{TITLES[kind]}, {chosen.stem}" + (f" · {updates:,} generator updates" if updates else ""))
+    _, floor, _ = _judge_with_floor()
+    fid = fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor, "classifier features", axis)
+    return (grid, fid, class_histogram_figure(checkpoint.history, [str(d) for d in range(10)],
+                                              f"{TITLES[kind]}: classes over training"))
+
+
+@readable_errors
+def comparison():
+    """The matched comparison table (dgm_core.gan.matched_comparison) and the live-feature count."""
+    runs = _runs()
+    rows = gan.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
+    _, floor, (alive, features) = _judge_with_floor()
+    table = pd.DataFrame([{"model": TITLES[r["kind"]], "training seeds": r["seeds"],
+                           "generator updates": r["generator_updates"], "critic updates": r["critic_updates"],
+                           "training time (s)": None if r["seconds"] is None else round(r["seconds"]),
+                           "Fréchet distance (mean)": round(r["fid_mean"], 1),
+                           "range over seeds": f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
+                           "classes under 5 % (worst seed)": r["classes_dropped"]} for r in rows])
+    note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
+            f"real vs real (train vs test) {floor:.1f}. The {CLASSIFIER} has {alive} of {features} features that vary "
+            "on the test set: the distance measures those.") if rows else "No GAN checkpoints are shipped here."
+    return table, note
 
 
 @readable_errors
 def conditional_grid(seed: float = 0):
     seed = whole(seed, "seed", *gan.LIVE_RANGES["seed"])
     try:
-        checkpoint = _checkpoint("cgan-digits")
+        checkpoint = _checkpoint(catalogue.CGAN)
     except CheckpointError as exc:
         raise gr.Error(str(exc)) from None
     return image_grid_figure(gan.class_grid(checkpoint.model, seed=int(seed)), 8,
@@ -137,12 +162,13 @@ def gans_tab() -> None:
     gr.Markdown("GAN, WGAN and WGAN-GP on the same 2-D data, seed and network sizes, trained side by side.")
     with gr.Tab("Live 2-D training"):
         with gr.Row():
-            dataset = gr.Dropdown(TOY_DISTRIBUTIONS, value="8gaussians", label="data")
+            with gr.Column(scale=2):
+                dataset, points_file, drawing = live.data_inputs()
             steps = gr.Number(600, precision=0, label="steps")
             per_refresh = gr.Number(100, precision=0, label="steps per refresh (at most; one update a second)")
             n_critic = gr.Number(5, precision=0, label="n_critic (WGANs)")
         with gr.Row():
-            clip = gr.Number(0.01, label="clip c (WGAN)")
+            clip = gr.Number(gan.DEFAULT_CLIP, label="clip c (WGAN)", info=gan.CLIP_LESSON)
             gp_lambda = gr.Number(0.1, label="λ (WGAN-GP)")
             generator_loss = gr.Radio(["non-saturating", "saturating"], value="non-saturating", label="GAN generator loss")
             seed = gr.Number(0, precision=0, label="seed")
@@ -153,9 +179,12 @@ def gans_tab() -> None:
             panels = [gr.Plot(label=TITLES[k]) for k in gan.KINDS]
         status = gr.Markdown()
         losses = gr.Plot(label="losses")
-        table = gr.Dataframe(headers=["model", "steps", "modes captured", "high-quality share", "diverged at step"],
-                             label="mode coverage (Gaussian mixtures)")
-        run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed],
+        table = gr.Dataframe(headers=["model", "steps", "modes captured", f"within {gan.LOOSE_RADIUS:g}",
+                                      "high-quality share", "diverged at step"],
+                             label="mode coverage (Gaussian mixtures): within 3σ of a mode, and within "
+                                   f"{gan.LOOSE_RADIUS:g}")
+        run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
+                                          points_file, drawing],
                           [*panels, losses, table, status], api_name="gan_live",
                           concurrency_limit=1)   # trains for seconds: one at a time, so it holds one core at most
         stop.click(None, None, None, cancels=[run])
@@ -170,15 +199,22 @@ def gans_tab() -> None:
         gr.on([theta.change, sigma.change], theory, [theta, sigma], [summary, densities, separation],
               api_name="gan_theory", trigger_mode="always_last")
     with gr.Tab("Samples & FID"):
+        gr.Markdown("Every model was trained to the **same number of generator updates** (the WGANs update their "
+                    "generator once per 5 critic updates, so they ran 5 times the epochs), with more than one seed.")
+        first_table, first_note = comparison()
+        table = gr.Dataframe(first_table, label="at matched generator updates")
+        note = gr.Markdown(first_note)
         with gr.Row():
-            kind = gr.Radio(list(IMAGE_GANS), value="gan", label="checkpoint")
-            epoch = gr.Slider(1, 60, 60, step=1, label="epoch (nearest snapshot)")
+            kinds = list(catalogue.image_gan_runs()) or ["gan"]
+            kind = gr.Radio(kinds, value=kinds[0], label="checkpoint")
+            epoch = gr.Slider(1, 300, 300, step=1, label="epoch (nearest snapshot; the GAN's last is 60)")
             sample_seed = gr.Number(0, precision=0, label="seed")
+            axis = gr.Radio(list(FID_AXES), value="generator_updates", label="FID against")
         show = gr.Button("Show", variant="primary")
         grid = gr.Plot()
         with gr.Row():
             fid, histogram = gr.Plot(), gr.Plot()
-        show.click(samples, [kind, epoch, sample_seed], [grid, fid, histogram], api_name="gan_samples")
+        show.click(samples, [kind, epoch, sample_seed, axis], [grid, fid, histogram], api_name="gan_samples")
     with gr.Tab("Conditional GAN"):
         cgan_seed = gr.Number(0, precision=0, label="seed")
         draw = gr.Button("Draw", variant="primary")

@@ -9,14 +9,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from dgm_core import vae
-from dgm_core.checkpoints import CheckpointError, load_checkpoint, shipped_checkpoints
-from dgm_core.data import load_dataset
-from dgm_core.figures.vae import image_grid_figure, kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
+from dgm_core import catalogue, vae
+from dgm_core.catalogue import TEST_IMAGES, dataset_of
+from dgm_core.checkpoints import load_checkpoint
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.vae import kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
 from space.inputs import readable_errors, real, whole
 
 MAX_SLIDERS = 10
-TEST_IMAGES = 1000
 
 
 @lru_cache(maxsize=16)
@@ -24,31 +24,18 @@ def _checkpoint(name: str):
     return load_checkpoint(name, expected=vae.ConvVAE)
 
 
-def _dataset(checkpoint) -> str:
-    return checkpoint.history.get("run", {}).get("dataset", "digits")
-
-
 @lru_cache(maxsize=4)
 def _test_set(dataset: str, image_size: int):
-    return load_dataset(dataset, "test", image_size, **({"n": TEST_IMAGES} if dataset == "shapes" else {}))
+    return catalogue.test_images(dataset, image_size)
 
 
 @lru_cache(maxsize=16)
 def _report(name: str):
-    checkpoint = _checkpoint(name)
-    data = _test_set(_dataset(checkpoint), checkpoint.model.image_size)
-    return vae.latent_report(checkpoint.model, data.images[:TEST_IMAGES], getattr(data, "factor_index", None))
+    return catalogue.vae_report(_checkpoint(name))
 
 
 def vae_names() -> list[str]:
-    names = []
-    for name in shipped_checkpoints():
-        try:
-            _checkpoint(name)
-            names.append(name)
-        except CheckpointError:
-            pass
-    return names
+    return list(catalogue.vae_runs())
 
 
 def _load(name: str):
@@ -109,7 +96,7 @@ def traversal(name: str, span: float = 3.0):
 @readable_errors
 def interpolation(name: str, first: float, second: float, mode: str):
     checkpoint = _load(name)
-    data = _test_set(_dataset(checkpoint), checkpoint.model.image_size)
+    data = _test_set(dataset_of(checkpoint), checkpoint.model.image_size)
     limit = min(TEST_IMAGES, len(data)) - 1
     a, b = whole(first, "first test image", 0, limit), whole(second, "second test image", 0, limit)
     if mode not in ("linear", "spherical"):
@@ -122,7 +109,7 @@ def interpolation(name: str, first: float, second: float, mode: str):
 
 @readable_errors
 def beta_comparison(dataset: str):
-    names = [n for n in vae_names() if _dataset(_checkpoint(n)) == dataset]
+    names = [n for n in vae_names() if dataset_of(_checkpoint(n)) == dataset]
     if not names:
         raise gr.Error(f"No shipped VAE checkpoints for {dataset!r}.")
     names.sort(key=lambda n: _checkpoint(n).history.get("run", {}).get("beta", 1.0))
@@ -155,7 +142,7 @@ def vae_tab() -> None:
         gr.Markdown("No VAE checkpoints ship with this copy. Train one with `python -m training.run vae`.")
         return
     first = "vae-digits-beta1" if "vae-digits-beta1" in names else names[0]
-    datasets = sorted({_dataset(_checkpoint(n)) for n in names})
+    datasets = sorted({dataset_of(_checkpoint(n)) for n in names})
     gr.Markdown("A convolutional VAE (Kingma & Welling, 2014) and β-VAE (Higgins et al., 2017) trained on the "
                 "built-in data. Move the sliders: the picture is decoded as they move.")
     with gr.Row():

@@ -137,3 +137,27 @@ def space_client(url: str):
 def client(space_url):
     """One gradio_client session for a test module (test_space_bayesian_networks.py takes one per test)."""
     return space_client(space_url)
+
+
+def plotly_json(plot) -> dict:
+    """The figure behind a gr.Plot value from gradio_client ({"type": "plotly", "plot": JSON}), with
+    plotly's typed arrays ({"dtype", "bdata", "shape"}) decoded to numpy arrays."""
+    import base64
+    import json
+
+    import numpy as np
+
+    def decode(value):
+        if isinstance(value, dict):
+            if "bdata" in value and "dtype" in value:
+                array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+                shape = value.get("shape")
+                if shape:
+                    array = array.reshape([int(n) for n in str(shape).split(",")])
+                return array
+            return {k: decode(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+
+    return decode(json.loads(plot["plot"]) if isinstance(plot, dict) else json.loads(plot))

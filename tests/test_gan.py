@@ -107,8 +107,14 @@ def test_mode_coverage_counts_modes_and_high_quality_samples():
     assert full["captured"] == 8 and full["high_quality"] > 0.97
     three = centres[rng.integers(0, 3, 3000)] + std * rng.normal(size=(3000, 2))
     assert gan.mode_coverage(three, "8gaussians")["captured"] == 3
-    assert gan.mode_coverage(np.zeros((100, 2)), "8gaussians") == {"modes": 8, "captured": 0, "high_quality": 0.0}
+    nothing = gan.mode_coverage(np.zeros((100, 2)), "8gaussians")
+    assert {k: nothing[k] for k in ("modes", "captured", "high_quality")} == {"modes": 8, "captured": 0, "high_quality": 0.0}
+    assert nothing["captured_loose"] == 0
     assert gan.mode_coverage(everywhere, "moons") is None
+    # Points 0.3 from each centre (6σ): none within 3σ, all within the looser radius 0.5.
+    near = centres[rng.integers(0, 8, 4000)] * (1 + 0.3 / 2)
+    loose = gan.mode_coverage(near, "8gaussians")
+    assert loose["captured"] == 0 and loose["captured_loose"] == 8 and loose["loose_radius"] == 0.5
 
 
 @pytest.mark.parametrize("change, message", [

@@ -1,9 +1,21 @@
 """The Gradio Space, launched on loopback and driven with gradio_client."""
 import json
 
+import numpy as np
 import pytest
+import torch
+
+from dgm_core.checkpoints import load_checkpoint
+from dgm_core.data import load_dataset
+from dgm_core.figures.images import mosaic
+from tests.conftest import plotly_json
 
 pytestmark = pytest.mark.space
+
+
+def heatmap_image(plot) -> np.ndarray:
+    """The picture of an image grid figure: its one heatmap, top row first."""
+    return np.asarray(plotly_json(plot)["data"][0]["z"], dtype=float)[::-1]
 
 
 # The Bayesian-network tab is tested in test_space_bayesian_networks.py.
@@ -32,8 +44,33 @@ def test_vae_decode_follows_the_sliders(client):
 def test_vae_interpolation_traversal_and_bad_input(client):
     strip = client.predict("vae-digits-beta1", 0, 5, "spherical", api_name="/vae_interpolate")
     assert strip is not None
+    # The strip is A, μ(A) decoded, 10 points, μ(B) decoded, B: compare with the model itself.
+    model = load_checkpoint("vae-digits-beta1").model
+    images = load_dataset("digits", "test", model.image_size).images
+    with torch.no_grad():
+        mu, _ = model.encode((images[[0, 5]] > 0.5).float())
+        ends = model.decode_mean(mu)
+    expected = mosaic(torch.cat([images[:1], ends[:1], torch.zeros(10, 1, 28, 28), ends[1:], images[5:6]]), 14)
+    shown = heatmap_image(strip)
+    tile = slice(0, 28)
+    for column in (0, 1, 12, 13):                # the two images and the decoded posterior means
+        x = slice(column * 29, column * 29 + 28)
+        assert np.abs(shown[tile, x] - expected[tile, x]).max() < 1e-5, column
     grid = client.predict("vae-shapes-beta4", 3, api_name="/vae_traversal")
     assert grid is not None
+    # Row r moves the r-th most informative dimension from −3 to +3 around z = 0.
+    from dgm_core import vae
+
+    shapes = load_checkpoint("vae-shapes-beta4").model
+    dims = json.loads(json.dumps(plotly_json(grid)["layout"]["yaxis"]["ticktext"]))
+    z = torch.zeros(9, shapes.latent_dim)
+    first = int(dims[0].removeprefix("z"))
+    z[:, first] = torch.linspace(-3, 3, 9)
+    with torch.no_grad():
+        row = mosaic(shapes.decode_mean(z), 9)
+    assert np.abs(heatmap_image(grid)[:row.shape[0]] - row).max() < 1e-5
+    assert dims == [f"z{d}" for d in vae.latent_report(shapes, load_dataset("shapes", "test", 28, n=1000).images,
+                                                         None).dims_by_kl]
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="second test image: enter a whole number from 0 to 358; got 100,000"):
@@ -50,6 +87,15 @@ def test_vae_beta_comparison_reports_mig_on_shapes(client):
     assert set(rows) == {"1", "4"}
     assert all(0 <= row["MIG"] <= 1 for row in rows.values())
     assert all(p is not None for p in plots)
+    # The KL bars are the closed-form KL per dimension of each checkpoint on the first 1,000 test images.
+    images = load_dataset("shapes", "test", 28, n=1000).images[:1000]
+    bars = {t["name"]: np.asarray(t["y"], dtype=float) for t in plotly_json(plots[1])["data"]}
+    for beta in (1, 4):
+        model = load_checkpoint(f"vae-shapes-beta{beta}").model
+        with torch.no_grad():
+            mu, logvar = model.encode((images > 0.5).float())
+        kl = (0.5 * (mu ** 2 + logvar.exp() - logvar - 1)).mean(0).numpy()
+        assert np.allclose(bars[f"β = {beta}"], kl, atol=1e-4)
     table, *_ = client.predict("digits", api_name="/vae_beta_comparison")
     assert all(r[table["headers"].index("MIG")] in (None, "") for r in table["data"])
 
@@ -74,8 +120,55 @@ def test_gan_live_training_runs_the_three_models_together(client):
 
 
 def test_gan_theory_samples_and_conditional_grid(client):
+    from scipy.stats import norm
+
     text, densities, separation = client.predict(9.0, 1.0, api_name="/gan_theory")
     assert "JS = **0.693" in text and densities is not None and separation is not None
+    traces = {t["name"]: t for t in plotly_json(densities)["data"]}
+    x = np.asarray(traces["p_data"]["x"], dtype=float)
+    assert np.allclose(traces["p_data"]["y"], norm.pdf(x), atol=1e-9)
+    assert np.allclose(traces["p_g"]["y"], norm.pdf(x, 9.0, 1.0), atol=1e-9)
+    curves = {t["name"]: t for t in plotly_json(separation)["data"]}
+    shift = np.asarray(curves["W₁(p_data, p_g)"]["x"], dtype=float)
+    assert np.allclose(curves["W₁(p_data, p_g)"]["y"], shift, atol=1e-6)          # equal widths: W₁ = |θ|
+    js = np.asarray(curves["JS(p_data ‖ p_g)"]["y"], dtype=float)
+    assert js[0] == pytest.approx(0, abs=1e-6) and js[-1] == pytest.approx(np.log(2), abs=1e-3)
     grid, fid, histogram = client.predict("wgan-gp", 30, 0, api_name="/gan_samples")
     assert all(x is not None for x in (grid, fid, histogram))
+    # The samples are the snapshot's, as dgm_core draws them.
+    from dgm_core import gan
+    from dgm_core.catalogue import image_gan_runs
+
+    checkpoint = load_checkpoint(image_gan_runs()["wgan-gp"][0])
+    snapshot = min(checkpoint.snapshots, key=lambda p: abs(int(p.stem.split("-")[1]) - 30))
+    expected = mosaic(gan.snapshot_model(checkpoint, snapshot).sample(64, seed=0), 8)
+    assert np.abs(heatmap_image(grid) - expected).max() < 1e-5
     assert client.predict(0, api_name="/gan_conditional") is not None
+    cgan = load_checkpoint("cgan-digits").model
+    assert np.abs(heatmap_image(client.predict(3, api_name="/gan_conditional"))
+                  - mosaic(gan.class_grid(cgan, seed=3), 8)).max() < 1e-5
+
+
+def test_gan_fid_chart_has_the_real_vs_real_floor_and_every_seed(client):
+    """The Space's chart had no floor while the page's had one: both now draw what dgm_core measures.
+    The floor is recomputed here with scipy's sqrtm on the classifier's features."""
+    from scipy import linalg
+
+    from dgm_core.catalogue import JUDGE, image_gan_runs
+    from dgm_core.features import classifier_features
+
+    judge = load_checkpoint(JUDGE).model
+    real = [classifier_features(judge, load_dataset("digits", split, 28).images) for split in ("train", "test")]
+    (m1, c1), (m2, c2) = [(f.mean(0), np.cov(f, rowvar=False)) for f in real]
+    floor = float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * linalg.sqrtm(c1 @ c2).real))
+    _, fid, _ = client.predict("gan", 60, 0, api_name="/gan_samples")
+    figure = plotly_json(fid)
+    label = next(a["text"] for a in figure["layout"]["annotations"] if "real vs real" in a["text"])
+    assert float(label.rsplit(": ", 1)[1]) == pytest.approx(floor, abs=0.06)
+    runs = image_gan_runs()
+    assert all(len(names) >= 2 for names in runs.values())           # more than one training seed each
+    means = {t["name"]: np.asarray(t["y"], dtype=float) for t in figure["data"] if t.get("showlegend") is not False}
+    for kind, title in (("gan", "GAN"), ("wgan", "WGAN (clipping)"), ("wgan-gp", "WGAN-GP")):
+        histories = [load_checkpoint(name).history["epochs"] for name in runs[kind]]
+        expected = np.mean([[e["fid_classifier"] for e in h] for h in histories], axis=0)
+        assert np.allclose(means[title], expected, rtol=1e-9)

@@ -17,8 +17,8 @@ TOY_DISTRIBUTIONS = ["8gaussians", "25gaussians", "ring", "moons", "swissroll", 
 MIXTURE_STD = 0.05
 
 
-def toy_modes(name: str) -> tuple[np.ndarray, float] | None:
-    """(centres (M, 2), σ) of a Gaussian-mixture toy, or None for the others."""
+def toy_modes(name) -> tuple[np.ndarray, float] | None:
+    """(centres (M, 2), σ) of a Gaussian-mixture toy, or None for the others (and a student's own points)."""
     if name == "8gaussians":
         angles = np.arange(8) * 2 * math.pi / 8
         return np.stack([2 * np.cos(angles), 2 * np.sin(angles)], axis=1), MIXTURE_STD
@@ -28,8 +28,13 @@ def toy_modes(name: str) -> tuple[np.ndarray, float] | None:
     return None
 
 
-def sample_toy(name: str, n: int, seed: int | None = 0) -> torch.Tensor:
-    """n points (n, 2) float32 from the named distribution; all lie roughly within [-4, 4]^2."""
+def sample_toy(name, n: int, seed: int | None = 0) -> torch.Tensor:
+    """n points (n, 2) float32 from the named distribution, all roughly within [-4, 4]^2; `name` may
+    also be a student's own points (dgm_core.data.points.OwnPoints), drawn from with replacement."""
+    from dgm_core.data.points import OwnPoints, sample_own
+
+    if isinstance(name, OwnPoints):
+        return sample_own(name, n, seed)
     if name not in TOY_DISTRIBUTIONS:
         raise DatasetError(f"Unknown 2-D distribution {name!r}: choose one of {', '.join(TOY_DISTRIBUTIONS)}.")
     if not isinstance(n, int) or n < 1:

@@ -1,45 +1,19 @@
-"""Figures of the GAN lab: the live 2-D panels, the loss and coverage curves, the 1-D theory,
-and the FID / class-histogram curves of trained checkpoints."""
+"""Figures of the GAN lab: the loss and coverage curves of the live 2-D models (their panels are
+the shared figures/toy2d.py), the 1-D theory, and the FID / class-histogram curves of trained
+checkpoints."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-COLOURS = {"gan": "#1f77b4", "wgan": "#d62728", "wgan-gp": "#2ca02c", "cgan": "#9467bd"}
+from dgm_core.figures.style import MODEL_COLOURS as COLOURS
+from dgm_core.figures.style import REAL_COLOUR, REFERENCE, legend_above, legend_below, margins
+
 TITLES = {"gan": "GAN", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "cgan": "cGAN"}
+#: What one step of the live models is: the WGANs' step holds n_critic critic updates, the GAN's one.
+STEP_AXIS = "generator updates (each after n_critic critic updates)"
 MAX_CURVE_POINTS = 400      # curves are thinned to this many points: drawing cost must not grow with training
-
-
-def toy_panel_figure(view, real: np.ndarray) -> go.Figure:
-    """Real (grey) and generated (colour) points over the discriminator / critic field, with the
-    generator's gradient arrows −∂L_G/∂G(z) (scaled to a common length for visibility).
-    `view` is a dgm_core.gan.PanelView."""
-    kind, axis = view.kind, view.axis
-    norms = np.linalg.norm(view.arrow_push, axis=1, keepdims=True)
-    direction = view.arrow_push / np.maximum(norms.max(), 1e-12) * 0.6          # relative lengths kept
-    xs, ys = [], []
-    for p, d in zip(view.arrow_points, direction):
-        xs += [p[0], p[0] + d[0], None]
-        ys += [p[1], p[1] + d[1], None]
-    field_name = "σ(D(x))" if kind == "gan" else "critic D(x)"
-    fig = go.Figure(go.Heatmap(
-        x=axis, y=axis, z=view.field, colorscale="RdBu", opacity=0.55, name=field_name, showlegend=False,
-        zmin=0.0 if kind == "gan" else None, zmax=1.0 if kind == "gan" else None,
-        colorbar=dict(title=dict(text=field_name, side="right"), thickness=12, len=0.75, y=0.5),
-        hovertemplate=f"{field_name} = %{{z:.3f}}<extra></extra>"))
-    fig.add_scatter(x=real[:, 0], y=real[:, 1], mode="markers", name="real data", marker=dict(size=3, color="#444"))
-    fig.add_scatter(x=view.fake[:, 0], y=view.fake[:, 1], mode="markers", name="generated",
-                    marker=dict(size=3, color=COLOURS[kind]))
-    fig.add_scatter(x=xs, y=ys, mode="lines", name="generator's push", line=dict(width=1, color="#ff7f0e"))
-    # constrain="domain": keep the square aspect by shrinking the plot area, not by widening the range
-    fig.update_xaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, title_text="x₁", constrain="domain")
-    fig.update_yaxes(range=[axis[0], axis[-1]], showgrid=False, zeroline=False, scaleanchor="x", title_text="x₂",
-                     constrain="domain")
-    fig.update_layout(title=dict(text=f"{TITLES[kind]} · step {view.steps}", x=0.02), height=430,
-                      margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
-                      legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11), itemsizing="constant"))
-    return fig
 
 
 def thin(steps: list, values: list, limit: int = MAX_CURVE_POINTS) -> tuple[list, list]:
@@ -69,24 +43,32 @@ def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
             x, y = thin(steps, [h[key] for h in history])
             fig.add_scatter(x=x, y=y, name=TITLES[kind], showlegend=col == 1, line=dict(color=colour),
                             legendgroup=kind, row=1, col=col)
-    fig.update_xaxes(title_text="step (one generator update)")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.35))
+    fig.update_xaxes(title_text=STEP_AXIS)
+    fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
+    fig.update_yaxes(title_text="critic value gap (units of D)", row=1, col=3)
+    fig.update_layout(height=300, margin=margins(40), legend=legend_below(-0.35))
     return fig
 
 
 def coverage_figure(coverage: dict[str, list[dict]], modes: int) -> go.Figure:
-    """Modes captured and the share of high-quality samples over training."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"modes captured (of {modes})", "high-quality samples"))
+    """Modes captured (within 3σ of a mode, solid; within the looser radius, dotted) and the share
+    of high-quality samples over training."""
+    loose = next((r["loose_radius"] for rows in coverage.values() for r in rows if "loose_radius" in r), None)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"modes captured (of {modes})",
+                                                        "high-quality samples (within 3σ)"))
     for kind, rows in coverage.items():
         steps = [r["step"] for r in rows]
-        fig.add_scatter(x=steps, y=[r["captured"] for r in rows], name=TITLES[kind], legendgroup=kind,
+        fig.add_scatter(x=steps, y=[r["captured"] for r in rows], name=f"{TITLES[kind]} (3σ)", legendgroup=kind,
                         line=dict(color=COLOURS[kind], shape="hv"), row=1, col=1)
+        if loose is not None:
+            fig.add_scatter(x=steps, y=[r["captured_loose"] for r in rows], name=f"{TITLES[kind]} (radius {loose:g})",
+                            legendgroup=kind, line=dict(color=COLOURS[kind], shape="hv", dash="dot"), row=1, col=1)
         fig.add_scatter(x=steps, y=[r["high_quality"] for r in rows], showlegend=False, legendgroup=kind,
                         line=dict(color=COLOURS[kind]), row=1, col=2)
-    fig.update_yaxes(range=[0, modes + 0.5], row=1, col=1)
-    fig.update_yaxes(range=[0, 1], row=1, col=2)
-    fig.update_xaxes(title_text="step (one generator update)")
-    fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.35))
+    fig.update_yaxes(range=[0, modes + 0.5], title_text="modes", row=1, col=1)
+    fig.update_yaxes(range=[0, 1], title_text="share of samples", row=1, col=2)
+    fig.update_xaxes(title_text=STEP_AXIS)
+    fig.update_layout(height=300, margin=margins(40), legend=legend_below(-0.4))
     return fig
 
 
@@ -96,13 +78,14 @@ def theory_densities_figure(game) -> go.Figure:
     keep = (x > min(game.mu_data, game.theta) - 5) & (x < max(game.mu_data, game.theta) + 5)
     log_d, log_g = game.log_densities(x[keep])
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=x[keep], y=np.exp(log_d), name="p_data", line=dict(color="#444"))
+    fig.add_scatter(x=x[keep], y=np.exp(log_d), name="p_data", line=dict(color=REAL_COLOUR))
     fig.add_scatter(x=x[keep], y=np.exp(log_g), name="p_g", line=dict(color=COLOURS["gan"]))
     fig.add_scatter(x=x[keep], y=game.optimal_discriminator(x[keep]), name="D*(x)",
                     line=dict(color="#ff7f0e", dash="dash"), secondary_y=True)
-    fig.update_yaxes(title_text="density", secondary_y=False)
+    fig.update_yaxes(title_text="density (per unit of x)", secondary_y=False)
     fig.update_yaxes(title_text="D*(x)", range=[0, 1.02], secondary_y=True)
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    fig.update_xaxes(title_text="x")
+    fig.update_layout(height=320, margin=margins(30), legend=legend_above())
     return fig
 
 
@@ -112,39 +95,64 @@ GRADIENT_FLOOR = 1e-12
 
 def separation_figure(curves: dict[str, np.ndarray], current: float) -> go.Figure:
     """As p_g moves away: JS saturates at log 2 while W₁ keeps growing; the saturating generator
-    gradient vanishes, the non-saturating one does not."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("divergence (nats)", "|∂L_G/∂θ| at D* (log scale)"))
+    gradient vanishes, the non-saturating one does not. JS is in nats and W₁ in units of x, so
+    each has its own panel."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("JS(p_data ‖ p_g)", "W₁(p_data, p_g)",
+                                                        "|∂L_G/∂θ| at D* (log scale)"))
     s = curves["shift"]
     fig.add_scatter(x=s, y=curves["js"], name="JS(p_data ‖ p_g)", line=dict(color=COLOURS["gan"]), row=1, col=1)
+    fig.add_hline(y=float(np.log(2)), line=dict(dash="dot", color=REFERENCE), annotation_text="log 2", row=1, col=1)
     fig.add_scatter(x=s, y=curves["wasserstein"], name="W₁(p_data, p_g)", line=dict(color=COLOURS["wgan-gp"]),
-                    row=1, col=1)
-    fig.add_hline(y=float(np.log(2)), line=dict(dash="dot", color="#888"), annotation_text="log 2", row=1, col=1)
+                    row=1, col=2)
     # At θ = 0 both gradients are exactly 0, which a log axis cannot show: left out (a gap), and the
     # axis spans the decades the curves actually take, so the two are visibly apart.
     gradients = {name: np.where(curves[key] > GRADIENT_FLOOR, curves[key], np.nan)
                  for name, key in (("saturating loss", "saturating"), ("non-saturating loss", "non_saturating"))}
-    for (name, values), colour in zip(gradients.items(), (COLOURS["wgan"], "#9467bd")):
-        fig.add_scatter(x=s, y=values, name=name, line=dict(color=colour), row=1, col=2)
-    for col in (1, 2):
+    for (name, values), colour in zip(gradients.items(), (COLOURS["wgan"], COLOURS["cgan"])):
+        fig.add_scatter(x=s, y=values, name=name, line=dict(color=colour), row=1, col=3)
+    for col in (1, 2, 3):
         fig.add_vline(x=current, line=dict(color="#aaa"), row=1, col=col)
     shown = np.concatenate([v[np.isfinite(v)] for v in gradients.values()])
     low, high = (np.log10(shown.min()), np.log10(shown.max())) if len(shown) else (-8.0, 1.0)
+    fig.update_yaxes(title_text="nats", row=1, col=1)
+    fig.update_yaxes(title_text="units of x", row=1, col=2)
     fig.update_yaxes(type="log", range=[np.floor(low) - 0.3, np.ceil(high) + 0.3], dtick=2, exponentformat="power",
-                     row=1, col=2)
-    fig.update_xaxes(title_text="shift θ of p_g from p_data")
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+                     title_text="per unit of θ", row=1, col=3)
+    fig.update_xaxes(title_text="shift θ of p_g from p_data (units of x)")
+    fig.update_layout(height=320, margin=margins(40), legend=legend_below(-0.35))
     return fig
 
 
-def fid_curves_figure(histories: dict[str, dict], floor: float | None, feature_name: str) -> go.Figure:
-    """Fréchet distance of each checkpoint's samples per epoch, with real-vs-real as the floor."""
+#: The x axes the checkpoint comparison can be drawn against: history key -> axis title.
+FID_AXES = {"generator_updates": "generator updates",
+            "step": "discriminator / critic updates",
+            "seconds": "training wall-clock (seconds, on the CPU that trained it)"}
+
+
+def fid_curves_figure(runs: dict[str, list[dict]], floor: float | None, feature_name: str,
+                      x: str = "generator_updates") -> go.Figure:
+    """Fréchet distance of each model's samples over training, one faint line per training seed
+    and their mean in bold, against `x` (a key of FID_AXES), with real-vs-real as the floor.
+    `runs`: kind -> the histories of its seeds."""
     fig = go.Figure()
-    for kind, history in histories.items():
-        epochs = [e for e in history.get("epochs", []) if "fid_classifier" in e]
-        fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e["fid_classifier"] for e in epochs], name=TITLES[kind],
-                        mode="lines+markers", line=dict(color=COLOURS[kind]))
+    for kind, histories in runs.items():
+        curves = []
+        for seed, history in enumerate(histories):
+            epochs = [e for e in history.get("epochs", []) if "fid_classifier" in e and x in e]
+            curves.append(([e[x] for e in epochs], [e["fid_classifier"] for e in epochs]))
+            if len(histories) > 1:
+                fig.add_scatter(x=curves[-1][0], y=curves[-1][1], mode="lines", line=dict(color=COLOURS[kind], width=1),
+                                opacity=0.35, legendgroup=kind, showlegend=False, name=f"{TITLES[kind]} seed {seed}")
+        length = min(len(c[1]) for c in curves) if curves else 0
+        if not length:
+            continue
+        mean_x = np.mean([c[0][:length] for c in curves], axis=0)
+        mean_y = np.mean([c[1][:length] for c in curves], axis=0)
+        what = f"mean of {len(curves)} seeds" if len(curves) > 1 else "one seed"
+        fig.add_scatter(x=mean_x, y=mean_y, name=TITLES[kind], mode="lines", line=dict(color=COLOURS[kind], width=2.5),
+                        legendgroup=kind, hovertemplate=f"{TITLES[kind]} ({what}): %{{y:.1f}} at %{{x:,.0f}}<extra></extra>")
     if floor is not None:
-        fig.add_hline(y=floor, line=dict(dash="dot", color="#888"))
+        fig.add_hline(y=floor, line=dict(dash="dot", color=REFERENCE))
         # The label is a separate annotation: on a log axis plotly reads an annotation's y in log10
         # units, and add_hline's annotation_text put it at 10^floor, flattening every curve.
         fig.add_annotation(y=float(np.log10(floor)), yref="y", x=1, xref="x domain", xanchor="right",
@@ -152,21 +160,27 @@ def fid_curves_figure(histories: dict[str, dict], floor: float | None, feature_n
                            font=dict(color="#666", size=11))
     # dtick=1: label the decades only (plotly's default labels 2 and 5 between them too, which read as values).
     fig.update_yaxes(type="log", dtick=1, exponentformat="none", title="Fréchet distance (log scale, ↓)")
-    fig.update_xaxes(title="epoch")
+    fig.update_xaxes(title=FID_AXES[x])
     fig.update_layout(title=dict(text=f"Samples against the test set, in the {feature_name}", font=dict(size=13)),
-                      height=380, margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=1.1))
+                      height=380, margin=margins(70), legend=dict(orientation="h", y=1.1))
     return fig
 
 
 def class_histogram_figure(history: dict, class_names: list[str], title: str) -> go.Figure:
-    """The classifier's class counts of generated samples, one row per epoch: empty columns are
-    classes the generator has dropped (mode collapse)."""
+    """The classifier's class counts of generated samples, one row per epoch, placed at the
+    generator updates made by then: empty columns are classes the generator has dropped (mode
+    collapse); a row concentrated on a few classes early in training is under-training, and
+    spreads out as training goes on."""
     epochs = [e for e in history.get("epochs", []) if "class_histogram" in e]
+    by_updates = all("generator_updates" in e for e in epochs)
     z = np.array([e["class_histogram"] for e in epochs], dtype=float)
     z = z / np.maximum(z.sum(1, keepdims=True), 1)
-    fig = go.Figure(go.Heatmap(z=z, x=class_names, y=[e["epoch"] for e in epochs], colorscale="Viridis",
+    y = [e["generator_updates"] if by_updates else e["epoch"] for e in epochs]
+    axis = "generator updates" if by_updates else "epoch"
+    fig = go.Figure(go.Heatmap(z=z, x=class_names, y=y, colorscale="Viridis",
                                zmin=0, zmax=max(0.3, float(z.max()) if z.size else 0.3),
-                               hovertemplate="epoch %{y}, class %{x}: %{z:.1%}<extra></extra>"))
-    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="predicted class", yaxis_title="epoch")
+                               colorbar=dict(title=dict(text="share of samples", side="right")),
+                               hovertemplate=f"{axis} %{{y}}, class %{{x}}: %{{z:.1%}}<extra></extra>"))
+    fig.update_layout(title=title, height=320, margin=margins(40),
+                      xaxis_title="class the classifier reads", yaxis_title=axis)
     return fig

@@ -22,6 +22,8 @@ import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
+from dgm_core.figures.style import ACCENT, PALETTE, REAL_COLOUR, margins
+
 #: Above this many nodes, drawings focus on the query's nodes and their neighbourhood.
 MAX_DRAWN_NODES = 45
 #: The most nodes in one row of a drawing: five labels of LABEL_CHARS fit a 550 px column.
@@ -31,8 +33,9 @@ LABEL_CHARS = 10
 #: Pixels per row of the drawing: a node, its label below, and room for the edges.
 ROW_HEIGHT_PX = 72
 
-COLOURS = {"x": "#1f77b4", "y": "#2ca02c", "trail": "#d62728", "collider": "#9467bd", "edge": "#9a9a9a",
-           "node": "#ffffff", "border": "#444444", "observed": "#9e9e9e", "moral": "#ff7f0e"}
+#: The query's roles in the palette's colours: X blue, Y green, the active trail red, colliders purple.
+COLOURS = {"x": PALETTE[0], "y": PALETTE[2], "trail": PALETTE[1], "collider": PALETTE[3], "edge": "#9a9a9a",
+           "node": "#ffffff", "border": REAL_COLOUR, "observed": "#9e9e9e", "moral": ACCENT}
 
 
 def focus_nodes(bn, focus, max_nodes: int = MAX_DRAWN_NODES) -> tuple[list[str], str | None]:
@@ -288,7 +291,7 @@ def _finish(fig: go.Figure, title: str, positions) -> None:
     rows = 1 + round(max(ys) - min(ys))
     fig.update_layout(
         title=title, height=max(320, ROW_HEIGHT_PX * rows + 110),
-        margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
+        margin=margins(40), plot_bgcolor="white",
         xaxis=dict(visible=False, range=[min(xs) - 0.7, max(xs) + 0.7], fixedrange=False),
         yaxis=dict(visible=False, range=[min(ys) - 0.55, max(ys) + 0.3]),
         legend=dict(orientation="h", x=0, y=-0.01, yanchor="top", font=dict(size=11)),
@@ -304,7 +307,7 @@ def posterior_figure(tables: dict) -> go.Figure:
         fig.add_trace(go.Bar(name=method, x=labels, y=[p for _, p in table.items()]))
     variables = next(iter(tables.values())).variables
     fig.update_layout(barmode="group", title=f"P({', '.join(variables)} | evidence)", yaxis=dict(range=[0, 1], title="probability"),
-                      height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+                      height=360, margin=margins(40), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
@@ -321,7 +324,7 @@ def sampling_error_figure(curve) -> go.Figure:
                                  line=dict(dash="dot", color="#888"), name="∝ 1/√n"))
     fig.update_layout(title="Sampling error vs exact answer", xaxis=dict(type="log", title="samples", dtick=1),
                       yaxis=dict(type="log", title="total variation distance", dtick=1, exponentformat="power"),
-                      height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+                      height=360, margin=margins(40), legend=dict(orientation="h", y=-0.25))
     if not finite.any():
         # A log axis cannot draw 0: say it, rather than show an empty chart.
         fig.update_layout(yaxis=dict(type="linear", range=[-0.05, 1], title="total variation distance"))
@@ -342,5 +345,5 @@ def elbo_figure(results) -> go.Figure:
         fig.add_hline(y=log_evidence, line=dict(color="black", dash="dash"),
                       annotation_text=f"log P(e) = {log_evidence:.4f}", annotation_position="bottom right")
     fig.update_layout(title="Mean field: ELBO per sweep", xaxis=dict(title="sweep"), yaxis=dict(title="ELBO (nats)"),
-                      height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+                      height=360, margin=margins(40), legend=dict(orientation="h", y=-0.25))
     return fig

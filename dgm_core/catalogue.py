@@ -1,0 +1,111 @@
+"""The checkpoints that ship with DGM Lab, and the helpers both front ends use to read them.
+
+The page and the Space each wrap these functions in their own cache (st.cache_resource,
+functools.lru_cache); what is computed is computed here, once, so the two cannot disagree.
+Reading the catalogue opens only `config.json` and `history.json`: no weights are loaded and no
+model family is imported until a checkpoint is asked for.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from dgm_core.checkpoints import CHECKPOINT_DIR, CONFIG_NAME, HISTORY_NAME
+
+#: The Fréchet classifier every image family on `digits` is judged by (dgm_core.features).
+JUDGE = "classifier-digits"
+#: The conditional GAN of the GAN lab.
+CGAN = "cgan-digits"
+#: Test images behind the VAE reports (MIG, attribute vectors) and the pages' image pickers.
+TEST_IMAGES = 1000
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One shipped checkpoint, as its files describe it."""
+    name: str
+    model_type: str
+    run: dict                     # the training settings recorded in history.json ("run")
+
+    @property
+    def dataset(self) -> str:
+        return self.run.get("dataset", "digits")
+
+    @property
+    def seed(self) -> int:
+        return int(self.run.get("seed", 0))
+
+    @property
+    def model(self) -> str:
+        """The trainer's model name (`python -m training.run MODEL`): vae, gan, wgan, ..."""
+        return self.run.get("model", self.model_type)
+
+
+def shipped(directory: Path = CHECKPOINT_DIR) -> list[Shipped]:
+    """Every checkpoint folder under `directory` with a readable config, sorted by name."""
+    found = []
+    if not directory.is_dir():
+        return found
+    for folder in sorted(directory.iterdir()):
+        try:
+            config = json.loads((folder / CONFIG_NAME).read_text())
+            history = json.loads((folder / HISTORY_NAME).read_text()) if (folder / HISTORY_NAME).is_file() else {}
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            continue                # not a checkpoint, or a corrupt one: load_checkpoint names the problem
+        if isinstance(config, dict) and "model_type" in config:
+            found.append(Shipped(folder.name, config["model_type"], history.get("run", {})))
+    return found
+
+
+def image_gan_runs(dataset: str = "digits") -> dict[str, list[str]]:
+    """The shipped unconditional image GANs on `dataset`, by trainer model (gan, wgan, wgan-gp),
+    each a list of checkpoint names, one per training seed, seed 0 first."""
+    runs: dict[str, list[Shipped]] = {}
+    for item in shipped():
+        if item.model_type == "image-gan" and item.model in ("gan", "wgan", "wgan-gp") and item.dataset == dataset:
+            runs.setdefault(item.model, []).append(item)
+    order = {"gan": 0, "wgan": 1, "wgan-gp": 2}
+    return {kind: [i.name for i in sorted(items, key=lambda i: i.seed)]
+            for kind, items in sorted(runs.items(), key=lambda kv: order[kv[0]])}
+
+
+def vae_runs() -> dict[str, Shipped]:
+    """name -> Shipped for every shipped VAE (its run has the dataset, β and seed)."""
+    return {item.name: item for item in shipped() if item.model_type == "vae"}
+
+
+def dataset_of(checkpoint) -> str:
+    """The dataset a loaded checkpoint (dgm_core.checkpoints.Checkpoint) was trained on."""
+    return checkpoint.history.get("run", {}).get("dataset", "digits")
+
+
+def test_images(dataset: str, image_size: int):
+    """The test split the labs measure checkpoints on (the first TEST_IMAGES of `shapes`)."""
+    from dgm_core.data import load_dataset
+
+    return load_dataset(dataset, "test", image_size, **({"n": TEST_IMAGES} if dataset == "shapes" else {}))
+
+
+def vae_report(checkpoint):
+    """The latent report (dgm_core.vae.latent_report) of a VAE checkpoint on its test images."""
+    from dgm_core import vae
+
+    data = test_images(dataset_of(checkpoint), checkpoint.model.image_size)
+    return vae.latent_report(checkpoint.model, data.images[:TEST_IMAGES], getattr(data, "factor_index", None))
+
+
+def judge_with_floor(dataset: str = "digits", judge: str = JUDGE):
+    """The Fréchet classifier, the real-vs-real floor of its distance (train against test features:
+    no generator can be expected below it) and how many of its features are alive on the test set."""
+    from dgm_core.checkpoints import load_checkpoint
+    from dgm_core.classifier import ImageClassifier
+    from dgm_core.data import load_dataset
+    from dgm_core.features import classifier_features, live_features
+    from dgm_core.metrics import frechet_distance
+
+    model = load_checkpoint(judge, expected=ImageClassifier).model
+    size = model.image_size
+    train_features = classifier_features(model, load_dataset(dataset, "train", size).images)
+    test_features = classifier_features(model, load_dataset(dataset, "test", size).images)
+    return model, frechet_distance(train_features, test_features), live_features(test_features)

@@ -1,0 +1,28 @@
+"""The look every figure shares: one palette, one set of margins, one legend placement."""
+from __future__ import annotations
+
+#: One palette for every lab (matplotlib's tab10 order). A model keeps its colour across figures.
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+MODEL_COLOURS = {"gan": PALETTE[0], "wgan": PALETTE[1], "wgan-gp": PALETTE[2], "cgan": PALETTE[3]}
+REAL_COLOUR = "#444444"        # real data points
+ACCENT = PALETTE[4]            # arrows and highlights drawn over a figure
+REFERENCE = "#888888"          # reference lines (a floor, log 2)
+GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
+
+
+def colour(i: int) -> str:
+    """The i-th series' colour."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def margins(top: int = 40) -> dict:
+    """Tight side and bottom margins; `top` leaves room for a title or subplot titles."""
+    return dict(l=10, r=10, t=top, b=10)
+
+
+def legend_below(y: float = -0.3) -> dict:
+    return dict(orientation="h", y=y, x=0)
+
+
+def legend_above(y: float = 1.12) -> dict:
+    return dict(orientation="h", y=y)
