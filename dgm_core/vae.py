@@ -288,6 +288,26 @@ def bits_per_dim(nll_nats: float | torch.Tensor, pixels: int):
     return nll_nats / (pixels * math.log(2))
 
 
+def bits_per_dim_basis(model: ConvVAE, dataset: str) -> tuple[bool, str]:
+    """Whether bits/dim means something for `model` on `dataset`, and the sentence that says so.
+
+    It does when the model's pixels are the data's own: then the figure is per real pixel, at the
+    stated quantisation (a Bernoulli decoder models binarised images, 2 levels). It does not when
+    the data was resized for the model (digits: 8x8 images upscaled to 28x28): a density over 784
+    interpolated pixels measures the interpolation, and compares with nothing published."""
+    from dgm_core.data import DATASETS
+
+    info = DATASETS.get(dataset)
+    native = info.native_size if info is not None else None
+    levels = "binarised images (2 levels)" if model.likelihood == "bernoulli" else "continuous pixels in [0, 1]"
+    if native is not None and native != model.image_size:
+        return False, (f"No bits/dim: this model sees the {dataset} data's {native}x{native} images upscaled to "
+                       f"{model.image_size}x{model.image_size}, so a per-pixel figure would be over interpolated "
+                       "pixels and compare with nothing. The NLL is per image, in nats.")
+    return True, (f"bits/dim = NLL / ({model.pixels} pixels · ln 2), over the {model.image_size}x{model.image_size} "
+                  f"pixels the data has, for {levels}.")
+
+
 # ------------------------------------------------------------ looking inside the latent space
 @torch.no_grad()
 def encode_means(model: ConvVAE, images: torch.Tensor, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:

@@ -50,20 +50,20 @@ def shipped_vaes() -> dict[str, dict]:
 
 
 def label(name: str) -> str:
-    info = catalogue.get(name) or {}
+    info = shipped.get(name) or {}
     return f"β = {info['beta']:g} ({name})" if info else name
 
 
 # ------------------------------------------------------------------ choosing a checkpoint
-catalogue = shipped_vaes()
-if not catalogue:
+shipped = shipped_vaes()
+if not shipped:
     st.error("No VAE checkpoints ship with this copy of DGM Lab. Train one with "
              "`python -m training.run vae --out checkpoints/vae-digits-beta1` and reload.")
     st.stop()
-datasets = sorted({info["dataset"] for info in catalogue.values()})
+datasets = sorted({info["dataset"] for info in shipped.values()})
 dataset = st.sidebar.selectbox("Dataset", datasets, key="vae_dataset")
-names = [n for n, info in catalogue.items() if info["dataset"] == dataset]
-names.sort(key=lambda n: catalogue[n]["beta"])
+names = [n for n, info in shipped.items() if info["dataset"] == dataset]
+names.sort(key=lambda n: shipped[n]["beta"])
 name = st.sidebar.selectbox("Checkpoint", names, format_func=label, key="vae_checkpoint")
 with st.sidebar.expander("Load another checkpoint"):
     other = st.text_input("Folder or Hub repo id", key="vae_other",
@@ -74,8 +74,8 @@ if other.strip():
         name = other.strip()
         # The comparisons and reference curves follow the loaded model's dataset, not the boxes above.
         dataset = loaded_dataset
-        names = sorted((n for n, info in catalogue.items() if info["dataset"] == dataset),
-                       key=lambda n: catalogue[n]["beta"])
+        names = sorted((n for n, info in shipped.items() if info["dataset"] == dataset),
+                       key=lambda n: shipped[n]["beta"])
         st.sidebar.success(f"Using {name} (trained on {dataset}) instead of the checkpoint chosen above; "
                            "empty this box to go back.")
     except CheckpointError as exc:
@@ -148,9 +148,10 @@ def likelihood_panel() -> None:
     result = st.session_state.get("vae_nll_result")
     if result is not None and result[0] == name:
         e = result[1]
-        st.success(f"ELBO {e.elbo:.2f} nats; IWAE L_{e.k} = {e.iwae:.2f} nats → NLL ≤ {e.nll:.2f} nats "
-                   f"= {e.bits_per_dim:.4f} bits/dim ({e.images} test images, seed {NLL_SEED}, "
-                   f"{e.decodes:,} decoder evaluations)")
+        bits, basis = vae.bits_per_dim_basis(model, dataset_of(checkpoint))
+        st.success(f"ELBO {e.elbo:.2f} nats; IWAE L_{e.k} = {e.iwae:.2f} nats → NLL ≤ {e.nll:.2f} nats per image"
+                   + (f" = {e.bits_per_dim:.4f} bits/dim" if bits else "") +
+                   f" ({e.images} test images, seed {NLL_SEED}, {e.decodes:,} decoder evaluations). {basis}")
 
 
 # ------------------------------------------------------------------------ latent sliders
@@ -263,11 +264,12 @@ with tabs[5]:
     curves = {label(n): vae_checkpoint(n).history["nll"]["curve"] for n in names if "nll" in vae_checkpoint(n).history}
     if curves:
         images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)
-        st.plotly_chart(nll_figure(curves), key="vae_nll_curves")
-        st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints).")
-        st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats)": round(p["nll_nats"], 3),
-                                    "bits/dim": round(p["bits_per_dim"], 5)} for n, c in curves.items() for p in c]),
-                     hide_index=True)
+        bits, basis = vae.bits_per_dim_basis(model, dataset)
+        st.plotly_chart(nll_figure(curves, bits=bits), key="vae_nll_curves")
+        st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints). {basis}")
+        st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats per image)": round(p["nll_nats"], 3),
+                                    **({"bits/dim": round(p["bits_per_dim"], 5)} if bits else {})}
+                                   for n, c in curves.items() for p in c]), hide_index=True)
     st.markdown(f"**Estimate it yourself** on {name}")
     likelihood_panel()
 

@@ -28,7 +28,7 @@ def data_inputs(default: str = "8gaussians"):
     with gr.Accordion("Your own data: a CSV file of points, or draw them", open=False):
         points_file = gr.File(label=f"CSV of points: two columns x, y (a header row is optional), at most "
                                     f"{MAX_POINTS:,} rows; choose '{OWN_POINTS}' above", file_types=[".csv", ".txt"],
-                              type="binary")
+                              type="filepath")
         drawing = gr.Sketchpad(label=f"Draw points (every inked pixel is a point); choose '{DRAWING}' above",
                                type="numpy", image_mode="RGBA", height=320)
     return dataset, points_file, drawing

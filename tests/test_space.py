@@ -172,3 +172,26 @@ def test_gan_fid_chart_has_the_real_vs_real_floor_and_every_seed(client):
         histories = [load_checkpoint(name).history["epochs"] for name in runs[kind]]
         expected = np.mean([[e["fid_classifier"] for e in h] for h in histories], axis=0)
         assert np.allclose(means[title], expected, rtol=1e-9)
+
+
+def test_gan_live_trains_on_an_uploaded_csv_and_refuses_bad_files(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    angle = np.linspace(0, 2 * np.pi, 300, endpoint=False)
+    good = tmp_path / "circle.csv"
+    good.write_text("x,y\n" + "".join(f"{100 + 20 * np.cos(a):.4f},{50 + 20 * np.sin(a):.4f}\n" for a in angle))
+    *panels, losses, table, status = client.predict("your own points (CSV)", 20, 20, 5, 0.1, 0.1, "non-saturating", 0,
+                                                    handle_file(str(good)), None, api_name="/gan_live")
+    assert "circle.csv (300 points)" in status and "scaled by" in status
+    real = next(t for t in plotly_json(panels[0])["data"] if t.get("name") == "real data")
+    radius = np.hypot(np.asarray(real["x"], dtype=float), np.asarray(real["y"], dtype=float))
+    assert np.allclose(radius, 2.5, atol=1e-3)                 # the uploaded circle, scaled into the toys' square
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,oops\n")
+    with pytest.raises(AppError, match="This data cannot be used: bad.csv: row 3 has 'oops', which is not a number"):
+        client.predict("your own points (CSV)", 20, 20, 5, 0.1, 0.1, "non-saturating", 0, handle_file(str(bad)), None,
+                       api_name="/gan_live")
+    with pytest.raises(AppError, match="no file is uploaded"):
+        client.predict("your own points (CSV)", 20, 20, 5, 0.1, 0.1, "non-saturating", 0, None, None,
+                       api_name="/gan_live")

@@ -66,3 +66,20 @@ def test_empty_seed_and_epoch_boxes_of_the_image_tabs_get_messages():
         samples("gan", None, 0)
     with pytest.raises(gr.Error, match="seed: the box is empty"):
         conditional_grid(None)
+
+
+def test_a_drawing_on_the_sketchpad_becomes_the_training_data():
+    """What gr.Sketchpad(type="numpy") gives: an RGBA composite, transparent or white where nothing is drawn."""
+    import numpy as np
+
+    from space.live import DRAWING, resolve_data
+
+    composite = np.zeros((200, 300, 4), dtype=np.uint8)           # transparent background
+    composite[50, 40:260] = (0, 0, 0, 255)                          # one black stroke
+    composite[150:152, 100:120] = (255, 255, 255, 255)              # white (background colour) is not ink
+    data = resolve_data(DRAWING, None, {"background": None, "layers": [], "composite": composite})
+    assert len(data.points) == 220 and np.ptp(data.points[:, 1]) == 0    # one horizontal line
+    with pytest.raises(gr.Error, match="This data cannot be used: your drawing has 0 inked pixels"):
+        resolve_data(DRAWING, None, {"background": None, "layers": [], "composite": np.zeros((20, 20, 4), np.uint8)})
+    with pytest.raises(gr.Error, match="draw at least a few strokes"):
+        resolve_data(DRAWING, None, None)

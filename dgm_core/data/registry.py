@@ -28,10 +28,14 @@ class DatasetInfo:
     splits: tuple[str, ...] = ("train", "test")
     builtin: bool = False
     files: tuple[str, ...] = field(default=())   # what must be on disk, relative to the root
+    #: The resolution the data really has, where `image_size` serves it resized (digits: 8x8 served at
+    #: 28x28); None where the images are made or stored at the size served.
+    native_size: int | None = None
 
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
-    DatasetInfo("digits", "scikit-learn's 8x8 handwritten digits, 10 classes (built in)", 1, 28, builtin=True),
+    DatasetInfo("digits", "scikit-learn's 8x8 handwritten digits, 10 classes (built in)", 1, 28, builtin=True,
+                native_size=8),
     DatasetInfo("shapes", "dSprites-style shapes with known factors (built in)", 1, 32, builtin=True),
     DatasetInfo("mnist", "MNIST handwritten digits, 28x28", 1, 28, files=(
         "MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
