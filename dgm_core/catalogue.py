@@ -109,3 +109,13 @@ def judge_with_floor(dataset: str = "digits", judge: str = JUDGE):
     train_features = classifier_features(model, load_dataset(dataset, "train", size).images)
     test_features = classifier_features(model, load_dataset(dataset, "test", size).images)
     return model, frechet_distance(train_features, test_features), live_features(test_features)
+
+
+def vae_seed_groups(dataset: str) -> dict[float, list[str]]:
+    """The shipped VAEs on `dataset` grouped by β, each group's names in seed order (seed 0 first):
+    a finding about β rests on every seed of both groups, not on one pair of checkpoints."""
+    groups: dict[float, list[Shipped]] = {}
+    for item in vae_runs().values():
+        if item.dataset == dataset and item.run.get("beta_schedule", "constant") == "constant":
+            groups.setdefault(float(item.run.get("beta", 1.0)), []).append(item)
+    return {beta: [i.name for i in sorted(items, key=lambda i: i.seed)] for beta, items in sorted(groups.items())}

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -481,3 +482,24 @@ def attribute_images(model: ConvVAE, x: torch.Tensor, vector: torch.Tensor, stre
 def factor_mask(factor_index: torch.Tensor, factor: int, value_index: int) -> torch.Tensor:
     """Which images have a given grid value of one factor (for attribute vectors on shapes)."""
     return factor_index[:, factor] == value_index
+
+
+#: A factor whose mutual information gap is below this is reported as largely lost by the model.
+LOST_FACTOR_GAP = 0.05
+
+
+def beta_seed_summary(reports: dict[float, list[LatentReport]], factor_names: list[str] | None) -> list[dict]:
+    """One row per β from the latent reports of its training seeds: MIG as mean and range over the
+    seeds, active units per seed, each factor's mean gap and the factors below LOST_FACTOR_GAP
+    (a higher MIG can come with factors the model no longer encodes)."""
+    rows = []
+    for beta, group in reports.items():
+        row = {"beta": beta, "seeds": len(group), "active_units": [int(r.active.sum()) for r in group]}
+        migs = [r.mig for r in group if r.mig is not None]
+        if migs and factor_names:
+            gaps = np.mean([r.mig_per_factor for r in group], axis=0)
+            row.update(mig_mean=float(np.mean(migs)), mig_min=min(migs), mig_max=max(migs),
+                       gaps=dict(zip(factor_names, gaps.tolist())),
+                       lost=[name for name, gap in zip(factor_names, gaps) if gap < LOST_FACTOR_GAP])
+        rows.append(row)
+    return rows

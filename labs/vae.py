@@ -227,8 +227,10 @@ with tabs[4]:
                 "for fewer, more independent latent factors.")
     if not names:
         st.info(f"No shipped VAE checkpoints were trained on {dataset}, so there is nothing to compare with.")
-    columns = st.columns(len(names)) if names else []
-    for column, other_name in zip(columns, names):
+    groups = catalogue.vae_seed_groups(dataset)
+    first_seeds = [group[0] for group in groups.values() if group[0] in names]
+    columns = st.columns(len(first_seeds)) if first_seeds else []
+    for column, other_name in zip(columns, first_seeds):
         other_ck, other_report = vae_checkpoint(other_name), report(other_name)
         with column:
             st.subheader(label(other_name))
@@ -250,8 +252,21 @@ with tabs[4]:
     if names and all(report(n).mig is not None for n in names):
         st.markdown("**Disentanglement: mutual information gap** (Chen et al., 2018) against the known factors "
                     f"of {TEST_IMAGES} test images")
-        st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in names}, data.factor_names),
+        st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in first_seeds}, data.factor_names),
                         key="vae_cmp_mig")
+        summary = vae.beta_seed_summary({beta: [report(n) for n in group] for beta, group in groups.items()},
+                                        data.factor_names)
+        st.markdown("**Over every training seed**: a finding about β rests on all of them, with their spread.")
+        st.dataframe(pd.DataFrame([{
+            "β": f"{row['beta']:g}", "training seeds": row["seeds"],
+            "MIG (mean)": round(row["mig_mean"], 3), "MIG range": f"{row['mig_min']:.3f}–{row['mig_max']:.3f}",
+            "active units per seed": ", ".join(map(str, row["active_units"])),
+            **{f"gap: {name}": round(gap, 3) for name, gap in row["gaps"].items()},
+            f"factors with gap < {vae.LOST_FACTOR_GAP:g}": ", ".join(row["lost"]) or "none"} for row in summary]),
+            hide_index=True, key="vae_cmp_seeds")
+        st.caption(f"{len(data.factor_names)} factors ({', '.join(data.factor_names)}). A larger mean MIG at higher β "
+                   "is a real difference only if the ranges do not overlap; and a model with fewer active units than "
+                   "factors cannot encode them all, so check which gaps fall to almost zero.")
     else:
         st.info("MIG needs the true generative factors, which only the `shapes` dataset has.")
     st.markdown("**Training curves** from the checkpoints' histories")

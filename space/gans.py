@@ -53,14 +53,14 @@ def _outputs(session, settings: str):
 
 @readable_errors
 def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
-                  points_file=None, drawing=None):
+                  points_file=None, drawing=None, request: gr.Request = None):
     """Train GAN, WGAN and WGAN-GP together from scratch on the chosen data (a toy, the student's
     CSV file or drawing), yielding the panels after every refresh (space/live.py's stream)."""
     data = live.resolve_data(dataset, points_file, drawing)
     configs = _configs(data, n_critic, clip, gp_lambda, generator_loss, seed)
     settings = gan.describe_settings(configs) + live.data_caption(data)
     yield from live.stream(lambda: gan.side_by_side(configs), steps, steps_per_refresh,
-                           lambda session: _outputs(session, settings))
+                           lambda session: _outputs(session, settings), request)
 
 
 @readable_errors
@@ -78,6 +78,10 @@ def _theory(theta: float, sigma: float):
             f"∂L/∂θ saturating **{grads['saturating']:.2e}**, non-saturating **{grads['non-saturating']:.2e}**")
     curves = gan.separation_curves(np.linspace(0, 10, 81), sigma)
     return text, theory_densities_figure(game), separation_figure(curves, abs(theta))
+
+
+#: The epoch slider's end: the WGANs' last epoch (300); a GAN's nearest snapshot is its last (60).
+EPOCH_SLIDER_MAX = 300
 
 
 @lru_cache(maxsize=16)
@@ -116,7 +120,7 @@ def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_upd
     checkpoint = runs[kind][0]
     snaps = checkpoint.snapshots
     epochs = [int(p.stem.split("-")[1]) for p in snaps]
-    epoch, seed = real(epoch, "epoch", 1, max(epochs)), whole(seed, "seed", *gan.LIVE_RANGES["seed"])
+    epoch, seed = real(epoch, "epoch", 1, EPOCH_SLIDER_MAX), whole(seed, "seed", *gan.LIVE_RANGES["seed"])
     chosen = snaps[int(np.argmin([abs(e - epoch) for e in epochs]))]
     updates = next((e.get("generator_updates") for e in checkpoint.history["epochs"]
                     if e["epoch"] == int(chosen.stem.split("-")[1])), None)
@@ -142,8 +146,9 @@ def comparison():
                            "range over seeds": f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
                            "classes under 5 % (worst seed)": r["classes_dropped"]} for r in rows])
     note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
-            f"real vs real (train vs test) {floor:.1f}. The {CLASSIFIER} has {alive} of {features} features that vary "
-            "on the test set: the distance measures those.") if rows else "No GAN checkpoints are shipped here."
+            f"real vs real (train vs test) {floor:.1f}. The Fréchet distance uses the {CLASSIFIER} (`{catalogue.JUDGE}`): "
+            f"{alive} of its {features} features vary on the test set, so the distance measures those {alive} "
+            "dimensions.") if rows else "No GAN checkpoints are shipped here."
     return table, note
 
 
@@ -187,7 +192,7 @@ def gans_tab() -> None:
                                           points_file, drawing],
                           [*panels, losses, table, status], api_name="gan_live",
                           concurrency_limit=1)   # trains for seconds: one at a time, so it holds one core at most
-        stop.click(None, None, None, cancels=[run])
+        stop.click(live.request_pause, None, None, queue=False)   # the stream ends at its next refresh
     with gr.Tab("Theory"):
         with gr.Row():
             theta = gr.Slider(-10, 10, 2, step=0.1, label="θ: shift of p_g")
@@ -207,9 +212,11 @@ def gans_tab() -> None:
         with gr.Row():
             kinds = list(catalogue.image_gan_runs()) or ["gan"]
             kind = gr.Radio(kinds, value=kinds[0], label="checkpoint")
-            epoch = gr.Slider(1, 300, 300, step=1, label="epoch (nearest snapshot; the GAN's last is 60)")
+            epoch = gr.Slider(1, EPOCH_SLIDER_MAX, EPOCH_SLIDER_MAX, step=1,
+                              label="epoch (nearest snapshot; the GAN's last is 60)")
             sample_seed = gr.Number(0, precision=0, label="seed")
-            axis = gr.Radio(list(FID_AXES), value="generator_updates", label="FID against")
+            axis = gr.Radio([(title, key) for key, title in FID_AXES.items()], value="generator_updates",
+                            label="FID against")
         show = gr.Button("Show", variant="primary")
         grid = gr.Plot()
         with gr.Row():

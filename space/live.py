@@ -3,6 +3,7 @@ points, or a drawing) and the stream that trains a dgm_core.live.LiveSession and
 draw. Any lab whose models follow dgm_core.live's protocol builds its tab from these."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,10 +79,31 @@ def data_caption(data) -> str:
     return "" if isinstance(data, str) else f"\n\nTraining data: {describe(data)}."
 
 
+# Pause, by session: the Pause button's handler records the browser session here and the stream of
+# that session ends at its next refresh, leaving its last figures on screen. (Gradio's `cancels`
+# stops the stream too, but then marks every output "Error" and blanks the figures.)
+_pause_requested: set[str] = set()
+_pause_lock = threading.Lock()
+
+
+def request_pause(request: gr.Request) -> None:
+    with _pause_lock:
+        _pause_requested.add(request.session_hash)
+
+
+def _pause_asked(key: str | None, clear: bool = False) -> bool:
+    with _pause_lock:
+        asked = key in _pause_requested
+        if clear:
+            _pause_requested.discard(key)
+        return asked
+
+
 def stream(create: Callable[[], LiveSession], steps, steps_per_refresh,
-           outputs: Callable[[LiveSession], tuple]) -> Iterator[tuple]:
+           outputs: Callable[[LiveSession], tuple], request: gr.Request | None = None) -> Iterator[tuple]:
     """Train a fresh session (`create()`) for `steps` steps, yielding `outputs(session)` after every
-    refresh. The step boxes are checked before anything is built.
+    refresh, until done or until this browser session presses Pause (`request_pause`). The step
+    boxes are checked before anything is built.
 
     A refresh trains for at most LIVE_TRAIN_SECONDS and comes at most every REFRESH_SECONDS: the
     browser redraws its charts on every update, and faster updates queued up in it until it froze
@@ -89,12 +111,19 @@ def stream(create: Callable[[], LiveSession], steps, steps_per_refresh,
     for the other students of the Space, and lets its server answer a Pause at once."""
     steps = whole(steps, "steps", 1, MAX_LIVE_STEPS)
     per_refresh = whole(steps_per_refresh, "steps per refresh", 1, 500)
+    key = request.session_hash if request is not None else None
+    _pause_asked(key, clear=True)                 # a Pause pressed before this run does not stop it
     session = create()
     while session.steps < steps and not session.all_diverged:
         started = time.monotonic()
         session.advance(min(per_refresh, steps - session.steps), seconds=LIVE_TRAIN_SECONDS)
         yield outputs(session)
-        time.sleep(max(0.0, REFRESH_SECONDS - (time.monotonic() - started)))
+        while time.monotonic() - started < REFRESH_SECONDS:
+            if _pause_asked(key):
+                break
+            time.sleep(0.05)
+        if _pause_asked(key, clear=True):
+            return
 
 
 def status(session: LiveSession, settings: str) -> str:

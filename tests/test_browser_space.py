@@ -1,0 +1,54 @@
+"""A real browser on the Space: Chromium opens it, clicks through every tab and sub-tab, presses
+each tab's button, and sees each figure drawn (a plotly chart with data, or the decoded image)."""
+import pytest
+
+pytestmark = pytest.mark.browser
+
+LABS = ["Bayesian networks", "VAE", "GANs"]
+#: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, or an image.
+EXPECTED = {
+    "d-separation": ("Is X ⟂ Y | Z?", "plot"), "Inference": ("Run inference", "plot"),
+    "Latent sliders": (None, "image"), "Traversals": ("Draw traversals", "plot"),
+    "Interpolation": ("Interpolate", "plot"), "β comparison and likelihood": ("Compare β", "plot"),
+    "Live 2-D training": ("Train from scratch", "plot"), "Theory": (None, "plot"),
+    "Samples & FID": ("Show", "plot"), "Conditional GAN": ("Draw", "plot"),
+}
+DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
+
+
+def test_every_tab_of_the_space_draws_its_figures(browser, space_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(space_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="VAE", exact=True).wait_for(timeout=60_000)
+    seen = {}
+    for lab in LABS:
+        page.get_by_role("tab", name=lab, exact=True).click()
+        subtabs = [t.inner_text() for t in page.locator("button[role=tab]:visible").all() if t.inner_text() not in LABS]
+        assert subtabs, f"{lab} has no sub-tabs"
+        for sub in subtabs:
+            button, kind = EXPECTED[sub]
+            page.get_by_role("tab", name=sub, exact=True).click()
+            if button:
+                page.get_by_role("button", name=button, exact=True).click()
+            if kind == "plot":
+                try:
+                    page.wait_for_function(f"() => ({DRAWN_CHARTS})() > 0", timeout=120_000)
+                except Exception:
+                    page.screenshot(path=f"/tmp/space-failed-{sub}.png")
+                    raise AssertionError(f"{lab} / {sub}: no chart drawn within 2 minutes") from None
+                seen[sub] = page.evaluate(DRAWN_CHARTS)
+            else:
+                image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")
+                image.first.wait_for(timeout=60_000)
+                seen[sub] = image.count()
+            if sub == "Live 2-D training":
+                page.wait_for_function("() => document.body.innerText.includes('steps/s')", timeout=120_000)
+                page.get_by_role("button", name="Pause", exact=True).click()
+            # An error shows as a red "Error" badge on the output and a toast with the message.
+            assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0, f"{lab} / {sub}: an error"
+    assert set(seen) == set(EXPECTED), seen
+    assert seen["Samples & FID"] >= 3 and seen["Live 2-D training"] >= 4 and seen["Theory"] >= 2, seen
+    assert not errors, errors
