@@ -144,7 +144,7 @@ def comparison():
                            "training time (s)": None if r["seconds"] is None else round(r["seconds"]),
                            "Fréchet distance (mean)": round(r["fid_mean"], 1),
                            "range over seeds": f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
-                           "classes under 5 % (worst seed)": r["classes_dropped"]} for r in rows])
+                           "classes dropped (under 1 %, worst seed)": r["classes_dropped"]} for r in rows])
     note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
             f"real vs real (train vs test) {floor:.1f}. The Fréchet distance uses the {CLASSIFIER} (`{catalogue.JUDGE}`): "
             f"{alive} of its {features} features vary on the test set, so the distance measures those {alive} "

@@ -261,3 +261,35 @@ def test_tiny_wgan_and_cgan_runs_with_snapshots_and_fid(tmp_path):
         for key, value in final.generator.state_dict().items():
             assert torch.allclose(model.generator.state_dict()[key].float(), value.float(), atol=1e-2, rtol=1e-3)
     # torchrun runs the GAN recipes too: tests/test_training.py::test_two_process_ddp_gan_on_gloo_...
+
+
+def test_matched_comparison_states_updates_seeds_and_spread():
+    def history(updates, step, fid, histogram, seconds):
+        return {"epochs": [{"epoch": 1, "step": step, "generator_updates": updates, "seconds": seconds,
+                            "fid_classifier": fid, "class_histogram": histogram}]}
+
+    fair = [100] * 10
+    collapsed = [0, 0, 5, 195, 100, 100, 100, 100, 200, 200]     # two classes under 1 %, one at 0.5 %
+    rows = gan.matched_comparison({"gan": [history(50, 50, 200.0, fair, 10.0), history(50, 50, 220.0, fair, 12.0)],
+                                   "wgan": [history(50, 250, 300.0, collapsed, 40.0)]})
+    by_kind = {r["kind"]: r for r in rows}
+    assert by_kind["gan"]["fid_mean"] == pytest.approx(210.0) and (by_kind["gan"]["fid_min"], by_kind["gan"]["fid_max"]) == (200.0, 220.0)
+    assert by_kind["gan"]["seeds"] == 2 and by_kind["gan"]["seconds"] == pytest.approx(11.0)
+    assert by_kind["gan"]["classes_dropped"] == 0 and by_kind["wgan"]["classes_dropped"] == 3
+    assert by_kind["wgan"]["critic_updates"] == 250 and all(r["matched"] for r in rows)
+    unmatched = gan.matched_comparison({"gan": [history(50, 50, 1.0, fair, 1.0)], "wgan": [history(10, 50, 1.0, fair, 1.0)]})
+    assert not any(r["matched"] for r in unmatched)
+
+
+def test_the_shipped_image_gans_are_matched_at_generator_updates_with_two_seeds_each():
+    """Issue 9: the WGANs had 276 generator updates against the GAN's 1,380; they are now trained to
+    the same number, with two seeds, and the Fréchet distance's sampling spread is measured."""
+    from dgm_core.catalogue import image_gan_runs
+    from dgm_core.checkpoints import load_checkpoint
+
+    runs = image_gan_runs()
+    assert set(runs) == {"gan", "wgan", "wgan-gp"}
+    histories = {kind: [load_checkpoint(n).history for n in names] for kind, names in runs.items()}
+    rows = gan.matched_comparison(histories)
+    assert all(r["seeds"] >= 2 and r["matched"] and r["generator_updates"] == 1380 for r in rows), rows
+    assert {r["kind"]: r["critic_updates"] for r in rows} == {"gan": 1380, "wgan": 6900, "wgan-gp": 6900}
