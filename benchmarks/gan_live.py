@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm_core import gan
-from dgm_core.live import LIVE_TRAIN_SECONDS
 from dgm_core.data import sample_toy
+from dgm_core.live import LIVE_TRAIN_SECONDS
 
 BUSY = "import torch\na = torch.randn(768, 768)\nwhile True:\n    a @ a\n"
 

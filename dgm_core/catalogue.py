@@ -70,6 +70,24 @@ def image_gan_runs(dataset: str = "digits") -> dict[str, list[str]]:
             for kind, items in sorted(runs.items(), key=lambda kv: order[kv[0]])}
 
 
+def load_image_gan_runs(load, dataset: str = "digits") -> tuple[dict[str, list], list[str]]:
+    """The shipped image GANs loaded with `load(name)` (each front end passes its cached loader):
+    kind -> checkpoints in seed order, and a message for each that could not be loaded (left out)."""
+    from dgm_core.checkpoints import CheckpointError
+
+    runs, problems = {}, []
+    for kind, names in image_gan_runs(dataset).items():
+        loaded = []
+        for name in names:
+            try:
+                loaded.append(load(name))
+            except CheckpointError as exc:
+                problems.append(f"Checkpoint {name} could not be loaded and is left out: {exc}")
+        if loaded:
+            runs[kind] = loaded
+    return runs, problems
+
+
 def vae_runs() -> dict[str, Shipped]:
     """name -> Shipped for every shipped VAE (its run has the dataset, β and seed)."""
     return {item.name: item for item in shipped() if item.model_type == "vae"}

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dgm_core.hub import HubModel
 from dgm_core.data import sample_toy, toy_modes
+from dgm_core.hub import HubModel
 from dgm_core.live import Field, LiveSession, LiveView
 
 KINDS = ("gan", "wgan", "wgan-gp")

@@ -16,6 +16,7 @@ from dgm_core.figures.gan import (
     FID_AXES,
     TITLES,
     class_histogram_figure,
+    comparison_table,
     coverage_figure,
     fid_curves_figure,
     loss_curves_figure,
@@ -140,32 +141,10 @@ def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
     return gan.snapshot_model(checkpoint, checkpoint.path / "snapshots" / snapshot).sample(64, seed=seed).numpy()
 
 
-def loaded_runs() -> dict[str, list]:
-    runs = {}
-    for kind, names in catalogue.image_gan_runs().items():
-        loaded = []
-        for name in names:
-            try:
-                loaded.append(image_gan(name))
-            except CheckpointError as exc:
-                st.warning(f"Checkpoint {name} could not be loaded and is left out: {exc}")
-        if loaded:
-            runs[kind] = loaded
-    return runs
-
-
-def comparison_table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "model": TITLES[r["kind"]], "training seeds": r["seeds"], "generator updates": r["generator_updates"],
-        "critic updates": r["critic_updates"], "epochs": r["epochs"],
-        "training time (s)": None if r["seconds"] is None else round(r["seconds"]),
-        "Fréchet distance (mean)": round(r["fid_mean"], 1),
-        "range over seeds": f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
-        "classes dropped (under 1 %, worst seed)": r["classes_dropped"]} for r in rows])
-
-
 with images:
-    runs = loaded_runs()
+    runs, problems = catalogue.load_image_gan_runs(image_gan)
+    for problem in problems:
+        st.warning(problem)
     if not runs:
         st.error("No GAN checkpoints are shipped with this copy: train them with "
                  "`python -m training.run gan --width 16 --epochs 60 --sample-every 15 --out checkpoints/gan-digits` "
@@ -189,7 +168,7 @@ with images:
         st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
                                           "classifier features", axis), key="gan_fid_curves")
         spread = sampling_spread(runs["gan"][0].path.name) if "gan" in runs else None
-        st.dataframe(comparison_table(rows), hide_index=True)
+        st.dataframe(pd.DataFrame(comparison_table(rows)), hide_index=True)
         st.caption(("Sampling alone moves the distance: the GAN's, over 5 draws of 1,000 samples, has standard "
                     f"deviation {spread['std']:.1f} around {spread['mean']:.1f}. " if spread else "") +
                    "A class read in under 1 % of 1,000 samples counts as dropped (a fair share is 10 %). The class "

@@ -14,6 +14,7 @@ from dgm_core.figures.gan import (
     FID_AXES,
     TITLES,
     class_histogram_figure,
+    comparison_table,
     fid_curves_figure,
     loss_curves_figure,
     separation_figure,
@@ -95,17 +96,7 @@ def _judge_with_floor():
 
 
 def _runs() -> dict[str, list]:
-    runs = {}
-    for kind, names in catalogue.image_gan_runs().items():
-        loaded = []
-        for name in names:
-            try:
-                loaded.append(_checkpoint(name))
-            except CheckpointError:
-                pass
-        if loaded:
-            runs[kind] = loaded
-    return runs
+    return catalogue.load_image_gan_runs(_checkpoint)[0]
 
 
 @readable_errors
@@ -139,12 +130,7 @@ def comparison():
     runs = _runs()
     rows = gan.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
     _, floor, (alive, features) = _judge_with_floor()
-    table = pd.DataFrame([{"model": TITLES[r["kind"]], "training seeds": r["seeds"],
-                           "generator updates": r["generator_updates"], "critic updates": r["critic_updates"],
-                           "training time (s)": None if r["seconds"] is None else round(r["seconds"]),
-                           "Fréchet distance (mean)": round(r["fid_mean"], 1),
-                           "range over seeds": f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
-                           "classes dropped (under 1 %, worst seed)": r["classes_dropped"]} for r in rows])
+    table = pd.DataFrame(comparison_table(rows))
     note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
             f"real vs real (train vs test) {floor:.1f}. The Fréchet distance uses the {CLASSIFIER} (`{catalogue.JUDGE}`): "
             f"{alive} of its {features} features vary on the test set, so the distance measures those {alive} "
@@ -188,7 +174,7 @@ def gans_tab() -> None:
                                       "high-quality share", "diverged at step"],
                              label="mode coverage (Gaussian mixtures): within 3σ of a mode, and within "
                                    f"{gan.LOOSE_RADIUS:g}")
-        run = start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
+        start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
                                           points_file, drawing],
                           [*panels, losses, table, status], api_name="gan_live",
                           concurrency_limit=1)   # trains for seconds: one at a time, so it holds one core at most
@@ -207,8 +193,8 @@ def gans_tab() -> None:
         gr.Markdown("Every model was trained to the **same number of generator updates** (the WGANs update their "
                     "generator once per 5 critic updates, so they ran 5 times the epochs), with more than one seed.")
         first_table, first_note = comparison()
-        table = gr.Dataframe(first_table, label="at matched generator updates")
-        note = gr.Markdown(first_note)
+        gr.Dataframe(first_table, label="at matched generator updates")
+        gr.Markdown(first_note)
         with gr.Row():
             kinds = list(catalogue.image_gan_runs()) or ["gan"]
             kind = gr.Radio(kinds, value=kinds[0], label="checkpoint")

@@ -153,7 +153,7 @@ def test_own_points_from_a_csv_train_the_three_models_after_reset():
     assert {t["name"] for t in panel["data"] if t.get("name")} >= {"real data", "generated"}
 
 
-@pytest.mark.parametrize("data, message", [
+@pytest.mark.parametrize("data, message", ids=["empty", "wrong columns", "not a number", "nan", "too many"], argvalues=[
     (b"", "is empty"),
     (b"a,b,c\n1,2,3\n", "has no columns named x and y"),
     (b"x,y\n1,2\n3,oops\n", "row 3 has 'oops', which is not a number"),

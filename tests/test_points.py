@@ -28,7 +28,7 @@ def test_a_csv_with_or_without_a_header_gives_the_same_cloud_scaled_into_the_toy
     assert cloud == read_points_csv(csv(points.tolist()), "other name.csv")   # the same data
 
 
-@pytest.mark.parametrize("data, message", [
+BAD_FILES = [
     (b"", "is empty"),
     (b"\n \n", "is empty"),
     (b"a,b,c\n1,2,3\n", "has no columns named x and y"),
@@ -42,7 +42,10 @@ def test_a_csv_with_or_without_a_header_gives_the_same_cloud_scaled_into_the_toy
     (csv([(1, 2)] * 3), "has 3 points; at least 10"),
     (csv([(1, 2)] * 20), "all 20 points are the same point"),
     ("x,y\n1,2\n".encode("utf-16"), "not a text file"),
-])
+]
+
+
+@pytest.mark.parametrize("data, message", BAD_FILES, ids=[message for _, message in BAD_FILES])
 def test_bad_files_are_refused_with_what_is_wrong(data, message):
     with pytest.raises(DatasetError, match=message):
         read_points_csv(data, "points.csv")

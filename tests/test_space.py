@@ -62,15 +62,14 @@ def test_vae_interpolation_traversal_and_bad_input(client):
     from dgm_core import vae
 
     shapes = load_checkpoint("vae-shapes-beta4").model
-    dims = json.loads(json.dumps(plotly_json(grid)["layout"]["yaxis"]["ticktext"]))
+    dims = plotly_json(grid)["layout"]["yaxis"]["ticktext"]
     z = torch.zeros(9, shapes.latent_dim)
-    first = int(dims[0].removeprefix("z"))
-    z[:, first] = torch.linspace(-3, 3, 9)
+    z[:, int(dims[0].removeprefix("z"))] = torch.linspace(-3, 3, 9)
     with torch.no_grad():
         row = mosaic(shapes.decode_mean(z), 9)
     assert np.abs(heatmap_image(grid)[:row.shape[0]] - row).max() < 1e-5
-    assert dims == [f"z{d}" for d in vae.latent_report(shapes, load_dataset("shapes", "test", 28, n=1000).images,
-                                                         None).dims_by_kl]
+    test_shapes = load_dataset("shapes", "test", shapes.image_size, n=1000).images[:1000]
+    assert dims == [f"z{d}" for d in vae.latent_report(shapes, test_shapes, None).dims_by_kl]
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="second test image: enter a whole number from 0 to 358; got 100,000"):
@@ -88,10 +87,10 @@ def test_vae_beta_comparison_reports_mig_on_shapes(client):
     assert all(0 <= row["MIG"] <= 1 for row in rows.values())
     assert all(p is not None for p in plots)
     # The KL bars are the closed-form KL per dimension of each checkpoint on the first 1,000 test images.
-    images = load_dataset("shapes", "test", 28, n=1000).images[:1000]
     bars = {t["name"]: np.asarray(t["y"], dtype=float) for t in plotly_json(plots[1])["data"]}
     for beta in (1, 4):
         model = load_checkpoint(f"vae-shapes-beta{beta}").model
+        images = load_dataset("shapes", "test", model.image_size, n=1000).images[:1000]
         with torch.no_grad():
             mu, logvar = model.encode((images > 0.5).float())
         kl = (0.5 * (mu ** 2 + logvar.exp() - logvar - 1)).mean(0).numpy()

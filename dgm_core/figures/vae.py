@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 
 from dgm_core.figures.style import colour, legend_above, margins
 
+
 def kl_per_dim_figure(kl_by_model: dict[str, list[float]], active_threshold: float | None = None) -> go.Figure:
     """Average KL(q(z_j|x) ‖ p(z_j)) per latent dimension, one bar group per model."""
     fig = go.Figure()
