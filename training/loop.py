@@ -303,14 +303,21 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
 
     if ctx.world > 1:
         _check_ranks_agree(model, ctx)
+    failed_push = None
     if ctx.main:
         print(f"Checkpoint: {out}", file=sys.stderr)
         if args.push_to_hub:
             try:
                 url = push_folder(out, args.push_to_hub, commit_message=f"DGM Lab: {command}")
                 print(f"Pushed to the Hub: {url}", file=sys.stderr)
-            except PushFailed:
-                raise
+            except PushFailed as exc:
+                failed_push = exc
+    if ctx.world > 1:
+        # Every rank leaves together: a rank that tore its gloo group down while rank 0 was still
+        # writing or pushing made rank 0 abort at exit ("terminate called without an active exception").
+        dist.barrier()
+    if failed_push is not None:
+        raise failed_push
     return out
 
 
