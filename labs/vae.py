@@ -247,7 +247,7 @@ with tabs[4]:
             st.caption(f"reconstruction {last['reconstruction']:.1f}, KL {last['kl']:.2f}, "
                        f"active units {int(other_report.active.sum())}/{other_ck.model.latent_dim}"
                        + (f", MIG {other_report.mig:.3f}" if other_report.mig is not None else ""))
-    st.plotly_chart(kl_per_dim_figure({label(n): report(n).kl_per_dim.tolist() for n in names}),
+    st.plotly_chart(kl_per_dim_figure({label(n): report(n).kl_per_dim.tolist() for n in first_seeds}),
                     key="vae_cmp_kl")
     if names and all(report(n).mig is not None for n in names):
         st.markdown("**Disentanglement: mutual information gap** (Chen et al., 2018) against the known factors "
@@ -270,13 +270,13 @@ with tabs[4]:
     else:
         st.info("MIG needs the true generative factors, which only the `shapes` dataset has.")
     st.markdown("**Training curves** from the checkpoints' histories")
-    st.plotly_chart(training_curves_figure({label(n): vae_checkpoint(n).history for n in names}), key="vae_cmp_curves")
+    st.plotly_chart(training_curves_figure({label(n): vae_checkpoint(n).history for n in first_seeds}), key="vae_cmp_curves")
 
 # ------------------------------------------------------------------------ NLL with IWAE
 with tabs[5]:
     st.markdown("log p(x) ≥ L_k = E log (1/k) Σ p(x, z_i)/q(z_i|x) (Burda et al., 2016). L_1 is the ELBO; "
                 "L_k rises toward log p(x) as k grows, so the NLL estimate −L_k falls.")
-    curves = {label(n): vae_checkpoint(n).history["nll"]["curve"] for n in names if "nll" in vae_checkpoint(n).history}
+    curves = {label(n): vae_checkpoint(n).history["nll"]["curve"] for n in first_seeds if "nll" in vae_checkpoint(n).history}
     if curves:
         images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)
         bits, basis = vae.bits_per_dim_basis(model, dataset)

@@ -298,3 +298,19 @@ def test_quicker_likelihood_settings_are_the_largest_within_the_budget():
             assert fewer == max([n for n in range(1, 20_001) if n * k <= 20_000] or [1])
             assert smaller == max([kk for kk in ks if images * kk <= 20_000] or [1])
     assert vae.quicker_likelihood_settings(32, 5000, 20_000, ks) == (4, 100)
+
+
+def test_beta_seed_summary_gives_the_spread_over_seeds_and_the_lost_factors():
+    from types import SimpleNamespace
+
+    def report(mig, gaps, active):
+        return SimpleNamespace(mig=mig, mig_per_factor=gaps, active=torch.tensor([True] * active + [False] * (10 - active)))
+
+    names = ["shape", "x"]
+    rows = vae.beta_seed_summary({1.0: [report(0.03, [0.02, 0.04], 5), report(0.05, [0.06, 0.04], 8)],
+                                  4.0: [report(0.09, [0.0, 0.18], 3)]}, names)
+    one, four = rows
+    assert one["active_units"] == [5, 8] and one["seeds"] == 2
+    assert one["mig_mean"] == pytest.approx(0.04) and (one["mig_min"], one["mig_max"]) == (0.03, 0.05)
+    assert one["gaps"] == pytest.approx({"shape": 0.04, "x": 0.04}) and one["lost"] == ["shape", "x"]
+    assert four["lost"] == ["shape"] and four["gaps"]["x"] == pytest.approx(0.18)
