@@ -76,6 +76,11 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
             return
         reset()
     changed = configs is not None and configs != ss[in_force_key]
+    if changed and ss[live].steps == 0 and not ss[running_key]:
+        # Nothing trained yet, so nothing to lose: the new settings apply at once (a value typed
+        # without Enter and then a click on Run trains with that value, instead of greying Run out).
+        reset()
+        changed = False
     b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
     running = ss[running_key]
     if b1.button("⏸ Pause" if running else "▶ Run", key=f"{prefix}_run", disabled=changed and not running):

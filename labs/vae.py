@@ -256,7 +256,10 @@ with tabs[4]:
                         key="vae_cmp_mig")
         summary = vae.beta_seed_summary({beta: [report(n) for n in group] for beta, group in groups.items()},
                                         data.factor_names)
-        st.markdown("**Over every training seed**: a finding about β rests on all of them, with their spread.")
+        seeds = min(row["seeds"] for row in summary)
+        st.markdown("**Over every training seed**: a finding about β rests on all of them, with their spread."
+                    if seeds > 1 else "**Only one training seed per β ships here**: no spread can be shown, so "
+                    "no difference below should be read as a finding.")
         st.dataframe(pd.DataFrame([{
             "β": f"{row['beta']:g}", "training seeds": row["seeds"],
             "MIG (mean)": round(row["mig_mean"], 3), "MIG range": f"{row['mig_min']:.3f}–{row['mig_max']:.3f}",
@@ -275,7 +278,10 @@ with tabs[4]:
 # ------------------------------------------------------------------------ NLL with IWAE
 with tabs[5]:
     st.markdown("log p(x) ≥ L_k = E log (1/k) Σ p(x, z_i)/q(z_i|x) (Burda et al., 2016). L_1 is the ELBO; "
-                "L_k rises toward log p(x) as k grows, so the NLL estimate −L_k falls.")
+                "L_k rises toward log p(x) as k grows, so the NLL estimate −L_k falls (in expectation: at large k "
+                "successive estimates differ by less than their Monte Carlo noise, and may tick up by a few "
+                "thousandths). These are per image, on the first test images only: −L_1 here is not the "
+                "whole test set's ELBO of the β tab.")
     curves = {label(n): vae_checkpoint(n).history["nll"]["curve"] for n in first_seeds if "nll" in vae_checkpoint(n).history}
     if curves:
         images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)

@@ -39,7 +39,7 @@ def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str,
     return {kind: gan.default_config(kind, n_critic=1 if kind == "gan" else n_critic, **settings) for kind in gan.KINDS}
 
 
-def _outputs(session, settings: str):
+def _outputs(session, steps: int, settings: str):
     panels = [live_panel_figure(view, session.real, MODEL_COLOURS[kind], TITLES[kind])
               for kind, view in session.view().items()]
     rows = []
@@ -49,7 +49,7 @@ def _outputs(session, settings: str):
                      f"within {gan.LOOSE_RADIUS:g}": cover.get("captured_loose"),
                      "high-quality share": None if not cover else round(cover["high_quality"], 3),
                      "diverged at step": session.diverged.get(kind)})
-    return (*panels, loss_curves_figure(session.histories()), pd.DataFrame(rows), live.status(session, settings))
+    return (*panels, loss_curves_figure(session.histories()), pd.DataFrame(rows), live.status(session, steps, settings))
 
 
 @readable_errors
@@ -61,7 +61,7 @@ def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, 
     configs = _configs(data, n_critic, clip, gp_lambda, generator_loss, seed)
     settings = gan.describe_settings(configs) + live.data_caption(data)
     yield from live.stream(lambda: gan.side_by_side(configs), steps, steps_per_refresh,
-                           lambda session: _outputs(session, settings), request)
+                           lambda session, steps: _outputs(session, steps, settings), request)
 
 
 @readable_errors
@@ -174,6 +174,8 @@ def gans_tab() -> None:
                                       "high-quality share", "diverged at step"],
                              label="mode coverage (Gaussian mixtures): within 3σ of a mode, and within "
                                    f"{gan.LOOSE_RADIUS:g}")
+        # A click on Train ends this browser's running stream first (the new one waits for it in the queue).
+        start.click(live.request_pause, None, None, queue=False)
         start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
                                           points_file, drawing],
                           [*panels, losses, table, status], api_name="gan_live",

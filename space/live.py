@@ -30,7 +30,7 @@ def data_inputs(default: str = "8gaussians"):
         points_file = gr.File(label=f"CSV of points: two columns x, y (a header row is optional), at most "
                                     f"{MAX_POINTS:,} rows; choose '{OWN_POINTS}' above", file_types=[".csv", ".txt"],
                               type="filepath")
-        drawing = gr.Sketchpad(label=f"Draw points (every inked pixel is a point); choose '{DRAWING}' above",
+        drawing = gr.Sketchpad(label="Draw points: pick the brush, draw; every inked pixel is a point",
                                type="numpy", image_mode="RGBA", height=320)
     return dataset, points_file, drawing
 
@@ -79,29 +79,28 @@ def data_caption(data) -> str:
     return "" if isinstance(data, str) else f"\n\nTraining data: {describe(data)}."
 
 
-# Pause, by session: the Pause button's handler records the browser session here and the stream of
-# that session ends at its next refresh, leaving its last figures on screen. (Gradio's `cancels`
-# stops the stream too, but then marks every output "Error" and blanks the figures.)
-_pause_requested: set[str] = set()
-_pause_lock = threading.Lock()
+# Pause and restart, by session: the Pause button's handler (and Train's, before its stream starts)
+# records when this browser session asked to stop; a stream that started before that moment ends at
+# its next refresh, leaving its last figures on screen. (Gradio's `cancels` stops the stream too, but
+# then marks every output "Error" and blanks the figures; and a second Train click used to wait,
+# unseen, behind the running stream.)
+_stop_asked_at: dict[str, float] = {}
+_stop_lock = threading.Lock()
 
 
 def request_pause(request: gr.Request) -> None:
-    with _pause_lock:
-        _pause_requested.add(request.session_hash)
+    with _stop_lock:
+        _stop_asked_at[request.session_hash] = time.monotonic()
 
 
-def _pause_asked(key: str | None, clear: bool = False) -> bool:
-    with _pause_lock:
-        asked = key in _pause_requested
-        if clear:
-            _pause_requested.discard(key)
-        return asked
+def _stop_asked(key: str | None, started: float) -> bool:
+    with _stop_lock:
+        return _stop_asked_at.get(key, float("-inf")) > started
 
 
 def stream(create: Callable[[], LiveSession], steps, steps_per_refresh,
-           outputs: Callable[[LiveSession], tuple], request: gr.Request | None = None) -> Iterator[tuple]:
-    """Train a fresh session (`create()`) for `steps` steps, yielding `outputs(session)` after every
+           outputs: Callable[[LiveSession, int], tuple], request: gr.Request | None = None) -> Iterator[tuple]:
+    """Train a fresh session (`create()`) for `steps` steps, yielding `outputs(session, steps)` after every
     refresh, until done or until this browser session presses Pause (`request_pause`). The step
     boxes are checked before anything is built.
 
@@ -112,20 +111,18 @@ def stream(create: Callable[[], LiveSession], steps, steps_per_refresh,
     steps = whole(steps, "steps", 1, MAX_LIVE_STEPS)
     per_refresh = whole(steps_per_refresh, "steps per refresh", 1, 500)
     key = request.session_hash if request is not None else None
-    _pause_asked(key, clear=True)                 # a Pause pressed before this run does not stop it
+    run_started = time.monotonic()                # a Pause pressed before this run does not stop it
     session = create()
     while session.steps < steps and not session.all_diverged:
         started = time.monotonic()
         session.advance(min(per_refresh, steps - session.steps), seconds=LIVE_TRAIN_SECONDS)
-        yield outputs(session)
-        while time.monotonic() - started < REFRESH_SECONDS:
-            if _pause_asked(key):
-                break
+        yield outputs(session, steps)
+        while time.monotonic() - started < REFRESH_SECONDS and not _stop_asked(key, run_started):
             time.sleep(0.05)
-        if _pause_asked(key, clear=True):
+        if _stop_asked(key, run_started):
             return
 
 
-def status(session: LiveSession, settings: str) -> str:
-    return (f"step **{session.steps:,}** ({session.step_unit}) of the steps asked for · "
+def status(session: LiveSession, steps: int, settings: str) -> str:
+    return (f"step **{session.steps:,}** of {steps:,} ({session.step_unit}) · "
             f"**{session.steps_per_second:.0f}** steps/s\n\nTraining with {settings}")

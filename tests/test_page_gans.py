@@ -65,8 +65,24 @@ def test_run_pause_and_reset():
     assert all(m.steps == 0 for m in _live(at).models.values())
 
 
-def test_changed_settings_wait_for_reset_then_apply():
+def test_settings_changed_before_any_step_apply_at_once():
+    """A value typed without Enter, then a click on Run: at step 0 there is nothing to lose, so the
+    new value applies and Run stays enabled (it used to grey out until Reset)."""
     at = open_lab(PAGE)
+    _by_key(at.number_input, "gan_n_critic").set_value(3).run()
+    assert not _by_key(at.button, "gan_run").disabled
+    assert _live(at).models["wgan"].config.n_critic == 3
+    assert any("Training with** data 8gaussians" in c.value and "n_critic 3" in c.value for c in at.caption)
+
+
+def _trained_a_step(at):
+    _by_key(at.slider, "gan_steps_per_refresh").set_value(1).run()
+    _by_key(at.button, "gan_step").click().run()
+    return _finish_steps(at)
+
+
+def test_changed_settings_wait_for_reset_then_apply():
+    at = _trained_a_step(open_lab(PAGE))
     _by_key(at.selectbox, "gan_dataset").set_value("moons").run()
     assert any("press **Reset**" in i.value for i in at.info)
     assert _by_key(at.button, "gan_step").disabled
@@ -136,7 +152,7 @@ def test_own_points_from_a_csv_train_the_three_models_after_reset():
 
     angle = np.linspace(0, 2 * np.pi, 300, endpoint=False)
     rows = "\n".join(f"{100 + 20 * np.cos(a):.4f},{50 + 20 * np.sin(a):.4f}" for a in angle)
-    at = _own_points(open_lab(PAGE), "circle.csv", f"x,y\n{rows}\n".encode())
+    at = _own_points(_trained_a_step(open_lab(PAGE)), "circle.csv", f"x,y\n{rows}\n".encode())
     _no_exception(at)
     assert any("circle.csv (300 points)" in c.value and "scaled by" in c.value for c in at.caption)
     assert any("press **Reset**" in i.value for i in at.info)
@@ -147,7 +163,7 @@ def test_own_points_from_a_csv_train_the_three_models_after_reset():
     live = _live(at)
     pool = live.models["gan"].pool.numpy()
     assert np.allclose(np.linalg.norm(pool, axis=1), 2.5, atol=1e-3)      # the circle, scaled to radius 2.5
-    assert all(m.steps == 20 for m in live.models.values())
+    assert all(m.steps == 1 for m in live.models.values())
     assert any("Training with** data circle.csv (300 points)" in c.value for c in at.caption)
     panel = _chart(at, "gan_panel_gan")
     assert {t["name"] for t in panel["data"] if t.get("name")} >= {"real data", "generated"}
@@ -157,7 +173,7 @@ def test_own_points_from_a_csv_train_the_three_models_after_reset():
     (b"", "is empty"),
     (b"a,b,c\n1,2,3\n", "has no columns named x and y"),
     (b"x,y\n1,2\n3,oops\n", "row 3 has 'oops', which is not a number"),
-    (b"x,y\n" + b"1,2\n" * 5 + b"nan,1\n" + b"3,4\n" * 10, "point 6 is"),
+    (b"x,y\n" + b"1,2\n" * 5 + b"nan,1\n" + b"3,4\n" * 10, "row 7 is nan,1"),
     (b"x,y\n" + b"".join(f"{i},{i}\n".encode() for i in range(10_001)), "at most 10,000"),
 ])
 def test_a_bad_points_file_is_refused_and_the_models_keep_their_data(data, message):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ MAX_POINTS = 10_000
 MIN_POINTS = 10
 MAX_FILE_BYTES = 1_000_000
 SCALED_EXTENT = 2.5
-EXAMPLE = "x,y\n0.0,1.0\n0.5,0.8\n..."
+EXAMPLE = "a header row `x,y`, then one point per row such as `0.5,-1.2`"
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,11 +79,10 @@ def read_points_csv(data: bytes, name: str = "the file") -> OwnPoints:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DatasetError(f"{name} is not a text file (it is not UTF-8): save it as CSV, one point per row, "
-                           f"like\n{EXAMPLE}") from None
+        raise DatasetError(f"{name} is not a text file (it is not UTF-8): save it as CSV: {EXAMPLE}.") from None
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     if not rows:
-        raise DatasetError(f"{name} is empty: write one point per row, like\n{EXAMPLE}")
+        raise DatasetError(f"{name} is empty: write {EXAMPLE}.")
     header = [cell.strip().lower() for cell in rows[0]]
     columns, first_data_row = (0, 1), 1
     if not all(_is_number(cell) for cell in rows[0]):
@@ -111,7 +111,11 @@ def read_points_csv(data: bytes, name: str = "the file") -> OwnPoints:
         if bad:
             raise DatasetError(f"{name}: row {number} has {bad[0]!r}, which is not a number. Every x and y must "
                                "be a number such as 0.5 or -1.2e3.")
-        points.append([float(cell) for cell in cells])
+        values = [float(cell) for cell in cells]
+        if not all(math.isfinite(v) for v in values):
+            raise DatasetError(f"{name}: row {number} is {','.join(cells)}, not two finite numbers (NaN or "
+                               "infinity). Remove or fix that row.")
+        points.append(values)
     return own_points(np.array(points), name)
 
 
@@ -140,7 +144,10 @@ def points_from_drawing(mask: np.ndarray, name: str = "your drawing", max_points
 
 
 def describe(points: OwnPoints) -> str:
-    return (f"{points}: centred on ({points.offset[0]:.3g}, {points.offset[1]:.3g}) and scaled by "
+    def shown(value: float) -> str:          # no rounding noise such as -1.3e-17 for a centre at 0
+        return f"{round(value, 6) + 0.0:.3g}"
+
+    return (f"{points}: centred on ({shown(points.offset[0])}, {shown(points.offset[1])}) and scaled by "
             f"{points.scale:.3g} so the largest |coordinate| is {SCALED_EXTENT:g}")
 
 

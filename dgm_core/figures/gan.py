@@ -43,10 +43,14 @@ def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
             x, y = thin(steps, [h[key] for h in history])
             fig.add_scatter(x=x, y=y, name=TITLES[kind], showlegend=col == 1, line=dict(color=colour),
                             legendgroup=kind, row=1, col=col)
-    fig.update_xaxes(title_text=STEP_AXIS)
-    fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
-    fig.update_yaxes(title_text="critic value gap (units of D)", row=1, col=3)
-    fig.update_layout(height=300, margin=margins(40), legend=legend_below(-0.35))
+    # One short x title per panel; what a step is goes once, under the legend.
+    fig.update_xaxes(title_text="generator updates")
+    fig.update_yaxes(title_text="GAN: nats · WGANs: critic units", row=1, col=1)
+    fig.update_yaxes(title_text="GAN: nats · WGANs: critic units", row=1, col=2)
+    fig.update_yaxes(title_text="E D(x) − E D(G(z)) (critic units)", row=1, col=3)
+    fig.add_annotation(text=STEP_AXIS, xref="paper", yref="paper", x=1, y=-0.42, showarrow=False,
+                       xanchor="right", font=dict(size=11, color="#666"))
+    fig.update_layout(height=320, margin=margins(40), legend=legend_below(-0.35))
     return fig
 
 
@@ -83,7 +87,8 @@ def theory_densities_figure(game) -> go.Figure:
     fig.add_scatter(x=x[keep], y=game.optimal_discriminator(x[keep]), name="D*(x)",
                     line=dict(color="#ff7f0e", dash="dash"), secondary_y=True)
     fig.update_yaxes(title_text="density (per unit of x)", secondary_y=False)
-    fig.update_yaxes(title_text="D*(x)", range=[0, 1.02], secondary_y=True)
+    fig.update_yaxes(title_text="D*(x)", range=[0, 1.02], tickvals=[0, 0.25, 0.5, 0.75, 1], showgrid=False,
+                     secondary_y=True)
     fig.update_xaxes(title_text="x")
     fig.update_layout(height=320, margin=margins(30), legend=legend_above())
     return fig
@@ -118,7 +123,7 @@ def separation_figure(curves: dict[str, np.ndarray], current: float) -> go.Figur
     fig.update_yaxes(title_text="units of x", row=1, col=2)
     fig.update_yaxes(type="log", range=[np.floor(low) - 0.3, np.ceil(high) + 0.3], dtick=2, exponentformat="power",
                      title_text="per unit of θ", row=1, col=3)
-    fig.update_xaxes(title_text="shift θ of p_g from p_data (units of x)")
+    fig.update_xaxes(title_text="|θ| (units of x)")
     fig.update_layout(height=320, margin=margins(40), legend=legend_below(-0.35))
     return fig
 
