@@ -17,7 +17,7 @@ DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
 
 
-def test_every_tab_of_the_space_draws_its_figures(browser, space_url):
+def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -37,8 +37,9 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url):
                 try:
                     page.wait_for_function(f"() => ({DRAWN_CHARTS})() > 0", timeout=120_000)
                 except Exception:
-                    page.screenshot(path=f"/tmp/space-failed-{sub}.png")
-                    raise AssertionError(f"{lab} / {sub}: no chart drawn within 2 minutes") from None
+                    shot = tmp_path / f"failed-{sub}.png"
+                    page.screenshot(path=str(shot))
+                    raise AssertionError(f"{lab} / {sub}: no chart drawn within 2 minutes (screenshot {shot})") from None
                 seen[sub] = page.evaluate(DRAWN_CHARTS)
             else:
                 image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")

@@ -52,7 +52,7 @@ class Recipe:
         return self.model
 
     def build(self, train_data) -> torch.nn.Module:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define build(train_data): every recipe builds its model")
 
     def optimizer(self):
         return torch.optim.Adam(self.model.parameters(), lr=self.args.lr)
@@ -64,11 +64,11 @@ class Recipe:
     # ------------------------------------------------------------------------ a step
     def loss(self, step_model, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
         """The loss of one batch and the metrics to log (the loop runs backward and the optimiser)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define loss(), or step() with owns_step = True")
 
     def step(self, step_model, x: torch.Tensor, y: torch.Tensor, optimizer, step: int, autocast) -> dict[str, float]:
         """One whole update of a recipe with `owns_step`; returns the metrics to log."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} sets owns_step but does not define step()")
 
     # ------------------------------------------------------------------ measuring
     def evaluate(self, test) -> dict[str, Any]:
