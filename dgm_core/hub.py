@@ -28,6 +28,8 @@ MODEL_TYPES: dict[str, str] = {
     "vae": "dgm_core.vae:ConvVAE",
     "image-gan": "dgm_core.gan:ImageGAN",
     "classifier": "dgm_core.classifier:ImageClassifier",
+    "realnvp": "dgm_core.flow:RealNVP",
+    "vae-flow-prior": "dgm_core.vae_flow_prior:FlowPriorVAE",
 }
 
 

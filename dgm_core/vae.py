@@ -108,12 +108,20 @@ class ConvVAE(HubModel):
         z = reparameterize(mu, logvar, generator)
         return self.log_likelihood(x, self.decode(z)), gaussian_kl(mu, logvar), z
 
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) over the last dimension: here N(0, I); a learned prior overrides it
+        (dgm_core/vae_flow_prior.py)."""
+        return (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+
+    @torch.no_grad()
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        return torch.randn(n, self.latent_dim, generator=generator, device=device)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images E[x|z] for z ~ p(z)."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
-        return self.decode_mean(z)
+        return self.decode_mean(self.prior_sample(n, generator))
 
 
 def _dense(n_in: int, n_out: int, hidden: int) -> list[nn.Module]:
@@ -228,7 +236,7 @@ def iwae_log_likelihood(model: ConvVAE, x: torch.Tensor, k: int, *, batch: int =
             z = mu + std * eps                                                  # (m, group, L)
             decoded = model.decode(z.flatten(0, 1))
             log_px_z = model.log_likelihood(group.expand(m, *group.shape).flatten(0, 1), decoded).view(m, -1)
-            log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+            log_pz = model.prior_log_prob(z.flatten(0, 1)).view(m, -1)
             log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
             running = torch.logaddexp(running, torch.logsumexp(log_px_z + log_pz - log_qz, dim=0))
             drawn += m

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check(args)
     recipe = RECIPES[args.model]
+    if args.image_size is None:
+        args.image_size = recipe.default_image_size(args.dataset)
     args.out = args.out or f"runs/{args.model}-{args.dataset.replace('/', '_').replace(':', '_')}"
 
     from dgm_core.checkpoints import CheckpointError, PushFailed

@@ -31,12 +31,15 @@ class DatasetInfo:
     #: The resolution the data really has, where `image_size` serves it resized (digits: 8x8 served at
     #: 28x28); None where the images are made or stored at the size served.
     native_size: int | None = None
+    #: Grey levels per channel as stored: 256 for 8-bit images, 17 for digits (0-16), 2 for the binary shapes.
+    #: A likelihood model of discrete images (dgm_core.flow) models exactly these.
+    levels: int = 256
 
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
     DatasetInfo("digits", "scikit-learn's 8x8 handwritten digits, 10 classes (built in)", 1, 28, builtin=True,
-                native_size=8),
-    DatasetInfo("shapes", "dSprites-style shapes with known factors (built in)", 1, 32, builtin=True),
+                native_size=8, levels=17),
+    DatasetInfo("shapes", "dSprites-style shapes with known factors (built in)", 1, 32, builtin=True, levels=2),
     DatasetInfo("mnist", "MNIST handwritten digits, 28x28", 1, 28, files=(
         "MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
         "MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte")),

@@ -43,6 +43,11 @@ class Recipe:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """The recipe's own flags."""
 
+    @classmethod
+    def default_image_size(cls, dataset: str) -> int | None:
+        """The side to train at when --image-size is not given; None: the dataset's served size."""
+        return None
+
     # --------------------------------------------------------------------- building
     def setup(self, train_data, steps_per_epoch: int, device: torch.device) -> torch.nn.Module:
         """Build the model on `device` (the loop has seeded the global RNG for the initial weights),
