@@ -137,3 +137,40 @@ def vae_seed_groups(dataset: str) -> dict[float, list[str]]:
         if item.dataset == dataset and item.run.get("beta_schedule", "constant") == "constant":
             groups.setdefault(float(item.run.get("beta", 1.0)), []).append(item)
     return {beta: [i.name for i in sorted(items, key=lambda i: i.seed)] for beta, items in sorted(groups.items())}
+
+
+# ---------------------------------------------------------------------- normalizing flows
+def flow_runs() -> dict[str, Shipped]:
+    """name -> Shipped for every shipped image RealNVP."""
+    return {item.name: item for item in shipped() if item.model_type == "realnvp"}
+
+
+def flow_ood_report(checkpoint, n: int = 500, seed: int = 0):
+    """The OOD study of a RealNVP checkpoint (dgm_core.flow.ood_report): its own test set (the first n
+    images) against every OOD set, all at the model's size and levels; the entropy estimate of the
+    typicality test comes from the first 2n training images."""
+    from dgm_core import flow
+    from dgm_core.data import load_dataset
+
+    model, dataset = checkpoint.model, dataset_of(checkpoint)
+    size, levels = model.image_size, model.levels
+    quantise = lambda x: flow.to_levels(x, levels) / (levels - 1)  # noqa: E731
+    test = quantise(load_dataset(dataset, "test", size, **({"n": n} if dataset == "shapes" else {})).images[:n])
+    train = quantise(load_dataset(dataset, "train", size, **({"n": 2 * n} if dataset == "shapes" else {})).images[:2 * n])
+    ood = flow.ood_images(dataset, size, levels, len(test), seed=seed)
+    return flow.ood_report(model, test, train, ood, in_name=dataset, seed=seed)
+
+
+def flow_prior_groups(dataset: str = "digits") -> dict[str, list[str]]:
+    """The VAEs the prior comparison sets side by side, each in seed order: the Gaussian-prior VAEs
+    (β = 1, constant) and the RealNVP-prior VAEs trained with the same settings."""
+    flows = sorted((i for i in shipped() if i.model_type == "vae-flow-prior" and i.dataset == dataset),
+                   key=lambda i: i.seed)
+    if not flows:
+        return {}
+    settings = ("latent_dim", "width", "hidden", "likelihood", "epochs", "beta")
+    reference = {k: flows[0].run.get(k) for k in settings}
+    gaussian = sorted((i for i in vae_runs().values() if i.dataset == dataset
+                       and i.run.get("beta_schedule", "constant") == "constant"
+                       and all(i.run.get(k) == v for k, v in reference.items())), key=lambda i: i.seed)
+    return {"Gaussian prior N(0, I)": [i.name for i in gaussian], "RealNVP prior": [i.name for i in flows]}

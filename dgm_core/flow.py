@@ -424,7 +424,7 @@ class ToyFlow:
         loss.backward()
         self.optimizer.step()
         self.steps += 1
-        record = {"step": self.steps, "nll": float(loss)}
+        record = {"step": self.steps, "nll": float(loss.detach())}
         self.history.append(record)
         return {"nll": record["nll"]}
 
@@ -475,10 +475,37 @@ class ToyFlow:
                 "data": ((self.pool[:400] - self.flow.shift) / self.flow.scale).numpy()}
 
 
+def describe_settings(config: ToyFlowConfig) -> str:
+    from dgm_core.data.points import OwnPoints, describe
+
+    data = describe(config.dataset) if isinstance(config.dataset, OwnPoints) else config.dataset
+    return (f"{data} · {config.couplings} couplings, MLPs of width {config.hidden} · Adam lr {config.lr:g}, "
+            f"batch {config.batch_size} · seed {config.seed}")
+
+
 def live_session(config: ToyFlowConfig) -> LiveSession:
     """One 2-D RealNVP as a live session (dgm_core.live), its held-out NLL recorded after every advance."""
     model = ToyFlow(config)
     return LiveSession({"realnvp": model}, real=model.pool[:500].numpy(), step_unit="Adam steps")
+
+
+def gmm_baseline_bits_per_dim(train_images: torch.Tensor, test_images: torch.Tensor, levels: int,
+                              components: int = 5, covariance: str = "full", seed: int = 0) -> float:
+    """The test bits/dim of scikit-learn's GaussianMixture fitted to the same uniformly dequantized
+    data y = (k + u)/L, counted the same way as the flow's: −(log p(y) − D log L) · log₂ e / D.
+    (Its density leaks outside [0, 1]^D, which only lowers its likelihood: the bound stays valid.)"""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(seed)
+    def dequantize(x: torch.Tensor) -> np.ndarray:
+        k = to_levels(x, levels).flatten(1).numpy()
+        return (k + rng.random(k.shape)) / levels
+
+    dims = train_images[0].numel()
+    gmm = GaussianMixture(components, covariance_type=covariance, reg_covar=1e-4, random_state=seed)
+    gmm.fit(dequantize(train_images))
+    log_p = gmm.score_samples(dequantize(test_images)) - dims * math.log(levels)
+    return float(-log_p.mean() / (dims * LN2))
 
 
 # ------------------------------------------------------- out-of-distribution detection
@@ -607,6 +634,7 @@ def ood_report(model: RealNVP, in_images: torch.Tensor, train_images: torch.Tens
     for name in ood:
         table.append({"OOD set": name,
                       "mean bits/dim (in → OOD)": f"{bpd[in_name].mean():.2f} → {bpd[name].mean():.2f}",
+                      "more likely than the median test image": float(np.mean(bpd[name] < np.median(bpd[in_name]))),
                       "AUROC bits/dim": auroc(bpd[in_name], bpd[name]),
                       "AUROC complexity S(x)": auroc(complexity[in_name], complexity[name]),
                       f"AUROC typicality (batches of {typicality_batch})": auroc(typical[in_name], typical[name])})
@@ -711,6 +739,13 @@ def truncated_series(block: ResidualBlock, x: torch.Tensor, terms: int) -> float
         power = power @ jac
         total += (-1) ** (k + 1) * float(torch.trace(power)) / k
     return total
+
+
+#: The playground's settings: (low, high) of each number the page and the Space accept.
+HUTCHINSON_RANGES = {"dim": (2, 64), "lipschitz": (0.05, 0.99), "draws": (20, 2000), "p_stop": (0.05, 0.95),
+                     "seed": (0, 10_000)}
+HUTCHINSON_TERMS = [1, 2, 4, 8, 16, 32]
+HUTCHINSON_PROBES = [1, 2, 4, 8, 16]
 
 
 @dataclass

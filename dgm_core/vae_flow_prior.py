@@ -57,3 +57,22 @@ class FlowPriorVAE(ConvVAE):
         log_q = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(1)
         kl = (log_q - self.prior_log_prob(z)).unsqueeze(1)
         return self.log_likelihood(x, self.decode(z)), kl, z
+
+
+@torch.no_grad()
+def prior_projection(model: ConvVAE, images: torch.Tensor, n_prior: int = 1000,
+                     generator: torch.Generator | None = None) -> dict:
+    """Samples of the aggregate posterior q(z) = E_x q(z|x) (one z per image) and n_prior samples of
+    the model's prior, projected on the first two principal components of the posterior samples
+    (scikit-learn's PCA), with the share of q's variance each component explains. Works for either
+    prior: a Gaussian-prior VAE shows how far q(z) is from N(0, I); a flow prior should cover it."""
+    from sklearn.decomposition import PCA
+
+    from dgm_core.vae import prepare_batch
+
+    mu, logvar = model.encode(prepare_batch(model, images))
+    posterior = reparameterize(mu, logvar, generator).numpy()
+    prior = model.prior_sample(n_prior, generator).numpy()
+    pca = PCA(2).fit(posterior)
+    return {"posterior": pca.transform(posterior), "prior": pca.transform(prior),
+            "explained": pca.explained_variance_ratio_.tolist()}

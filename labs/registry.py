@@ -23,4 +23,8 @@ LABS = [
     Lab("labs/gans.py", "GANs", "⚔️",
         "Train GAN, WGAN and WGAN-GP side by side live on 2-D data, see why JS saturates and Wasserstein does "
         "not, and follow FID and mode collapse across training of image GANs and a conditional GAN."),
+    Lab("labs/flows.py", "Normalizing flows", "🌊",
+        "Train a 2-D RealNVP live and watch each coupling warp the grid, sample digits at a temperature, see "
+        "likelihood fail at out-of-distribution detection and two fixes, play with the Hutchinson estimator, "
+        "and compare a VAE's Gaussian prior with a RealNVP prior."),
 ]

@@ -21,7 +21,7 @@ class RealNVPRecipe(Recipe):
     name = "realnvp"
     summary = "multi-scale RealNVP on discrete images, bits/dim with every log-det counted (Dinh et al. 2017)"
     datasets = ("digits", "shapes", "mnist", "fashion-mnist", "folder:PATH")
-    defaults = {"dataset": "digits", "epochs": 60, "batch_size": 64, "lr": 1e-3}
+    defaults = {"dataset": "digits", "epochs": 50, "batch_size": 64, "lr": 1e-3}
 
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,125 @@
+"""Figures of the normalizing-flow lab: the layer-by-layer warp of the 2-D flow, bits/dim
+histograms of in- and out-of-distribution images, the estimators' bias and variance, the test
+bits/dim curve, and the aggregate posterior against each VAE prior."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dgm_core.figures.style import ACCENT, REAL_COLOUR, REFERENCE, colour, legend_below, margins
+
+GRID_COLOUR = "#7f7f7f"
+
+
+def warp_figure(warp: dict, direction: str = "forward", columns: int = 4) -> go.Figure:
+    """The grid after each layer of the 2-D flow (dgm_core.flow.ToyFlow.warp). forward: a square
+    grid in (standardised) data space, with the data on it, carried to z; inverse: a square grid in z
+    pulled back to data space. Lines that bunch up mark where a layer compresses space."""
+    stages = warp["forward"] if direction == "forward" else warp["inverse"]
+    names = warp["names"] if direction == "forward" else (
+        ["z (the Gaussian)"] + [f"after inverting coupling {len(stages) - 1 - i}" for i in range(len(stages) - 2)] +
+        ["data space x"])
+    if direction == "forward":
+        names = names[:-1] + [names[-1] + " = z"]
+    rows = math.ceil(len(stages) / columns)
+    fig = make_subplots(rows, columns, subplot_titles=names, horizontal_spacing=0.04, vertical_spacing=0.12 / rows + 0.04)
+    data = warp.get("data")
+    for i, stage in enumerate(stages):
+        r, c = divmod(i, columns)
+        xs, ys = [], []
+        for line in stage:
+            xs += [*line[:, 0], None]
+            ys += [*line[:, 1], None]
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(width=1, color=GRID_COLOUR), showlegend=i == 0,
+                        name="grid lines", row=r + 1, col=c + 1, hoverinfo="skip")
+        if direction == "forward" and data is not None and i == 0:
+            fig.add_scatter(x=data[:, 0], y=data[:, 1], mode="markers", marker=dict(size=3, color=REAL_COLOUR),
+                            name="data (standardised)", row=1, col=1)
+    fig.update_xaxes(showgrid=False, zeroline=False, showticklabels=False)
+    fig.update_yaxes(showgrid=False, zeroline=False, showticklabels=False)
+    fig.update_layout(height=260 * rows + 60, margin=margins(50), legend=legend_below(-0.06 if rows > 1 else -0.12),
+                      title=dict(text="Grid lines carried " + ("from data to z, layer by layer" if direction == "forward"
+                                                               else "from z back to data, layer by layer"), x=0.02))
+    return fig
+
+
+def ood_histogram_figure(values: dict[str, np.ndarray], in_name: str, x_title: str, bins: int = 40) -> go.Figure:
+    """One histogram per set of per-image scores, as the share of that set's images per bin (so sets
+    of different sizes compare); the training distribution's test set drawn darkest."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
+    low, high = np.percentile(finite, [0.5, 99.5]) if len(finite) else (0.0, 1.0)
+    edges = np.linspace(low, high if high > low else low + 1, bins + 1)
+    fig = go.Figure()
+    for i, (name, v) in enumerate(values.items()):
+        counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)
+        share = 100 * counts / max(len(v), 1)
+        own = name == in_name
+        fig.add_bar(x=0.5 * (edges[1:] + edges[:-1]), y=share, width=edges[1] - edges[0],
+                    name=f"{name} (test set of the training data)" if own else name,
+                    marker=dict(color=REAL_COLOUR if own else colour(i - 1)), opacity=0.85 if own else 0.55)
+    fig.update_layout(barmode="overlay", height=380, margin=margins(30), legend=legend_below(-0.25),
+                      xaxis_title=x_title, yaxis_title="share of the set's images per bin (%)")
+    return fig
+
+
+def hutchinson_figure(study, terms_for_variance: int | None = None) -> go.Figure:
+    """Left: the truncated estimator's exact bias against the number of terms n (the Russian roulette's
+    is zero). Right: the variance of each estimator against the number of probe vectors m, Gaussian
+    and Rademacher probes, the truncated series at `terms_for_variance` terms."""
+    rows = study.rows
+    series = [r for r in rows if r["estimator"] == "truncated series"]
+    terms = sorted({r["terms n"] for r in series})
+    n_var = terms_for_variance or terms[-1]
+    fig = make_subplots(1, 2, subplot_titles=("bias of the truncated series", f"variance (series at n = {n_var})"),
+                        horizontal_spacing=0.14)
+    bias = {r["terms n"]: r["bias"] for r in series}
+    fig.add_scatter(x=terms, y=[abs(bias[n]) for n in terms], mode="lines+markers", name="|bias|, truncated series",
+                    line=dict(color=colour(0)), row=1, col=1,
+                    customdata=[bias[n] for n in terms], hovertemplate="n = %{x}: bias %{customdata:.4g} nats<extra></extra>")
+    for j, kind in enumerate(("gaussian", "rademacher")):
+        for estimator, dash in (("truncated series", "solid"), ("Russian roulette", "dot")):
+            picked = [r for r in rows if r["probes"] == kind and r["estimator"] == estimator
+                      and (estimator != "truncated series" or r["terms n"] == n_var)]
+            picked.sort(key=lambda r: r["probe vectors m"])
+            fig.add_scatter(x=[r["probe vectors m"] for r in picked], y=[r["variance"] for r in picked],
+                            mode="lines+markers", name=f"{estimator}, {kind} probes",
+                            line=dict(color=colour(1 + j), dash=dash), row=1, col=2)
+    fig.update_xaxes(title_text="terms n of the power series", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="|bias| (nats)", type="log", row=1, col=1)
+    fig.update_xaxes(title_text="probe vectors m per estimate", type="log", row=1, col=2)
+    fig.update_yaxes(title_text="variance of one estimate (nats²)", type="log", row=1, col=2)
+    fig.update_layout(height=400, margin=margins(40), legend=legend_below(-0.3))
+    return fig
+
+
+def bits_per_dim_curve_figure(histories: dict[str, dict], references: dict[str, float] | None = None) -> go.Figure:
+    """Test bits/dim after each epoch of each shipped flow, with dashed reference levels (a baseline's
+    bits/dim on the same test set)."""
+    fig = go.Figure()
+    for i, (name, history) in enumerate(histories.items()):
+        epochs = [e for e in history.get("epochs", []) if "test_bits_per_dim" in e]
+        fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e["test_bits_per_dim"] for e in epochs], mode="lines",
+                        name=name, line=dict(color=colour(i)))
+    for name, value in (references or {}).items():
+        fig.add_hline(y=value, line=dict(color=REFERENCE, dash="dash"), annotation_text=name)
+    fig.update_layout(height=340, margin=margins(30), legend=legend_below(-0.3),
+                      xaxis_title="epoch (passes over the training set)", yaxis_title="test bits/dim (lower is better)")
+    return fig
+
+
+def prior_comparison_figure(projections: dict[str, dict]) -> go.Figure:
+    """For each VAE, samples of its aggregate posterior q(z) = E_x q(z|x) and of its prior p(z), both
+    projected on the first two principal components of the aggregate posterior."""
+    fig = make_subplots(1, len(projections), subplot_titles=list(projections), horizontal_spacing=0.08)
+    for i, (name, p) in enumerate(projections.items()):
+        fig.add_scatter(x=p["posterior"][:, 0], y=p["posterior"][:, 1], mode="markers", name="aggregate posterior q(z)",
+                        marker=dict(size=3, color=REAL_COLOUR), opacity=0.6, showlegend=i == 0, row=1, col=i + 1)
+        fig.add_scatter(x=p["prior"][:, 0], y=p["prior"][:, 1], mode="markers", name="prior p(z)",
+                        marker=dict(size=3, color=ACCENT), opacity=0.6, showlegend=i == 0, row=1, col=i + 1)
+        fig.update_xaxes(title_text=f"PC 1 ({p['explained'][0]:.0%} of q's variance)", row=1, col=i + 1)
+        fig.update_yaxes(title_text=f"PC 2 ({p['explained'][1]:.0%})", row=1, col=i + 1)
+    fig.update_layout(height=420, margin=margins(40), legend=legend_below(-0.25))
+    return fig

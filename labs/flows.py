@@ -1,0 +1,231 @@
+"""The normalizing-flow lab: widgets -> dgm_core.flow (and dgm_core.vae_flow_prior) -> dgm_core.figures.
+
+Live 2-D training runs on the shared controller (labs/live.py) over a dgm_core.live.LiveSession of
+one ToyFlow; trained checkpoints come from dgm_core.catalogue, loaded with st.cache_resource."""
+import pandas as pd
+import streamlit as st
+import torch
+
+from dgm_core import catalogue, flow
+from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.data import load_dataset
+from dgm_core.figures.flow import (
+    bits_per_dim_curve_figure,
+    hutchinson_figure,
+    ood_histogram_figure,
+    prior_comparison_figure,
+    warp_figure,
+)
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.style import colour
+from dgm_core.figures.toy2d import live_panel_figure
+from labs.live import data_choice, live_training
+
+st.title("🌊 Normalizing flows")
+live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
+    ["Live 2-D flow", "Image samples", "Likelihood & OOD", "Hutchinson estimator", "VAE with a flow prior"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _checkpoint(name: str):
+    return load_checkpoint(name)
+
+
+def _load(name: str):
+    try:
+        return _checkpoint(name)
+    except CheckpointError as exc:
+        st.error(f"Checkpoint {name} could not be loaded: {exc}")
+        return None
+
+
+# ------------------------------------------------------------------------ live training
+def settings_from_widgets() -> flow.ToyFlowConfig | None:
+    R = flow.LIVE_RANGES
+    c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
+    couplings = int(c2.number_input("coupling layers", *R["couplings"], 6, key="flow_couplings"))
+    hidden = int(c3.number_input("MLP width", *R["hidden"], 64, key="flow_hidden"))
+    lr = c4.number_input("learning rate", *R["lr"], 2e-3, format="%.4f", key="flow_lr")
+    seed = int(c5.number_input("seed", *R["seed"], 0, key="flow_seed"))
+    with c1:
+        dataset = data_choice("flow")
+    if dataset is None:
+        return None
+    return flow.ToyFlowConfig(dataset=dataset, couplings=couplings, hidden=hidden, lr=float(lr), seed=seed)
+
+
+def draw_live(session) -> None:
+    model = session.models["realnvp"]
+    view = session.view()["realnvp"]
+    left, right = st.columns([1, 1])
+    left.plotly_chart(live_panel_figure(view, session.real, colour(0), "RealNVP: log density and samples"),
+                      key="flow_panel")
+    held_out = session.metrics["realnvp"]
+    history = model.history
+    curve = pd.DataFrame({"step": [h["step"] for h in history], "training batch": [h["nll"] for h in history]})
+    with right:
+        if held_out:
+            st.metric("held-out NLL (nats per point)", f"{held_out[-1]['held_out_nll']:.3f}")
+        if len(curve):
+            st.line_chart(curve, x="step", y="training batch", x_label="Adam steps",
+                          y_label="NLL of the batch (nats per point)", height=300)
+    direction = st.session_state.get("flow_warp_direction", "forward")
+    with session.lock:
+        warp = model.warp()
+    st.plotly_chart(warp_figure(warp, "forward" if direction.startswith("data") else "inverse"), key="flow_warp")
+
+
+with live:
+    st.markdown("A RealNVP on R²: each **coupling** keeps one coordinate and moves the other by a scale and "
+                "shift computed from it, so the map is invertible with a triangular Jacobian. It learns by "
+                "maximum likelihood, log p(x) = log N(f(x)) + log |det ∂f/∂x|.")
+    live_config = settings_from_widgets()
+    st.radio("Warp shown under the panel", ["data → z (forward)", "z → data (inverse)"], horizontal=True,
+             key="flow_warp_direction")
+    live_training("flow", live_config, flow.live_session, flow.describe_settings, draw_live, {"realnvp": "RealNVP"})
+
+
+# ------------------------------------------------------------------------- image samples
+def _flow_names() -> list[str]:
+    return list(catalogue.flow_runs())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _gmm_reference(dataset: str, size: int, levels: int) -> float:
+    train = load_dataset(dataset, "train", size).images
+    test = load_dataset(dataset, "test", size).images
+    return flow.gmm_baseline_bits_per_dim(train, test, levels)
+
+
+with samples_tab:
+    names = _flow_names()
+    if not names:
+        st.info("No RealNVP checkpoints are shipped here: train one with `python -m training.run realnvp`.")
+    else:
+        c1, c2, c3 = st.columns([2, 2, 1])
+        name = c1.selectbox("checkpoint", names, key="flow_checkpoint")
+        temperature = c2.slider("temperature T (z ~ N(0, T² I))", 0.1, 1.5, 1.0, 0.05, key="flow_temperature")
+        sample_seed = int(c3.number_input("seed", 0, 10_000, 0, key="flow_sample_seed"))
+        checkpoint = _load(name)
+        if checkpoint is not None:
+            model, history = checkpoint.model, checkpoint.history
+            images = model.sample(64, temperature, torch.Generator().manual_seed(sample_seed))
+            st.plotly_chart(image_grid_figure(images, 8, f"64 samples at T = {temperature:g}"), key="flow_samples")
+            test = history.get("test")
+            if test:
+                st.markdown(f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** "
+                            f"(standard error) on {test['images']} test images at {model.image_size}×{model.image_size} "
+                            f"with {test['levels']} grey levels, {test['draws']} dequantization draws each; every "
+                            "log-determinant counted (dequantization, logit, couplings).")
+            dataset = catalogue.dataset_of(checkpoint)
+            reference = _gmm_reference(dataset, model.image_size, model.levels)
+            st.plotly_chart(bits_per_dim_curve_figure({name: history},
+                                                      {"scikit-learn GaussianMixture (5 components)": reference}),
+                            key="flow_bpd_curve")
+            st.caption("The dashed line is scikit-learn's GaussianMixture (5 full-covariance components) fitted to the "
+                       "same dequantized training images, scored the same way on the same test set.")
+
+
+# ------------------------------------------------------------------------ OOD detection
+@st.cache_data(show_spinner=False, max_entries=4)
+def _ood(name: str):
+    return catalogue.flow_ood_report(_checkpoint(name))
+
+
+with ood_tab:
+    names = _flow_names()
+    if not names:
+        st.info("No RealNVP checkpoints are shipped here.")
+    else:
+        c1, c2 = st.columns(2)
+        name = c1.selectbox("model", names, key="flow_ood_checkpoint",
+                            help="realnvp-shapes was trained on shapes at 8×8 with 17 levels: the reverse direction.")
+        score = c2.radio("score", ["bits/dim", "complexity S(x)"], horizontal=True, key="flow_ood_score")
+        if _load(name) is not None:
+            report = _ood(name)
+            values = report.bits_per_dim if score == "bits/dim" else report.complexity
+            x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == "bits/dim"
+                       else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
+            st.plotly_chart(ood_histogram_figure(values, report.in_name, x_title), key="flow_ood_hist")
+            table = pd.DataFrame(report.table)
+            st.dataframe(table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                                                for c in table.columns if c.startswith("AUROC")})
+            st.caption(f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
+                       f"(bits/dim, S(x), or a batch's distance from the training entropy); 0.5 is chance, below 0.5 the "
+                       f"score ranks the OOD images as *more* typical than the test images of {report.in_name}.")
+            failures = [r["OOD set"] for r in report.table if r["more likely than the median test image"] > 0]
+            if failures:
+                st.warning(f"The failure the literature reports, where it appears here: some images of "
+                           f"**{', '.join(failures)}** get a *higher* likelihood than the median test image of "
+                           f"{report.in_name} (the column 'more likely than the median test image' gives the share).")
+
+
+# ------------------------------------------------------------------ Hutchinson playground
+@st.cache_data(show_spinner=False, max_entries=32)
+def _study(dim: int, lipschitz: float, draws: int, p_stop: float, seed: int):
+    return flow.hutchinson_study(dim, lipschitz, flow.HUTCHINSON_TERMS, flow.HUTCHINSON_PROBES, draws, p_stop, seed)
+
+
+with hutchinson_tab:
+    st.markdown("A residual block x + g(x) with Lip(g) ≤ c < 1 has log det(I + J) = Σₖ (−1)ᵏ⁺¹ tr(Jᵏ)/k. "
+                "Residual flows estimate each trace with Hutchinson's vᵀJᵏv (E[vvᵀ] = I) and either truncate at n "
+                "terms (biased) or draw the number of terms at random and reweight (Russian roulette, unbiased).")
+    R = flow.HUTCHINSON_RANGES
+    c1, c2, c3, c4, c5 = st.columns(5)
+    dim = int(c1.number_input("dimension d", *R["dim"], 8, key="hutch_dim"))
+    lipschitz = c2.number_input("Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip")
+    draws = int(c3.number_input("estimates per setting", *R["draws"], 300, key="hutch_draws"))
+    p_stop = c4.number_input("roulette stop probability p", *R["p_stop"], 0.5, 0.05, format="%.2f", key="hutch_p")
+    hutch_seed = int(c5.number_input("seed", *R["seed"], 0, key="hutch_seed"))
+    study = _study(dim, float(lipschitz), draws, float(p_stop), hutch_seed)
+    st.markdown(f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
+                f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")
+    st.plotly_chart(hutchinson_figure(study), key="hutch_figure")
+    st.dataframe(pd.DataFrame(study.rows), hide_index=True)
+
+
+# ------------------------------------------------------------------- the flow prior VAE
+@st.cache_data(show_spinner=False, max_entries=4)
+def _projection(name: str):
+    from dgm_core.vae_flow_prior import prior_projection
+
+    model = _checkpoint(name).model
+    images = catalogue.test_images(catalogue.dataset_of(_checkpoint(name)), model.image_size).images[:1000]
+    return prior_projection(model, images, generator=torch.Generator().manual_seed(0))
+
+
+with prior_tab:
+    groups = catalogue.flow_prior_groups()
+    if not groups or not all(groups.values()):
+        st.info("The prior comparison needs the shipped `vae-flow-prior-digits` and `vae-digits-beta1` checkpoints.")
+    else:
+        st.markdown("The VAE of the VAE lab with its N(0, I) prior replaced by a RealNVP over z, trained jointly "
+                    "with the same encoder, decoder, epochs and settings. The ELBO's prior term is E_q[log p(z)], "
+                    "so the best prior is the aggregate posterior q(z) = E_x q(z|x).")
+        rows = []
+        for label, members in groups.items():
+            for member in members:
+                checkpoint = _load(member)
+                if checkpoint is None:
+                    continue
+                curve = {c["k"]: c["nll_nats"] for c in checkpoint.history.get("nll", {}).get("curve", [])}
+                last = checkpoint.history["epochs"][-1]
+                rows.append({"prior": label, "checkpoint": member, "seed": checkpoint.history["run"].get("seed", 0),
+                             "parameters": sum(p.numel() for p in checkpoint.model.parameters()),
+                             "test ELBO (nats)": last["elbo"],
+                             "IWAE NLL, k = 1000 (nats)": curve.get(1000), "IWAE NLL, k = 5000 (nats)": curve.get(5000)})
+        table = pd.DataFrame(rows)
+        st.dataframe(table, hide_index=True)
+        summary = table.groupby("prior")["IWAE NLL, k = 5000 (nats)"].agg(["mean", "min", "max", "count"])
+        st.caption("IWAE NLL on the first 50 test images (binarised 28×28 digits), mean over seeds: " +
+                   "; ".join(f"{p}: {r['mean']:.2f} (range {r['min']:.2f}–{r['max']:.2f}, {int(r['count'])} seeds)"
+                             for p, r in summary.iterrows()) + ". Lower is better.")
+        first = {label: members[0] for label, members in groups.items()}
+        st.plotly_chart(prior_comparison_figure({f"{label} ({name})": _projection(name) for label, name in first.items()}),
+                        key="flow_prior_projection")
+        columns = st.columns(len(first))
+        for column, (label, name) in zip(columns, first.items()):
+            checkpoint = _load(name)
+            if checkpoint is not None:
+                column.plotly_chart(image_grid_figure(checkpoint.model.sample(32, torch.Generator().manual_seed(0)), 8,
+                                                      f"{label}: samples"), key=f"flow_prior_samples_{name}")

@@ -1,0 +1,233 @@
+"""The Space's normalizing-flow tab: the same dgm_core.flow calls and figures as labs/flows.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from dgm_core import catalogue, flow
+from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.data import load_dataset
+from dgm_core.figures.flow import (
+    bits_per_dim_curve_figure,
+    hutchinson_figure,
+    ood_histogram_figure,
+    prior_comparison_figure,
+    warp_figure,
+)
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.style import colour
+from dgm_core.figures.toy2d import live_panel_figure
+from space import live
+from space.inputs import readable_errors, real, whole
+
+WARP_CHOICES = ["data → z (forward)", "z → data (inverse)"]
+SCORES = ["bits/dim", "complexity S(x)"]
+
+
+@lru_cache(maxsize=8)
+def _checkpoint(name: str):
+    return load_checkpoint(name)
+
+
+def _loaded(name: str):
+    try:
+        return _checkpoint(name)
+    except CheckpointError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _flow_names() -> list[str]:
+    return list(catalogue.flow_runs())
+
+
+def _choice(value, choices: list[str], name: str) -> str:
+    if value not in choices:
+        raise gr.Error(f"{name}: choose one of {', '.join(choices) or '(none shipped here)'}.")
+    return value
+
+
+# ------------------------------------------------------------------------ live training
+def _config(data, couplings, hidden, lr, seed) -> flow.ToyFlowConfig:
+    r = flow.LIVE_RANGES
+    return flow.ToyFlowConfig(dataset=data, couplings=whole(couplings, "coupling layers", *r["couplings"]),
+                              hidden=whole(hidden, "MLP width", *r["hidden"]), lr=real(lr, "learning rate", *r["lr"]),
+                              seed=whole(seed, "seed", *r["seed"]))
+
+
+def _outputs(session, steps: int, settings: str, direction: str):
+    model = session.models["realnvp"]
+    view = session.view()["realnvp"]
+    panel = live_panel_figure(view, session.real, colour(0), "RealNVP: log density and samples")
+    with session.lock:
+        warp = model.warp()
+    held_out = session.metrics["realnvp"][-1]["held_out_nll"] if session.metrics["realnvp"] else None
+    text = live.status(session, steps, settings) + (f" · held-out NLL **{held_out:.3f}** nats per point"
+                                                    if held_out is not None else "")
+    return panel, warp_figure(warp, "forward" if direction == WARP_CHOICES[0] else "inverse"), text
+
+
+@readable_errors
+def live_training(dataset, steps, steps_per_refresh, couplings, hidden, lr, seed, direction,
+                  points_file=None, drawing=None, request: gr.Request = None):
+    """Train a 2-D RealNVP from scratch on the chosen data, yielding the density panel and the
+    layer-by-layer warp after every refresh (space/live.py's stream)."""
+    direction = _choice(direction, WARP_CHOICES, "warp")
+    data = live.resolve_data(dataset, points_file, drawing)
+    config = _config(data, couplings, hidden, lr, seed)
+    settings = flow.describe_settings(config) + live.data_caption(data)
+    yield from live.stream(lambda: flow.live_session(config), steps, steps_per_refresh,
+                           lambda session, steps: _outputs(session, steps, settings, direction), request)
+
+
+# ------------------------------------------------------------------------- image samples
+@lru_cache(maxsize=4)
+def _gmm_reference(dataset: str, size: int, levels: int) -> float:
+    return flow.gmm_baseline_bits_per_dim(load_dataset(dataset, "train", size).images,
+                                          load_dataset(dataset, "test", size).images, levels)
+
+
+@readable_errors
+def samples(name, temperature, seed):
+    name = _choice(name, _flow_names(), "checkpoint")
+    temperature, seed = real(temperature, "temperature", 0.1, 1.5), whole(seed, "seed", 0, 10_000)
+    checkpoint = _loaded(name)
+    model, history = checkpoint.model, checkpoint.history
+    grid = image_grid_figure(model.sample(64, temperature, torch.Generator().manual_seed(seed)), 8,
+                             f"64 samples at T = {temperature:g}")
+    test = history.get("test")
+    text = (f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** (standard error) on "
+            f"{test['images']} test images at {model.image_size}×{model.image_size} with {test['levels']} grey levels, "
+            f"{test['draws']} dequantization draws each; every log-determinant counted.") if test else ""
+    reference = _gmm_reference(catalogue.dataset_of(checkpoint), model.image_size, model.levels)
+    curve = bits_per_dim_curve_figure({name: history}, {"scikit-learn GaussianMixture (5 components)": reference})
+    return grid, text, curve
+
+
+# ------------------------------------------------------------------------ OOD detection
+@lru_cache(maxsize=4)
+def _ood(name: str):
+    return catalogue.flow_ood_report(_loaded(name))
+
+
+@readable_errors
+def ood(name, score):
+    name, score = _choice(name, _flow_names(), "model"), _choice(score, SCORES, "score")
+    report = _ood(name)
+    values = report.bits_per_dim if score == SCORES[0] else report.complexity
+    x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == SCORES[0]
+               else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
+    table = pd.DataFrame(report.table).round(3)
+    failures = [r["OOD set"] for r in report.table if r["more likely than the median test image"] > 0]
+    note = (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution'; 0.5 is "
+            f"chance, below 0.5 the score ranks the OOD images as more typical than {report.in_name}'s test images.")
+    if failures:
+        note += (f"\n\n**The failure the literature reports, where it appears here:** some images of "
+                 f"{', '.join(failures)} get a *higher* likelihood than the median test image of {report.in_name} "
+                 "(the column 'more likely than the median test image' gives the share).")
+    return ood_histogram_figure(values, report.in_name, x_title), table, note
+
+
+# ------------------------------------------------------------------ Hutchinson playground
+@lru_cache(maxsize=64)
+def _study(dim: int, lipschitz: float, draws: int, p_stop: float, seed: int):
+    return flow.hutchinson_study(dim, lipschitz, flow.HUTCHINSON_TERMS, flow.HUTCHINSON_PROBES, draws, p_stop, seed)
+
+
+@readable_errors
+def hutchinson(dim, lipschitz, draws, p_stop, seed):
+    R = flow.HUTCHINSON_RANGES
+    study = _study(whole(dim, "dimension d", *R["dim"]), real(lipschitz, "Lipschitz bound c", *R["lipschitz"]),
+                   whole(draws, "estimates per setting", *R["draws"]),
+                   real(p_stop, "roulette stop probability p", *R["p_stop"]), whole(seed, "seed", *R["seed"]))
+    text = (f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
+            f"{study.jacobian_norm:.3f} (bound c = {float(lipschitz):.2f})")
+    return text, hutchinson_figure(study), pd.DataFrame(study.rows)
+
+
+# ------------------------------------------------------------------- the flow prior VAE
+@readable_errors
+def prior_comparison():
+    from dgm_core.vae_flow_prior import prior_projection
+
+    groups = catalogue.flow_prior_groups()
+    if not groups or not all(groups.values()):
+        raise gr.Error("The prior comparison needs the shipped vae-flow-prior-digits and vae-digits-beta1 checkpoints.")
+    rows, projections, grids = [], {}, []
+    for label, members in groups.items():
+        for member in members:
+            checkpoint = _loaded(member)
+            curve = {c["k"]: c["nll_nats"] for c in checkpoint.history.get("nll", {}).get("curve", [])}
+            rows.append({"prior": label, "checkpoint": member, "seed": checkpoint.history["run"].get("seed", 0),
+                         "parameters": sum(p.numel() for p in checkpoint.model.parameters()),
+                         "test ELBO (nats)": round(checkpoint.history["epochs"][-1]["elbo"], 2),
+                         "IWAE NLL, k = 1000 (nats)": curve.get(1000), "IWAE NLL, k = 5000 (nats)": curve.get(5000)})
+        first = _loaded(members[0])
+        images = catalogue.test_images(catalogue.dataset_of(first), first.model.image_size).images[:1000]
+        projections[f"{label} ({members[0]})"] = prior_projection(first.model, images,
+                                                                  generator=torch.Generator().manual_seed(0))
+        grids.append(image_grid_figure(first.model.sample(32, torch.Generator().manual_seed(0)), 8, f"{label}: samples"))
+    return pd.DataFrame(rows), prior_comparison_figure(projections), *grids
+
+
+def flows_tab() -> None:
+    gr.Markdown("RealNVP: invertible coupling layers, exact likelihood, and what that likelihood can and cannot tell.")
+    with gr.Tab("Live 2-D flow"):
+        with gr.Row():
+            with gr.Column(scale=2):
+                dataset, points_file, drawing = live.data_inputs("moons")
+            steps = gr.Number(1500, precision=0, label="steps")
+            per_refresh = gr.Number(100, precision=0, label="steps per refresh (at most; one update a second)")
+        with gr.Row():
+            couplings = gr.Number(6, precision=0, label="coupling layers")
+            hidden = gr.Number(64, precision=0, label="MLP width")
+            lr = gr.Number(2e-3, label="learning rate")
+            seed = gr.Number(0, precision=0, label="seed")
+            direction = gr.Radio(WARP_CHOICES, value=WARP_CHOICES[0], label="warp")
+        with gr.Row():
+            start = gr.Button("Train the flow", variant="primary")
+            stop = gr.Button("Pause")
+        status = gr.Markdown()
+        panel = gr.Plot(label="density")
+        warp = gr.Plot(label="warp")
+        start.click(live.request_pause, None, None, queue=False)
+        start.click(live_training, [dataset, steps, per_refresh, couplings, hidden, lr, seed, direction, points_file,
+                                    drawing], [panel, warp, status], api_name="flow_live", concurrency_limit=1)
+        stop.click(live.request_pause, None, None, queue=False)
+    names = _flow_names() or ["(none shipped)"]
+    with gr.Tab("Image samples"):
+        with gr.Row():
+            name = gr.Dropdown(names, value=names[0], label="checkpoint")
+            temperature = gr.Slider(0.1, 1.5, 1.0, step=0.05, label="temperature T (z ~ N(0, T² I))")
+            sample_seed = gr.Number(0, precision=0, label="seed")
+        show = gr.Button("Sample", variant="primary")
+        grid, text, curve = gr.Plot(), gr.Markdown(), gr.Plot()
+        show.click(samples, [name, temperature, sample_seed], [grid, text, curve], api_name="flow_samples")
+    with gr.Tab("Likelihood & OOD"):
+        with gr.Row():
+            ood_name = gr.Dropdown(names, value=names[0], label="model (realnvp-shapes: the reverse direction)")
+            score = gr.Radio(SCORES, value=SCORES[0], label="score")
+        score_button = gr.Button("Score the OOD sets", variant="primary")
+        histogram, table, note = gr.Plot(), gr.Dataframe(label="AUROC, OOD positive"), gr.Markdown()
+        score_button.click(ood, [ood_name, score], [histogram, table, note], api_name="flow_ood")
+    with gr.Tab("Hutchinson estimator"):
+        R = flow.HUTCHINSON_RANGES
+        with gr.Row():
+            dim = gr.Number(8, precision=0, label=f"dimension d ({R['dim'][0]}–{R['dim'][1]})")
+            lipschitz = gr.Number(0.9, label="Lipschitz bound c (0.05–0.99)")
+            draws = gr.Number(300, precision=0, label="estimates per setting")
+            p_stop = gr.Number(0.5, label="roulette stop probability p")
+            hutch_seed = gr.Number(0, precision=0, label="seed")
+        estimate = gr.Button("Estimate", variant="primary")
+        exact, figure, rows = gr.Markdown(), gr.Plot(), gr.Dataframe()
+        estimate.click(hutchinson, [dim, lipschitz, draws, p_stop, hutch_seed], [exact, figure, rows],
+                       api_name="flow_hutchinson")
+    with gr.Tab("VAE with a flow prior"):
+        compare = gr.Button("Compare the priors", variant="primary")
+        prior_table, projection = gr.Dataframe(), gr.Plot()
+        with gr.Row():
+            gaussian_samples, flow_samples = gr.Plot(), gr.Plot()
+        compare.click(prior_comparison, None, [prior_table, projection, gaussian_samples, flow_samples],
+                      api_name="flow_prior")
