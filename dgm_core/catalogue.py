@@ -169,8 +169,9 @@ def flow_prior_groups(dataset: str = "digits") -> dict[str, list[str]]:
     if not flows:
         return {}
     settings = ("latent_dim", "width", "hidden", "likelihood", "epochs", "beta")
-    reference = {k: flows[0].run.get(k) for k in settings}
+    setting = lambda run, k: run.get(k, 0) if k == "hidden" else run.get(k)  # noqa: E731  (runs before --hidden: none)
+    reference = {k: setting(flows[0].run, k) for k in settings}
     gaussian = sorted((i for i in vae_runs().values() if i.dataset == dataset
                        and i.run.get("beta_schedule", "constant") == "constant"
-                       and all(i.run.get(k) == v for k, v in reference.items())), key=lambda i: i.seed)
+                       and all(setting(i.run, k) == v for k, v in reference.items())), key=lambda i: i.seed)
     return {"Gaussian prior N(0, I)": [i.name for i in gaussian], "RealNVP prior": [i.name for i in flows]}

@@ -4,7 +4,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-LABS = ["Bayesian networks", "VAE", "GANs"]
+LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows"]
 #: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, or an image.
 EXPECTED = {
     "d-separation": ("Is X ⟂ Y | Z?", "plot"), "Inference": ("Run inference", "plot"),
@@ -12,6 +12,9 @@ EXPECTED = {
     "Interpolation": ("Interpolate", "plot"), "β comparison and likelihood": ("Compare β", "plot"),
     "Live 2-D training": ("Train from scratch", "plot"), "Theory": (None, "plot"),
     "Samples & FID": ("Show", "plot"), "Conditional GAN": ("Draw", "plot"),
+    "Live 2-D flow": ("Train the flow", "plot"), "Image samples": ("Sample", "plot"),
+    "Likelihood & OOD": ("Score the OOD sets", "plot"), "Hutchinson estimator": ("Estimate", "plot"),
+    "VAE with a flow prior": ("Compare the priors", "plot"),
 }
 DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
@@ -45,11 +48,12 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
                 image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")
                 image.first.wait_for(timeout=60_000)
                 seen[sub] = image.count()
-            if sub == "Live 2-D training":
+            if sub in ("Live 2-D training", "Live 2-D flow"):
                 page.wait_for_function("() => document.body.innerText.includes('steps/s')", timeout=120_000)
                 page.get_by_role("button", name="Pause", exact=True).click()
             # An error shows as a red "Error" badge on the output and a toast with the message.
             assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0, f"{lab} / {sub}: an error"
     assert set(seen) == set(EXPECTED), seen
     assert seen["Samples & FID"] >= 3 and seen["Live 2-D training"] >= 4 and seen["Theory"] >= 2, seen
+    assert seen["Live 2-D flow"] >= 2 and seen["VAE with a flow prior"] >= 4 and seen["Likelihood & OOD"] >= 1, seen
     assert not errors, errors

@@ -329,3 +329,45 @@ def test_two_process_ddp_gan_on_gloo_agrees_and_its_checkpoint_loads(tmp_path, k
     # Each rank sees half of each epoch: 1438 images / 2 ranks / 128 per batch = 6 steps.
     assert checkpoint.history["epochs"][-1]["step"] == 12 and "devices: 2 × cpu" in checkpoint.card
     assert len(checkpoint.snapshots) == 2
+
+
+FLOW_TINY = ["realnvp", "--dataset", "digits", "--width", "8", "--batch-size", "128", "--sample-every", "1"]
+
+
+def test_tiny_realnvp_run_models_digits_at_8x8_with_17_levels(tmp_path):
+    out = tmp_path / "flow"
+    result = run([*FLOW_TINY, "--epochs", "2", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    checkpoint = load_checkpoint(out)
+    model, history = checkpoint.model, checkpoint.history
+    assert (model.image_size, model.levels, model.pixels) == (8, 17, 64)      # the data's own resolution
+    bpd = [e["test_bits_per_dim"] for e in history["epochs"]]
+    assert len(bpd) == 2 and bpd[1] < bpd[0] < 8                               # 8 bits/dim: the level count's ceiling is log2(17)=4.1
+    assert history["test"]["levels"] == 17 and history["test"]["draws"] == 8
+    assert [p.name for p in checkpoint.samples] == ["epoch-001.png", "epoch-002.png"]
+    assert "python -m training.run realnvp" in checkpoint.card
+
+
+def test_realnvp_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    args = [*FLOW_TINY, "--epochs", "3", "--dequantization", "variational"]
+    assert run([*args, "--out", str(straight)]).returncode == 0
+    # 12 steps per epoch: step 17 is in the middle of the second epoch.
+    assert run([*args, "--out", str(killed)], env={"DGM_TRAIN_KILL_AT_STEP": "17"}).returncode == -9
+    resumed = run([*args, "--out", str(killed), "--resume"])
+    assert resumed.returncode == 0 and "Resuming" in resumed.stderr
+    a, b = weights(straight), weights(killed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert untimed(load_checkpoint(killed).history) == untimed(load_checkpoint(straight).history)
+
+
+def test_tiny_flow_prior_vae_run_records_its_iwae_curve(tmp_path):
+    out = tmp_path / "fp"
+    result = run(["vae-flow-prior", "--dataset", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8",
+                  "--batch-size", "128", "--nll-images", "4", "--nll-k", "10", "--prior-couplings", "2",
+                  "--prior-hidden", "16", "--epochs", "2", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.model.model_type == "vae-flow-prior" and len(checkpoint.model.prior.layers) == 2
+    assert [p["k"] for p in checkpoint.history["nll"]["curve"]] == [1, 10]
+    assert "kl_per_dim" not in checkpoint.history

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import ROOT
 
 BUDGET_MB = 2048
-MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier"]
+MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier", "realnvp", "vae-flow-prior"]
 
 WRAPPER = """
 import resource, subprocess, sys
