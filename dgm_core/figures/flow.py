@@ -114,7 +114,7 @@ def prior_comparison_figure(projections: dict[str, dict]) -> go.Figure:
     """For each VAE, samples of its aggregate posterior q(z) = E_x q(z|x) and of its prior p(z), both
     projected on the first two principal components of the aggregate posterior."""
     fig = make_subplots(1, len(projections), subplot_titles=list(projections), horizontal_spacing=0.08)
-    for i, (name, p) in enumerate(projections.items()):
+    for i, p in enumerate(projections.values()):
         fig.add_scatter(x=p["posterior"][:, 0], y=p["posterior"][:, 1], mode="markers", name="aggregate posterior q(z)",
                         marker=dict(size=3, color=REAL_COLOUR), opacity=0.6, showlegend=i == 0, row=1, col=i + 1)
         fig.add_scatter(x=p["prior"][:, 0], y=p["prior"][:, 1], mode="markers", name="prior p(z)",
