@@ -57,6 +57,11 @@ def _families_imported_by(checkpoint: str) -> set[str]:
 
 @pytest.mark.parametrize(("checkpoint", "family"), [("vae-digits-beta1", "dgm_core.vae"),
                                                     ("gan-digits", "dgm_core.gan"),
-                                                    ("classifier-digits", None)])
+                                                    ("classifier-digits", None),
+                                                    ("realnvp-digits", "dgm_core.flow")])
 def test_loading_one_family_imports_no_other(checkpoint, family):
     assert _families_imported_by(checkpoint) == ({family} if family else set())
+
+
+def test_the_flow_prior_vae_imports_the_two_families_it_combines_and_no_other():
+    assert _families_imported_by("vae-flow-prior-digits") == {"dgm_core.vae", "dgm_core.flow", "dgm_core.vae_flow_prior"}
