@@ -101,3 +101,21 @@ def test_gan_lab_trains_live_in_chromium(browser, streamlit_url):
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ROOT / "docs" / "gans.png"), full_page=False)
     assert not errors, errors
+
+
+def test_flow_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "Normalizing flows")
+    page.get_by_text("Normalizing flows").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="▶ Run").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => /step [1-9][0-9]+/.test(t.textContent))",
+        timeout=60_000)
+    page.get_by_role("button", name="⏸ Pause").click()
+    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    for tab, text in [("Image samples", "Test bits/dim"), ("Likelihood & OOD", "AUROC"),
+                      ("Hutchinson estimator", "exact log det"), ("VAE with a flow prior", "mean over seeds")]:
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors
