@@ -577,12 +577,14 @@ def typicality_scores(values: np.ndarray, entropy_estimate: float, batch: int,
     return np.abs(shuffled.mean(1) - entropy_estimate)
 
 
-def ood_images(model_dataset: str, size: int, levels: int, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+def ood_images(model_dataset: str, size: int, levels: int, n: int, seed: int = 0,
+               root=None) -> dict[str, torch.Tensor]:
     """The out-of-distribution sets for a model of `model_dataset` at size x size with `levels`
     levels, n images each, all brought to that size and quantised to those levels: the other
     built-in set (shapes for a digits model, digits for a shapes model), inverted test images of the
     model's own set, uniform noise over the levels, constant images (one random level each), and
-    MNIST / FashionMNIST where their files are on disk."""
+    MNIST / FashionMNIST where their files are on disk (under `root`, default the lab's data folder;
+    nothing is downloaded for this)."""
     from dgm_core.data import DatasetError, load_dataset
 
     rng = torch.Generator().manual_seed(seed)
@@ -598,7 +600,7 @@ def ood_images(model_dataset: str, size: int, levels: int, n: int, seed: int = 0
         if name == model_dataset:
             continue
         try:
-            real = load_dataset(name, "test", image_size=size, download=False)
+            real = load_dataset(name, "test", image_size=size, root=root, download=False)
         except (DatasetError, TypeError):
             continue
         sets[name] = quantise(torch.stack([real[i][0] for i in range(min(n, len(real)))]))

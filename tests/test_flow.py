@@ -227,6 +227,23 @@ def test_ood_sets_have_the_models_size_and_levels():
     assert torch.all(sets["constant images"].flatten(1).std(1) == 0)
 
 
+def test_mnist_joins_the_ood_sets_where_its_files_are_on_disk(tmp_path):
+    """Tiny MNIST idx files written here: the set appears, resized to the model's 8x8 and quantised."""
+    from tests.test_data import _idx_images, _idx_labels
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("t10k", 3)):
+        _idx_images(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _idx_labels(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    sets = flow.ood_images("digits", 8, 17, 3, root=tmp_path)
+    assert "mnist" in sets and "fashion-mnist" not in sets
+    assert sets["mnist"].shape == (3, 1, 8, 8)
+    assert torch.allclose(sets["mnist"] * 16, torch.round(sets["mnist"] * 16), atol=1e-5)
+    assert "mnist" not in flow.ood_images("digits", 8, 17, 3, root=tmp_path / "empty")
+
+
 # ------------------------------------------------------------------ the Hutchinson estimators
 def _block(dim=5, lipschitz=0.7, seed=0):
     g = torch.Generator().manual_seed(seed)
