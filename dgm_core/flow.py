@@ -396,6 +396,10 @@ class ToyFlowConfig:
                 raise ValueError(f"{name} must be between {low:g} and {high:g}; got {value:g}.")
 
 
+#: The live panel colours log p over this many nats below its peak (e^-10: 1/22,000 of the peak density).
+DENSITY_WINDOW = 10.0
+
+
 class ToyFlow:
     """A 2-D RealNVP trained live by maximum likelihood (dgm_core.live.LiveModel): each step draws a
     batch from a fixed pool of the data and takes one Adam step on the mean negative log-likelihood.
@@ -438,8 +442,12 @@ class ToyFlow:
     @torch.no_grad()
     def view(self, n_samples: int = 500) -> LiveView:
         axis, log_density = self.density_field()
-        floor = float(np.percentile(log_density, 5))   # the far tails would take the whole colour range
-        background = Field(axis, np.maximum(log_density, floor), "log density (nats)")
+        # A flow puts almost no mass between the modes, where log p falls to −1000s: left as it is, that
+        # tail takes the whole colour range. The colours cover the DENSITY_WINDOW nats below the peak.
+        peak = float(log_density.max())
+        background = Field(axis, np.maximum(log_density, peak - DENSITY_WINDOW),
+                           f"log density (nats; {DENSITY_WINDOW:g} below the peak and less: one colour)",
+                           zmin=peak - DENSITY_WINDOW, zmax=peak)
         samples = self.flow.sample(n_samples, generator=torch.Generator().manual_seed(0)).numpy()
         return LiveView("RealNVP", self.steps, background, samples, points_label="samples x = f⁻¹(z)")
 
@@ -639,8 +647,30 @@ def ood_report(model: RealNVP, in_images: torch.Tensor, train_images: torch.Tens
                       "more likely than the median test image": float(np.mean(bpd[name] < np.median(bpd[in_name]))),
                       "AUROC bits/dim": auroc(bpd[in_name], bpd[name]),
                       "AUROC complexity S(x)": auroc(complexity[in_name], complexity[name]),
-                      f"AUROC typicality (batches of {typicality_batch})": auroc(typical[in_name], typical[name])})
+                      "AUROC typicality": auroc(typical[in_name], typical[name])})
     return OODReport(bpd, complexity, typical, in_name, typicality_batch, table)
+
+
+def ood_findings(report: OODReport) -> list[str]:
+    """What the AUROC table shows, in sentences both front ends print: where likelihood ranks OOD images
+    as more likely than the test data (the failure Nalisnick et al., 2019 report), and where a fix
+    does worse than chance."""
+    findings = []
+    likelier = [(r["OOD set"], r["more likely than the median test image"], r["AUROC bits/dim"]) for r in report.table
+                if r["more likely than the median test image"] > 0]
+    if likelier:
+        listed = "; ".join(f"{share:.1%} of {name} (AUROC {a:.3f})" for name, share, a in likelier)
+        findings.append(f"Likelihood's failure, where it appears here: {listed} get a higher likelihood than the "
+                        f"median test image of {report.in_name}.")
+    for column, label in (("AUROC complexity S(x)", "The complexity score S(x)"),
+                          ("AUROC typicality", f"The typicality test (batches of {report.typicality_batch})")):
+        worse = [(r["OOD set"], r[column]) for r in report.table if r[column] < 0.5]
+        if worse:
+            listed = ", ".join(f"{name} (AUROC {a:.3f})" for name, a in worse)
+            findings.append(f"{label} does worse than chance on {listed}" + (
+                ": it subtracts the compressed length, which helps when OOD images are simpler than the training "
+                "data and hurts when they are more complex." if "S(x)" in label else "."))
+    return findings
 
 
 # ------------------------------------------------- residual flows: the log-determinant
@@ -744,7 +774,7 @@ def truncated_series(block: ResidualBlock, x: torch.Tensor, terms: int) -> float
 
 
 #: The playground's settings: (low, high) of each number the page and the Space accept.
-HUTCHINSON_RANGES = {"dim": (2, 64), "lipschitz": (0.05, 0.99), "draws": (20, 2000), "p_stop": (0.05, 0.95),
+HUTCHINSON_RANGES = {"dim": (2, 64), "lipschitz": (0.05, 0.99), "draws": (20, 2000), "p_stop": (0.01, 0.95),
                      "seed": (0, 10_000)}
 HUTCHINSON_TERMS = [1, 2, 4, 8, 16, 32]
 HUTCHINSON_PROBES = [1, 2, 4, 8, 16]
@@ -755,6 +785,7 @@ class HutchinsonStudy:
     exact: float
     jacobian_norm: float       # ‖J_g(x)‖₂ at the point: at most the Lipschitz bound c
     rows: list[dict]           # one per (estimator, probe kind, terms, probes): bias, variance, mean, standard error
+    #                            ("terms n" is None for the roulette: its number of terms is drawn, N ~ Geometric(p))
 
 
 def hutchinson_study(dim: int, lipschitz: float, terms: list[int], probe_counts: list[int], draws: int = 200,
@@ -781,7 +812,18 @@ def hutchinson_study(dim: int, lipschitz: float, terms: list[int], probe_counts:
     return HutchinsonStudy(exact, norm, rows)
 
 
-def _row(estimator: str, kind: str, terms: int | None, m: int, estimates: torch.Tensor, bias: float) -> dict:
+def roulette_variance_note(study: HutchinsonStudy, p_stop: float) -> str:
+    """When the Russian-roulette estimator has finite variance: its k-th term is about ρ^k/k reweighted by
+    1/(1 − p)^{k−1} (ρ = ‖J‖₂), so its second moment sums (ρ² / (1 − p))^k: finite only if ρ² < 1 − p."""
+    rho = study.jacobian_norm
+    if rho ** 2 < 1 - p_stop:
+        return (f"With ‖J‖₂ = {rho:.3f} and p = {p_stop:g}, ρ²/(1 − p) = {rho ** 2 / (1 - p_stop):.2f} < 1: the roulette "
+                "estimate has finite variance.")
+    return (f"With ‖J‖₂ = {rho:.3f} and p = {p_stop:g}, ρ²/(1 − p) = {rho ** 2 / (1 - p_stop):.2f} ≥ 1: the roulette "
+            f"estimate is unbiased but its variance is infinite (rare long draws dominate); take p < {1 - rho ** 2:.2f}.")
+
+
+def _row(estimator: str, kind: str, terms, m: int, estimates: torch.Tensor, bias: float) -> dict:
     mean, var = float(estimates.mean()), float(estimates.var())
     return {"estimator": estimator, "probes": kind, "terms n": terms, "probe vectors m": m, "bias": bias,
             "variance": var, "mean": mean, "standard error": math.sqrt(var / len(estimates))}

@@ -119,7 +119,9 @@ with samples_tab:
                             "log-determinant counted (dequantization, logit, couplings).")
             dataset = catalogue.dataset_of(checkpoint)
             reference = _gmm_reference(dataset, model.image_size, model.levels)
-            st.plotly_chart(bits_per_dim_curve_figure({name: history},
+            same_data = {n: c.history for n, item in catalogue.flow_runs().items()
+                         if item.dataset == dataset and (c := _load(n)) is not None}
+            st.plotly_chart(bits_per_dim_curve_figure(same_data,
                                                       {"scikit-learn GaussianMixture (5 components)": reference}),
                             key="flow_bpd_curve")
             st.caption("The dashed line is scikit-learn's GaussianMixture (5 full-covariance components) fitted to the "
@@ -151,13 +153,11 @@ with ood_tab:
             st.dataframe(table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
                                                                 for c in table.columns if c.startswith("AUROC")})
             st.caption(f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
-                       f"(bits/dim, S(x), or a batch's distance from the training entropy); 0.5 is chance, below 0.5 the "
-                       f"score ranks the OOD images as *more* typical than the test images of {report.in_name}.")
-            failures = [r["OOD set"] for r in report.table if r["more likely than the median test image"] > 0]
-            if failures:
-                st.warning(f"The failure the literature reports, where it appears here: some images of "
-                           f"**{', '.join(failures)}** get a *higher* likelihood than the median test image of "
-                           f"{report.in_name} (the column 'more likely than the median test image' gives the share).")
+                       f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training "
+                       f"entropy); 0.5 is chance, below 0.5 the score ranks the OOD images as *more* typical than the "
+                       f"{report.in_name} test images.")
+            for finding in flow.ood_findings(report):
+                st.warning(finding)
 
 
 # ------------------------------------------------------------------ Hutchinson playground
@@ -175,11 +175,13 @@ with hutchinson_tab:
     dim = int(c1.number_input("dimension d", *R["dim"], 8, key="hutch_dim"))
     lipschitz = c2.number_input("Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip")
     draws = int(c3.number_input("estimates per setting", *R["draws"], 300, key="hutch_draws"))
-    p_stop = c4.number_input("roulette stop probability p", *R["p_stop"], 0.5, 0.05, format="%.2f", key="hutch_p")
+    p_stop = c4.number_input("roulette stop probability p", *R["p_stop"], 0.1, 0.05, format="%.2f", key="hutch_p",
+                             help="The number of terms is N ~ Geometric(p): P(N ≥ k) = (1 − p)^(k−1).")
     hutch_seed = int(c5.number_input("seed", *R["seed"], 0, key="hutch_seed"))
     study = _study(dim, float(lipschitz), draws, float(p_stop), hutch_seed)
     st.markdown(f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
                 f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")
+    st.caption(flow.roulette_variance_note(study, float(p_stop)))
     st.plotly_chart(hutchinson_figure(study), key="hutch_figure")
     st.dataframe(pd.DataFrame(study.rows), hide_index=True)
 

@@ -89,6 +89,11 @@ def _gmm_reference(dataset: str, size: int, levels: int) -> float:
                                           load_dataset(dataset, "test", size).images, levels)
 
 
+def _same_data_histories(dataset: str) -> dict[str, dict]:
+    """The bits/dim curves of every shipped flow on `dataset` (uniform and variational dequantization)."""
+    return {n: _loaded(n).history for n, item in catalogue.flow_runs().items() if item.dataset == dataset}
+
+
 @readable_errors
 def samples(name, temperature, seed):
     name = _choice(name, _flow_names(), "checkpoint")
@@ -102,7 +107,8 @@ def samples(name, temperature, seed):
             f"{test['images']} test images at {model.image_size}×{model.image_size} with {test['levels']} grey levels, "
             f"{test['draws']} dequantization draws each; every log-determinant counted.") if test else ""
     reference = _gmm_reference(catalogue.dataset_of(checkpoint), model.image_size, model.levels)
-    curve = bits_per_dim_curve_figure({name: history}, {"scikit-learn GaussianMixture (5 components)": reference})
+    curve = bits_per_dim_curve_figure(_same_data_histories(catalogue.dataset_of(checkpoint)),
+                                      {"scikit-learn GaussianMixture (5 components)": reference})
     return grid, text, curve
 
 
@@ -120,13 +126,11 @@ def ood(name, score):
     x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == SCORES[0]
                else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
     table = pd.DataFrame(report.table).round(3)
-    failures = [r["OOD set"] for r in report.table if r["more likely than the median test image"] > 0]
-    note = (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution'; 0.5 is "
-            f"chance, below 0.5 the score ranks the OOD images as more typical than {report.in_name}'s test images.")
-    if failures:
-        note += (f"\n\n**The failure the literature reports, where it appears here:** some images of "
-                 f"{', '.join(failures)} get a *higher* likelihood than the median test image of {report.in_name} "
-                 "(the column 'more likely than the median test image' gives the share).")
+    note = (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
+            f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training entropy); "
+            f"0.5 is chance, below 0.5 the score ranks the OOD images as more typical than the {report.in_name} test "
+            "images.")
+    note += "".join(f"\n\n**{finding}**" for finding in flow.ood_findings(report))
     return ood_histogram_figure(values, report.in_name, x_title), table, note
 
 
@@ -139,12 +143,13 @@ def _study(dim: int, lipschitz: float, draws: int, p_stop: float, seed: int):
 @readable_errors
 def hutchinson(dim, lipschitz, draws, p_stop, seed):
     R = flow.HUTCHINSON_RANGES
-    study = _study(whole(dim, "dimension d", *R["dim"]), real(lipschitz, "Lipschitz bound c", *R["lipschitz"]),
-                   whole(draws, "estimates per setting", *R["draws"]),
-                   real(p_stop, "roulette stop probability p", *R["p_stop"]), whole(seed, "seed", *R["seed"]))
+    dim, lipschitz = whole(dim, "dimension d", *R["dim"]), real(lipschitz, "Lipschitz bound c", *R["lipschitz"])
+    draws = whole(draws, "estimates per setting", *R["draws"])
+    p_stop = real(p_stop, "roulette stop probability p", *R["p_stop"])
+    study = _study(dim, lipschitz, draws, p_stop, whole(seed, "seed", *R["seed"]))
     text = (f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
-            f"{study.jacobian_norm:.3f} (bound c = {float(lipschitz):.2f})")
-    return text, hutchinson_figure(study), pd.DataFrame(study.rows)
+            f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f}) · {flow.roulette_variance_note(study, p_stop)}")
+    return text, hutchinson_figure(study), pd.DataFrame(study.rows).round(4)
 
 
 # ------------------------------------------------------------------- the flow prior VAE
@@ -169,7 +174,7 @@ def prior_comparison():
         projections[f"{label} ({members[0]})"] = prior_projection(first.model, images,
                                                                   generator=torch.Generator().manual_seed(0))
         grids.append(image_grid_figure(first.model.sample(32, torch.Generator().manual_seed(0)), 8, f"{label}: samples"))
-    return pd.DataFrame(rows), prior_comparison_figure(projections), *grids
+    return pd.DataFrame(rows).round(2), prior_comparison_figure(projections), *grids
 
 
 def flows_tab() -> None:
@@ -218,7 +223,7 @@ def flows_tab() -> None:
             dim = gr.Number(8, precision=0, label=f"dimension d ({R['dim'][0]}–{R['dim'][1]})")
             lipschitz = gr.Number(0.9, label="Lipschitz bound c (0.05–0.99)")
             draws = gr.Number(300, precision=0, label="estimates per setting")
-            p_stop = gr.Number(0.5, label="roulette stop probability p")
+            p_stop = gr.Number(0.1, label="roulette stop probability p (N ~ Geometric(p))")
             hutch_seed = gr.Number(0, precision=0, label="seed")
         estimate = gr.Button("Estimate", variant="primary")
         exact, figure, rows = gr.Markdown(), gr.Plot(), gr.Dataframe()

@@ -100,7 +100,7 @@ def test_the_variational_dequantizer_reports_log_q_by_the_change_of_variables():
 
     assert torch.allclose(to_u(eps), u, atol=1e-6)
     expected = float(flow.standard_normal_log_prob(eps)) - _jacobian_logdet(to_u, eps)
-    assert float(log_q) == pytest.approx(expected, abs=1e-3)
+    assert float(log_q.detach()) == pytest.approx(expected, abs=1e-3)
     assert torch.all((u > 0) & (u < 1))
 
 
@@ -317,3 +317,23 @@ def test_the_study_reports_bias_shrinking_with_terms():
     assert {r["estimator"] for r in study.rows} == {"truncated series", "Russian roulette"}
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         flow.ResidualBlock(3, 1.2)
+
+
+def test_the_roulette_variance_note_follows_the_finite_variance_condition():
+    study = flow.HutchinsonStudy(exact=0.0, jacobian_norm=0.9, rows=[])
+    assert "finite variance" in flow.roulette_variance_note(study, 0.1)         # 0.81 < 0.9
+    note = flow.roulette_variance_note(study, 0.5)                                # 0.81 ≥ 0.5
+    assert "infinite" in note and "p < 0.19" in note
+
+
+def test_ood_findings_name_the_sets_where_likelihood_or_a_fix_fails():
+    rows = [{"OOD set": "shapes", "more likely than the median test image": 0.25, "AUROC bits/dim": 0.7,
+             "AUROC complexity S(x)": 0.9, "AUROC typicality": 1.0},
+            {"OOD set": "noise", "more likely than the median test image": 0.0, "AUROC bits/dim": 1.0,
+             "AUROC complexity S(x)": 0.3, "AUROC typicality": 0.2}]
+    report = flow.OODReport({}, {}, {}, "digits", 10, rows)
+    findings = flow.ood_findings(report)
+    assert len(findings) == 3
+    assert "25.0% of shapes (AUROC 0.700)" in findings[0] and "noise" not in findings[0]
+    assert "S(x) does worse than chance on noise (AUROC 0.300)" in findings[1]
+    assert "typicality test (batches of 10) does worse than chance on noise" in findings[2]

@@ -49,7 +49,7 @@ def test_samples_come_at_the_temperature_asked_and_bad_boxes_are_named():
     grid, text, curve = samples("realnvp-digits", 0.7, 3)
     assert "T = 0.7" in plotly_json(grid)["layout"]["title"]["text"]
     assert "Test bits/dim" in text and "17 grey levels" in text
-    assert {t["name"] for t in plotly_json(curve)["data"]} == {"realnvp-digits"}
+    assert {t["name"] for t in plotly_json(curve)["data"]} == {"realnvp-digits", "realnvp-digits-variational"}
     with pytest.raises(gr.Error, match="temperature: the box is empty"):
         samples("realnvp-digits", None, 0)
     with pytest.raises(gr.Error, match="checkpoint: choose one of"):

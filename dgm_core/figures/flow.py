@@ -87,10 +87,12 @@ def hutchinson_figure(study, terms_for_variance: int | None = None) -> go.Figure
             fig.add_scatter(x=[r["probe vectors m"] for r in picked], y=[r["variance"] for r in picked],
                             mode="lines+markers", name=f"{estimator}, {kind} probes",
                             line=dict(color=colour(1 + j), dash=dash), row=1, col=2)
-    fig.update_xaxes(title_text="terms n of the power series", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="|bias| (nats)", type="log", row=1, col=1)
-    fig.update_xaxes(title_text="probe vectors m per estimate", type="log", row=1, col=2)
-    fig.update_yaxes(title_text="variance of one estimate (nats²)", type="log", row=1, col=2)
+    probes = sorted({r["probe vectors m"] for r in rows})
+    fig.update_xaxes(title_text="terms n of the power series", type="log", tickvals=terms, row=1, col=1)
+    fig.update_yaxes(title_text="|bias| (nats)", type="log", dtick=1, exponentformat="power", row=1, col=1)
+    fig.update_xaxes(title_text="probe vectors m per estimate", type="log", tickvals=probes, row=1, col=2)
+    fig.update_yaxes(title_text="variance of one estimate (nats²)", type="log", dtick=1, exponentformat="power",
+                     row=1, col=2)
     fig.update_layout(height=400, margin=margins(40), legend=legend_below(-0.3))
     return fig
 
