@@ -447,7 +447,7 @@ class ToyFlow:
         peak = float(log_density.max())
         background = Field(axis, np.maximum(log_density, peak - DENSITY_WINDOW),
                            f"log density (nats; {DENSITY_WINDOW:g} below the peak and less: one colour)",
-                           zmin=peak - DENSITY_WINDOW, zmax=peak)
+                           zmin=peak - DENSITY_WINDOW, zmax=peak, colorscale="Blues")
         samples = self.flow.sample(n_samples, generator=torch.Generator().manual_seed(0)).numpy()
         return LiveView("RealNVP", self.steps, background, samples, points_label="samples x = f⁻¹(z)")
 

@@ -36,6 +36,7 @@ class Field:
     label: str                  # what the values are, with their unit: "σ(D(x))", "log density (nats)"
     zmin: float | None = None   # fixed colour range where the values have one (a probability: 0, 1)
     zmax: float | None = None
+    colorscale: str = "RdBu"    # diverging for a critic's signed field; a density reads better on a sequential one
 
 
 @dataclass

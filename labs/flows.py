@@ -58,7 +58,7 @@ def draw_live(session) -> None:
     model = session.models["realnvp"]
     view = session.view()["realnvp"]
     left, right = st.columns([1, 1])
-    left.plotly_chart(live_panel_figure(view, session.real, colour(0), "RealNVP: log density and samples"),
+    left.plotly_chart(live_panel_figure(view, session.real, colour(1), "RealNVP: log density and samples"),
                       key="flow_panel")
     held_out = session.metrics["realnvp"]
     history = model.history

@@ -60,7 +60,7 @@ def _config(data, couplings, hidden, lr, seed) -> flow.ToyFlowConfig:
 def _outputs(session, steps: int, settings: str, direction: str):
     model = session.models["realnvp"]
     view = session.view()["realnvp"]
-    panel = live_panel_figure(view, session.real, colour(0), "RealNVP: log density and samples")
+    panel = live_panel_figure(view, session.real, colour(1), "RealNVP: log density and samples")
     with session.lock:
         warp = model.warp()
     held_out = session.metrics["realnvp"][-1]["held_out_nll"] if session.metrics["realnvp"] else None

@@ -15,7 +15,7 @@ def live_panel_figure(view, real: np.ndarray, colour: str, title: str | None = N
     fig = go.Figure()
     field = view.field
     if field is not None:
-        fig.add_heatmap(x=field.axis, y=field.axis, z=field.values, colorscale="RdBu", opacity=0.55, name=field.label,
+        fig.add_heatmap(x=field.axis, y=field.axis, z=field.values, colorscale=field.colorscale, opacity=0.55, name=field.label,
                         showlegend=False, zmin=field.zmin, zmax=field.zmax,
                         colorbar=dict(title=dict(text=field.label, side="right"), thickness=12, len=0.75, y=0.5),
                         hovertemplate=f"{field.label} = %{{z:.3f}}<extra></extra>")
