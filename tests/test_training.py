@@ -371,3 +371,38 @@ def test_tiny_flow_prior_vae_run_records_its_iwae_curve(tmp_path):
     assert checkpoint.model.model_type == "vae-flow-prior" and len(checkpoint.model.prior.layers) == 2
     assert [p["k"] for p in checkpoint.history["nll"]["curve"]] == [1, 10]
     assert "kl_per_dim" not in checkpoint.history
+
+
+def test_realnvp_on_mnist_files_models_28x28_with_256_levels_and_pushes_to_the_hub(tmp_path, monkeypatch, capsys):
+    """MNIST as tiny idx files written here (no download): the model takes the dataset's own 28x28 and
+    256 levels, and the Hub push uploads a folder RealNVP.from_pretrained loads."""
+    import numpy as np
+
+    from dgm_core import checkpoints
+    from dgm_core.flow import RealNVP
+    from tests.test_data import _idx_images, _idx_labels
+    from training import run as run_module
+
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 16), ("t10k", 4)):
+        _idx_images(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _idx_labels(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    monkeypatch.setattr("dgm_core.data.registry.DEFAULT_ROOT", tmp_path / "data")
+    fake = FakeHfApi(tmp_path / "hub")
+    monkeypatch.setattr(checkpoints, "HfApi", lambda: fake)
+    out = tmp_path / "run"
+    assert run_module.main(["realnvp", "--dataset", "mnist", "--width", "4", "--scales", "3", "--batch-size", "8",
+                            "--epochs", "1", "--out", str(out), "--push-to-hub", "ta/realnvp-mnist"]) == 0
+    model = load_checkpoint(out).model
+    assert (model.image_size, model.levels, model.pixels) == (28, 256, 784)
+    assert "Pushed to the Hub" in capsys.readouterr().err
+    pushed = RealNVP.from_pretrained(tmp_path / "hub" / "ta" / "realnvp-mnist", strict=True)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in pushed.state_dict().items())
+
+
+def test_realnvp_trains_under_bf16_autocast(tmp_path):
+    result = run([*FLOW_TINY, "--epochs", "1", "--amp", "bf16", "--out", str(tmp_path / "bf16")])
+    assert result.returncode == 0, result.stderr
+    assert load_checkpoint(tmp_path / "bf16").history["test"]["bits_per_dim"] < 10
