@@ -86,17 +86,22 @@ def test_a_bookmarked_lab_url_opens_through_the_router(browser, streamlit_url):
         assert "DGM Lab" in nav and "VAE" in nav and "registry" not in nav
 
 
-def test_gan_lab_trains_live_in_chromium(browser, streamlit_url):
-    page, errors = _open_from_home(browser, streamlit_url, "GANs")
-    page.get_by_text("Generative adversarial networks").first.wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+def _run_until_the_steps_climb_then_pause(page) -> None:
+    """Run the live controller; the fragment refreshes on its own while running, so the step counter in
+    the panel titles climbs; then Pause, and Run comes back."""
     page.get_by_role("button", name="▶ Run").click()
-    # The fragment refreshes on its own while running: the step counter in the panel titles climbs.
     page.wait_for_function(
         "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => /step [1-9][0-9]+/.test(t.textContent))",
         timeout=60_000)
     page.get_by_role("button", name="⏸ Pause").click()
     page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+
+
+def test_gan_lab_trains_live_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "GANs")
+    page.get_by_text("Generative adversarial networks").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    _run_until_the_steps_climb_then_pause(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ROOT / "docs" / "gans.png"), full_page=False)
@@ -107,12 +112,7 @@ def test_flow_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit
     page, errors = _open_from_home(browser, streamlit_url, "Normalizing flows")
     page.get_by_text("Normalizing flows").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    page.get_by_role("button", name="▶ Run").click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => /step [1-9][0-9]+/.test(t.textContent))",
-        timeout=60_000)
-    page.get_by_role("button", name="⏸ Pause").click()
-    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    _run_until_the_steps_climb_then_pause(page)
     for tab, text in [("Image samples", "Test bits/dim"), ("Likelihood & OOD", "AUROC"),
                       ("Hutchinson estimator", "exact log det"), ("VAE with a flow prior", "mean over seeds")]:
         page.get_by_role("tab", name=tab).click()

@@ -249,16 +249,22 @@ def test_every_recipe_declares_its_flags_and_the_gan_step_honours_bf16(tmp_path,
         assert all(torch.isfinite(v).all() for v in checkpoint.model.state_dict().values() if v.is_floating_point())
 
 
-def test_gan_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+def killed_and_resumed(args: list[str], tmp_path, kill_at: int = 17):
+    """Run `args` straight through, and again killed (SIGKILL) at step `kill_at` then resumed; check
+    the two end with equal weights and return both folders."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    args = ["wgan", *TINY_GAN, "--epochs", "3"]
     assert run([*args, "--out", str(straight)]).returncode == 0
-    # 12 steps per epoch; step 17 is in the middle of the second epoch, between generator updates.
-    assert run([*args, "--out", str(killed)], env={"DGM_TRAIN_KILL_AT_STEP": "17"}).returncode == -9
+    assert run([*args, "--out", str(killed)], env={"DGM_TRAIN_KILL_AT_STEP": str(kill_at)}).returncode == -9
     resumed = run([*args, "--out", str(killed), "--resume"])
     assert resumed.returncode == 0 and "Resuming" in resumed.stderr
     a, b = weights(straight), weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+    return straight, killed
+
+
+def test_gan_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    # 12 steps per epoch; step 17 is in the middle of the second epoch, between generator updates.
+    straight, killed = killed_and_resumed(["wgan", *TINY_GAN, "--epochs", "3"], tmp_path)
     # The recipe's own state (its count of generator updates) came back with --resume: 36 critic
     # steps at n_critic 5 are 7 generator updates, however the run was cut.
     counts = [e["generator_updates"] for e in load_checkpoint(killed).history["epochs"]]
@@ -349,15 +355,8 @@ def test_tiny_realnvp_run_models_digits_at_8x8_with_17_levels(tmp_path):
 
 
 def test_realnvp_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    args = [*FLOW_TINY, "--epochs", "3", "--dequantization", "variational"]
-    assert run([*args, "--out", str(straight)]).returncode == 0
     # 12 steps per epoch: step 17 is in the middle of the second epoch.
-    assert run([*args, "--out", str(killed)], env={"DGM_TRAIN_KILL_AT_STEP": "17"}).returncode == -9
-    resumed = run([*args, "--out", str(killed), "--resume"])
-    assert resumed.returncode == 0 and "Resuming" in resumed.stderr
-    a, b = weights(straight), weights(killed)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    straight, killed = killed_and_resumed([*FLOW_TINY, "--epochs", "3", "--dequantization", "variational"], tmp_path)
     assert untimed(load_checkpoint(killed).history) == untimed(load_checkpoint(straight).history)
 
 
