@@ -69,6 +69,8 @@ def draw_live(session) -> None:
         if len(curve):
             st.line_chart(curve, x="step", y="training batch", x_label="Adam steps",
                           y_label="NLL of the batch (nats per point)", height=300)
+            st.caption("Each point is one batch of 256, so the curve is noisy; a spike is a batch the flow fits "
+                       "badly (often a step that moved a coupling too far), which Adam then corrects.")
     direction = st.session_state.get("flow_warp_direction", "forward")
     with session.lock:
         warp = model.warp()
@@ -82,7 +84,8 @@ with live:
     live_config = settings_from_widgets()
     st.radio("Warp shown under the panel", ["data → z (forward)", "z → data (inverse)"], horizontal=True,
              key="flow_warp_direction")
-    live_training("flow", live_config, flow.live_session, flow.describe_settings, draw_live, {"realnvp": "RealNVP"})
+    live_training("flow", live_config, flow.live_session, flow.describe_settings, draw_live, {"realnvp": "RealNVP"},
+                  steps_per_refresh=100)
 
 
 # ------------------------------------------------------------------------- image samples
@@ -161,7 +164,7 @@ with ood_tab:
 
 
 # ------------------------------------------------------------------ Hutchinson playground
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner="Estimating…", max_entries=32)
 def _study(dim: int, lipschitz: float, draws: int, p_stop: float, seed: int):
     return flow.hutchinson_study(dim, lipschitz, flow.HUTCHINSON_TERMS, flow.HUTCHINSON_PROBES, draws, p_stop, seed)
 
@@ -181,9 +184,12 @@ with hutchinson_tab:
     study = _study(dim, float(lipschitz), draws, float(p_stop), hutch_seed)
     st.markdown(f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
                 f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")
-    st.caption(flow.roulette_variance_note(study, float(p_stop)))
+    note = flow.roulette_variance_note(study, float(p_stop))
+    (st.warning if "infinite" in note else st.caption)(note)
     st.plotly_chart(hutchinson_figure(study), key="hutch_figure")
-    st.dataframe(pd.DataFrame(study.rows), hide_index=True)
+    st.dataframe(pd.DataFrame(flow.hutchinson_table(study)), hide_index=True)
+    st.caption("bias: the exact bias of each estimator (the truncated series' from the exact traces; the roulette's is "
+               "0 by construction); variance, mean and standard error: over the estimates drawn.")
 
 
 # ------------------------------------------------------------------- the flow prior VAE
@@ -219,12 +225,14 @@ with prior_tab:
         table = pd.DataFrame(rows)
         st.dataframe(table, hide_index=True)
         summary = table.groupby("prior")["IWAE NLL, k = 5000 (nats)"].agg(["mean", "min", "max", "count"])
-        st.caption("IWAE NLL on the first 50 test images (binarised 28×28 digits), mean over seeds: " +
+        st.caption("IWAE NLL with k = 5,000 on the first 50 test images (binarised 28×28 digits), mean over seeds: " +
                    "; ".join(f"{p}: {r['mean']:.2f} (range {r['min']:.2f}–{r['max']:.2f}, {int(r['count'])} seeds)"
                              for p, r in summary.iterrows()) + ". Lower is better.")
         first = {label: members[0] for label, members in groups.items()}
         st.plotly_chart(prior_comparison_figure({f"{label} ({name})": _projection(name) for label, name in first.items()}),
                         key="flow_prior_projection")
+        st.caption("Each panel has its own scale: a learned prior does not tie q(z) to unit variance, so the flow "
+                   "prior's latent space spreads wider. Compare each prior with its own aggregate posterior.")
         columns = st.columns(len(first))
         for column, (label, name) in zip(columns, first.items()):
             checkpoint = _load(name)

@@ -57,10 +57,11 @@ def data_choice(prefix: str, column=None):
 
 
 def live_training(prefix: str, configs, create: Callable[[object], LiveSession], describe_settings: Callable[[object], str],
-                  draw: Callable[[LiveSession], None], titles: dict[str, str]) -> None:
+                  draw: Callable[[LiveSession], None], titles: dict[str, str], steps_per_refresh: int = 20) -> None:
     """The controls and the refreshing panel of one lab's live session. `configs` are the settings
     the widgets show now (None: not usable yet, keep the session as it is); `create(configs)`
-    builds a fresh session; `draw(session)` draws it inside the refreshing fragment."""
+    builds a fresh session; `draw(session)` draws it inside the refreshing fragment; `steps_per_refresh`
+    is the slider's starting value (a small model affords more steps in a refresh than three)."""
     ss = st.session_state
     live, in_force_key, running_key, pending_key = (f"{prefix}_live", f"{prefix}_live_configs",
                                                     f"{prefix}_running", f"{prefix}_pending")
@@ -87,13 +88,14 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
         ss[running_key] = not running
         ss[pending_key] = 0
         st.rerun()
-    if b2.button("Step", key=f"{prefix}_step", disabled=running or changed):
+    if b2.button("Step", key=f"{prefix}_step", disabled=running or changed,
+                 help="Train as many steps as the 'steps per refresh' slider says, then stop."):
         ss[pending_key] = ss.get(pending_key, 0) + ss[steps_key]
     if b3.button("↺ Reset", key=f"{prefix}_reset", type="primary" if changed else "secondary",
                  disabled=configs is None):
         reset()
         st.rerun()
-    b4.slider("steps per refresh (at most)", 1, 200, 20, key=steps_key,
+    b4.slider("steps per refresh (at most)", 1, 200, steps_per_refresh, key=steps_key,
               help=f"Each refresh (every {REFRESH_SECONDS:g} s) trains for at most {TRAIN_SECONDS:.2f} s, then draws: "
                    "with many steps per refresh the models take as many as fit, and Step finishes over several refreshes.")
     st.caption("**Training with** " + describe_settings(ss[in_force_key]) +
@@ -120,7 +122,10 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
         left, right = st.columns(2)
         left.metric(f"step ({session.step_unit})", f"{session.steps:,}")
         right.metric(f"steps per second (the {len(session.models)} together)" if len(session.models) > 1
-                     else "steps per second", f"{session.steps_per_second:.0f}" if session.steps_per_second else "–")
+                     else "steps per second", f"{session.steps_per_second:.0f}" if session.steps_per_second else "–",
+                     help=f"The speed while training. A refresh comes every {REFRESH_SECONDS:g} s and trains at most the "
+                          f"slider's steps for at most {TRAIN_SECONDS:g} s, so the step counter climbs by at most the "
+                          "slider's value each second.")
         draw(session)
 
     live_panel()

@@ -125,7 +125,9 @@ def ood(name, score):
     values = report.bits_per_dim if score == SCORES[0] else report.complexity
     x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == SCORES[0]
                else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
-    table = pd.DataFrame(report.table).round(3)
+    table = pd.DataFrame(report.table)
+    for column in table.columns[2:]:
+        table[column] = table[column].map(lambda v: f"{v:.3f}")
     note = (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
             f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training entropy); "
             f"0.5 is chance, below 0.5 the score ranks the OOD images as more typical than the {report.in_name} test "
@@ -149,7 +151,7 @@ def hutchinson(dim, lipschitz, draws, p_stop, seed):
     study = _study(dim, lipschitz, draws, p_stop, whole(seed, "seed", *R["seed"]))
     text = (f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
             f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f}) · {flow.roulette_variance_note(study, p_stop)}")
-    return text, hutchinson_figure(study), pd.DataFrame(study.rows).round(4)
+    return text, hutchinson_figure(study), pd.DataFrame(flow.hutchinson_table(study)).round(4)
 
 
 # ------------------------------------------------------------------- the flow prior VAE
@@ -185,6 +187,7 @@ def flows_tab() -> None:
                 dataset, points_file, drawing = live.data_inputs("moons")
             steps = gr.Number(1500, precision=0, label="steps")
             per_refresh = gr.Number(100, precision=0, label="steps per refresh (at most; one update a second)")
+        gr.Markdown("Each click trains a new flow from step 0 with the settings shown.")
         with gr.Row():
             couplings = gr.Number(6, precision=0, label="coupling layers")
             hidden = gr.Number(64, precision=0, label="MLP width")
@@ -192,7 +195,7 @@ def flows_tab() -> None:
             seed = gr.Number(0, precision=0, label="seed")
             direction = gr.Radio(WARP_CHOICES, value=WARP_CHOICES[0], label="warp")
         with gr.Row():
-            start = gr.Button("Train the flow", variant="primary")
+            start = gr.Button("Train the flow from scratch", variant="primary")
             stop = gr.Button("Pause")
         status = gr.Markdown()
         panel = gr.Plot(label="density")
@@ -212,7 +215,8 @@ def flows_tab() -> None:
         show.click(samples, [name, temperature, sample_seed], [grid, text, curve], api_name="flow_samples")
     with gr.Tab("Likelihood & OOD"):
         with gr.Row():
-            ood_name = gr.Dropdown(names, value=names[0], label="model (realnvp-shapes: the reverse direction)")
+            ood_name = gr.Dropdown(names, value=names[0], label="model",
+                                   info="realnvp-shapes, trained on shapes and scored on digits, is the reverse direction")
             score = gr.Radio(SCORES, value=SCORES[0], label="score")
         score_button = gr.Button("Score the OOD sets", variant="primary")
         histogram, table, note = gr.Plot(), gr.Dataframe(label="AUROC, OOD positive"), gr.Markdown()
@@ -230,6 +234,10 @@ def flows_tab() -> None:
         estimate.click(hutchinson, [dim, lipschitz, draws, p_stop, hutch_seed], [exact, figure, rows],
                        api_name="flow_hutchinson")
     with gr.Tab("VAE with a flow prior"):
+        gr.Markdown("The VAE of the VAE lab with its N(0, I) prior replaced by a RealNVP over z, trained jointly with "
+                    "the same encoder, decoder, epochs and settings, two seeds each. IWAE NLL: k importance samples "
+                    "on the first 50 test images (lower is better). In the scatter, each panel has its own scale: a "
+                    "learned prior does not tie q(z) to unit variance.")
         compare = gr.Button("Compare the priors", variant="primary")
         prior_table, projection = gr.Dataframe(), gr.Plot()
         with gr.Row():

@@ -12,7 +12,7 @@ EXPECTED = {
     "Interpolation": ("Interpolate", "plot"), "β comparison and likelihood": ("Compare β", "plot"),
     "Live 2-D training": ("Train from scratch", "plot"), "Theory": (None, "plot"),
     "Samples & FID": ("Show", "plot"), "Conditional GAN": ("Draw", "plot"),
-    "Live 2-D flow": ("Train the flow", "plot"), "Image samples": ("Sample", "plot"),
+    "Live 2-D flow": ("Train the flow from scratch", "plot"), "Image samples": ("Sample", "plot"),
     "Likelihood & OOD": ("Score the OOD sets", "plot"), "Hutchinson estimator": ("Estimate", "plot"),
     "VAE with a flow prior": ("Compare the priors", "plot"),
 }

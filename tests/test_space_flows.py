@@ -61,7 +61,10 @@ def test_the_ood_table_has_every_set_and_aurocs_in_range():
 
     figure, table, note = ood("realnvp-shapes", "complexity S(x)")
     assert {"digits", "inverted shapes", "uniform noise", "constant images"} <= set(table["OOD set"])
-    assert table.filter(like="AUROC").apply(lambda c: c.between(0, 1)).all().all()
+    aurocs = table.filter(like="AUROC").astype(float)
+    assert aurocs.apply(lambda c: c.between(0, 1)).all().all()
+    assert table["AUROC complexity S(x)"].str.fullmatch(r"\d\.\d{3}").all()     # shown with three decimals
+    assert any("does worse than chance on digits" in line for line in note.split("\n"))
     assert "positive class" in note
     assert "S(x)" in plotly_json(figure)["layout"]["xaxis"]["title"]["text"]
 
@@ -76,6 +79,7 @@ def test_the_hutchinson_playground_matches_an_eigenvalue_oracle():
     eig = np.linalg.eigvals(torch.autograd.functional.jacobian(block, x).double().numpy())
     assert f"**{float(np.sum(np.log(np.abs(1 + eig)))):.4f}**" in text
     assert set(rows["estimator"]) == {"truncated series", "Russian roulette"}
+    assert set(rows.loc[rows["estimator"] == "Russian roulette", "terms n"]) == {"N ~ Geometric(p)"}
     for field, value, message in [("dim", 100, "dimension d: enter a whole number from 2 to 64"),
                                   ("lipschitz", 1.0, "Lipschitz bound c: enter a number from 0.05 to 0.99"),
                                   ("lipschitz", None, "the box is empty")]:

@@ -26,7 +26,8 @@ def warp_figure(warp: dict, direction: str = "forward", columns: int = 4) -> go.
         names = names[:-1] + [names[-1] + " = z"]
     rows = math.ceil(len(stages) / columns)
     fig = make_subplots(rows, columns, subplot_titles=names, horizontal_spacing=0.04, vertical_spacing=0.12 / rows + 0.04)
-    data = warp.get("data")
+    points = warp["forward_points"] if direction == "forward" else warp["inverse_points"]
+    label = "data points" if direction == "forward" else "samples z ~ N(0, I)"
     for i, stage in enumerate(stages):
         r, c = divmod(i, columns)
         xs, ys = [], []
@@ -35,22 +36,22 @@ def warp_figure(warp: dict, direction: str = "forward", columns: int = 4) -> go.
             ys += [*line[:, 1], None]
         fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(width=1, color=GRID_COLOUR), showlegend=i == 0,
                         name="grid lines", row=r + 1, col=c + 1, hoverinfo="skip")
-        if direction == "forward" and data is not None and i == 0:
-            fig.add_scatter(x=data[:, 0], y=data[:, 1], mode="markers", marker=dict(size=3, color=REAL_COLOUR),
-                            name="data (standardised)", row=1, col=1)
-    fig.update_xaxes(showgrid=False, zeroline=False, showticklabels=False)
-    fig.update_yaxes(showgrid=False, zeroline=False, showticklabels=False)
-    fig.update_layout(height=260 * rows + 60, margin=margins(50), legend=legend_below(-0.06 if rows > 1 else -0.12),
-                      title=dict(text="Grid lines carried " + ("from data to z, layer by layer" if direction == "forward"
-                                                               else "from z back to data, layer by layer"), x=0.02))
+        fig.add_scatter(x=points[i][:, 0], y=points[i][:, 1], mode="markers", marker=dict(size=3, color=REAL_COLOUR
+                        if direction == "forward" else ACCENT), name=label, showlegend=i == 0, row=r + 1, col=c + 1)
+    fig.update_xaxes(showgrid=False, zeroline=True, zerolinecolor="#dddddd", tickfont=dict(size=9))
+    fig.update_yaxes(showgrid=False, zeroline=True, zerolinecolor="#dddddd", tickfont=dict(size=9))
+    fig.update_layout(height=270 * rows + 60, margin=margins(50), legend=legend_below(-0.06 if rows > 1 else -0.12),
+                      title=dict(text="Grid lines and points carried " + (
+                          "from data to z, layer by layer: at z the points should look like one round Gaussian blob"
+                          if direction == "forward" else "from z back to data, layer by layer"), x=0.02))
     return fig
 
 
-def ood_histogram_figure(values: dict[str, np.ndarray], in_name: str, x_title: str, bins: int = 40) -> go.Figure:
+def ood_histogram_figure(values: dict[str, np.ndarray], in_name: str, x_title: str, bins: int = 60) -> go.Figure:
     """One histogram per set of per-image scores, as the share of that set's images per bin (so sets
     of different sizes compare); the training distribution's test set drawn darkest."""
     finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
-    low, high = np.percentile(finite, [0.5, 99.5]) if len(finite) else (0.0, 1.0)
+    low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
     edges = np.linspace(low, high if high > low else low + 1, bins + 1)
     fig = go.Figure()
     for i, (name, v) in enumerate(values.items()):
@@ -73,7 +74,8 @@ def hutchinson_figure(study, terms_for_variance: int | None = None) -> go.Figure
     series = [r for r in rows if r["estimator"] == "truncated series"]
     terms = sorted({r["terms n"] for r in series})
     n_var = terms_for_variance or terms[-1]
-    fig = make_subplots(1, 2, subplot_titles=("bias of the truncated series", f"variance (series at n = {n_var})"),
+    fig = make_subplots(1, 2, subplot_titles=("bias of the truncated series",
+                                              f"variance (series: n = {n_var}; roulette: N drawn)"),
                         horizontal_spacing=0.14)
     bias = {r["terms n"]: r["bias"] for r in series}
     fig.add_scatter(x=terms, y=[abs(bias[n]) for n in terms], mode="lines+markers", name="|bias|, truncated series",
