@@ -38,6 +38,12 @@ def warp_figure(warp: dict, direction: str = "forward", columns: int = 4) -> go.
                         name="grid lines", row=r + 1, col=c + 1, hoverinfo="skip")
         fig.add_scatter(x=points[i][:, 0], y=points[i][:, 1], mode="markers", marker=dict(size=3, color=REAL_COLOUR
                         if direction == "forward" else ACCENT), name=label, showlegend=i == 0, row=r + 1, col=c + 1)
+        # Each panel shows where its points are: grid lines far from the data run off towards infinity and
+        # would otherwise squeeze the points into a dot.
+        low, high = np.percentile(points[i], [0.5, 99.5], axis=0)
+        pad = 0.25 * (high - low) + 1e-3
+        fig.update_xaxes(range=[low[0] - pad[0], high[0] + pad[0]], row=r + 1, col=c + 1)
+        fig.update_yaxes(range=[low[1] - pad[1], high[1] + pad[1]], row=r + 1, col=c + 1)
     fig.update_xaxes(showgrid=False, zeroline=True, zerolinecolor="#dddddd", tickfont=dict(size=9))
     fig.update_yaxes(showgrid=False, zeroline=True, zerolinecolor="#dddddd", tickfont=dict(size=9))
     fig.update_layout(height=270 * rows + 60, margin=margins(50), legend=legend_below(-0.06 if rows > 1 else -0.12),
