@@ -78,7 +78,9 @@ class LiveSession:
     metrics: dict[str, list[dict]] = field(default_factory=dict)
     diverged: dict[str, int] = field(default_factory=dict)
     steps_per_second: float = 0.0                      # of the last advance, training time only
+    pending: int = 0                                   # steps asked for (a Step click) and not yet taken
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _pending_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self):
         for name in self.models:
@@ -98,22 +100,46 @@ class LiveSession:
         once `seconds` have passed; returns the steps done. Lockstep keeps the models at most one
         step apart if the caller is interrupted."""
         with self.lock:
-            start, done = time.perf_counter(), 0
-            while done < steps and not (seconds is not None and done and time.perf_counter() - start >= seconds):
-                for name, model in self.models.items():
-                    if name in self.diverged:
-                        continue
-                    record = model.step()
-                    if not all(math.isfinite(v) for v in record.values()):
-                        self.diverged[name] = model.steps
-                done += 1
-            if done:
-                self.steps_per_second = done / max(time.perf_counter() - start, 1e-9)
-                for name, model in self.models.items():
-                    if name not in self.diverged:
-                        measured = model.metrics()
-                        if measured is not None:
-                            self.metrics[name].append({"step": model.steps, **measured})
+            return self._advance(steps, seconds)
+
+    def _advance(self, steps: int, seconds: float | None) -> int:
+        start, done = time.perf_counter(), 0
+        while done < steps and not (seconds is not None and done and time.perf_counter() - start >= seconds):
+            for name, model in self.models.items():
+                if name in self.diverged:
+                    continue
+                record = model.step()
+                if not all(math.isfinite(v) for v in record.values()):
+                    self.diverged[name] = model.steps
+            done += 1
+        if done:
+            self.steps_per_second = done / max(time.perf_counter() - start, 1e-9)
+            for name, model in self.models.items():
+                if name not in self.diverged:
+                    measured = model.metrics()
+                    if measured is not None:
+                        self.metrics[name].append({"step": model.steps, **measured})
+        return done
+
+    def request(self, steps: int) -> None:
+        """Ask for `steps` more steps, taken by later calls of `advance_requested`."""
+        with self._pending_lock:
+            self.pending += steps
+
+    def cancel_requests(self) -> None:
+        with self._pending_lock:
+            self.pending = 0
+
+    def advance_requested(self, per_refresh: int, seconds: float | None = None) -> int:
+        """Up to `per_refresh` of the pending steps (see `advance`). The count is read and lowered under
+        the training lock, so two overlapping refreshes (Streamlit can start one while another is still in
+        torch code) never take the same pending steps twice: each request is trained exactly once."""
+        with self.lock:
+            with self._pending_lock:
+                todo = min(per_refresh, self.pending)
+            done = self._advance(todo, seconds) if todo else 0
+            with self._pending_lock:
+                self.pending = max(0, self.pending - done)
             return done
 
     def view(self) -> dict[str, LiveView]:
