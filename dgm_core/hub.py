@@ -30,6 +30,7 @@ MODEL_TYPES: dict[str, str] = {
     "classifier": "dgm_core.classifier:ImageClassifier",
     "realnvp": "dgm_core.flow:RealNVP",
     "vae-flow-prior": "dgm_core.vae_flow_prior:FlowPriorVAE",
+    "ebm": "dgm_core.ebm:EnergyNet",
 }
 
 

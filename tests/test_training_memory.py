@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import ROOT
 
 BUDGET_MB = 2048
-MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier", "realnvp", "vae-flow-prior"]
+MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier", "realnvp", "vae-flow-prior", "ebm", "ebm-cond", "jem",
+          "jempp"]
 
 WRAPPER = """
 import resource, subprocess, sys

@@ -265,7 +265,7 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
                     else f"no checkpoint had been written yet, so {out} is unchanged"
                 raise TrainingDiverged(
                     f"Training diverged at epoch {epoch + 1}, step {global_step + 1}: {bad}. Stopped; {kept}. "
-                    f"Lower --lr (now {args.lr}) or check the data.")
+                    f"{recipe.divergence_advice} (--lr is now {args.lr}.)")
             global_step += 1
             if ctx.main and (global_step % args.log_every == 0 or global_step == 1):
                 history["steps"].append({"step": global_step, "epoch": epoch + 1, **metrics})

@@ -34,6 +34,8 @@ class Recipe:
     supports: ClassVar[frozenset] = FLAGS    # which of FLAGS the recipe honours
     unsupported_because: ClassVar[str] = ""  # why the others are not, for the refusal message
     owns_step: ClassVar[bool] = False        # True: `step` runs the update; False: the loop runs `loss`
+    #: What the divergence stop tells the user to try, after "Stopped; the last good checkpoint is kept".
+    divergence_advice: ClassVar[str] = "Lower --lr or check the data."
 
     def __init__(self, args: argparse.Namespace):
         self.args = args

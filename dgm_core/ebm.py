@@ -1,0 +1,309 @@
+"""Energy-based models: contrastive divergence with Langevin sampling, replay buffers, a
+class-conditional energy, JEM (Grathwohl et al., ICLR 2020) and JEM++ (Yang & Ji, ICCV 2021).
+
+Read top to bottom: the energy networks; the SGLD sampler and its noise schedule; where chains start
+(uniform noise, a replay buffer, JEM++'s per-class Gaussians); the losses (contrastive divergence,
+JEM); the divergence guard.
+
+An energy E_θ(x) defines p_θ(x) = exp(−E_θ(x)) / Z_θ. The gradient of the log-likelihood is
+
+    ∇_θ log p_θ(x) = −∇_θ E_θ(x) + E_{x'~p_θ}[∇_θ E_θ(x')],
+
+so maximum likelihood lowers the energy of data and raises the energy of the model's own samples
+x', drawn by Langevin dynamics (contrastive divergence; Hinton, 2002; Du & Mordatch, 2019).
+
+Every stochastic function takes a `generator`; nothing here touches the global RNG.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dgm_core.hub import HubModel
+
+
+# --------------------------------------------------------------------------- the energies
+class ResBlock(nn.Module):
+    """x + conv(SiLU(conv(SiLU(x)))): smooth activations, so ∇_x E is smooth for Langevin dynamics."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.silu(self.conv1(F.silu(x))))
+
+
+class EnergyNet(HubModel):
+    """A small ResNet-style CNN f: images → R^outputs, with SiLU activations and no normalisation layers
+    (batch statistics would make E(x) depend on the rest of the batch).
+
+    outputs = 1:  the energy itself, E(x) = f(x).
+    outputs = K:  logits of K classes. The class-conditional energy is E(x, y) = −f(x)[y]; JEM's
+                  E(x) = −logsumexp_y f(x)[y] and p(y|x) = softmax f(x) (Grathwohl et al., 2020, eq. 5–6).
+
+    `layer_one` is the first convolution alone: JEM++'s proximal SGLD takes its inner steps through it."""
+
+    model_type = "ebm"
+
+    def __init__(self, image_size: int = 28, channels: int = 1, width: int = 32, outputs: int = 1):
+        super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4; got {image_size}")
+        self.image_size, self.channels, self.outputs = image_size, channels, outputs
+        self.layer_one = nn.Conv2d(channels, width, 3, padding=1)
+        self.rest = nn.Sequential(
+            ResBlock(width), nn.AvgPool2d(2),
+            nn.SiLU(), nn.Conv2d(width, 2 * width, 3, padding=1), ResBlock(2 * width), nn.AvgPool2d(2),
+            nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, outputs),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x): (B, outputs)."""
+        return self.rest(self.layer_one(x))
+
+    def energy(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E(x) per example (B,), or E(x, y) where `y` (B,) is given (a model with class outputs)."""
+        out = self(x)
+        if self.outputs == 1:
+            return out[:, 0]
+        if y is not None:
+            return -out.gather(1, y.view(-1, 1))[:, 0]
+        return -torch.logsumexp(out, dim=1)
+
+
+class EnergyMLP(nn.Module):
+    """E: R^d → R, an MLP with SiLU activations, for the live 2-D lab."""
+
+    def __init__(self, dim: int = 2, hidden: int = 64, layers: int = 3):
+        super().__init__()
+        widths = [dim] + [hidden] * layers
+        parts: list[nn.Module] = []
+        for a, b in zip(widths, widths[1:]):
+            parts += [nn.Linear(a, b), nn.SiLU()]
+        self.net = nn.Sequential(*parts, nn.Linear(hidden, 1))
+
+    def energy(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x)[:, 0]
+
+
+# ------------------------------------------------------------------------------- SGLD
+@dataclass(frozen=True)
+class SGLD:
+    """Stochastic gradient Langevin dynamics on an energy (Welling & Teh, 2011):
+
+        x_{t+1} = clamp( x_t − ε · clip(∇_x E(x_t)) + σ_t ξ_t ),   ξ_t ~ N(0, I),
+        σ_t = σ_start (σ_end / σ_start)^(t / (T − 1))   (a geometric noise schedule; constant if equal).
+
+    With σ = √(2ε), no clipping and no clamping this is the unadjusted Langevin algorithm, whose
+    samples approach p ∝ exp(−E) as ε → 0. EBM training decouples the two (JEM: ε = 1, σ = 0.01),
+    which trades exactness for short chains that move."""
+    steps: int = 20
+    step_size: float = 1.0
+    sigma_start: float = 0.01
+    sigma_end: float = 0.01
+    grad_clip: float | None = None            # clamp each component of ∇E to [−c, c]
+    clamp: tuple[float, float] | None = (0.0, 1.0)
+
+    def __post_init__(self):
+        if self.steps < 0 or self.step_size < 0 or self.sigma_start < 0 or self.sigma_end < 0:
+            raise ValueError("SGLD needs steps, step size and noise of at least 0")
+        if (self.sigma_start == 0) != (self.sigma_end == 0):
+            raise ValueError("a geometric noise schedule needs both ends above 0, or both at 0")
+
+    def sigma(self, t: int) -> float:
+        if self.steps <= 1 or self.sigma_start == self.sigma_end:
+            return self.sigma_start
+        return self.sigma_start * (self.sigma_end / self.sigma_start) ** (t / (self.steps - 1))
+
+    def run(self, energy, x0: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None,
+            trajectory: bool = False) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Run the chains from x0 on `energy(x, y)`; returns (final x, [x_0 … x_T] if `trajectory`,
+        [E(x_t) per chain for t = 0 … T − 1]). The model's parameters get no gradient from this."""
+        x = x0.detach().clone()
+        states = [x.clone()] if trajectory else []
+        energies = []
+        for t in range(self.steps):
+            x.requires_grad_(True)
+            e = energy(x, y)
+            (grad,) = torch.autograd.grad(e.sum(), x)
+            energies.append(e.detach())
+            if self.grad_clip is not None:
+                grad = grad.clamp(-self.grad_clip, self.grad_clip)
+            with torch.no_grad():
+                x = x - self.step_size * grad
+                sigma = self.sigma(t)
+                if sigma > 0:
+                    x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device)
+                if self.clamp is not None:
+                    x = x.clamp(*self.clamp)
+            if trajectory:
+                states.append(x.clone())
+        return x.detach(), states, energies
+
+
+@dataclass(frozen=True)
+class ProximalSGLD:
+    """JEM++'s proximal Langevin steps (PYLD-M-N; Yang & Ji, 2021, §3.2, after YOPO): each of `steps`
+    outer steps computes ∇ of the energy once through the whole network and keeps p = ∂E/∂h₁, the
+    gradient at the first layer's output h₁ = layer_one(x); then `inner` steps move x using only the
+    first layer, x ← clamp(x − η · clip(∇_x ⟨layer_one(x), p⟩)), which costs one small backward each.
+    The settings of the paper's 'faster and more stable' runs: few outer steps (5), a few inner (3–10),
+    no noise, and informative initialisation (`class_gaussians`)."""
+    steps: int = 5
+    inner: int = 3
+    step_size: float = 0.01
+    grad_clip: float = 0.03
+    clamp: tuple[float, float] = (0.0, 1.0)
+
+    def run(self, model: EnergyNet, x0: torch.Tensor, generator: torch.Generator | None = None,
+            y: torch.Tensor | None = None, trajectory: bool = False):
+        x = x0.detach().clone()
+        states = [x.clone()] if trajectory else []
+        energies = []
+        for _ in range(self.steps):
+            x.requires_grad_(True)
+            h1 = model.layer_one(x)
+            out = model.rest(h1)
+            e = (out[:, 0] if model.outputs == 1 else
+                 -out.gather(1, y.view(-1, 1))[:, 0] if y is not None else -torch.logsumexp(out, dim=1))
+            (p,) = torch.autograd.grad(e.sum(), h1)
+            energies.append(e.detach())
+            x = x.detach()
+            for _ in range(self.inner):
+                x.requires_grad_(True)
+                (grad,) = torch.autograd.grad((model.layer_one(x) * p).sum(), x)
+                with torch.no_grad():
+                    x = (x - self.step_size * grad.clamp(-self.grad_clip, self.grad_clip)).clamp(*self.clamp)
+            if trajectory:
+                states.append(x.clone())
+        return x.detach(), states, energies
+
+
+# --------------------------------------------------------------------- where chains start
+def uniform_noise(n: int, shape: tuple[int, ...], generator: torch.Generator | None = None,
+                  low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    return low + (high - low) * torch.rand((n, *shape), generator=generator)
+
+
+class ClassGaussians:
+    """JEM++'s informative initialisation: one Gaussian N(μ_y, Σ_y) per class fitted to the training
+    images (Σ_y + 10⁻⁴ I, so it can be factorised), chains started from a draw of a random class's
+    Gaussian and clamped to the data range."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int):
+        flat = images.flatten(1).double()
+        self.shape = tuple(images.shape[1:])
+        self.means, self.factors = [], []
+        for k in range(num_classes):
+            members = flat[labels == k]
+            if len(members) < 2:
+                raise ValueError(f"class {k} has {len(members)} training images; a Gaussian needs at least 2")
+            mean = members.mean(0)
+            centred = members - mean
+            cov = centred.T @ centred / len(members) + 1e-4 * torch.eye(flat.shape[1], dtype=torch.float64)
+            self.means.append(mean)
+            self.factors.append(torch.linalg.cholesky(cov))
+
+    def sample(self, n: int, generator: torch.Generator | None = None, y: torch.Tensor | None = None,
+               clamp: tuple[float, float] | None = (0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+        """n draws and the classes they came from (uniform over classes unless `y` is given)."""
+        classes = y if y is not None else torch.randint(len(self.means), (n,), generator=generator)
+        z = torch.randn(n, len(self.means[0]), generator=generator, dtype=torch.float64)
+        out = torch.stack([self.means[k] + self.factors[k] @ z[i] for i, k in enumerate(classes.tolist())])
+        out = out.float().view(n, *self.shape)
+        return (out.clamp(*clamp) if clamp else out), classes
+
+
+class ReplayBuffer:
+    """Persistent chains (Tieleman, 2008; Du & Mordatch, 2019): `size` samples kept between training
+    steps. Each batch takes n of them at random and replaces exactly round(reinit · n) with fresh
+    starts (5 % by default), so 95 % of a batch continues earlier chains.
+
+    With `num_classes` K the buffer is K blocks of size // K, block k holding chains of class k (as in
+    JEM's class-conditional sampling), and `sample(n, y)` draws each start from its label's block.
+    `fresh(n, generator)` returns n new starts."""
+
+    def __init__(self, size: int, shape: tuple[int, ...], fresh, generator: torch.Generator | None = None,
+                 reinit: float = 0.05, num_classes: int | None = None):
+        if not 0 <= reinit <= 1:
+            raise ValueError(f"the re-initialised share must lie in [0, 1]; got {reinit}")
+        if num_classes is not None and size < num_classes:
+            raise ValueError(f"a buffer of {size} cannot hold a block for each of {num_classes} classes")
+        self.fresh, self.reinit, self.num_classes = fresh, reinit, num_classes
+        self.per_class = size // num_classes if num_classes else size
+        self.samples = fresh(self.per_class * (num_classes or 1), generator)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, y: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(starts, their indices in the buffer); with a class buffer, `y` (n,) says each start's class."""
+        if self.num_classes is not None:
+            if y is None:
+                raise ValueError("a class-conditional buffer needs the classes to sample")
+            index = y.cpu() * self.per_class + torch.randint(self.per_class, (n,), generator=generator)
+        else:
+            index = torch.randint(len(self.samples), (n,), generator=generator)
+        x = self.samples[index].clone()
+        renew = torch.randperm(n, generator=generator)[:round(self.reinit * n)]
+        if len(renew):
+            x[renew] = self.fresh(len(renew), generator)
+        return x, index
+
+    def push(self, x: torch.Tensor, index: torch.Tensor) -> None:
+        self.samples[index] = x.detach().to(self.samples.device)
+
+    def state_dict(self) -> dict:
+        return {"samples": self.samples}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.samples = state["samples"].clone()
+
+
+# ------------------------------------------------------------------------------- losses
+def contrastive_divergence(e_data: torch.Tensor, e_sample: torch.Tensor, alpha: float) -> tuple[torch.Tensor, dict]:
+    """mean E(x_data) − mean E(x_sample) + α (mean E(x_data)² + mean E(x_sample)²) (Du & Mordatch, 2019,
+    §3.3: the L2 term keeps the energies near 0 and the gradients well scaled)."""
+    cd = e_data.mean() - e_sample.mean()
+    loss = cd + alpha * (e_data.pow(2).mean() + e_sample.pow(2).mean())
+    return loss, {"cd": cd.detach(), "energy_data": e_data.mean().detach(), "energy_sample": e_sample.mean().detach()}
+
+
+def jem_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_sample: torch.Tensor | None,
+             generative_weight: float = 1.0, alpha: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """JEM's objective (Grathwohl et al., 2020, eq. 8): cross-entropy of p(y|x) plus the maximum-
+    likelihood term of p(x) through SGLD samples, E(x_data) − E(x_sample) with E = −logsumexp f.
+    With `generative_weight` 0 it is the plain classifier of the same network."""
+    logits = model(x)
+    ce = F.cross_entropy(logits.float(), y)
+    metrics = {"cross_entropy": ce.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
+    loss = ce
+    if x_sample is not None and generative_weight > 0:
+        e_data = -torch.logsumexp(logits.float(), dim=1)
+        e_sample = -torch.logsumexp(model(x_sample).float(), dim=1)
+        gen, parts = contrastive_divergence(e_data, e_sample, alpha)
+        loss = loss + generative_weight * gen
+        metrics.update(parts)
+    return loss, {**metrics, "loss": loss.detach()}
+
+
+# --------------------------------------------------------------------- the divergence guard
+#: Energies or gradients beyond these mean the run has diverged (EBMs are known to): stop and say so.
+ENERGY_LIMIT = 1e4
+DIVERGENCE_ADVICE = ("Energy-based models diverge when the sampler cannot keep up with the energy: use more "
+                     "SGLD steps (--sgld-steps), a lower learning rate (--lr), or a larger L2 energy penalty "
+                     "(--alpha).")
+
+
+class EnergyDiverged(RuntimeError):
+    """The energies of data or samples left the range where training is meaningful."""
+
+
+def check_energies(e_data: torch.Tensor, e_sample: torch.Tensor, limit: float = ENERGY_LIMIT) -> None:
+    worst = max(float(e_data.abs().max()), float(e_sample.abs().max()))
+    if not math.isfinite(worst) or worst > limit:
+        raise EnergyDiverged(f"the energies reached {worst:.3g} (limit {limit:g}). {DIVERGENCE_ADVICE}")
