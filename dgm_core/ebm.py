@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from dgm_core.hub import HubModel
+from dgm_core.live import Field, LiveSession, LiveView
 
 
 # --------------------------------------------------------------------------- the energies
@@ -307,3 +309,114 @@ def check_energies(e_data: torch.Tensor, e_sample: torch.Tensor, limit: float = 
     worst = max(float(e_data.abs().max()), float(e_sample.abs().max()))
     if not math.isfinite(worst) or worst > limit:
         raise EnergyDiverged(f"the energies reached {worst:.3g} (limit {limit:g}). {DIVERGENCE_ADVICE}")
+
+
+# --------------------------------------------------------------------------- live, in 2-D
+#: The live 2-D EBM's settings: (low, high) of each number the page and the Space accept.
+LIVE_RANGES = {"sgld_steps": (1, 200), "step_size": (1e-4, 1.0), "sigma_start": (0.0, 1.0), "sigma_end": (0.0, 1.0),
+               "hidden": (8, 256), "lr": (1e-5, 0.05), "alpha": (0.0, 10.0), "seed": (0, 10_000)}
+INITS = ("buffer", "noise")
+
+
+@dataclass(frozen=True)
+class ToyEBMConfig:
+    dataset: object = "8gaussians"   # a toy name or a student's OwnPoints
+    init: str = "buffer"
+    sgld_steps: int = 20
+    step_size: float = 0.01
+    sigma_start: float = 0.1
+    sigma_end: float = 0.1
+    hidden: int = 64
+    lr: float = 1e-3
+    alpha: float = 0.1
+    batch_size: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}.")
+        for name, (low, high) in LIVE_RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name.replace('_', ' ')} must be between {low:g} and {high:g}; got {value:g}.")
+        if (self.sigma_start == 0) != (self.sigma_end == 0):
+            raise ValueError("the noise schedule needs both ends above 0, or both at 0.")
+
+
+class ToyEBM:
+    """An MLP energy on 2-D points trained live by contrastive divergence (dgm_core.live.LiveModel):
+    each step runs SGLD chains from the replay buffer (or from uniform noise over the data's box),
+    then one Adam step on E(data) − E(chains) + α (E(data)² + E(chains)²)."""
+
+    def __init__(self, config: ToyEBMConfig):
+        from dgm_core.data import sample_toy
+
+        self.config = c = config
+        self.pool = sample_toy(c.dataset, 20_000, seed=c.seed)
+        self.limit = max(1.5, math.ceil(float(self.pool.abs().max()) * 1.1 * 2) / 2)
+        self.rng = torch.Generator().manual_seed(c.seed)
+        with torch.random.fork_rng(devices=[]):   # initial weights from the seed, the global RNG untouched
+            torch.manual_seed(c.seed + 1)
+            self.energy_net = EnergyMLP(2, c.hidden)
+        self.optimizer = torch.optim.Adam(self.energy_net.parameters(), lr=c.lr)
+        self.sampler = SGLD(steps=c.sgld_steps, step_size=c.step_size, sigma_start=c.sigma_start,
+                            sigma_end=c.sigma_end, clamp=(-self.limit, self.limit))
+        self.buffer = ReplayBuffer(2000, (2,), self._fresh, self.rng)
+        self.steps, self.history = 0, []
+        self.last_starts = self.last_chains = self._fresh(c.batch_size, self.rng)
+
+    def _fresh(self, n: int, generator=None) -> torch.Tensor:
+        return uniform_noise(n, (2,), generator, -self.limit, self.limit)
+
+    def step(self) -> dict[str, float]:
+        c = self.config
+        x = self.pool[torch.randint(len(self.pool), (c.batch_size,), generator=self.rng)]
+        if c.init == "buffer":
+            starts, index = self.buffer.sample(c.batch_size, self.rng)
+        else:
+            starts, index = self._fresh(c.batch_size, self.rng), None
+        chains, _, _ = self.sampler.run(self.energy_net.energy, starts, self.rng)
+        if index is not None:
+            self.buffer.push(chains, index)
+        loss, parts = contrastive_divergence(self.energy_net.energy(x), self.energy_net.energy(chains), c.alpha)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.steps += 1
+        self.last_starts, self.last_chains = starts, chains
+        record = {"step": self.steps, **{k: float(v) for k, v in parts.items()}}
+        self.history.append(record)
+        return {k: v for k, v in record.items() if k != "step"}
+
+    def energy_field(self, resolution: int = 70) -> tuple[np.ndarray, np.ndarray]:
+        axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)
+        gx, gy = np.meshgrid(axis, axis)
+        with torch.no_grad():
+            values = self.energy_net.energy(torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)))
+        return axis, values.view(resolution, resolution).numpy()
+
+    def view(self, chains: int = 150) -> LiveView:
+        axis, values = self.energy_field()
+        background = Field(axis, values, "energy E(x) (low: likely)", colorscale="Viridis")
+        starts, ends = self.last_starts[:chains].numpy(), self.last_chains[:chains].numpy()
+        return LiveView("EBM", self.steps, background, self.last_chains.numpy(), points_label="SGLD chains (this step)",
+                        arrows=(starts, ends - starts), arrows_label="chain moves this step")
+
+    def metrics(self) -> None:
+        return None
+
+
+def describe_settings(config: ToyEBMConfig) -> str:
+    from dgm_core.data.points import OwnPoints, describe
+
+    data = describe(config.dataset) if isinstance(config.dataset, OwnPoints) else config.dataset
+    schedule = (f"σ {config.sigma_start:g}" if config.sigma_start == config.sigma_end
+                else f"σ {config.sigma_start:g} → {config.sigma_end:g}")
+    return (f"{data} · chains from {'the replay buffer' if config.init == 'buffer' else 'uniform noise'} · "
+            f"{config.sgld_steps} SGLD steps, ε {config.step_size:g}, {schedule} · MLP width {config.hidden} · "
+            f"Adam lr {config.lr:g}, α {config.alpha:g} · seed {config.seed}")
+
+
+def live_session(config: ToyEBMConfig) -> LiveSession:
+    model = ToyEBM(config)
+    return LiveSession({"ebm": model}, real=model.pool[:500].numpy(), step_unit="Adam steps")
