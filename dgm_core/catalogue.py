@@ -175,3 +175,72 @@ def flow_prior_groups(dataset: str = "digits") -> dict[str, list[str]]:
                        and i.run.get("beta_schedule", "constant") == "constant"
                        and all(setting(i.run, k) == v for k, v in reference.items())), key=lambda i: i.seed)
     return {"Gaussian prior N(0, I)": [i.name for i in gaussian], "RealNVP prior": [i.name for i in flows]}
+
+
+# ------------------------------------------------------------------------- energy models
+CHAINS = 500          # chains behind each Fréchet distance of the JEM comparison
+
+
+def jem_comparison(names, load, seed: int = 0) -> dict:
+    """JEM, JEM++ and the plain classifier of the same network side by side: test accuracy, training
+    seconds per epoch, and for the generative ones the classifier-feature Fréchet distance (the GAN
+    lab's judge) of their chains' starts and of the chains after the sampler they were trained with,
+    beside the shipped GANs' last distance. `load(name)` is the front end's cached loader."""
+    from dgm_core import ebm
+    from dgm_core.data import load_dataset
+    from dgm_core.features import classifier_features
+
+    judge, floor, _ = judge_with_floor()
+    test_features = classifier_features(judge, load_dataset("digits", "test", judge.image_size).images)
+    rows, curves, samples = [], {}, {}
+    generator = torch_generator(seed)
+    gaussians = None
+    for name in names:
+        checkpoint = load(name)
+        run, last = checkpoint.history.get("run", {}), checkpoint.history["epochs"][-1]
+        generative = run.get("generative_weight", 1.0) > 0
+        kind = ("JEM++" if run.get("model") == "jempp" else "JEM") if generative else "classifier (same network)"
+        row = {"model": kind, "checkpoint": name, "seed": run.get("seed", 0),
+               "test accuracy": round(last.get("test_accuracy", float("nan")), 4),
+               "seconds per epoch": round(last.get("seconds", 0.0) / max(last["epoch"], 1), 2),
+               "FD of the starts": None, "FD of the chains": None}
+        if generative:
+            model = checkpoint.model
+            shape = (model.channels, model.image_size, model.image_size)
+            if run.get("model") == "jempp":
+                if gaussians is None:
+                    train = load_dataset("digits", "train", model.image_size)
+                    gaussians = ebm.ClassGaussians(train.images, train.labels, model.outputs)
+                starts = gaussians.sample(CHAINS, generator)[0]
+            else:
+                starts = ebm.uniform_noise(CHAINS, shape, generator)
+            report = ebm.chains_report(model, ebm.recipe_sampler(run), starts, judge, test_features, generator)
+            row["FD of the starts"], row["FD of the chains"] = round(report["fid_start"], 1), round(report["fid_chains"], 1)
+            if kind not in {r["model"] for r in rows}:
+                curves[f"{kind} ({name})"] = report["energy_curve"]
+                samples[f"{kind} ({name}): chains"] = report["samples"][:32]
+        rows.append(row)
+    gans = {}
+    for kind, members in image_gan_runs().items():
+        finals = [load(m).history["epochs"][-1].get("fid_classifier") for m in members]
+        finals = [f for f in finals if f is not None]
+        if finals:
+            gans[kind] = sum(finals) / len(finals)
+    classifier = [r["test accuracy"] for r in rows if r["model"].startswith("classifier")]
+    note = (f"Fréchet distances (FD) in the features of `{JUDGE}`, {CHAINS} chains against the test set; the real-vs-"
+            f"real floor is {floor:.1f}. The shipped GANs' last FD: " +
+            ", ".join(f"{k} {v:.1f}" for k, v in gans.items()) + ". Samples are upscaled from 8x8 to the judge's "
+            f"{judge.image_size}x{judge.image_size} the way the data were.")
+    if classifier:
+        base = sum(classifier) / len(classifier)
+        for kind in ("JEM", "JEM++"):
+            accs = [r["test accuracy"] for r in rows if r["model"] == kind]
+            if accs:
+                note += f" {kind} is {100 * (base - sum(accs) / len(accs)):.1f} points below the plain classifier."
+    return {"rows": rows, "energy_curves": curves, "samples": samples, "note": note, "gans": gans, "floor": floor}
+
+
+def torch_generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(seed)

@@ -420,3 +420,50 @@ def describe_settings(config: ToyEBMConfig) -> str:
 def live_session(config: ToyEBMConfig) -> LiveSession:
     model = ToyEBM(config)
     return LiveSession({"ebm": model}, real=model.pool[:500].numpy(), step_unit="Adam steps")
+
+
+# ------------------------------------------------------------------- comparing image models
+def sample_chains(model: EnergyNet, n: int, sampler, generator: torch.Generator, y: torch.Tensor | None = None,
+                  starts: torch.Tensor | None = None, trajectory: bool = False):
+    """n chains from uniform noise (or `starts`) on a trained model, for class `y` where given; the
+    sampler is an SGLD or a ProximalSGLD. Returns what the sampler returns."""
+    shape = (model.channels, model.image_size, model.image_size)
+    x0 = starts if starts is not None else uniform_noise(n, shape, generator)
+    x0 = x0.to(next(model.parameters()).device)
+    if isinstance(sampler, ProximalSGLD):
+        return sampler.run(model, x0, generator, y=y, trajectory=trajectory)
+    return sampler.run(model.energy, x0, generator, y=y, trajectory=trajectory)
+
+
+def judge_distance(judge, images: torch.Tensor, reference_features: np.ndarray) -> float:
+    """The classifier-feature Fréchet distance of `images` (upscaled to the judge's side the way the
+    data were, dgm_core.data.builtin.resize) to the reference features."""
+    from dgm_core.data.builtin import resize
+    from dgm_core.features import classifier_features
+    from dgm_core.metrics import frechet_distance
+
+    return frechet_distance(classifier_features(judge, resize(images.clamp(0, 1), judge.image_size)),
+                            reference_features)
+
+
+def chains_report(model: EnergyNet, sampler, starts: torch.Tensor, judge, reference_features: np.ndarray,
+                  generator: torch.Generator) -> dict:
+    """Run `sampler` from `starts` on `model`; the judge's Fréchet distance of the starts and of the
+    final chains to the reference (test) features, and the chains' mean energy after each SGLD step."""
+    x, _, energies = sample_chains(model, len(starts), sampler, generator, starts=starts)
+    with torch.no_grad():
+        final = float(model.energy(x).mean())
+    return {"samples": x.cpu(), "fid_start": judge_distance(judge, starts, reference_features),
+            "fid_chains": judge_distance(judge, x, reference_features),
+            "energy_curve": [float(e.mean()) for e in energies] + [final]}
+
+
+def recipe_sampler(run: dict):
+    """The sampler a checkpoint was trained with, rebuilt from its recorded settings (history "run")."""
+    if run.get("model") == "jempp":
+        return ProximalSGLD(steps=run.get("sgld_steps", 5), inner=run.get("inner_steps", 3),
+                            step_size=run.get("proximal_step", 0.01), grad_clip=run.get("grad_clip", 0.03))
+    noise = run.get("sgld_noise", 0.01)
+    end = run.get("sgld_noise_end")
+    return SGLD(steps=run.get("sgld_steps", 20), step_size=run.get("sgld_step_size", 1.0), sigma_start=noise,
+                sigma_end=noise if end is None else end, grad_clip=run.get("grad_clip", 0.03))

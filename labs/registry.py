@@ -27,4 +27,7 @@ LABS = [
         "Train a 2-D RealNVP live and watch each coupling warp the grid, sample digits at a temperature, see "
         "likelihood fail at out-of-distribution detection and two fixes, play with the Hutchinson estimator, "
         "and compare a VAE's Gaussian prior with a RealNVP prior."),
+    Lab("labs/energy.py", "Energy-based models", "🔋",
+        "Train an energy live with SGLD chains moving on it (buffer or noise, every sampler setting), see chains "
+        "from noise against a replay buffer, sample a chosen digit, and compare JEM with JEM++."),
 ]

@@ -1,0 +1,31 @@
+"""Figures of the energy-based lab: the energies of data and chains over training, and the chains'
+energy over SGLD steps."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from dgm_core.figures.style import REAL_COLOUR, colour, legend_below, margins
+
+
+def training_energies_figure(history: list[dict], unit: str = "Adam steps") -> go.Figure:
+    """Mean energy of the data batch and of the SGLD chains at each training step: contrastive
+    divergence pushes the first down and the second up; their gap is the CD term."""
+    steps = [h["step"] for h in history]
+    fig = go.Figure()
+    fig.add_scatter(x=steps, y=[h["energy_data"] for h in history], mode="lines", name="E(data)",
+                    line=dict(color=REAL_COLOUR))
+    fig.add_scatter(x=steps, y=[h["energy_sample"] for h in history], mode="lines", name="E(chains)",
+                    line=dict(color=colour(1)))
+    fig.update_layout(height=300, margin=margins(20), legend=legend_below(-0.35), xaxis_title=unit,
+                      yaxis_title="mean energy (low: likely)")
+    return fig
+
+
+def chain_energy_figure(curves: dict[str, list[float]]) -> go.Figure:
+    """The chains' mean energy after each SGLD step, one line per model (step 0: the starts)."""
+    fig = go.Figure()
+    for i, (name, curve) in enumerate(curves.items()):
+        fig.add_scatter(x=list(range(len(curve))), y=curve, mode="lines+markers", name=name, line=dict(color=colour(i)))
+    fig.update_layout(height=320, margin=margins(20), legend=legend_below(-0.35),
+                      xaxis_title="SGLD step (0: where the chains start)", yaxis_title="mean energy of the chains")
+    return fig

@@ -1,0 +1,139 @@
+"""The energy-based lab: widgets -> dgm_core.ebm -> dgm_core.figures.
+
+Live 2-D training runs on the shared controller (labs/live.py) over one ToyEBM; trained checkpoints
+come from dgm_core.catalogue, loaded with st.cache_resource."""
+import pandas as pd
+import streamlit as st
+import torch
+
+from dgm_core import catalogue, ebm
+from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.style import colour
+from dgm_core.figures.toy2d import live_panel_figure
+from labs.live import data_choice, live_training
+
+st.title("🔋 Energy-based models")
+live, images, jem_tab = st.tabs(["Live 2-D EBM", "Image samples", "JEM vs JEM++"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _checkpoint(name: str):
+    return load_checkpoint(name)
+
+
+def _load(name: str):
+    try:
+        return _checkpoint(name)
+    except CheckpointError as exc:
+        st.error(f"Checkpoint {name} could not be loaded: {exc}")
+        return None
+
+
+# ------------------------------------------------------------------------ live training
+def settings_from_widgets() -> ebm.ToyEBMConfig | None:
+    R = ebm.LIVE_RANGES
+    c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
+    init = c2.radio("chains start from", ["buffer", "noise"], key="ebm_init",
+                    format_func=lambda v: "replay buffer (95 % reused)" if v == "buffer" else "uniform noise")
+    steps = int(c3.number_input("SGLD steps", *R["sgld_steps"], 20, key="ebm_sgld_steps"))
+    step_size = c4.number_input("step size ε", *R["step_size"], 0.01, format="%.4f", key="ebm_step_size")
+    seed = int(c5.number_input("seed", *R["seed"], 0, key="ebm_seed"))
+    d1, d2, d3, d4, d5 = st.columns(5)
+    sigma_start = d1.number_input("noise σ at the first step", *R["sigma_start"], 0.1, format="%.3f", key="ebm_sigma0")
+    sigma_end = d2.number_input("noise σ at the last step", *R["sigma_end"], 0.1, format="%.3f", key="ebm_sigma1",
+                                help="σ_t = σ_start (σ_end / σ_start)^(t/(T−1)): equal ends keep the noise constant.")
+    hidden = int(d3.number_input("MLP width", *R["hidden"], 64, key="ebm_hidden"))
+    lr = d4.number_input("learning rate", *R["lr"], 1e-3, format="%.4f", key="ebm_lr")
+    alpha = d5.number_input("L2 energy penalty α", *R["alpha"], 0.1, format="%.3f", key="ebm_alpha")
+    with c1:
+        dataset = data_choice("ebm")
+    if dataset is None:
+        return None
+    try:
+        return ebm.ToyEBMConfig(dataset=dataset, init=init, sgld_steps=steps, step_size=float(step_size),
+                                sigma_start=float(sigma_start), sigma_end=float(sigma_end), hidden=hidden,
+                                lr=float(lr), alpha=float(alpha), seed=seed)
+    except ValueError as exc:
+        st.error(f"These settings cannot train: {exc} The model keeps the settings it has.")
+        return None
+
+
+def draw_live(session) -> None:
+    model = session.models["ebm"]
+    view = session.view()["ebm"]
+    left, right = st.columns(2)
+    left.plotly_chart(live_panel_figure(view, session.real, colour(1), "EBM: energy and SGLD chains"), key="ebm_panel")
+    if model.history:
+        right.plotly_chart(training_energies_figure(model.history), key="ebm_energies")
+
+
+with live:
+    st.markdown("An energy E(x) defines p(x) ∝ exp(−E(x)). Contrastive divergence lowers E on the data and raises "
+                "it on the model's own samples, drawn by Langevin dynamics: x ← x − ε∇E(x) + σ ξ.")
+    live_training("ebm", settings_from_widgets(), ebm.live_session, ebm.describe_settings, draw_live,
+                  {"ebm": "EBM"}, steps_per_refresh=50)
+
+
+# ------------------------------------------------------------------------- image samples
+def _shipped(model: str) -> list[str]:
+    return [i.name for i in sorted(catalogue.shipped(), key=lambda i: (i.name, i.seed))
+            if i.model_type == "ebm" and i.model == model]
+
+
+with images:
+    buffer_runs = [n for n in _shipped("ebm") if not n.endswith("-noise")]
+    noise_runs = [n for n in _shipped("ebm") if n.endswith("-noise")]
+    if buffer_runs and noise_runs:
+        st.markdown("**Chains from noise against chains from the replay buffer**, over training (sample grids the "
+                    "trainer wrote; both models have the same network, data and SGLD settings).")
+        pair = {"replay buffer": _load(buffer_runs[0]), "uniform noise": _load(noise_runs[0])}
+        if all(pair.values()):
+            epochs = sorted({p.stem for c in pair.values() for p in c.samples})
+            chosen = st.select_slider("snapshot", epochs, value=epochs[-1], key="ebm_snapshot")
+            for column, (label, checkpoint) in zip(st.columns(2), pair.items()):
+                grid = next((p for p in checkpoint.samples if p.stem == chosen), None)
+                if grid is not None:
+                    column.image(str(grid), caption=f"chains started from {label}, {chosen}", width=320)
+    conditional = _shipped("ebm-cond")
+    if not (buffer_runs and noise_runs) and not conditional:
+        st.info("No energy-model checkpoints are shipped here: train them with `python -m training.run ebm` "
+                "(and `--init noise`) and `ebm-cond`.")
+    if conditional:
+        st.markdown("**Class-conditional samples** from E(x, y) = −f(x)[y]: SGLD from uniform noise for the class asked.")
+        c1, c2, c3 = st.columns(3)
+        digit = c1.selectbox("class", list(range(10)), key="ebm_class")
+        sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 60, key="ebm_cond_steps"))
+        cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed"))
+        checkpoint = _load(conditional[0])
+        if checkpoint is not None:
+            base = ebm.recipe_sampler(checkpoint.history.get("run", {}))
+            sampler = ebm.SGLD(steps=sgld_steps, step_size=base.step_size, sigma_start=base.sigma_start,
+                               sigma_end=base.sigma_end, grad_clip=base.grad_clip)
+            x, _, energies = ebm.sample_chains(checkpoint.model, 16, sampler, torch.Generator().manual_seed(cond_seed),
+                                               y=torch.full((16,), digit))
+            left, right = st.columns(2)
+            left.plotly_chart(image_grid_figure(x, 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
+                              key="ebm_cond_grid")
+            right.plotly_chart(chain_energy_figure({f"E(x, {digit})": [float(e.mean()) for e in energies]}),
+                               key="ebm_cond_energy")
+
+
+# --------------------------------------------------------------------------- JEM vs JEM++
+@st.cache_data(show_spinner="Sampling every model's chains…", max_entries=2)
+def _jem_table(names: tuple[str, ...]):
+    return catalogue.jem_comparison(names, _checkpoint)
+
+
+with jem_tab:
+    names = tuple(_shipped("jem") + _shipped("jempp"))
+    if not names:
+        st.info("No JEM checkpoints are shipped here: train them with `python -m training.run jem` and `jempp`.")
+    else:
+        report = _jem_table(names)
+        st.dataframe(pd.DataFrame(report["rows"]), hide_index=True)
+        st.caption(report["note"])
+        st.plotly_chart(chain_energy_figure(report["energy_curves"]), key="jem_energy")
+        for column, (name, samples) in zip(st.columns(len(report["samples"])), report["samples"].items()):
+            column.plotly_chart(image_grid_figure(samples, 8, name), key=f"jem_samples_{name}")

@@ -1,0 +1,151 @@
+"""The Space's energy-based tab: the same dgm_core.ebm calls and figures as labs/energy.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from dgm_core import catalogue, ebm
+from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.style import colour
+from dgm_core.figures.toy2d import live_panel_figure
+from space import live
+from space.inputs import readable_errors, real, whole
+
+
+@lru_cache(maxsize=12)
+def _checkpoint(name: str):
+    return load_checkpoint(name)
+
+
+def _loaded(name: str):
+    try:
+        return _checkpoint(name)
+    except CheckpointError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _shipped(model: str) -> list[str]:
+    return [i.name for i in sorted(catalogue.shipped(), key=lambda i: (i.name, i.seed))
+            if i.model_type == "ebm" and i.model == model]
+
+
+# ------------------------------------------------------------------------ live training
+def _config(data, init, steps, step_size, sigma_start, sigma_end, hidden, lr, alpha, seed) -> ebm.ToyEBMConfig:
+    r = ebm.LIVE_RANGES
+    if init not in ebm.INITS:
+        raise gr.Error(f"chains start from: choose one of {', '.join(ebm.INITS)}.")
+    try:
+        return ebm.ToyEBMConfig(dataset=data, init=init, sgld_steps=whole(steps, "SGLD steps", *r["sgld_steps"]),
+                                step_size=real(step_size, "step size ε", *r["step_size"]),
+                                sigma_start=real(sigma_start, "noise σ at the first step", *r["sigma_start"]),
+                                sigma_end=real(sigma_end, "noise σ at the last step", *r["sigma_end"]),
+                                hidden=whole(hidden, "MLP width", *r["hidden"]), lr=real(lr, "learning rate", *r["lr"]),
+                                alpha=real(alpha, "L2 energy penalty α", *r["alpha"]), seed=whole(seed, "seed", *r["seed"]))
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _outputs(session, steps: int, settings: str):
+    model = session.models["ebm"]
+    panel = live_panel_figure(session.view()["ebm"], session.real, colour(1), "EBM: energy and SGLD chains")
+    return panel, training_energies_figure(model.history), live.status(session, steps, settings)
+
+
+@readable_errors
+def live_training(dataset, steps, steps_per_refresh, init, sgld_steps, step_size, sigma_start, sigma_end, hidden, lr,
+                  alpha, seed, points_file=None, drawing=None, request: gr.Request = None):
+    """Train an energy from scratch on the chosen data, yielding the energy panel with its chains and
+    the energies of data and chains after every refresh (space/live.py's stream)."""
+    data = live.resolve_data(dataset, points_file, drawing)
+    config = _config(data, init, sgld_steps, step_size, sigma_start, sigma_end, hidden, lr, alpha, seed)
+    settings = ebm.describe_settings(config) + live.data_caption(data)
+    yield from live.stream(lambda: ebm.live_session(config), steps, steps_per_refresh,
+                           lambda session, steps: _outputs(session, steps, settings), request)
+
+
+# ------------------------------------------------------------------------- image samples
+@readable_errors
+def conditional_samples(digit, sgld_steps, seed):
+    names = _shipped("ebm-cond")
+    if not names:
+        raise gr.Error("No class-conditional checkpoint (ebm-cond-digits) is shipped here.")
+    digit, sgld_steps, seed = whole(digit, "class", 0, 9), whole(sgld_steps, "SGLD steps", 1, 200), whole(seed, "seed", 0, 10_000)
+    checkpoint = _loaded(names[0])
+    base = ebm.recipe_sampler(checkpoint.history.get("run", {}))
+    sampler = ebm.SGLD(steps=sgld_steps, step_size=base.step_size, sigma_start=base.sigma_start,
+                       sigma_end=base.sigma_end, grad_clip=base.grad_clip)
+    x, _, energies = ebm.sample_chains(checkpoint.model, 16, sampler, torch.Generator().manual_seed(seed),
+                                       y=torch.full((16,), digit))
+    return (image_grid_figure(x, 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
+            chain_energy_figure({f"E(x, {digit})": [float(e.mean()) for e in energies]}))
+
+
+@lru_cache(maxsize=2)
+def _jem(names: tuple[str, ...]):
+    return catalogue.jem_comparison(names, _loaded)
+
+
+@readable_errors
+def jem_comparison():
+    names = tuple(_shipped("jem") + _shipped("jempp"))
+    if not names:
+        raise gr.Error("No JEM checkpoints are shipped here.")
+    report = _jem(names)
+    grids = [image_grid_figure(s, 8, name) for name, s in report["samples"].items()]
+    grids += [None] * (2 - len(grids))
+    return pd.DataFrame(report["rows"]), report["note"], chain_energy_figure(report["energy_curves"]), *grids[:2]
+
+
+def energy_tab() -> None:
+    gr.Markdown("An energy E(x) defines p(x) ∝ exp(−E(x)); contrastive divergence lowers it on data and raises it "
+                "on Langevin samples, x ← x − ε∇E(x) + σ ξ.")
+    R = ebm.LIVE_RANGES
+    with gr.Tab("Live 2-D EBM"):
+        with gr.Row():
+            with gr.Column(scale=2):
+                dataset, points_file, drawing = live.data_inputs()
+            steps = gr.Number(1000, precision=0, label="steps")
+            per_refresh = gr.Number(50, precision=0, label="steps per refresh (at most; one update a second)")
+            init = gr.Radio(list(ebm.INITS), value="buffer", label="chains start from (buffer: 95 % reused)")
+        with gr.Row():
+            sgld_steps = gr.Number(20, precision=0, label=f"SGLD steps ({R['sgld_steps'][0]}–{R['sgld_steps'][1]})")
+            step_size = gr.Number(0.01, label="step size ε")
+            sigma_start = gr.Number(0.1, label="noise σ at the first step")
+            sigma_end = gr.Number(0.1, label="noise σ at the last step (geometric schedule)")
+        with gr.Row():
+            hidden = gr.Number(64, precision=0, label="MLP width")
+            lr = gr.Number(1e-3, label="learning rate")
+            alpha = gr.Number(0.1, label="L2 energy penalty α")
+            seed = gr.Number(0, precision=0, label="seed")
+        gr.Markdown("Each click trains a new energy from step 0 with the settings shown.")
+        with gr.Row():
+            start = gr.Button("Train the energy from scratch", variant="primary")
+            stop = gr.Button("Pause")
+        status = gr.Markdown()
+        with gr.Row():
+            panel, energies = gr.Plot(label="energy"), gr.Plot(label="energies over training")
+        start.click(live.request_pause, None, None, queue=False)
+        start.click(live_training, [dataset, steps, per_refresh, init, sgld_steps, step_size, sigma_start, sigma_end,
+                                    hidden, lr, alpha, seed, points_file, drawing], [panel, energies, status],
+                    api_name="ebm_live", concurrency_limit=1)
+        stop.click(live.request_pause, None, None, queue=False)
+    with gr.Tab("Class-conditional samples"):
+        with gr.Row():
+            digit = gr.Number(3, precision=0, label="class (0–9)")
+            cond_steps = gr.Number(60, precision=0, label="SGLD steps")
+            cond_seed = gr.Number(0, precision=0, label="seed")
+        draw = gr.Button("Sample the class", variant="primary")
+        with gr.Row():
+            grid, curve = gr.Plot(), gr.Plot()
+        draw.click(conditional_samples, [digit, cond_steps, cond_seed], [grid, curve], api_name="ebm_conditional")
+    with gr.Tab("JEM vs JEM++"):
+        compare = gr.Button("Compare JEM and JEM++", variant="primary")
+        table, note, energy_curve = gr.Dataframe(), gr.Markdown(), gr.Plot()
+        with gr.Row():
+            jem_grid, jempp_grid = gr.Plot(), gr.Plot()
+        compare.click(jem_comparison, None, [table, note, energy_curve, jem_grid, jempp_grid], api_name="ebm_jem")
