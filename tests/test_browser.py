@@ -119,3 +119,15 @@ def test_flow_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit
         page.get_by_text(text).first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
+
+
+def test_energy_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "Energy-based models")
+    page.get_by_text("Energy-based models").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    _run_until_the_steps_climb_then_pause(page)
+    for tab, text in [("Image samples", "Class-conditional samples"), ("JEM vs JEM++", "points below the plain classifier")]:
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_text(text).first.wait_for(timeout=120_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors

@@ -4,7 +4,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows"]
+LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows", "Energy-based models"]
 #: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, or an image.
 EXPECTED = {
     "d-separation": ("Is X ⟂ Y | Z?", "plot"), "Inference": ("Run inference", "plot"),
@@ -15,6 +15,8 @@ EXPECTED = {
     "Live 2-D flow": ("Train the flow from scratch", "plot"), "Image samples": ("Sample", "plot"),
     "Likelihood & OOD": ("Score the OOD sets", "plot"), "Hutchinson estimator": ("Estimate", "plot"),
     "VAE with a flow prior": ("Compare the priors", "plot"),
+    "Live 2-D EBM": ("Train the energy from scratch", "plot"), "Class-conditional samples": ("Sample the class", "plot"),
+    "JEM vs JEM++": ("Compare JEM and JEM++", "plot"),
 }
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.
 CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3}   # the rest lie below the fold
@@ -50,7 +52,7 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
                 image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")
                 image.first.wait_for(timeout=60_000)
                 seen[sub] = image.count()
-            if sub in ("Live 2-D training", "Live 2-D flow"):
+            if sub in ("Live 2-D training", "Live 2-D flow", "Live 2-D EBM"):
                 page.wait_for_function("() => document.body.innerText.includes('steps/s')", timeout=120_000)
                 page.get_by_role("button", name="Pause", exact=True).click()
             # An error shows as a red "Error" badge on the output and a toast with the message.

@@ -38,7 +38,8 @@ def test_home_links_every_lab_and_only_those():
     assert "DGM Lab" in at.title[0].value
     from labs.registry import LABS
 
-    assert [lab.title for lab in LABS] == ["Bayesian networks", "VAE", "GANs", "Normalizing flows"]
+    assert [lab.title for lab in LABS] == ["Bayesian networks", "VAE", "GANs", "Normalizing flows",
+                                              "Energy-based models"]
     captions = [c.value for c in at.caption]
     assert all(lab.summary in captions for lab in LABS)
 

@@ -1,0 +1,57 @@
+"""The Space's energy-based tab as Gradio calls it: bad boxes get messages naming the field, and the
+handlers return what the tab shows."""
+import gradio as gr
+import pytest
+
+from tests.conftest import plotly_json as _plotly_json
+
+
+def plotly_json(figure) -> dict:
+    return _plotly_json(figure.to_json())
+
+
+LIVE = dict(dataset="8gaussians", steps=6, steps_per_refresh=3, init="buffer", sgld_steps=3, step_size=0.01,
+            sigma_start=0.1, sigma_end=0.1, hidden=16, lr=1e-3, alpha=0.1, seed=0)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("sgld_steps", None, "SGLD steps: the box is empty"),
+    ("sgld_steps", 500, "SGLD steps: enter a whole number from 1 to 200; got 500"),
+    ("step_size", 5, r"step size ε: enter a number from 0.0001 to 1"),
+    ("sigma_start", 0.0, "both ends above 0"),
+    ("init", "elsewhere", "chains start from: choose one of buffer, noise"),
+    ("alpha", float("nan"), "is not a finite number"),
+])
+def test_bad_live_settings_get_a_message_that_names_the_field(field, value, message):
+    from space.energy import live_training
+
+    with pytest.raises(gr.Error, match=message):
+        next(live_training(**{**LIVE, field: value}))
+
+
+def test_the_live_stream_trains_and_says_which_settings_train():
+    from space.energy import live_training
+
+    *_, (panel, energies, status) = list(live_training(**{**LIVE, "init": "noise", "sigma_end": 0.01}))
+    assert "step 6" in plotly_json(panel)["layout"]["title"]["text"]
+    assert {t["name"] for t in plotly_json(energies)["data"]} == {"E(data)", "E(chains)"}
+    assert "uniform noise" in status and "σ 0.1 → 0.01" in status
+
+
+def test_class_conditional_samples_and_bad_classes():
+    from space.energy import conditional_samples
+
+    grid, curve = conditional_samples(4, 10, 0)
+    assert "class 4" in plotly_json(grid)["layout"]["title"]["text"]
+    assert len(plotly_json(curve)["data"][0]["y"]) == 10
+    with pytest.raises(gr.Error, match="class: enter a whole number from 0 to 9; got 12"):
+        conditional_samples(12, 10, 0)
+
+
+def test_the_jem_comparison_lists_every_model():
+    from space.energy import jem_comparison
+
+    table, note, curve, jem_grid, jempp_grid = jem_comparison()
+    assert set(table["model"]) == {"JEM", "JEM++", "classifier (same network)"}
+    assert "real-vs-real floor" in note
+    assert {t["name"].split(" (")[0] for t in plotly_json(curve)["data"]} == {"JEM", "JEM++"}
