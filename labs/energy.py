@@ -7,28 +7,16 @@ import streamlit as st
 import torch
 
 from dgm_core import catalogue, ebm
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
 from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
+from labs.checkpoints import cached as _checkpoint
+from labs.checkpoints import load_or_say as _load
 from labs.live import data_choice, live_training
 
 st.title("🔋 Energy-based models")
 live, images, jem_tab = st.tabs(["Live 2-D EBM", "Image samples", "JEM vs JEM++"])
-
-
-@st.cache_resource(show_spinner=False, max_entries=12)
-def _checkpoint(name: str):
-    return load_checkpoint(name)
-
-
-def _load(name: str):
-    try:
-        return _checkpoint(name)
-    except CheckpointError as exc:
-        st.error(f"Checkpoint {name} could not be loaded: {exc}")
-        return None
 
 
 # ------------------------------------------------------------------------ live training

@@ -7,7 +7,6 @@ import streamlit as st
 import torch
 
 from dgm_core import catalogue, flow
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
 from dgm_core.data import load_dataset
 from dgm_core.figures.flow import (
     bits_per_dim_curve_figure,
@@ -19,24 +18,13 @@ from dgm_core.figures.flow import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
+from labs.checkpoints import cached as _checkpoint
+from labs.checkpoints import load_or_say as _load
 from labs.live import data_choice, live_training
 
 st.title("🌊 Normalizing flows")
 live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
     ["Live 2-D flow", "Image samples", "Likelihood & OOD", "Hutchinson estimator", "VAE with a flow prior"])
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _checkpoint(name: str):
-    return load_checkpoint(name)
-
-
-def _load(name: str):
-    try:
-        return _checkpoint(name)
-    except CheckpointError as exc:
-        st.error(f"Checkpoint {name} could not be loaded: {exc}")
-        return None
 
 
 # ------------------------------------------------------------------------ live training

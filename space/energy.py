@@ -8,25 +8,13 @@ import pandas as pd
 import torch
 
 from dgm_core import catalogue, ebm
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
 from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
+from space.inputs import loaded as _loaded
 from space.inputs import readable_errors, real, whole
-
-
-@lru_cache(maxsize=12)
-def _checkpoint(name: str):
-    return load_checkpoint(name)
-
-
-def _loaded(name: str):
-    try:
-        return _checkpoint(name)
-    except CheckpointError as exc:
-        raise gr.Error(str(exc)) from None
 
 
 def _shipped(model: str) -> list[str]:

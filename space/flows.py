@@ -8,7 +8,6 @@ import pandas as pd
 import torch
 
 from dgm_core import catalogue, flow
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
 from dgm_core.data import load_dataset
 from dgm_core.figures.flow import (
     bits_per_dim_curve_figure,
@@ -21,22 +20,11 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
+from space.inputs import loaded as _loaded
 from space.inputs import readable_errors, real, whole
 
 WARP_CHOICES = ["data → z (forward)", "z → data (inverse)"]
 SCORES = ["bits/dim", "complexity S(x)"]
-
-
-@lru_cache(maxsize=8)
-def _checkpoint(name: str):
-    return load_checkpoint(name)
-
-
-def _loaded(name: str):
-    try:
-        return _checkpoint(name)
-    except CheckpointError as exc:
-        raise gr.Error(str(exc)) from None
 
 
 def _flow_names() -> list[str]:

@@ -9,10 +9,28 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from functools import lru_cache
 
 import gradio as gr
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=16)
+def cached_checkpoint(name: str):
+    from dgm_core.checkpoints import load_checkpoint
+
+    return load_checkpoint(name)
+
+
+def loaded(name: str):
+    """A shipped checkpoint, loaded once per Space process, or a gr.Error that says why it cannot be."""
+    from dgm_core.checkpoints import CheckpointError
+
+    try:
+        return cached_checkpoint(name)
+    except CheckpointError as exc:
+        raise gr.Error(str(exc)) from None
 
 
 def readable_errors(handler):

@@ -54,12 +54,19 @@ class EBMRecipe(Recipe):
         return ebm.EnergyNet(image_size=train_data.image_size, channels=train_data.num_channels, width=self.args.width,
                              outputs=self.outputs if self.outputs == 1 else self.num_classes)
 
+    buffer_classes = False              # True: one buffer block per class (the class-conditional model)
+
     def setup(self, train_data, steps_per_epoch, device):
         model = super().setup(train_data, steps_per_epoch, device)
         self.device = device
+        self.prepare(train_data)
         self.sampler = self.make_sampler()
-        self.buffer = ebm.ReplayBuffer(self.args.buffer_size, self.shape, self.fresh, reinit=self.args.reinit)
+        self.buffer = ebm.ReplayBuffer(self.args.buffer_size, self.shape, self.fresh, reinit=self.args.reinit,
+                                       num_classes=self.num_classes if self.buffer_classes else None)
         return model
+
+    def prepare(self, train_data) -> None:
+        """Anything the chains' starts need from the training data (JEM++: its per-class Gaussians)."""
 
     # -- chains
     def make_sampler(self):
@@ -134,14 +141,7 @@ class ConditionalEBMRecipe(EBMRecipe):
     name = "ebm-cond"
     summary = "class-conditional energy E(x, y) = −f(x)[y] by contrastive divergence, one buffer block per class"
     outputs = 10
-
-    def setup(self, train_data, steps_per_epoch, device):
-        model = Recipe.setup(self, train_data, steps_per_epoch, device)
-        self.device = device
-        self.sampler = self.make_sampler()
-        self.buffer = ebm.ReplayBuffer(self.args.buffer_size, self.shape, self.fresh, reinit=self.args.reinit,
-                                       num_classes=self.num_classes)
-        return model
+    buffer_classes = True
 
     def loss(self, step_model, x, y, step):
         samples = self.chains(len(x), y)        # chains of the batch's own classes
@@ -191,18 +191,13 @@ class JEMPPRecipe(JEMRecipe):
         p.add_argument("--proximal-step", type=float, default=0.01, help="step η of the inner steps; default 0.01")
         p.set_defaults(sgld_steps=5)
 
-    def setup(self, train_data, steps_per_epoch, device):
+    def prepare(self, train_data) -> None:
         images = getattr(train_data, "images", None)
         labels = getattr(train_data, "labels", None)
         if images is None:
             images = torch.stack([train_data[i][0] for i in range(len(train_data))])
             labels = torch.tensor([int(train_data[i][1]) for i in range(len(train_data))])
-        model = Recipe.setup(self, train_data, steps_per_epoch, device)
         self.gaussians = ebm.ClassGaussians(images, labels, self.num_classes)
-        self.device = device
-        self.sampler = self.make_sampler()
-        self.buffer = ebm.ReplayBuffer(self.args.buffer_size, self.shape, self.fresh, reinit=self.args.reinit)
-        return model
 
     def make_sampler(self):
         a = self.args
