@@ -136,8 +136,8 @@ class LiveSession:
         torch code) never take the same pending steps twice: each request is trained exactly once."""
         with self.lock:
             with self._pending_lock:
-                todo = min(per_refresh, self.pending)
-            done = self._advance(todo, seconds) if todo else 0
+                take = min(per_refresh, self.pending)
+            done = self._advance(take, seconds) if take else 0
             with self._pending_lock:
                 self.pending = max(0, self.pending - done)
             return done

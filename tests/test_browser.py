@@ -97,6 +97,15 @@ def _run_until_the_steps_climb_then_pause(page) -> None:
     page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
 
 
+def _every_tab_shows(page, errors, tabs: list[tuple[str, str]]) -> None:
+    """Click each (tab, text it must show) in turn; no exception on the page, no script error."""
+    for tab, text in tabs:
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_text(text).first.wait_for(timeout=120_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors
+
+
 def test_gan_lab_trains_live_in_chromium(browser, streamlit_url):
     page, errors = _open_from_home(browser, streamlit_url, "GANs")
     page.get_by_text("Generative adversarial networks").first.wait_for(timeout=60_000)
@@ -113,12 +122,8 @@ def test_flow_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit
     page.get_by_text("Normalizing flows").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     _run_until_the_steps_climb_then_pause(page)
-    for tab, text in [("Image samples", "Test bits/dim"), ("Likelihood & OOD", "AUROC"),
-                      ("Hutchinson estimator", "exact log det"), ("VAE with a flow prior", "mean over seeds")]:
-        page.get_by_role("tab", name=tab).click()
-        page.get_by_text(text).first.wait_for(timeout=60_000)
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert not errors, errors
+    _every_tab_shows(page, errors, [("Image samples", "Test bits/dim"), ("Likelihood & OOD", "AUROC"),
+                                     ("Hutchinson estimator", "exact log det"), ("VAE with a flow prior", "mean over seeds")])
 
 
 def test_energy_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit_url):
@@ -126,8 +131,5 @@ def test_energy_lab_trains_live_and_shows_every_tab_in_chromium(browser, streaml
     page.get_by_text("Energy-based models").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     _run_until_the_steps_climb_then_pause(page)
-    for tab, text in [("Image samples", "Class-conditional samples"), ("JEM vs JEM++", "points below the plain classifier")]:
-        page.get_by_role("tab", name=tab).click()
-        page.get_by_text(text).first.wait_for(timeout=120_000)
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert not errors, errors
+    _every_tab_shows(page, errors, [("Image samples", "Class-conditional samples"),
+                                     ("JEM vs JEM++", "points below the plain classifier")])

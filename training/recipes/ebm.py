@@ -38,15 +38,10 @@ class EBMRecipe(Recipe):
         p.add_argument("--reinit", type=float, default=0.05, help="share of each batch started afresh; default 0.05")
         p.add_argument("--alpha", type=float, default=0.1, help="weight of the L2 energy penalty; default 0.1")
 
-    @classmethod
-    def default_image_size(cls, dataset: str) -> int | None:
-        """The data's own resolution (digits 8x8): each SGLD step is a forward and backward pass, and on
-        a CPU 28x28 upscaled digits cost 12 times as much for no more information. Samples are upscaled
-        the way the data were (dgm_core.data.builtin.resize) where a 28x28 judge scores them."""
-        from dgm_core.data.registry import DATASETS
-
-        info = DATASETS.get(dataset)
-        return (info.native_size or info.image_size) if info is not None else None
+    # the data's own resolution (digits 8x8): each SGLD step is a forward and backward pass, and on a CPU
+    # 28x28 upscaled digits cost 12 times as much for no more information. Samples are upscaled the way
+    # the data were (dgm_core.data.builtin.resize) where a 28x28 judge scores them.
+    native_resolution = True
 
     def build(self, train_data):
         self.shape = (train_data.num_channels, train_data.image_size, train_data.image_size)

@@ -34,11 +34,8 @@ class RealNVPRecipe(Recipe):
                        help="uniform noise, or a learned q(u|x) (Flow++); default uniform")
         p.add_argument("--alpha", type=float, default=0.05, help="α of the logit transform; default 0.05")
 
-    @classmethod
-    def default_image_size(cls, dataset: str) -> int | None:
-        """The data's own resolution: digits at 8x8, not the 28x28 interpolation of its 64 numbers."""
-        info = DATASETS.get(dataset)
-        return (info.native_size or info.image_size) if info is not None else None
+    # the data's own resolution: a density over 784 interpolated pixels measures the interpolation
+    native_resolution = True
 
     def build(self, train_data):
         a = self.args
