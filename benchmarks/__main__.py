@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ["dseparation", "vae_slider", "fid", "gan_live", "flow"]
+BENCHMARKS = ["dseparation", "vae_slider", "fid", "gan_live", "flow", "ebm"]
 
 
 def table(rows: list[dict]) -> str:

@@ -159,8 +159,8 @@ class ProximalSGLD:
     no noise, and informative initialisation (`class_gaussians`)."""
     steps: int = 5
     inner: int = 3
-    step_size: float = 0.01
-    grad_clip: float = 0.03
+    step_size: float = 1.0
+    grad_clip: float = 0.01
     clamp: tuple[float, float] = (0.0, 1.0)
 
     def run(self, model: EnergyNet, x0: torch.Tensor, generator: torch.Generator | None = None,
@@ -462,7 +462,7 @@ def recipe_sampler(run: dict):
     """The sampler a checkpoint was trained with, rebuilt from its recorded settings (history "run")."""
     if run.get("model") == "jempp":
         return ProximalSGLD(steps=run.get("sgld_steps", 5), inner=run.get("inner_steps", 3),
-                            step_size=run.get("proximal_step", 0.01), grad_clip=run.get("grad_clip", 0.03))
+                            step_size=run.get("proximal_step", 1.0), grad_clip=run.get("grad_clip", 0.01))
     noise = run.get("sgld_noise", 0.01)
     end = run.get("sgld_noise_end")
     return SGLD(steps=run.get("sgld_steps", 20), step_size=run.get("sgld_step_size", 1.0), sigma_start=noise,
