@@ -94,18 +94,13 @@ with images:
         digit = c1.selectbox("class", list(range(10)), key="ebm_class")
         sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 60, key="ebm_cond_steps"))
         cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed"))
-        checkpoint = _load(conditional[0])
-        if checkpoint is not None:
-            base = ebm.recipe_sampler(checkpoint.history.get("run", {}))
-            sampler = ebm.SGLD(steps=sgld_steps, step_size=base.step_size, sigma_start=base.sigma_start,
-                               sigma_end=base.sigma_end, grad_clip=base.grad_clip)
-            x, _, energies = ebm.sample_chains(checkpoint.model, 16, sampler, torch.Generator().manual_seed(cond_seed),
-                                               y=torch.full((16,), digit))
+        if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
+            report = catalogue.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)
             left, right = st.columns(2)
-            left.plotly_chart(image_grid_figure(x, 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
+            left.plotly_chart(image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
                               key="ebm_cond_grid")
-            right.plotly_chart(chain_energy_figure({f"E(x, {digit})": [float(e.mean()) for e in energies]}),
-                               key="ebm_cond_energy")
+            right.plotly_chart(chain_energy_figure({f"E(x, {digit})": report["energy_curve"]}), key="ebm_cond_energy")
+            st.caption(report["note"])
 
 
 # --------------------------------------------------------------------------- JEM vs JEM++

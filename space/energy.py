@@ -63,14 +63,9 @@ def conditional_samples(digit, sgld_steps, seed):
     if not names:
         raise gr.Error("No class-conditional checkpoint (ebm-cond-digits) is shipped here.")
     digit, sgld_steps, seed = whole(digit, "class", 0, 9), whole(sgld_steps, "SGLD steps", 1, 200), whole(seed, "seed", 0, 10_000)
-    checkpoint = _loaded(names[0])
-    base = ebm.recipe_sampler(checkpoint.history.get("run", {}))
-    sampler = ebm.SGLD(steps=sgld_steps, step_size=base.step_size, sigma_start=base.sigma_start,
-                       sigma_end=base.sigma_end, grad_clip=base.grad_clip)
-    x, _, energies = ebm.sample_chains(checkpoint.model, 16, sampler, torch.Generator().manual_seed(seed),
-                                       y=torch.full((16,), digit))
-    return (image_grid_figure(x, 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
-            chain_energy_figure({f"E(x, {digit})": [float(e.mean()) for e in energies]}))
+    report = catalogue.conditional_samples(names[0], _loaded, digit, sgld_steps, seed)
+    return (image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
+            chain_energy_figure({f"E(x, {digit})": report["energy_curve"]}), report["note"])
 
 
 @lru_cache(maxsize=2)
@@ -130,7 +125,8 @@ def energy_tab() -> None:
         draw = gr.Button("Sample the class", variant="primary")
         with gr.Row():
             grid, curve = gr.Plot(), gr.Plot()
-        draw.click(conditional_samples, [digit, cond_steps, cond_seed], [grid, curve], api_name="ebm_conditional")
+        agreement = gr.Markdown()
+        draw.click(conditional_samples, [digit, cond_steps, cond_seed], [grid, curve, agreement], api_name="ebm_conditional")
     with gr.Tab("JEM vs JEM++"):
         compare = gr.Button("Compare JEM and JEM++", variant="primary")
         table, note, energy_curve = gr.Dataframe(), gr.Markdown(), gr.Plot()

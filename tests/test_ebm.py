@@ -156,3 +156,33 @@ def test_a_diverging_run_stops_with_the_ebm_advice_and_keeps_no_checkpoint(tmp_p
     assert status == 1
     assert "diverged" in message and "more SGLD steps" in message and "L2 energy penalty" in message
     assert not (out / "model.safetensors").exists()
+
+
+def test_the_conditional_report_counts_what_the_judge_reads_in_its_own_samples():
+    """The agreement share is recomputed here by running the judge on the returned samples."""
+    from functools import lru_cache
+
+    from dgm_core import catalogue
+    from dgm_core.checkpoints import load_checkpoint
+    from dgm_core.data.builtin import resize
+
+    load = lru_cache(None)(load_checkpoint)
+    report = catalogue.conditional_samples("ebm-cond-digits", load, 3, 15, seed=4, n=12)
+    judge = load(catalogue.JUDGE).model
+    with torch.no_grad():
+        read = judge(resize(report["samples"].clamp(0, 1), judge.image_size)).argmax(1)
+    assert report["read_as_asked"] == pytest.approx(float((read == 3).float().mean()))
+    assert len(report["energy_curve"]) == 15 and report["samples"].shape == (12, 1, 8, 8)
+    assert report["note"].startswith(f"{int((read == 3).sum())} of 12 chains are read as a 3")
+
+
+def test_proximal_inner_steps_repeat_the_full_gradient_through_a_linear_first_layer():
+    """layer_one is one convolution (linear), so ∇ₓ⟨layer_one(x), p⟩ with p = ∂E/∂h₁ is exactly ∇ₓE:
+    one outer step of k inner steps is k clipped steps along the autograd gradient of the whole energy."""
+    torch.manual_seed(2)
+    model = ebm.EnergyNet(image_size=8, width=4, outputs=10)
+    x0 = 0.3 + 0.4 * torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    x, _, _ = ebm.ProximalSGLD(steps=1, inner=3, step_size=1.0, grad_clip=0.01).run(model, x0)
+    leaf = x0.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.energy(leaf).sum(), leaf)
+    assert torch.allclose(x, x0 - 3 * grad.clamp(-0.01, 0.01), atol=1e-6)

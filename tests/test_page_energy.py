@@ -1,5 +1,7 @@
 """AppTest drives the energy-based page: live 2-D training (step, a bad noise schedule, reset), the
 class-conditional sampler and the JEM comparison table."""
+import re
+
 import pytest
 
 from tests.conftest import by_key as _by_key
@@ -61,6 +63,7 @@ def test_class_conditional_samples_and_their_energy(page):
     assert "class 7" in _chart(at, "ebm_cond_grid")["layout"]["title"]["text"]
     curve = _chart(at, "ebm_cond_energy")
     assert curve["data"][0]["name"] == "E(x, 7)"
+    assert any(re.fullmatch(r"\d+ of 16 chains are read as a 7 by `classifier-digits`.*", c.value) for c in at.caption)
 
 
 def test_the_jem_table_has_both_models_two_seeds_and_the_plain_classifier(page):

@@ -41,8 +41,9 @@ def test_the_live_stream_trains_and_says_which_settings_train():
 def test_class_conditional_samples_and_bad_classes():
     from space.energy import conditional_samples
 
-    grid, curve = conditional_samples(4, 10, 0)
+    grid, curve, note = conditional_samples(4, 10, 0)
     assert "class 4" in plotly_json(grid)["layout"]["title"]["text"]
+    assert " of 16 chains are read as a 4 by `classifier-digits`" in note
     assert len(plotly_json(curve)["data"][0]["y"]) == 10
     with pytest.raises(gr.Error, match="class: enter a whole number from 0 to 9; got 12"):
         conditional_samples(12, 10, 0)
