@@ -201,9 +201,10 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
         generative = run.get("generative_weight", 1.0) > 0
         kind = ("JEM++" if run.get("model") == "jempp" else "JEM") if generative else "classifier (same network)"
         row = {"model": kind, "checkpoint": name, "seed": run.get("seed", 0),
-               "test accuracy": round(last.get("test_accuracy", float("nan")), 4),
+               "test accuracy (%)": round(100 * last.get("test_accuracy", float("nan")), 1),
+               # Fréchet distance of the chains' starts and of the chains, in the judge's features
                "seconds per epoch": round(last.get("seconds", 0.0) / max(last["epoch"], 1), 2),
-               "FD of the starts": None, "FD of the chains": None}
+               "FD of the starts": None, "FD of the chains": None, "chains": "none: a classifier has no sampler"}
         if generative:
             model = checkpoint.model
             shape = (model.channels, model.image_size, model.image_size)
@@ -214,11 +215,14 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
                 starts = gaussians.sample(CHAINS, generator)[0]
             else:
                 starts = ebm.uniform_noise(CHAINS, shape, generator)
-            report = ebm.chains_report(model, ebm.recipe_sampler(run), starts, judge, test_features, generator)
+            sampler = ebm.recipe_sampler(run)
+            row["chains"] = (f"{sampler.steps} proximal steps of {sampler.inner} inner, from per-class Gaussians"
+                             if run.get("model") == "jempp" else f"{sampler.steps} SGLD steps from uniform noise")
+            report = ebm.chains_report(model, sampler, starts, judge, test_features, generator)
             row["FD of the starts"], row["FD of the chains"] = round(report["fid_start"], 1), round(report["fid_chains"], 1)
             if kind not in {r["model"] for r in rows}:
-                curves[f"{kind} ({name})"] = report["energy_curve"]
-                samples[f"{kind} ({name}): chains"] = report["samples"][:32]
+                curves[f"{kind} ({name}): {row['chains']}"] = report["energy_curve"]
+                samples[f"{kind} ({name}): 32 chains after {sampler.steps} steps"] = report["samples"][:32]
         rows.append(row)
     gans = {}
     for kind, members in image_gan_runs().items():
@@ -226,20 +230,42 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
         finals = [f for f in finals if f is not None]
         if finals:
             gans[kind] = sum(finals) / len(finals)
-    classifier = [r["test accuracy"] for r in rows if r["model"].startswith("classifier")]
-    note = (f"Fréchet distances (FD) in the features of `{JUDGE}`, {CHAINS} chains against the test set; the real-vs-"
-            f"real floor is {floor:.1f}. The shipped GANs' last FD: " +
+    accuracy = {r["checkpoint"]: load(r["checkpoint"]).history["epochs"][-1].get("test_accuracy", float("nan"))
+                for r in rows}                  # unrounded, for the averages below
+    classifier = [accuracy[r["checkpoint"]] for r in rows if r["model"].startswith("classifier")]
+    note = (f"Fréchet distance (FD): how far {CHAINS} fresh chains are from the test digits in the features of "
+            f"`{JUDGE}`, the GAN lab's digit classifier; lower is better, and real digits against real digits give "
+            f"{floor:.1f}, the floor. 'FD of the starts' is where the chains begin, 'FD of the chains' where the "
+            "sampler each model was trained with takes them. The GAN lab's GANs, for scale: " +
             ", ".join(f"{k} {v:.1f}" for k, v in gans.items()) + ". Samples are upscaled from 8x8 to the judge's "
             f"{judge.image_size}x{judge.image_size} the way the data were.")
     if classifier:
+        note += (f" Accuracy is on {len(test_features)} test digits, so one image is "
+                 f"{100 / len(test_features):.2f} points: two models can tie exactly.")
         base = sum(classifier) / len(classifier)
         for kind in ("JEM", "JEM++"):
-            accs = [r["test accuracy"] for r in rows if r["model"] == kind]
+            accs = [accuracy[r["checkpoint"]] for r in rows if r["model"] == kind]
             if accs:
                 note += (f" {kind} is {100 * (base - sum(accs) / len(accs)):.1f} points below the plain classifier on "
                          f"average over {len(accs)} seed{'s' if len(accs) > 1 else ''} ({100 * min(accs):.1f}–"
                          f"{100 * max(accs):.1f} % against {100 * min(classifier):.1f}–{100 * max(classifier):.1f} %).")
     return {"rows": rows, "energy_curves": curves, "samples": samples, "note": note, "gans": gans, "floor": floor}
+
+
+def buffer_against_noise(load) -> dict[str, dict[str, Path]]:
+    """The sample grids the trainer wrote for the shipped EBM with a replay buffer and the one whose
+    chains start from uniform noise (same network, data and SGLD settings), by snapshot:
+    {"epoch-005": {"replay buffer": png, "uniform noise": png}, ...}; {} when either is not shipped."""
+    runs = [i.name for i in sorted(shipped(), key=lambda i: (i.name, i.seed)) if i.model_type == "ebm" and i.model == "ebm"]
+    buffer = [n for n in runs if not n.endswith("-noise")]
+    noise = [n for n in runs if n.endswith("-noise")]
+    if not (buffer and noise):
+        return {}
+    grids: dict[str, dict[str, Path]] = {}
+    for label, name in (("replay buffer", buffer[0]), ("uniform noise", noise[0])):
+        for png in load(name).samples:
+            grids.setdefault(png.stem, {})[label] = png
+    return {epoch: pair for epoch, pair in sorted(grids.items()) if len(pair) == 2}
 
 
 def conditional_samples(name: str, load, digit: int, steps: int, seed: int, n: int = 16) -> dict:

@@ -385,8 +385,16 @@ class ToyEBM:
         self.steps += 1
         self.last_starts, self.last_chains = starts, chains
         record = {"step": self.steps, **{k: float(v) for k, v in parts.items()}}
+        worst = max(abs(record["energy_data"]), abs(record["energy_sample"]))
+        if not math.isfinite(worst) or worst > ENERGY_LIMIT:
+            record[f"|energy| above {ENERGY_LIMIT:g}"] = float("inf")    # the session freezes the model
         self.history.append(record)
         return {k: v for k, v in record.items() if k != "step"}
+
+    #: What the live pages say when the session freezes a diverged ToyEBM.
+    divergence_message = (f"its energies passed ±{ENERGY_LIMIT:g}, so the chains no longer follow them. It is frozen. "
+                          "Energy-based models diverge when the sampler cannot keep up with the energy: use more SGLD "
+                          "steps, a smaller step size or learning rate, or a larger L2 energy penalty α, and start again.")
 
     def energy_field(self, resolution: int = 70) -> tuple[np.ndarray, np.ndarray]:
         axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)

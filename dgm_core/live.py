@@ -149,3 +149,10 @@ class LiveSession:
 
     def histories(self) -> dict[str, list[dict]]:
         return {name: model.history for name, model in self.models.items()}
+
+
+def divergence_message(model) -> str:
+    """What the live pages say about a model the session froze: its own `divergence_message` where it
+    has one (the energy model's energies ran away), else that its losses stopped being finite."""
+    return getattr(model, "divergence_message", "its losses are no longer finite numbers. It is frozen; lower its "
+                                                "learning rates and press Reset.")

@@ -71,28 +71,22 @@ def _shipped(model: str) -> list[str]:
 
 
 with images:
-    buffer_runs = [n for n in _shipped("ebm") if not n.endswith("-noise")]
-    noise_runs = [n for n in _shipped("ebm") if n.endswith("-noise")]
-    if buffer_runs and noise_runs:
+    grids = catalogue.buffer_against_noise(_checkpoint)
+    if grids:
         st.markdown("**Chains from noise against chains from the replay buffer**, over training (sample grids the "
                     "trainer wrote; both models have the same network, data and SGLD settings).")
-        pair = {"replay buffer": _load(buffer_runs[0]), "uniform noise": _load(noise_runs[0])}
-        if all(pair.values()):
-            epochs = sorted({p.stem for c in pair.values() for p in c.samples})
-            chosen = st.select_slider("snapshot", epochs, value=epochs[-1], key="ebm_snapshot")
-            for column, (label, checkpoint) in zip(st.columns(2), pair.items()):
-                grid = next((p for p in checkpoint.samples if p.stem == chosen), None)
-                if grid is not None:
-                    column.image(str(grid), caption=f"chains started from {label}, {chosen}", width=320)
+        chosen = st.select_slider("snapshot", list(grids), value=list(grids)[-1], key="ebm_snapshot")
+        for column, (label, png) in zip(st.columns(2), grids[chosen].items()):
+            column.image(str(png), caption=f"chains started from {label}, {chosen}", width=320)
     conditional = _shipped("ebm-cond")
-    if not (buffer_runs and noise_runs) and not conditional:
+    if not grids and not conditional:
         st.info("No energy-model checkpoints are shipped here: train them with `python -m training.run ebm` "
                 "(and `--init noise`) and `ebm-cond`.")
     if conditional:
         st.markdown("**Class-conditional samples** from E(x, y) = −f(x)[y]: SGLD from uniform noise for the class asked.")
         c1, c2, c3 = st.columns(3)
         digit = c1.selectbox("class", list(range(10)), key="ebm_class")
-        sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 60, key="ebm_cond_steps"))
+        sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 100, key="ebm_cond_steps"))
         cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed"))
         if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
             report = catalogue.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)

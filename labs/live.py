@@ -20,7 +20,7 @@ import streamlit as st
 
 from dgm_core.data import TOY_DISTRIBUTIONS, DatasetError
 from dgm_core.data.points import MAX_POINTS, describe, read_points_csv
-from dgm_core.live import LiveSession
+from dgm_core.live import LiveSession, divergence_message
 
 REFRESH_SECONDS = 1.0      # a refresh (training, drawing, the browser redrawing its charts) must end well inside it:
 #                            with 0.5 s, refreshes queued up and Pause took 4-5 s in Chromium (1.0 s: 0.5 s)
@@ -140,8 +140,7 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
         if not (ss[running_key] or ss[pending_key]) and busy:
             st.rerun()        # the work is done: redraw the buttons and stop the refresh timer
         for name, step in session.diverged.items():
-            st.error(f"{titles.get(name, name)} diverged at step {step}: its losses are no longer finite numbers. "
-                     "It is frozen; lower its learning rates and press Reset.")
+            st.error(f"{titles.get(name, name)} diverged at step {step}: {divergence_message(session.models[name])}")
         left, right = st.columns(2)
         left.metric(f"step ({session.step_unit})", f"{session.steps:,}")
         right.metric(f"steps per second (the {len(session.models)} together)" if len(session.models) > 1

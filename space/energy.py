@@ -14,7 +14,7 @@ from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
 from space.inputs import loaded as _loaded
-from space.inputs import readable_errors, real, whole
+from space.inputs import keeps_figures, readable_errors, real, whole
 
 
 def _shipped(model: str) -> list[str]:
@@ -44,6 +44,7 @@ def _outputs(session, steps: int, settings: str):
     return panel, training_energies_figure(model.history), live.status(session, steps, settings)
 
 
+@keeps_figures(outputs=3, message_at=2)
 @readable_errors
 def live_training(dataset, steps, steps_per_refresh, init, sgld_steps, step_size, sigma_start, sigma_end, hidden, lr,
                   alpha, seed, points_file=None, drawing=None, request: gr.Request = None):
@@ -57,6 +58,7 @@ def live_training(dataset, steps, steps_per_refresh, init, sgld_steps, step_size
 
 
 # ------------------------------------------------------------------------- image samples
+@keeps_figures(outputs=3, message_at=2)
 @readable_errors
 def conditional_samples(digit, sgld_steps, seed):
     names = _shipped("ebm-cond")
@@ -109,7 +111,7 @@ def energy_tab() -> None:
         with gr.Row():
             start = gr.Button("Train the energy from scratch", variant="primary")
             stop = gr.Button("Pause")
-        status = gr.Markdown()
+        status = gr.Markdown("Press **Train the energy from scratch**: the energy and its chains appear here.")
         with gr.Row():
             panel, energies = gr.Plot(label="energy"), gr.Plot(label="energies over training")
         start.click(live.request_pause, None, None, queue=False)
@@ -117,19 +119,38 @@ def energy_tab() -> None:
                                     hidden, lr, alpha, seed, points_file, drawing], [panel, energies, status],
                     api_name="ebm_live", concurrency_limit=1)
         stop.click(live.request_pause, None, None, queue=False)
+    grids = catalogue.buffer_against_noise(_loaded)
+    if grids:
+        with gr.Tab("Buffer vs noise"):
+            gr.Markdown("Chains from the replay buffer against chains from uniform noise, over training (sample grids "
+                        "the trainer wrote; both models have the same network, data and SGLD settings).")
+            snapshot = gr.Dropdown(list(grids), value=list(grids)[-1], label="snapshot")
+            with gr.Row():
+                shown = [gr.Image(str(png), label=f"chains started from {label}", height=320, interactive=False)
+                         for label, png in grids[list(grids)[-1]].items()]
+
+            def show(epoch):
+                if epoch not in grids:
+                    raise gr.Error(f"snapshot: choose one of {', '.join(grids)}.")
+                return tuple(str(png) for png in grids[epoch].values())
+
+            snapshot.change(show, snapshot, shown, api_name="ebm_snapshot")
     with gr.Tab("Class-conditional samples"):
         with gr.Row():
             digit = gr.Number(3, precision=0, label="class (0–9)")
-            cond_steps = gr.Number(60, precision=0, label="SGLD steps")
+            cond_steps = gr.Number(100, precision=0, label="SGLD steps (1–200)")
             cond_seed = gr.Number(0, precision=0, label="seed")
         draw = gr.Button("Sample the class", variant="primary")
         with gr.Row():
-            grid, curve = gr.Plot(), gr.Plot()
-        agreement = gr.Markdown()
+            grid, curve = gr.Plot(label="samples of the class"), gr.Plot(label="their energy over SGLD steps")
+        agreement = gr.Markdown("Choose a class and press **Sample the class**.")
         draw.click(conditional_samples, [digit, cond_steps, cond_seed], [grid, curve, agreement], api_name="ebm_conditional")
     with gr.Tab("JEM vs JEM++"):
         compare = gr.Button("Compare JEM and JEM++", variant="primary")
-        table, note, energy_curve = gr.Dataframe(), gr.Markdown(), gr.Plot()
+        gr.Markdown("Measures both models, two seeds each, beside the plain classifier of the same network "
+                    "(about 10 s).")
+        table, note = gr.Dataframe(label="JEM, JEM++ and the plain classifier"), gr.Markdown()
+        energy_curve = gr.Plot(label="the chains' energy over sampler steps")
         with gr.Row():
-            jem_grid, jempp_grid = gr.Plot(), gr.Plot()
+            jem_grid, jempp_grid = gr.Plot(label="JEM chains"), gr.Plot(label="JEM++ chains")
         compare.click(jem_comparison, None, [table, note, energy_curve, jem_grid, jempp_grid], api_name="ebm_jem")

@@ -63,6 +63,37 @@ def readable_errors(handler):
     return answer
 
 
+def keeps_figures(outputs: int, message_at: int):
+    """For a handler whose figures a student should keep when an input is wrong: a gr.Error becomes the
+    message in output `message_at` (a Markdown beside the button) and a toast, and every other output
+    is left as it was (gr.skip()). Raised, Gradio would mark every output "Error" and blank the figures
+    the student was looking at. Put it above @readable_errors, which turns the unexpected into gr.Error."""
+    def reply(exc: gr.Error) -> tuple:
+        gr.Warning(exc.message)
+        answer = [gr.skip()] * outputs
+        answer[message_at] = f"**Not run:** {exc.message} The figures below are from the last run."
+        return tuple(answer)
+
+    def wrap(handler):
+        if _is_generator(handler):
+            @functools.wraps(handler)
+            def stream(*args, **kwargs):
+                try:
+                    yield from handler(*args, **kwargs)
+                except gr.Error as exc:
+                    yield reply(exc)
+            return stream
+
+        @functools.wraps(handler)
+        def answer(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except gr.Error as exc:
+                return reply(exc)
+        return answer
+    return wrap
+
+
 def _is_generator(function) -> bool:
     import inspect
 

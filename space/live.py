@@ -13,7 +13,7 @@ import numpy as np
 
 from dgm_core.data import TOY_DISTRIBUTIONS, DatasetError
 from dgm_core.data.points import MAX_POINTS, describe, points_from_drawing, read_points_csv
-from dgm_core.live import LIVE_TRAIN_SECONDS, LiveSession
+from dgm_core.live import LIVE_TRAIN_SECONDS, LiveSession, divergence_message
 from space.inputs import whole
 
 OWN_POINTS = "your own points (CSV)"
@@ -124,5 +124,8 @@ def stream(create: Callable[[], LiveSession], steps, steps_per_refresh,
 
 
 def status(session: LiveSession, steps: int, settings: str) -> str:
+    frozen = "".join(f"\n\n**{name} diverged at step {step}**: "
+                     f"{divergence_message(session.models[name]).replace('press Reset', 'train again')}"
+                     for name, step in session.diverged.items())
     return (f"step **{session.steps:,}** of {steps:,} ({session.step_unit}) · "
-            f"**{session.steps_per_second:.0f}** steps/s\n\nTraining with {settings}")
+            f"**{session.steps_per_second:.0f}** steps/s{frozen}\n\nTraining with {settings}")

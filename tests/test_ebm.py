@@ -186,3 +186,24 @@ def test_proximal_inner_steps_repeat_the_full_gradient_through_a_linear_first_la
     leaf = x0.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(model.energy(leaf).sum(), leaf)
     assert torch.allclose(x, x0 - 3 * grad.clamp(-0.01, 0.01), atol=1e-6)
+
+
+def test_a_live_energy_that_runs_away_is_frozen_with_the_ebm_advice():
+    from dgm_core.live import divergence_message
+    from space.live import status
+
+    config = ebm.ToyEBMConfig(step_size=1, sigma_start=1, sigma_end=1, lr=0.05, alpha=0, hidden=256)
+    session = ebm.live_session(config)
+    for _ in range(20):
+        session.advance(50)
+        if session.all_diverged:
+            break
+    assert session.all_diverged
+    frozen_at = session.steps
+    session.advance(50)
+    assert session.steps == frozen_at                      # frozen: no more steps
+    assert "passed ±10000" in divergence_message(session.models["ebm"])
+    assert f"diverged at step {frozen_at}" in status(session, 1000, "settings")
+    calm = ebm.live_session(ebm.ToyEBMConfig())
+    calm.advance(300)
+    assert not calm.diverged
