@@ -34,6 +34,8 @@ def _config(data, init, steps, step_size, sigma_start, sigma_end, hidden, lr, al
                                 sigma_end=real(sigma_end, "noise σ at the last step", *r["sigma_end"]),
                                 hidden=whole(hidden, "MLP width", *r["hidden"]), lr=real(lr, "learning rate", *r["lr"]),
                                 alpha=real(alpha, "L2 energy penalty α", *r["alpha"]), seed=whole(seed, "seed", *r["seed"]))
+    except gr.Error:                    # a gr.Error is a ValueError: pass the box's own message on as it is
+        raise
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
 
@@ -86,6 +88,14 @@ def jem_comparison():
     return pd.DataFrame(report["rows"]), report["note"], chain_energy_figure(report["energy_curves"]), *grids[:2]
 
 
+def _enlarged(png, factor: int = 4):
+    """A trainer's sample grid (8x8 digits, 74 pixels wide) blown up with square pixels, so it is seen."""
+    from PIL import Image
+
+    image = Image.open(png)
+    return image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+
+
 def energy_tab() -> None:
     gr.Markdown("An energy E(x) defines p(x) ∝ exp(−E(x)); contrastive divergence lowers it on data and raises it "
                 "on Langevin samples, x ← x − ε∇E(x) + σ ξ.")
@@ -126,13 +136,13 @@ def energy_tab() -> None:
                         "the trainer wrote; both models have the same network, data and SGLD settings).")
             snapshot = gr.Dropdown(list(grids), value=list(grids)[-1], label="snapshot")
             with gr.Row():
-                shown = [gr.Image(str(png), label=f"chains started from {label}", height=320, interactive=False)
+                shown = [gr.Image(_enlarged(png), label=f"chains started from {label}", interactive=False)
                          for label, png in grids[list(grids)[-1]].items()]
 
             def show(epoch):
                 if epoch not in grids:
                     raise gr.Error(f"snapshot: choose one of {', '.join(grids)}.")
-                return tuple(str(png) for png in grids[epoch].values())
+                return tuple(_enlarged(png) for png in grids[epoch].values())
 
             snapshot.change(show, snapshot, shown, api_name="ebm_snapshot")
     with gr.Tab("Class-conditional samples"):

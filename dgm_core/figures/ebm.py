@@ -27,6 +27,6 @@ def chain_energy_figure(curves: dict[str, list[float]]) -> go.Figure:
     for i, (name, curve) in enumerate(curves.items()):
         fig.add_scatter(x=list(range(len(curve))), y=curve, mode="lines+markers", name=name, line=dict(color=colour(i)))
     fig.update_layout(height=320, margin=margins(20), legend=legend_below(-0.35),
-                      xaxis_title="SGLD step (0: where the chains start)",
-                      yaxis_title="mean energy E(x) of the chains (lower: more likely)")
+                      xaxis_title="sampler step (SGLD, or JEM++'s outer step; 0: the starts)",
+                      yaxis_title="mean E(x) of the chains (low: likely)")
     return fig
