@@ -11,14 +11,13 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from benchmarks import median_seconds, run_alone
 from dgm_core import ebm
 
 
@@ -43,16 +42,6 @@ def _reference_sgld(energy, x0, steps, step_size, sigma, clip, generator):
     return x
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
-
-
 def rows(quick: bool = False) -> list[dict]:
     torch.manual_seed(0)
     common = {"benchmark": "ebm"}
@@ -75,8 +64,8 @@ def rows(quick: bool = False) -> list[dict]:
     steps = 20
     sampler = ebm.SGLD(steps=steps, step_size=1.0, sigma_start=0.01, sigma_end=0.01, grad_clip=0.03)
     repeats = 3 if quick else 15
-    ours = _median_seconds(lambda: sampler.run(model.energy, x0, torch.Generator().manual_seed(1)), repeats)
-    reference = _median_seconds(lambda: _reference_sgld(model.energy, x0, steps, 1.0, 0.01, 0.03,
+    ours = median_seconds(lambda: sampler.run(model.energy, x0, torch.Generator().manual_seed(1)), repeats)
+    reference = median_seconds(lambda: _reference_sgld(model.energy, x0, steps, 1.0, 0.01, 0.03,
                                                           torch.Generator().manual_seed(1)), repeats)
     out.append({**common, "measure": "SGLD steps per second (64 chains, 8x8, 20 steps)", "ours": steps / ours,
                 "reference": steps / reference, "unit": "steps/s", "reference_name": "plain autograd loop",
@@ -92,21 +81,13 @@ def rows(quick: bool = False) -> list[dict]:
         model.zero_grad(set_to_none=True)
         model.energy(batch).sum().backward()
 
-    one_pass = _median_seconds(forward_backward, repeats)
-    sample16 = _median_seconds(lambda: sampler.run(model.energy, batch, torch.Generator().manual_seed(2)), repeats)
+    one_pass = median_seconds(forward_backward, repeats)
+    sample16 = median_seconds(lambda: sampler.run(model.energy, batch, torch.Generator().manual_seed(2)), repeats)
     out.append({**common, "measure": "sampling 16 images with 20 SGLD steps", "ours": sample16 * 1000,
                 "reference": one_pass * 1000, "unit": "ms", "reference_name": "one forward-backward of 16 images",
                 "ratio": one_pass / sample16})
     return out
 
 
-def main() -> None:
-    from benchmarks.__main__ import table
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    print(table(rows(parser.parse_args().quick)))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(rows, __doc__)

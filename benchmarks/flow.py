@@ -14,12 +14,12 @@
 """
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import torch
 
+from benchmarks import median_seconds, run_alone
 from dgm_core import flow
 from dgm_core.data import load_dataset
 
@@ -134,15 +134,6 @@ def rows(quick: bool = False) -> list[dict]:
     # interactivity: one forward pass of 64 images is the unit
     batch = test[:64]
 
-    def median_seconds(fn, repeats=10):
-        fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return sorted(times)[len(times) // 2]
-
     with torch.no_grad():
         forward = median_seconds(lambda: ours.log_prob(batch, eval_g))
         sample = median_seconds(lambda: ours.sample(64, 1.0, eval_g))
@@ -170,13 +161,5 @@ def rows(quick: bool = False) -> list[dict]:
     return out
 
 
-def main() -> None:
-    from benchmarks.__main__ import table
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    print(table(rows(parser.parse_args().quick)))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(rows, __doc__)

@@ -4,7 +4,6 @@ Live 2-D training runs on the shared controller (labs/live.py) over one ToyEBM; 
 come from dgm_core.catalogue, loaded with st.cache_resource."""
 import pandas as pd
 import streamlit as st
-import torch
 
 from dgm_core import catalogue, ebm
 from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure

@@ -5,7 +5,6 @@ from functools import lru_cache
 
 import gradio as gr
 import pandas as pd
-import torch
 
 from dgm_core import catalogue, ebm
 from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
@@ -13,8 +12,8 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
-from space.inputs import loaded as _loaded
 from space.inputs import keeps_figures, readable_errors, real, whole
+from space.inputs import loaded as _loaded
 
 
 def _shipped(model: str) -> list[str]:
