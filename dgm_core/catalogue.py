@@ -295,3 +295,81 @@ def torch_generator(seed: int):
     import torch
 
     return torch.Generator().manual_seed(seed)
+
+
+# --------------------------------------------------------------------------- the discrete-latent lab
+#: The representations of an image's codes that the clustering panel offers (dgm_core.vqvae.codes).
+REPRESENTATIONS = {"latent": "quantised latent, flattened", "histogram": "code histogram"}
+
+
+def vqvae_runs() -> dict[str, Shipped]:
+    return {i.name: i for i in sorted(shipped(), key=lambda i: (i.name, i.seed)) if i.model_type == "vqvae"}
+
+
+def vqvae_codes(checkpoint, split: str = "test") -> dict:
+    """The codes (vqvae.codes) of every digit of `split`, with the images and labels."""
+    from dgm_core import vqvae
+    from dgm_core.data import load_dataset
+
+    data = load_dataset(dataset_of(checkpoint), split, checkpoint.model.image_size)
+    return {**vqvae.codes(checkpoint.model, data.images), "images": data.images, "labels": data.labels.numpy()}
+
+
+def _representation(codes: dict, representation: str):
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {', '.join(REPRESENTATIONS)}; got {representation!r}")
+    return codes[representation].numpy()
+
+
+def cluster_report(codes: dict, representation: str, k: int, seed: int = 0) -> dict:
+    """k-means on the test codes, judged against the labels it never saw: silhouette, matched accuracy,
+    confusion after matching, the label shares and size of each cluster."""
+    import numpy as np
+
+    from dgm_core import clustering
+
+    features, labels = _representation(codes, representation), codes["labels"]
+    clusters = clustering.kmeans(features, k, seed)
+    num_labels = int(labels.max()) + 1
+    return {"clusters": clusters, "silhouette": clustering.silhouette(features, clusters),
+            "matched accuracy": clustering.matched_accuracy(labels, clusters, num_labels),
+            "confusion": clustering.matched_confusion(labels, clusters, num_labels),
+            "share": clustering.label_distribution(labels, clusters, num_labels, k),
+            "sizes": np.bincount(clusters, minlength=k), "k": k, "representation": representation}
+
+
+def code_map(codes: dict, representation: str, method: str, parameter: float, seed: int = 0):
+    """2-D t-SNE (parameter: perplexity) or UMAP (parameter: neighbours) coordinates of the test codes."""
+    from dgm_core import clustering
+
+    features = _representation(codes, representation)
+    if method == "tsne":
+        return clustering.embed_2d(features, "tsne", perplexity=float(parameter), seed=seed)
+    return clustering.embed_2d(features, method, neighbours=int(parameter), seed=seed)
+
+
+def pseudo_label_report(train_codes: dict, test_codes: dict, representation: str, k: int, seed: int = 0) -> dict:
+    """Logistic regression on the codes with true labels against k-means pseudo-labels (clustering.pseudo_label_study)."""
+    from dgm_core import clustering
+
+    return clustering.pseudo_label_study(_representation(train_codes, representation), train_codes["labels"],
+                                         _representation(test_codes, representation), test_codes["labels"], k, seed)
+
+
+def codebook_comparison(load) -> dict:
+    """Every shipped VQ-VAE's codebook over training (test perplexity and dead codes per epoch) and at
+    the end, grouped by whether it restarted dead codes: the effect of restarts, seed by seed."""
+    rows, curves = [], {}
+    for name in vqvae_runs():
+        checkpoint = load(name)
+        run, epochs = checkpoint.history.get("run", {}), checkpoint.history["epochs"]
+        restarts = "restarts" if run.get("restart_every", 0) else "no restarts"
+        label = f"{run.get('codebook', 'loss')} codebook, {restarts}, seed {run.get('seed', 0)}"
+        curves[label] = epochs
+        last = epochs[-1]
+        rows.append({"checkpoint": name, "codebook": run.get("codebook", "loss"), "dead-code restarts": restarts,
+                     "seed": run.get("seed", 0), "codes": run.get("codes"),
+                     "test perplexity": round(last["test_perplexity"], 1), "dead codes (test)": last["test_dead_codes"],
+                     "codes restarted in training": last.get("restarted_so_far", 0),
+                     "test MSE per pixel": round(last["test_mse"], 4)})
+    return {"rows": rows, "curves": curves}

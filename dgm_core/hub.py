@@ -31,6 +31,7 @@ MODEL_TYPES: dict[str, str] = {
     "realnvp": "dgm_core.flow:RealNVP",
     "vae-flow-prior": "dgm_core.vae_flow_prior:FlowPriorVAE",
     "ebm": "dgm_core.ebm:EnergyNet",
+    "vqvae": "dgm_core.vqvae:VQVAE",
 }
 
 

@@ -30,4 +30,8 @@ LABS = [
     Lab("labs/energy.py", "Energy-based models", "🔋",
         "Train an energy live with SGLD chains moving on it (buffer or noise, every sampler setting), see chains "
         "from noise against a replay buffer, sample a chosen digit, and compare JEM with JEM++."),
+    Lab("labs/vqvae.py", "VQ-VAE and its codes", "🧩",
+        "See digits as grids of discrete codes, watch codebook usage with and without dead-code restarts, "
+        "cluster the codes with k-means and judge the clusters against the labels, explore t-SNE and UMAP "
+        "maps, and compare a classifier on true labels with one on cluster pseudo-labels."),
 ]

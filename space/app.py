@@ -19,6 +19,7 @@ from space.energy import energy_tab  # noqa: E402
 from space.flows import flows_tab  # noqa: E402
 from space.gans import gans_tab  # noqa: E402
 from space.vae import vae_tab  # noqa: E402
+from space.vqvae import vqvae_tab  # noqa: E402
 
 #: The Space's tabs in teaching order, as labs/registry.py lists the pages: to add a lab, write its
 #: space/<lab>.py with a function that builds the tab, and add one line here.
@@ -28,6 +29,7 @@ TABS = [
     ("GANs", gans_tab),
     ("Normalizing flows", flows_tab),
     ("Energy-based models", energy_tab),
+    ("VQ-VAE and its codes", vqvae_tab),
 ]
 
 # The queue, set for a class sharing the Space's 2 CPU cores (tests/test_load.py drives it with 20 clients).

@@ -133,3 +133,12 @@ def test_energy_lab_trains_live_and_shows_every_tab_in_chromium(browser, streaml
     _run_until_the_steps_climb_then_pause(page)
     _every_tab_shows(page, errors, [("Image samples", "Class-conditional samples"),
                                      ("JEM vs JEM++", "points below the plain classifier")])
+
+
+def test_vqvae_lab_shows_every_tab_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "VQ-VAE and its codes")
+    page.get_by_text("VQ-VAE and its codes").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    _every_tab_shows(page, errors, [("Codebook health", "dead codes"), ("Clustering the codes", "matched accuracy"),
+                                     ("t-SNE / UMAP map", "carry little meaning"),
+                                     ("True vs pseudo-labels", "pseudo-labels right (train)")])

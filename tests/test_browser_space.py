@@ -4,8 +4,9 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows", "Energy-based models"]
-#: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, or an image.
+LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows", "Energy-based models", "VQ-VAE and its codes"]
+#: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, an image, or
+#: ("text", what the page must then say).
 EXPECTED = {
     "d-separation": ("Is X ⟂ Y | Z?", "plot"), "Inference": ("Run inference", "plot"),
     "Latent sliders": (None, "image"), "Traversals": ("Draw traversals", "plot"),
@@ -16,10 +17,15 @@ EXPECTED = {
     "Likelihood & OOD": ("Score the OOD sets", "plot"), "Hutchinson estimator": ("Estimate", "plot"),
     "VAE with a flow prior": ("Compare the priors", "plot"),
     "Live 2-D EBM": ("Train the energy from scratch", "plot"), "Class-conditional samples": ("Sample the class", "plot"),
-    "JEM vs JEM++": ("Compare JEM and JEM++", "plot"),
+    "JEM vs JEM++": ("Compare JEM and JEM++", "plot"), "Buffer vs noise": (None, "image"),
+    "Reconstructions and codes": ("Show reconstructions and codes", "plot"),
+    "Codebook health": ("Compare the codebooks", "plot"), "Clustering the codes": ("Cluster the codes", "plot"),
+    "t-SNE / UMAP map": ("Draw the map", "plot"),
+    "True vs pseudo-labels": ("Train both classifiers", ("text", "pseudo-labels right (train)")),
 }
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.
-CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3}   # the rest lie below the fold
+CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3, "Reconstructions and codes": 2,
+          "Clustering the codes": 2}   # the rest lie below the fold
 DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
 
@@ -48,6 +54,9 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
                     page.screenshot(path=str(shot))
                     raise AssertionError(f"{lab} / {sub}: no chart drawn within 2 minutes (screenshot {shot})") from None
                 seen[sub] = page.evaluate(DRAWN_CHARTS)
+            elif isinstance(kind, tuple):
+                page.get_by_text(kind[1]).first.wait_for(timeout=120_000)
+                seen[sub] = kind[1]
             else:
                 image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")
                 image.first.wait_for(timeout=60_000)

@@ -15,7 +15,7 @@ from dgm_core.hub import MODEL_TYPES, HubModel, model_class
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The generative families; the classifier is the shared judge every family may use.
-FAMILIES = {"dgm_core.vae", "dgm_core.gan", "dgm_core.flow", "dgm_core.vae_flow_prior", "dgm_core.ebm"}
+FAMILIES = {"dgm_core.vae", "dgm_core.gan", "dgm_core.flow", "dgm_core.vae_flow_prior", "dgm_core.ebm", "dgm_core.vqvae"}
 
 
 def _all_subclasses(cls):
@@ -43,7 +43,7 @@ def test_every_shipped_checkpoint_names_a_registered_type():
 
 def test_an_unregistered_type_is_refused_with_the_known_ones_listed(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "diffusion"}))
-    with pytest.raises(CheckpointError, match=r"'diffusion'.*known: classifier, ebm, image-gan, realnvp, vae, vae-flow-prior"):
+    with pytest.raises(CheckpointError, match=r"'diffusion'.*known: classifier, ebm, image-gan, realnvp, vae, vae-flow-prior, vqvae"):
         load_local(tmp_path)
 
 

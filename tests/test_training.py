@@ -437,3 +437,27 @@ def test_ebm_run_killed_mid_epoch_resumes_the_same_chains_and_weights(tmp_path):
     a = load_state(straight / "training_state.safetensors")["recipe"]["buffer"]["samples"]
     b = load_state(killed / "training_state.safetensors")["recipe"]["buffer"]["samples"]
     assert torch.equal(a, b)
+
+
+VQ_TINY = ["vqvae", "--dataset", "digits", "--width", "8", "--codes", "16", "--code-dim", "4", "--batch-size", "128",
+           "--restart-every", "5", "--sample-every", "1"]
+
+
+def test_tiny_vqvae_run_writes_codebook_health_and_restarts_dead_codes(tmp_path):
+    out = tmp_path / "vq"
+    result = run([*VQ_TINY, "--epochs", "2", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.model.model_type == "vqvae" and checkpoint.model.image_size == 8   # digits' own 8x8
+    last = checkpoint.history["epochs"][-1]
+    assert 1 <= last["test_perplexity"] <= 16 and 0 <= last["test_dead_codes"] <= 16 and last["test_mse"] > 0
+    assert last["restarted_so_far"] > 0            # a fresh 16-code book has dead codes in its first steps
+    assert (out / "samples" / "epoch-002.png").exists()
+
+
+def test_vqvae_run_killed_mid_epoch_resumes_the_same_codebook_and_usage(tmp_path):
+    straight, killed = killed_and_resumed([*VQ_TINY, "--epochs", "3", "--codebook", "ema"], tmp_path,
+                                          env={"OMP_NUM_THREADS": "1"})
+    a, b = weights(straight), weights(killed)
+    assert torch.equal(a["quantizer.usage"], b["quantizer.usage"]) and torch.equal(a["quantizer.codebook"], b["quantizer.codebook"])
+    assert untimed(load_checkpoint(straight).history) == untimed(load_checkpoint(killed).history)

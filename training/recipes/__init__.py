@@ -7,10 +7,11 @@ from training.recipes.ebm import ConditionalEBMRecipe, EBMRecipe, JEMPPRecipe, J
 from training.recipes.flow import FlowPriorVAERecipe, RealNVPRecipe
 from training.recipes.gan import ConditionalGANRecipe, GANRecipe, WGANGPRecipe, WGANRecipe
 from training.recipes.vae import VAERecipe
+from training.recipes.vqvae import VQVAERecipe
 
 RECIPES: dict[str, type[Recipe]] = {r.name: r for r in [VAERecipe, GANRecipe, WGANRecipe, WGANGPRecipe,
                                                           ConditionalGANRecipe, ClassifierRecipe, RealNVPRecipe,
                                                           FlowPriorVAERecipe, EBMRecipe, ConditionalEBMRecipe,
-                                                          JEMRecipe, JEMPPRecipe]}
+                                                          JEMRecipe, JEMPPRecipe, VQVAERecipe]}
 
 __all__ = ["FLAGS", "RECIPES", "Recipe"]

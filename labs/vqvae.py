@@ -1,0 +1,134 @@
+"""The discrete-latent lab: widgets -> dgm_core.catalogue (VQ-VAE codes, clusters, maps) -> dgm_core.figures.
+
+Every shipped VQ-VAE comes from dgm_core.catalogue, loaded with st.cache_resource; its codes, clusters
+and maps are computed once per setting (st.cache_data)."""
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from dgm_core import catalogue, clustering
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.vqvae import (code_maps_figure, confusion_figure, distribution_figure, embedding_figure,
+                                    health_over_training_figure, usage_figure)
+from labs.checkpoints import cached as _checkpoint
+from labs.checkpoints import load_or_say as _load
+
+st.title("🧩 VQ-VAE and its codes")
+runs = catalogue.vqvae_runs()
+if not runs:
+    st.info("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")
+    st.stop()
+
+codes_tab, health_tab, cluster_tab, map_tab, pseudo_tab = st.tabs(
+    ["Reconstructions and codes", "Codebook health", "Clustering the codes", "t-SNE / UMAP map", "True vs pseudo-labels"])
+name = st.sidebar.selectbox("VQ-VAE checkpoint", list(runs), key="vq_checkpoint",
+                            help="Every tab reads this model's codes of the digits test set (train set for the "
+                                 "pseudo-label classifier).")
+checkpoint = _load(name)
+if checkpoint is None:
+    st.stop()
+
+
+@st.cache_data(show_spinner="Encoding the digits…", max_entries=4)
+def _codes(name: str, split: str):
+    return catalogue.vqvae_codes(_checkpoint(name), split)
+
+
+@st.cache_data(show_spinner="Clustering the codes with k-means…", max_entries=16)
+def _clusters(name: str, representation: str, k: int, seed: int):
+    return catalogue.cluster_report(_codes(name, "test"), representation, k, seed)
+
+
+@st.cache_data(show_spinner="Computing the map (t-SNE or UMAP; up to a minute the first time)…", max_entries=16)
+def _map(name: str, representation: str, method: str, parameter: float, seed: int):
+    return catalogue.code_map(_codes(name, "test"), representation, method, parameter, seed)
+
+
+@st.cache_data(show_spinner="Training both classifiers…", max_entries=8)
+def _pseudo(name: str, representation: str, k: int, seed: int):
+    return catalogue.pseudo_label_report(_codes(name, "train"), _codes(name, "test"), representation, k, seed)
+
+
+test = _codes(name, "test")
+model = checkpoint.model
+labels = [str(i) for i in range(10)]
+
+# ------------------------------------------------------------------ reconstructions and codes
+with codes_tab:
+    st.markdown(f"A {model.image_size}x{model.image_size} digit becomes a {model.latent_size}x{model.latent_size} grid "
+                f"of codes out of {model.num_codes}: at most {model.latent_size ** 2} × log₂{model.num_codes} = "
+                f"{model.latent_size ** 2 * math.log2(model.num_codes):.0f} bits per image.")
+    first = int(st.number_input("first test image", 0, len(test["labels"]) - 8, 0, key="vq_first",
+                                help=f"shows 8 test images from this one (0 to {len(test['labels']) - 8})"))
+    shown = slice(first, first + 8)
+    recon = model.decode_indices(test["indices"][shown]).detach()
+    st.plotly_chart(image_grid_figure(torch.cat([test["images"][shown], recon]), 8,
+                                      "originals (top) and their reconstructions from the codes (bottom)"),
+                    key="vq_recon")
+    st.plotly_chart(code_maps_figure(test["indices"][shown], [f"label {test['labels'][i]}" for i in
+                                                              range(first, first + 8)]), key="vq_code_maps")
+    st.caption("Each cell is the index of the code at that position: similar strokes share codes across images.")
+
+# ------------------------------------------------------------------------ codebook health
+with health_tab:
+    comparison = catalogue.codebook_comparison(_checkpoint)
+    st.dataframe(pd.DataFrame(comparison["rows"]), hide_index=True)
+    left, right = st.columns(2)
+    left.plotly_chart(health_over_training_figure(comparison["curves"], "test_perplexity",
+                                                  "test perplexity (equally used codes)"), key="vq_perplexity")
+    right.plotly_chart(health_over_training_figure(comparison["curves"], "test_dead_codes",
+                                                   "dead codes on the test set (never chosen)"), key="vq_dead")
+    counts = test["histogram"].sum(0)
+    st.plotly_chart(usage_figure(counts, f"{name}: how often each code is used on the test set"), key="vq_usage")
+    st.caption("Perplexity exp(−Σ p log p) is the number of equally used codes with the same entropy; a dead code "
+               "is one no test position chooses. A restart moves codes that went unused for a while onto encoder "
+               "outputs of the current batch.")
+
+# ------------------------------------------------------------------------------ clustering
+with cluster_tab:
+    c1, c2, c3 = st.columns(3)
+    representation = c1.radio("cluster on", list(catalogue.REPRESENTATIONS), key="vq_repr",
+                              format_func=catalogue.REPRESENTATIONS.get)
+    k = int(c2.number_input("clusters k", 2, 30, 10, key="vq_k"))
+    seed = int(c3.number_input("k-means seed", 0, 10_000, 0, key="vq_seed"))
+    report = _clusters(name, representation, k, seed)
+    m1, m2 = st.columns(2)
+    m1.metric("silhouette (−1 to 1; higher: tighter clusters)", f"{report['silhouette']:.3f}")
+    m2.metric("matched accuracy (each cluster named by its best label)", f"{100 * report['matched accuracy']:.1f} %")
+    left, right = st.columns(2)
+    left.plotly_chart(confusion_figure(report["confusion"], labels), key="vq_confusion")
+    right.plotly_chart(distribution_figure(report["share"], report["sizes"], labels), key="vq_distribution")
+    st.caption("Clusters are matched to labels by the Hungarian method (each label used once; with more clusters "
+               "than labels the rest take their majority label). The labels were never shown to k-means.")
+
+# --------------------------------------------------------------------------------- the map
+with map_tab:
+    c1, c2, c3, c4 = st.columns(4)
+    method = c1.radio("method", ["tsne", "umap"], key="vq_method", format_func={"tsne": "t-SNE", "umap": "UMAP"}.get)
+    if method == "tsne":
+        parameter = c2.number_input("perplexity", 5, 100, 30, key="vq_perplexity_value")
+    else:
+        parameter = c2.number_input("neighbours", 2, 100, 15, key="vq_neighbours")
+    colour_by = c3.radio("colour by", ["label", "cluster"], key="vq_colour")
+    map_seed = int(c4.number_input("map seed", 0, 10_000, 0, key="vq_map_seed"))
+    map_repr = st.session_state.get("vq_repr", "latent")
+    points = _map(name, map_repr, method, float(parameter), map_seed)
+    groups = test["labels"] if colour_by == "label" else _clusters(name, map_repr, k, seed)["clusters"]
+    st.plotly_chart(embedding_figure(points, groups, colour_by, test["images"],
+                                     f"{'t-SNE' if method == 'tsne' else 'UMAP'} of the {len(points)} test digits' "
+                                     f"{catalogue.REPRESENTATIONS[map_repr]}; hover a point to see its digit"),
+                    key="vq_map")
+    st.warning(clustering.MAP_CAVEATS)
+
+# ---------------------------------------------------------------------- true vs pseudo-labels
+with pseudo_tab:
+    st.markdown(f"Two logistic regressions on the codes ({catalogue.REPRESENTATIONS[representation]}): one trained "
+                f"with the true labels, one with k-means pseudo-labels (k = {k}, each cluster named by its matched "
+                "label on the training set). Both are scored on the test set's true labels.")
+    study = _pseudo(name, representation, k, seed)
+    st.dataframe(pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()]),
+                 hide_index=True)
+    st.caption("'pseudo-labels right (train)' is how many training pseudo-labels are the true label: the second "
+               "classifier can hardly beat it.")

@@ -1,0 +1,172 @@
+"""The Space's discrete-latent tab: the same dgm_core.catalogue calls and figures as labs/vqvae.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from dgm_core import catalogue, clustering
+from dgm_core.figures.images import image_grid_figure
+from dgm_core.figures.vqvae import (code_maps_figure, confusion_figure, distribution_figure, embedding_figure,
+                                    health_over_training_figure, usage_figure)
+from space.inputs import keeps_figures, readable_errors, real, whole
+from space.inputs import loaded as _loaded
+
+LABELS = [str(i) for i in range(10)]
+
+
+def _runs() -> list[str]:
+    return list(catalogue.vqvae_runs())
+
+
+def _name(name) -> str:
+    if name not in catalogue.vqvae_runs():
+        raise gr.Error(f"checkpoint: choose one of {', '.join(_runs())}.")
+    return name
+
+
+@lru_cache(maxsize=4)
+def _codes(name: str, split: str):
+    return catalogue.vqvae_codes(_loaded(name), split)
+
+
+@lru_cache(maxsize=16)
+def _clusters(name: str, representation: str, k: int, seed: int):
+    return catalogue.cluster_report(_codes(name, "test"), representation, k, seed)
+
+
+@lru_cache(maxsize=16)
+def _map(name: str, representation: str, method: str, parameter: float, seed: int):
+    return catalogue.code_map(_codes(name, "test"), representation, method, parameter, seed)
+
+
+@lru_cache(maxsize=8)
+def _pseudo(name: str, representation: str, k: int, seed: int):
+    return catalogue.pseudo_label_report(_codes(name, "train"), _codes(name, "test"), representation, k, seed)
+
+
+def _representation(value) -> str:
+    if value not in catalogue.REPRESENTATIONS:
+        raise gr.Error(f"cluster on: choose one of {', '.join(catalogue.REPRESENTATIONS)}.")
+    return value
+
+
+@keeps_figures(outputs=3, message_at=2)
+@readable_errors
+def reconstructions(name, first):
+    name = _name(name)
+    test = _codes(name, "test")
+    first = whole(first, "first test image", 0, len(test["labels"]) - 8)
+    shown = slice(first, first + 8)
+    model = _loaded(name).model
+    with torch.no_grad():
+        recon = model.decode_indices(test["indices"][shown])
+    grid = image_grid_figure(torch.cat([test["images"][shown], recon]), 8,
+                             "originals (top) and their reconstructions from the codes (bottom)")
+    maps = code_maps_figure(test["indices"][shown], [f"label {test['labels'][i]}" for i in range(first, first + 8)])
+    return grid, maps, (f"{model.latent_size}x{model.latent_size} codes out of {model.num_codes} per digit; each cell "
+                        "of the lower figure is the index of the code at that position.")
+
+
+@readable_errors
+def codebook_health(name):
+    name = _name(name)
+    comparison = catalogue.codebook_comparison(_loaded)
+    counts = _codes(name, "test")["histogram"].sum(0)
+    return (pd.DataFrame(comparison["rows"]),
+            health_over_training_figure(comparison["curves"], "test_perplexity", "test perplexity (equally used codes)"),
+            health_over_training_figure(comparison["curves"], "test_dead_codes", "dead codes on the test set (never chosen)"),
+            usage_figure(counts, f"{name}: how often each code is used on the test set"))
+
+
+@keeps_figures(outputs=3, message_at=0)
+@readable_errors
+def cluster_codes(name, representation, k, seed):
+    name, representation = _name(name), _representation(representation)
+    k, seed = whole(k, "clusters k", 2, 30), whole(seed, "k-means seed", 0, 10_000)
+    report = _clusters(name, representation, k, seed)
+    summary = (f"**silhouette {report['silhouette']:.3f}** (−1 to 1; higher: tighter clusters) · **matched accuracy "
+               f"{100 * report['matched accuracy']:.1f} %** (each cluster named by its best label, Hungarian method; "
+               "k-means never saw the labels)")
+    return summary, confusion_figure(report["confusion"], LABELS), distribution_figure(report["share"], report["sizes"], LABELS)
+
+
+@keeps_figures(outputs=2, message_at=1)
+@readable_errors
+def code_map(name, representation, method, parameter, colour_by, k, seed, map_seed):
+    name, representation = _name(name), _representation(representation)
+    if method not in ("t-SNE", "UMAP"):
+        raise gr.Error("method: choose t-SNE or UMAP.")
+    if colour_by not in ("label", "cluster"):
+        raise gr.Error("colour by: choose label or cluster.")
+    parameter = (real(parameter, "perplexity", 5, 100) if method == "t-SNE" else whole(parameter, "neighbours", 2, 100))
+    k, seed, map_seed = whole(k, "clusters k", 2, 30), whole(seed, "k-means seed", 0, 10_000), whole(map_seed, "map seed", 0, 10_000)
+    test = _codes(name, "test")
+    points = _map(name, representation, "tsne" if method == "t-SNE" else "umap", float(parameter), map_seed)
+    groups = test["labels"] if colour_by == "label" else _clusters(name, representation, k, seed)["clusters"]
+    figure = embedding_figure(points, groups, colour_by, test["images"],
+                              f"{method} of the {len(points)} test digits' {catalogue.REPRESENTATIONS[representation]}; "
+                              "hover a point to see its digit")
+    return figure, clustering.MAP_CAVEATS
+
+
+@keeps_figures(outputs=2, message_at=1)
+@readable_errors
+def pseudo_labels(name, representation, k, seed):
+    name, representation = _name(name), _representation(representation)
+    k, seed = whole(k, "clusters k", 2, 30), whole(seed, "k-means seed", 0, 10_000)
+    study = _pseudo(name, representation, k, seed)
+    table = pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()])
+    return table, ("Both logistic regressions are scored on the test set's true labels; 'pseudo-labels right (train)' "
+                   "is how many training pseudo-labels are the true label.")
+
+
+def vqvae_tab() -> None:
+    runs = _runs()
+    if not runs:
+        gr.Markdown("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")
+        return
+    gr.Markdown("A VQ-VAE turns each digit into a small grid of discrete codes; this tab looks at the codebook and "
+                "at what clustering those codes finds.")
+    name = gr.Dropdown(runs, value=runs[0], label="VQ-VAE checkpoint")
+    with gr.Tab("Reconstructions and codes"):
+        first = gr.Number(0, precision=0, label="first test image (8 are shown)")
+        show = gr.Button("Show reconstructions and codes", variant="primary")
+        note = gr.Markdown()
+        grid, maps = gr.Plot(label="originals and reconstructions"), gr.Plot(label="code maps")
+        show.click(reconstructions, [name, first], [grid, maps, note], api_name="vq_reconstructions")
+    with gr.Tab("Codebook health"):
+        health = gr.Button("Compare the codebooks", variant="primary")
+        table = gr.Dataframe(label="every shipped VQ-VAE at the end of training")
+        with gr.Row():
+            perplexity, dead = gr.Plot(label="perplexity over training"), gr.Plot(label="dead codes over training")
+        usage = gr.Plot(label="usage of each code")
+        health.click(codebook_health, name, [table, perplexity, dead, usage], api_name="vq_health")
+    with gr.Tab("Clustering the codes"):
+        with gr.Row():
+            representation = gr.Radio(list(catalogue.REPRESENTATIONS), value="latent", label="cluster on "
+                                      "(latent: quantised latent flattened; histogram: code histogram)")
+            k = gr.Number(10, precision=0, label="clusters k (2–30)")
+            seed = gr.Number(0, precision=0, label="k-means seed")
+        cluster = gr.Button("Cluster the codes", variant="primary")
+        summary = gr.Markdown()
+        with gr.Row():
+            confusion, distribution = gr.Plot(label="confusion after matching"), gr.Plot(label="labels inside each cluster")
+        cluster.click(cluster_codes, [name, representation, k, seed], [summary, confusion, distribution],
+                      api_name="vq_cluster")
+    with gr.Tab("t-SNE / UMAP map"):
+        with gr.Row():
+            method = gr.Radio(["t-SNE", "UMAP"], value="t-SNE", label="method")
+            parameter = gr.Number(30, label="perplexity (t-SNE, 5–100) or neighbours (UMAP, 2–100)")
+            colour_by = gr.Radio(["label", "cluster"], value="label", label="colour by (clusters: the clustering tab's k and seed)")
+            map_seed = gr.Number(0, precision=0, label="map seed")
+        draw = gr.Button("Draw the map", variant="primary")
+        figure, caveat = gr.Plot(label="map of the test codes"), gr.Markdown()
+        draw.click(code_map, [name, representation, method, parameter, colour_by, k, seed, map_seed], [figure, caveat],
+                   api_name="vq_map")
+    with gr.Tab("True vs pseudo-labels"):
+        compare = gr.Button("Train both classifiers", variant="primary")
+        study, explanation = gr.Dataframe(label="test accuracy"), gr.Markdown()
+        compare.click(pseudo_labels, [name, representation, k, seed], [study, explanation], api_name="vq_pseudo")

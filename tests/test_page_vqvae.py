@@ -1,0 +1,82 @@
+"""AppTest drives the VQ-VAE page: codes and reconstructions, codebook health, clustering (checked
+against scikit-learn and an independent matching), the map, and the pseudo-label comparison."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from tests.conftest import by_key as _by_key
+from tests.conftest import chart_spec as _chart
+from tests.conftest import no_exception as _no_exception
+from tests.conftest import open_lab
+
+PAGE = "labs/vqvae.py"
+
+
+@pytest.fixture(scope="module")
+def page():
+    return open_lab(PAGE, timeout=300)
+
+
+def _metric(at, starts: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(starts))
+
+
+def test_codes_and_reconstructions_of_the_chosen_images(page):
+    at = page
+    _by_key(at.number_input, "vq_first").set_value(5).run()
+    _no_exception(at)
+    maps = _chart(at, "vq_code_maps")
+    assert len([t for t in maps["data"] if t["type"] == "heatmap"]) == 8
+    titles = [a["text"] for a in maps["layout"]["annotations"]]
+    assert all(t.startswith("label ") for t in titles)
+
+
+def test_the_cluster_metrics_agree_with_scikit_learn(page):
+    from dgm_core import catalogue
+    from dgm_core.checkpoints import load_checkpoint
+
+    at = page
+    _by_key(at.number_input, "vq_k").set_value(10).run()
+    _no_exception(at)
+    name = at.session_state["vq_checkpoint"]
+    codes = catalogue.vqvae_codes(load_checkpoint(name), "test")
+    x = codes["latent"].numpy().astype(np.float64)
+    clusters = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(x)
+    assert _metric(at, "silhouette") == f"{silhouette_score(x, clusters):.3f}"
+    table = pd.crosstab(clusters, codes["labels"])
+    from scipy.optimize import linear_sum_assignment
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    matched = table.to_numpy()[rows, cols].sum() / len(clusters)
+    assert _metric(at, "matched accuracy") == f"{100 * matched:.1f} %"
+
+
+def test_the_pseudo_label_table_has_both_classifiers(page):
+    table = next(d.value for d in page.dataframe if "trained on" in d.value.columns)
+    assert list(table["trained on"]) == ["true labels", "pseudo-labels", "pseudo-labels right (train)"]
+    assert table["accuracy (%)"].between(0, 100).all()
+
+
+def test_the_codebook_table_lists_every_shipped_vqvae_with_restarts_and_without(page):
+    table = next(d.value for d in page.dataframe if "dead-code restarts" in d.value.columns)
+    assert set(table["dead-code restarts"]) == {"restarts", "no restarts"}
+    assert (table["test perplexity"] <= table["codes"]).all()
+
+
+def test_the_map_switches_to_umap_and_colours_by_cluster(page):
+    at = page
+    _by_key(at.radio, "vq_method").set_value("umap").run()
+    _by_key(at.radio, "vq_colour").set_value("cluster").run()
+    _no_exception(at)
+    spec = _chart(at, "vq_map")
+    assert spec["layout"]["title"]["text"].startswith("UMAP")
+    from dgm_core.data import load_dataset
+
+    test = load_dataset("digits", "test", 8)
+    assert sum(len(t["x"]) for t in spec["data"]) == len(test.labels)
+    # hovering shows the digit, drawn in shade characters, 8 rows
+    assert all(len(text.split("<br>")) == 8 and set(text) - set(" ░▒▓█<br>") == set()
+               for t in spec["data"] for text in t["text"])
+    assert all(t["name"].startswith("cluster ") for t in spec["data"])
+    assert any("carry little meaning" in w.value for w in at.warning)
