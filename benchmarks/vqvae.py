@@ -68,11 +68,11 @@ def _tsne_rows(features: np.ndarray, label: str, common: dict) -> list[dict]:
     from sklearn.manifold import TSNE, trustworthiness
 
     start = time.perf_counter()
-    ours = TSNE(n_components=2, perplexity=30, init="pca", random_state=0).fit_transform(features)
+    ours = TSNE(n_components=2, perplexity=30, init="pca", random_state=0, n_jobs=-1).fit_transform(features)
     sklearn_seconds = time.perf_counter() - start
     start = time.perf_counter()
     theirs = np.asarray(OpenTSNE(n_components=2, perplexity=30, initialization="pca", random_state=0,
-                                 n_jobs=1).fit(features))
+                                 n_jobs=-1).fit(features))
     open_seconds = time.perf_counter() - start
     t_sklearn = trustworthiness(features, ours, n_neighbors=10)
     t_open = trustworthiness(features, theirs, n_neighbors=10)

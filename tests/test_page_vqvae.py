@@ -74,7 +74,7 @@ def test_the_map_switches_to_umap_and_colours_by_cluster(page):
     from dgm_core.data import load_dataset
 
     test = load_dataset("digits", "test", 8)
-    assert sum(len(t["x"]) for t in spec["data"]) == len(test.labels)
+    assert sum(len(t["text"]) for t in spec["data"]) == len(test.labels)
     # hovering shows the digit, drawn in shade characters, 8 rows
     assert all(len(text.split("<br>")) == 8 and set(text) - set(" ░▒▓█<br>") == set()
                for t in spec["data"] for text in t["text"])

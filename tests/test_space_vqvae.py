@@ -34,7 +34,7 @@ def test_the_clustering_matches_the_page_call():
     assert f"silhouette {report['silhouette']:.3f}" in summary
     assert f"matched accuracy {100 * report['matched accuracy']:.1f} %" in summary
     z = plotly_json(confusion)["data"][0]["z"]
-    assert sum(map(sum, z)) == len(report["clusters"])
+    assert sum(int(v) for row in z for v in row) == len(report["clusters"])
     assert len(plotly_json(distribution)["data"]) == 10
 
 

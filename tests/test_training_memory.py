@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 
 BUDGET_MB = 2048
 MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier", "realnvp", "vae-flow-prior", "ebm", "ebm-cond", "jem",
-          "jempp"]
+          "jempp", "vqvae"]
 
 WRAPPER = """
 import resource, subprocess, sys
