@@ -10,8 +10,14 @@ import torch
 
 from dgm_core import catalogue, clustering
 from dgm_core.figures.images import image_grid_figure
-from dgm_core.figures.vqvae import (code_maps_figure, confusion_figure, distribution_figure, embedding_figure,
-                                    health_over_training_figure, usage_figure)
+from dgm_core.figures.vqvae import (
+    code_maps_figure,
+    confusion_figure,
+    distribution_figure,
+    embedding_figure,
+    health_over_training_figure,
+    usage_figure,
+)
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import load_or_say as _load
 
@@ -77,9 +83,9 @@ with health_tab:
     st.dataframe(pd.DataFrame(comparison["rows"]), hide_index=True)
     left, right = st.columns(2)
     left.plotly_chart(health_over_training_figure(comparison["curves"], "test_perplexity",
-                                                  "test perplexity (equally used codes)"), key="vq_perplexity")
+                                                  "test perplexity (codes)"), key="vq_perplexity")
     right.plotly_chart(health_over_training_figure(comparison["curves"], "test_dead_codes",
-                                                   "dead codes on the test set (never chosen)"), key="vq_dead")
+                                                   "dead codes (test set)"), key="vq_dead")
     counts = test["histogram"].sum(0)
     st.plotly_chart(usage_figure(counts, f"{name}: how often each code is used on the test set"), key="vq_usage")
     st.caption("Perplexity exp(−Σ p log p) is the number of equally used codes with the same entropy; a dead code "
@@ -130,5 +136,5 @@ with pseudo_tab:
     study = _pseudo(name, representation, k, seed)
     st.dataframe(pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()]),
                  hide_index=True)
-    st.caption("'pseudo-labels right (train)' is how many training pseudo-labels are the true label: the second "
-               "classifier can hardly beat it.")
+    st.caption("'pseudo-labels right (train)' is the share of training pseudo-labels that are the true label: the "
+               "second classifier learns from those, so its test accuracy lands near that share, not near the first's.")

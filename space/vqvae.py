@@ -9,8 +9,14 @@ import torch
 
 from dgm_core import catalogue, clustering
 from dgm_core.figures.images import image_grid_figure
-from dgm_core.figures.vqvae import (code_maps_figure, confusion_figure, distribution_figure, embedding_figure,
-                                    health_over_training_figure, usage_figure)
+from dgm_core.figures.vqvae import (
+    code_maps_figure,
+    confusion_figure,
+    distribution_figure,
+    embedding_figure,
+    health_over_training_figure,
+    usage_figure,
+)
 from space.inputs import keeps_figures, readable_errors, real, whole
 from space.inputs import loaded as _loaded
 
@@ -76,8 +82,8 @@ def codebook_health(name):
     comparison = catalogue.codebook_comparison(_loaded)
     counts = _codes(name, "test")["histogram"].sum(0)
     return (pd.DataFrame(comparison["rows"]),
-            health_over_training_figure(comparison["curves"], "test_perplexity", "test perplexity (equally used codes)"),
-            health_over_training_figure(comparison["curves"], "test_dead_codes", "dead codes on the test set (never chosen)"),
+            health_over_training_figure(comparison["curves"], "test_perplexity", "test perplexity (codes)"),
+            health_over_training_figure(comparison["curves"], "test_dead_codes", "dead codes (test set)"),
             usage_figure(counts, f"{name}: how often each code is used on the test set"))
 
 
@@ -120,7 +126,8 @@ def pseudo_labels(name, representation, k, seed):
     study = _pseudo(name, representation, k, seed)
     table = pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()])
     return table, ("Both logistic regressions are scored on the test set's true labels; 'pseudo-labels right (train)' "
-                   "is how many training pseudo-labels are the true label.")
+                   "is the share of training pseudo-labels that are the true label: the second classifier learns from "
+                   "those, so its accuracy lands near that share.")
 
 
 def vqvae_tab() -> None:

@@ -11,6 +11,15 @@ from dgm_core.figures.style import colour, legend_below, margins
 SHADES = " ░▒▓█"
 
 
+def group_colour(i: int, groups: int) -> str:
+    """Distinct colours for labels or clusters: ten categorical ones (D3) up to ten groups, 26 beyond
+    (the lab's own palette cycles after eight, which made label 0 and label 8 the same blue)."""
+    from plotly.colors import qualitative
+
+    palette = qualitative.D3 if groups <= 10 else qualitative.Alphabet
+    return palette[i % len(palette)]
+
+
 def ascii_image(image: torch.Tensor | np.ndarray) -> str:
     """A small grey image as lines of shade characters joined by <br>: the picture a map point shows
     on hover (plotly's hover labels hold text, not images)."""
@@ -63,7 +72,8 @@ def confusion_figure(confusion: np.ndarray, labels: list[str]) -> go.Figure:
                                hovertemplate="true %{y}, matched cluster says %{x}: %{z} images<extra></extra>"))
     fig.update_layout(height=360, margin=margins(40), title="confusion after matching clusters to labels",
                       xaxis_title="label of the image's cluster (matched)", yaxis_title="true label")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(autorange="reversed", type="category")
     return fig
 
 
@@ -72,7 +82,7 @@ def distribution_figure(share: np.ndarray, sizes: np.ndarray, labels: list[str])
     clusters = [f"cluster {c} ({n})" for c, n in enumerate(sizes)]
     fig = go.Figure()
     for y, label in enumerate(labels):
-        fig.add_bar(x=clusters, y=share[:, y], name=label, marker_color=colour(y),
+        fig.add_bar(x=clusters, y=share[:, y], name=label, marker_color=group_colour(y, len(labels)),
                     hovertemplate=f"label {label}: %{{y:.0%}}<extra>%{{x}}</extra>")
     fig.update_layout(barmode="stack", height=340, margin=margins(40), legend=legend_below(-0.45),
                       title="labels inside each cluster", xaxis_title="cluster (images in it)",
@@ -85,10 +95,11 @@ def embedding_figure(points: np.ndarray, groups: np.ndarray, group_name: str, im
     """A 2-D map, one colour per label or cluster; hovering a point shows its image in shade characters."""
     fig = go.Figure()
     pictures = [ascii_image(im[0]) for im in images]
-    for i, g in enumerate(np.unique(groups)):
+    unique = np.unique(groups)
+    for i, g in enumerate(unique):
         members = np.flatnonzero(groups == g)
         fig.add_scattergl(x=points[members, 0], y=points[members, 1], mode="markers", name=f"{group_name} {g}",
-                          marker=dict(size=6, color=colour(i)), text=[pictures[m] for m in members],
+                          marker=dict(size=6, color=group_colour(i, len(unique))), text=[pictures[m] for m in members],
                           hovertemplate=f"{group_name} {g}<br>%{{text}}<extra></extra>")
     fig.update_layout(height=520, margin=margins(40), title=title, legend=legend_below(-0.15),
                       hoverlabel=dict(font_family="monospace", bgcolor="white"),
