@@ -80,3 +80,23 @@ def test_the_map_switches_to_umap_and_colours_by_cluster(page):
                for t in spec["data"] for text in t["text"])
     assert all(t["name"].startswith("cluster ") for t in spec["data"])
     assert any("carry little meaning" in w.value for w in at.warning)
+
+
+def test_the_extremes_of_every_setting_answer_without_an_exception():
+    """Streamlit's boxes refuse values outside their ranges; at each end of each range the page answers."""
+    from dgm_core.data import load_dataset
+
+    at = open_lab(PAGE, timeout=300)
+    _by_key(at.radio, "vq_repr").set_value("histogram").run()
+    for k in (2, 30):
+        _by_key(at.number_input, "vq_k").set_value(k).run()
+        _no_exception(at)
+        assert _chart(at, "vq_distribution")["layout"]["xaxis"]["title"]["text"] == "cluster (images in it)"
+        assert len(_chart(at, "vq_distribution")["data"][0]["x"]) == k
+    for perplexity in (5, 100):
+        _by_key(at.number_input, "vq_perplexity_value").set_value(perplexity).run()
+        _no_exception(at)
+    last = len(load_dataset("digits", "test", 8).labels) - 8
+    _by_key(at.number_input, "vq_first").set_value(last).run()
+    _no_exception(at)
+    assert len([t for t in _chart(at, "vq_code_maps")["data"] if t["type"] == "heatmap"]) == 8

@@ -461,3 +461,25 @@ def test_vqvae_run_killed_mid_epoch_resumes_the_same_codebook_and_usage(tmp_path
     a, b = weights(straight), weights(killed)
     assert torch.equal(a["quantizer.usage"], b["quantizer.usage"]) and torch.equal(a["quantizer.codebook"], b["quantizer.codebook"])
     assert untimed(load_checkpoint(straight).history) == untimed(load_checkpoint(killed).history)
+
+
+def test_vqvae_on_mnist_files_codes_28x28_as_a_7x7_grid(tmp_path, monkeypatch):
+    """MNIST as tiny idx files written here (no download): the VQ-VAE halves 28x28 twice."""
+    import numpy as np
+
+    from tests.test_data import _idx_images, _idx_labels
+    from training import run as run_module
+
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 16), ("t10k", 8)):
+        _idx_images(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _idx_labels(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    monkeypatch.setattr("dgm_core.data.registry.DEFAULT_ROOT", tmp_path / "data")
+    out = tmp_path / "run"
+    assert run_module.main(["vqvae", "--dataset", "mnist", "--width", "4", "--codes", "8", "--code-dim", "2",
+                            "--batch-size", "8", "--epochs", "1", "--sample-every", "1", "--out", str(out)]) == 0
+    model = load_checkpoint(out).model
+    assert model.image_size == 28 and model.latent_size == 7
+    assert (out / "samples" / "epoch-001.png").exists()

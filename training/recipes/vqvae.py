@@ -65,21 +65,18 @@ class VQVAERecipe(Recipe):
         self.model.eval()
         report = vqvae.reconstruction_report(self.model, test.images.to(self.device))
         self.model.train()
+        self._shown = test.images[:32]          # the sample grid's originals (evaluate runs first)
         return {"test_mse": report["mse"], "test_perplexity": report["perplexity"],
                 "test_dead_codes": report["dead_codes"], "restarted_so_far": self.restarted}
 
     def samples(self):
-        """Test images and their reconstructions, in alternate rows of 8."""
-        from dgm_core.data import load_dataset
-
-        if not hasattr(self, "_shown"):
-            test = load_dataset(self.args.dataset, "test", self.model.image_size)
-            self._shown = test.images[:32]
+        """The first 32 test images and their reconstructions, in alternate rows of 8."""
+        shown = self._shown
         self.model.eval()
         with torch.no_grad():
-            recon, _ = self.model(self._shown.to(self.device))
+            recon, _ = self.model(shown.to(self.device))
         self.model.train()
-        rows = [t for i in range(4) for t in (self._shown[8 * i:8 * i + 8], recon[8 * i:8 * i + 8].cpu())]
+        rows = [t for i in range(0, len(shown), 8) for t in (shown[i:i + 8].cpu(), recon[i:i + 8].cpu())]
         return torch.cat(rows)
 
     def state_dict(self):
