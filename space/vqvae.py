@@ -59,6 +59,12 @@ def _representation(value) -> str:
     return value
 
 
+def _clustering(name, representation, k, seed) -> tuple[str, str, int, int]:
+    """The clustering tab's boxes, checked: checkpoint, representation, k and k-means seed."""
+    return (_name(name), _representation(representation), whole(k, "clusters k", 2, 30),
+            whole(seed, "k-means seed", 0, 10_000))
+
+
 @keeps_figures(outputs=3, message_at=2)
 @readable_errors
 def reconstructions(name, first):
@@ -90,8 +96,7 @@ def codebook_health(name):
 @keeps_figures(outputs=3, message_at=0)
 @readable_errors
 def cluster_codes(name, representation, k, seed):
-    name, representation = _name(name), _representation(representation)
-    k, seed = whole(k, "clusters k", 2, 30), whole(seed, "k-means seed", 0, 10_000)
+    name, representation, k, seed = _clustering(name, representation, k, seed)
     report = _clusters(name, representation, k, seed)
     summary = (f"**silhouette {report['silhouette']:.3f}** (−1 to 1; higher: tighter clusters) · **matched accuracy "
                f"{100 * report['matched accuracy']:.1f} %** (each cluster named by its best label, Hungarian method; "
@@ -102,13 +107,13 @@ def cluster_codes(name, representation, k, seed):
 @keeps_figures(outputs=2, message_at=1)
 @readable_errors
 def code_map(name, representation, method, parameter, colour_by, k, seed, map_seed):
-    name, representation = _name(name), _representation(representation)
+    name, representation, k, seed = _clustering(name, representation, k, seed)
     if method not in ("t-SNE", "UMAP"):
         raise gr.Error("method: choose t-SNE or UMAP.")
     if colour_by not in ("label", "cluster"):
         raise gr.Error("colour by: choose label or cluster.")
     parameter = (real(parameter, "perplexity", 5, 100) if method == "t-SNE" else whole(parameter, "neighbours", 2, 100))
-    k, seed, map_seed = whole(k, "clusters k", 2, 30), whole(seed, "k-means seed", 0, 10_000), whole(map_seed, "map seed", 0, 10_000)
+    map_seed = whole(map_seed, "map seed", 0, 10_000)
     test = _codes(name, "test")
     points = _map(name, representation, "tsne" if method == "t-SNE" else "umap", float(parameter), map_seed)
     groups = test["labels"] if colour_by == "label" else _clusters(name, representation, k, seed)["clusters"]
@@ -121,8 +126,7 @@ def code_map(name, representation, method, parameter, colour_by, k, seed, map_se
 @keeps_figures(outputs=2, message_at=1)
 @readable_errors
 def pseudo_labels(name, representation, k, seed):
-    name, representation = _name(name), _representation(representation)
-    k, seed = whole(k, "clusters k", 2, 30), whole(seed, "k-means seed", 0, 10_000)
+    name, representation, k, seed = _clustering(name, representation, k, seed)
     study = _pseudo(name, representation, k, seed)
     table = pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()])
     return table, ("Both logistic regressions are scored on the test set's true labels; 'pseudo-labels right (train)' "

@@ -372,23 +372,30 @@ def test_tiny_flow_prior_vae_run_records_its_iwae_curve(tmp_path):
     assert "kl_per_dim" not in checkpoint.history
 
 
-def test_realnvp_on_mnist_files_models_28x28_with_256_levels_and_pushes_to_the_hub(tmp_path, monkeypatch, capsys):
-    """MNIST as tiny idx files written here (no download): the model takes the dataset's own 28x28 and
-    256 levels, and the Hub push uploads a folder RealNVP.from_pretrained loads."""
+def tiny_mnist(tmp_path, monkeypatch, train_images: int = 16, test_images: int = 4) -> None:
+    """MNIST as tiny idx files of random pixels under tmp_path, where load_dataset("mnist") now looks."""
     import numpy as np
 
-    from dgm_core import checkpoints
-    from dgm_core.flow import RealNVP
     from tests.test_data import _idx_images, _idx_labels
-    from training import run as run_module
 
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for split, n in (("train", 16), ("t10k", 4)):
+    for split, n in (("train", train_images), ("t10k", test_images)):
         _idx_images(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
         _idx_labels(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
     monkeypatch.setattr("dgm_core.data.registry.DEFAULT_ROOT", tmp_path / "data")
+
+
+def test_realnvp_on_mnist_files_models_28x28_with_256_levels_and_pushes_to_the_hub(tmp_path, monkeypatch, capsys):
+    """MNIST as tiny idx files written here (no download): the model takes the dataset's own 28x28 and
+    256 levels, and the Hub push uploads a folder RealNVP.from_pretrained loads."""
+
+    from dgm_core import checkpoints
+    from dgm_core.flow import RealNVP
+    from training import run as run_module
+
+    tiny_mnist(tmp_path, monkeypatch, test_images=4)
     fake = FakeHfApi(tmp_path / "hub")
     monkeypatch.setattr(checkpoints, "HfApi", lambda: fake)
     out = tmp_path / "run"
@@ -465,18 +472,10 @@ def test_vqvae_run_killed_mid_epoch_resumes_the_same_codebook_and_usage(tmp_path
 
 def test_vqvae_on_mnist_files_codes_28x28_as_a_7x7_grid(tmp_path, monkeypatch):
     """MNIST as tiny idx files written here (no download): the VQ-VAE halves 28x28 twice."""
-    import numpy as np
 
-    from tests.test_data import _idx_images, _idx_labels
     from training import run as run_module
 
-    raw = tmp_path / "data" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 16), ("t10k", 8)):
-        _idx_images(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _idx_labels(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
-    monkeypatch.setattr("dgm_core.data.registry.DEFAULT_ROOT", tmp_path / "data")
+    tiny_mnist(tmp_path, monkeypatch, test_images=8)
     out = tmp_path / "run"
     assert run_module.main(["vqvae", "--dataset", "mnist", "--width", "4", "--codes", "8", "--code-dim", "2",
                             "--batch-size", "8", "--epochs", "1", "--sample-every", "1", "--out", str(out)]) == 0
