@@ -332,6 +332,7 @@ def cluster_report(codes: dict, representation: str, k: int, seed: int = 0) -> d
     clusters = clustering.kmeans(features, k, seed)
     num_labels = int(labels.max()) + 1
     return {"clusters": clusters, "silhouette": clustering.silhouette(features, clusters),
+            "matched": clustering.match_clusters(labels, clusters, num_labels),
             "matched accuracy": clustering.matched_accuracy(labels, clusters, num_labels),
             "confusion": clustering.matched_confusion(labels, clusters, num_labels),
             "share": clustering.label_distribution(labels, clusters, num_labels, k),
@@ -354,6 +355,13 @@ def pseudo_label_report(train_codes: dict, test_codes: dict, representation: str
 
     return clustering.pseudo_label_study(_representation(train_codes, representation), train_codes["labels"],
                                          _representation(test_codes, representation), test_codes["labels"], k, seed)
+
+
+def pseudo_label_rows(study: dict, k: int) -> list[dict]:
+    """The two classifiers of a pseudo-label study as table rows."""
+    return [{"classifier trained on": "the true labels", "test accuracy (%)": round(100 * study["true labels"], 1)},
+            {"classifier trained on": f"k-means pseudo-labels (k = {k})",
+             "test accuracy (%)": round(100 * study["pseudo-labels"], 1)}]
 
 
 def codebook_comparison(load) -> dict:

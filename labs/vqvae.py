@@ -105,7 +105,7 @@ with cluster_tab:
     m2.metric("matched accuracy (each cluster named by its best label)", f"{100 * report['matched accuracy']:.1f} %")
     left, right = st.columns(2)
     left.plotly_chart(confusion_figure(report["confusion"], labels), key="vq_confusion")
-    right.plotly_chart(distribution_figure(report["share"], report["sizes"], labels), key="vq_distribution")
+    right.plotly_chart(distribution_figure(report["share"], report["sizes"], labels, report["matched"]), key="vq_distribution")
     st.caption("Clusters are matched to labels by the Hungarian method (each label used once; with more clusters "
                "than labels the rest take their majority label). The labels were never shown to k-means.")
 
@@ -120,6 +120,8 @@ with map_tab:
     colour_by = c3.radio("colour by", ["label", "cluster"], key="vq_colour")
     map_seed = int(c4.number_input("map seed", 0, 10_000, 0, key="vq_map_seed"))
     map_repr = st.session_state.get("vq_repr", "latent")
+    st.caption(f"Drawn from each digit's {catalogue.REPRESENTATIONS[map_repr]}, as chosen in **Clustering the codes** "
+               "(where k and the seed of the cluster colours are set too).")
     points = _map(name, map_repr, method, float(parameter), map_seed)
     groups = test["labels"] if colour_by == "label" else _clusters(name, map_repr, k, seed)["clusters"]
     st.plotly_chart(embedding_figure(points, groups, colour_by, test["images"],
@@ -134,7 +136,8 @@ with pseudo_tab:
                 f"with the true labels, one with k-means pseudo-labels (k = {k}, each cluster named by its matched "
                 "label on the training set). Both are scored on the test set's true labels.")
     study = _pseudo(name, representation, k, seed)
-    st.dataframe(pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()]),
-                 hide_index=True)
-    st.caption("'pseudo-labels right (train)' is the share of training pseudo-labels that are the true label: the "
-               "second classifier learns from those, so its test accuracy lands near that share, not near the first's.")
+    st.dataframe(pd.DataFrame(catalogue.pseudo_label_rows(study, k)), hide_index=True,
+                 column_config={"test accuracy (%)": st.column_config.NumberColumn(format="%.1f")})
+    st.caption(f"{100 * study['pseudo-labels right (train)']:.1f} % of the training pseudo-labels are the true label. "
+               "The second classifier learns from those, so its test accuracy lands near that share, not near the "
+               "first's.")

@@ -123,10 +123,12 @@ def energy_tab() -> None:
         status = gr.Markdown("Press **Train the energy from scratch**: the energy and its chains appear here.")
         with gr.Row():
             panel, energies = gr.Plot(label="energy"), gr.Plot(label="energies over training")
+        # Gradio's default trigger_mode "once" dropped a click made while the stream ran, while the pause
+        # above still stopped the stream: the run froze with no message. "always_last" runs the click next.
         start.click(live.request_pause, None, None, queue=False)
         start.click(live_training, [dataset, steps, per_refresh, init, sgld_steps, step_size, sigma_start, sigma_end,
                                     hidden, lr, alpha, seed, points_file, drawing], [panel, energies, status],
-                    api_name="ebm_live", concurrency_limit=1)
+                    api_name="ebm_live", concurrency_limit=1, trigger_mode="always_last")
         stop.click(live.request_pause, None, None, queue=False)
     grids = catalogue.buffer_against_noise(_loaded)
     if grids:
@@ -134,9 +136,12 @@ def energy_tab() -> None:
             gr.Markdown("Chains from the replay buffer against chains from uniform noise, over training (sample grids "
                         "the trainer wrote; both models have the same network, data and SGLD settings).")
             snapshot = gr.Dropdown(list(grids), value=list(grids)[-1], label="snapshot")
+            shown = []
             with gr.Row():
-                shown = [gr.Image(_enlarged(png), label=f"chains started from {label}", interactive=False)
-                         for label, png in grids[list(grids)[-1]].items()]
+                for label, png in grids[list(grids)[-1]].items():
+                    with gr.Column():
+                        gr.Markdown(f"**chains started from {label}**")
+                        shown.append(gr.Image(_enlarged(png), show_label=False, interactive=False))
 
             def show(epoch):
                 if epoch not in grids:

@@ -190,7 +190,7 @@ def flows_tab() -> None:
         warp = gr.Plot(label="warp")
         start.click(live.request_pause, None, None, queue=False)
         start.click(live_training, [dataset, steps, per_refresh, couplings, hidden, lr, seed, direction, points_file,
-                                    drawing], [panel, warp, status], api_name="flow_live", concurrency_limit=1)
+                                    drawing], [panel, warp, status], api_name="flow_live", concurrency_limit=1, trigger_mode="always_last")
         stop.click(live.request_pause, None, None, queue=False)
     names = _flow_names() or ["(none shipped)"]
     with gr.Tab("Image samples"):

@@ -179,7 +179,8 @@ def gans_tab() -> None:
         start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
                                           points_file, drawing],
                           [*panels, losses, table, status], api_name="gan_live",
-                          concurrency_limit=1)   # trains for seconds: one at a time, so it holds one core at most
+                          concurrency_limit=1,   # trains for seconds: one at a time, so it holds one core at most
+                          trigger_mode="always_last")   # a click during a run pauses it, then starts this one
         stop.click(live.request_pause, None, None, queue=False)   # the stream ends at its next refresh
     with gr.Tab("Theory"):
         with gr.Row():

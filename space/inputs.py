@@ -65,11 +65,10 @@ def readable_errors(handler):
 
 def keeps_figures(outputs: int, message_at: int):
     """For a handler whose figures a student should keep when an input is wrong: a gr.Error becomes the
-    message in output `message_at` (a Markdown beside the button) and a toast, and every other output
-    is left as it was (gr.skip()). Raised, Gradio would mark every output "Error" and blank the figures
+    message in output `message_at` (a Markdown beside the button), and every other output is left as
+    it was (gr.skip()); no toast, which only repeated the message and piled up. Raised, Gradio would mark every output "Error" and blank the figures
     the student was looking at. Put it above @readable_errors, which turns the unexpected into gr.Error."""
     def reply(exc: gr.Error) -> tuple:
-        gr.Warning(exc.message)
         answer = [gr.skip()] * outputs
         answer[message_at] = f"**Not run:** {exc.message} The figures below are from the last run."
         return tuple(answer)

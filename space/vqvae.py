@@ -101,7 +101,8 @@ def cluster_codes(name, representation, k, seed):
     summary = (f"**silhouette {report['silhouette']:.3f}** (−1 to 1; higher: tighter clusters) · **matched accuracy "
                f"{100 * report['matched accuracy']:.1f} %** (each cluster named by its best label, Hungarian method; "
                "k-means never saw the labels)")
-    return summary, confusion_figure(report["confusion"], LABELS), distribution_figure(report["share"], report["sizes"], LABELS)
+    return summary, confusion_figure(report["confusion"], LABELS), distribution_figure(report["share"], report["sizes"], LABELS,
+                                                                                     report["matched"])
 
 
 @keeps_figures(outputs=2, message_at=1)
@@ -128,10 +129,18 @@ def code_map(name, representation, method, parameter, colour_by, k, seed, map_se
 def pseudo_labels(name, representation, k, seed):
     name, representation, k, seed = _clustering(name, representation, k, seed)
     study = _pseudo(name, representation, k, seed)
-    table = pd.DataFrame([{"trained on": key, "accuracy (%)": round(100 * value, 1)} for key, value in study.items()])
-    return table, ("Both logistic regressions are scored on the test set's true labels; 'pseudo-labels right (train)' "
-                   "is the share of training pseudo-labels that are the true label: the second classifier learns from "
-                   "those, so its accuracy lands near that share.")
+    return (pd.DataFrame(catalogue.pseudo_label_rows(study, k)),
+            f"Both are scored on the test set's true labels, on each digit's {catalogue.REPRESENTATIONS[representation]} "
+            f"(the clustering tab's choice). {100 * study['pseudo-labels right (train)']:.1f} % of the training "
+            "pseudo-labels are the true label: the second classifier learns from those, so its accuracy lands near "
+            "that share.")
+
+
+def stale(name):
+    """After the checkpoint changes: the map and the classifiers (seconds each) are cleared and say how
+    to redraw them; the quick tabs redraw themselves (wired in vqvae_tab)."""
+    return (None, f"The checkpoint is now **{name}**: press **Draw the map** to draw its codes.",
+            None, f"The checkpoint is now **{name}**: press **Train both classifiers** for its codes.")
 
 
 def vqvae_tab() -> None:
@@ -140,20 +149,21 @@ def vqvae_tab() -> None:
         gr.Markdown("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")
         return
     gr.Markdown("A VQ-VAE turns each digit into a small grid of discrete codes; this tab looks at the codebook and "
-                "at what clustering those codes finds.")
+                "at what clustering those codes finds. Changing the checkpoint redraws the first three sub-tabs.")
     name = gr.Dropdown(runs, value=runs[0], label="VQ-VAE checkpoint")
+    # The figures carry their own titles: Gradio's label tag would cover them.
     with gr.Tab("Reconstructions and codes"):
         first = gr.Number(0, precision=0, label="first test image (8 are shown)")
         show = gr.Button("Show reconstructions and codes", variant="primary")
         note = gr.Markdown()
-        grid, maps = gr.Plot(label="originals and reconstructions"), gr.Plot(label="code maps")
+        grid, maps = gr.Plot(show_label=False), gr.Plot(show_label=False)
         show.click(reconstructions, [name, first], [grid, maps, note], api_name="vq_reconstructions")
     with gr.Tab("Codebook health"):
         health = gr.Button("Compare the codebooks", variant="primary")
         table = gr.Dataframe(label="every shipped VQ-VAE at the end of training")
         with gr.Row():
-            perplexity, dead = gr.Plot(label="perplexity over training"), gr.Plot(label="dead codes over training")
-        usage = gr.Plot(label="usage of each code")
+            perplexity, dead = gr.Plot(show_label=False), gr.Plot(show_label=False)
+        usage = gr.Plot(show_label=False)
         health.click(codebook_health, name, [table, perplexity, dead, usage], api_name="vq_health")
     with gr.Tab("Clustering the codes"):
         with gr.Row():
@@ -164,20 +174,29 @@ def vqvae_tab() -> None:
         cluster = gr.Button("Cluster the codes", variant="primary")
         summary = gr.Markdown()
         with gr.Row():
-            confusion, distribution = gr.Plot(label="confusion after matching"), gr.Plot(label="labels inside each cluster")
+            confusion, distribution = gr.Plot(show_label=False), gr.Plot(show_label=False)
         cluster.click(cluster_codes, [name, representation, k, seed], [summary, confusion, distribution],
                       api_name="vq_cluster")
     with gr.Tab("t-SNE / UMAP map"):
+        gr.Markdown("Drawn from the codes chosen under **cluster on** in the clustering tab; cluster colours use its "
+                    "k and seed.")
         with gr.Row():
             method = gr.Radio(["t-SNE", "UMAP"], value="t-SNE", label="method")
             parameter = gr.Number(30, label="perplexity (t-SNE, 5–100) or neighbours (UMAP, 2–100)")
-            colour_by = gr.Radio(["label", "cluster"], value="label", label="colour by (clusters: the clustering tab's k and seed)")
+            colour_by = gr.Radio(["label", "cluster"], value="label", label="colour by")
             map_seed = gr.Number(0, precision=0, label="map seed")
         draw = gr.Button("Draw the map", variant="primary")
-        figure, caveat = gr.Plot(label="map of the test codes"), gr.Markdown()
+        caveat = gr.Markdown()
+        figure = gr.Plot(show_label=False)
         draw.click(code_map, [name, representation, method, parameter, colour_by, k, seed, map_seed], [figure, caveat],
                    api_name="vq_map")
     with gr.Tab("True vs pseudo-labels"):
         compare = gr.Button("Train both classifiers", variant="primary")
-        study, explanation = gr.Dataframe(label="test accuracy"), gr.Markdown()
+        study, explanation = gr.Dataframe(label="test accuracy of each classifier"), gr.Markdown()
         compare.click(pseudo_labels, [name, representation, k, seed], [study, explanation], api_name="vq_pseudo")
+    # A new checkpoint: redraw what is quick, clear what takes seconds (and say so), so no tab shows the
+    # previous checkpoint's results under the new name.
+    name.change(stale, name, [figure, caveat, study, explanation], queue=False)
+    name.change(reconstructions, [name, first], [grid, maps, note])
+    name.change(codebook_health, name, [table, perplexity, dead, usage])
+    name.change(cluster_codes, [name, representation, k, seed], [summary, confusion, distribution])

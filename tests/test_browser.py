@@ -141,4 +141,4 @@ def test_vqvae_lab_shows_every_tab_in_chromium(browser, streamlit_url):
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
     _every_tab_shows(page, errors, [("Codebook health", "dead codes"), ("Clustering the codes", "matched accuracy"),
                                      ("t-SNE / UMAP map", "carry little meaning"),
-                                     ("True vs pseudo-labels", "pseudo-labels right (train)")])
+                                     ("True vs pseudo-labels", "of the training pseudo-labels are the true label")])

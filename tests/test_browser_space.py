@@ -21,7 +21,7 @@ EXPECTED = {
     "Reconstructions and codes": ("Show reconstructions and codes", "plot"),
     "Codebook health": ("Compare the codebooks", "plot"), "Clustering the codes": ("Cluster the codes", "plot"),
     "t-SNE / UMAP map": ("Draw the map", "plot"),
-    "True vs pseudo-labels": ("Train both classifiers", ("text", "pseudo-labels right (train)")),
+    "True vs pseudo-labels": ("Train both classifiers", ("text", "of the training pseudo-labels are the true label")),
 }
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.
 CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3, "Reconstructions and codes": 2,

@@ -83,4 +83,15 @@ def test_the_space_builds_the_buffer_against_noise_tab():
 
     demo = app.build_demo()
     labels = {getattr(b, "label", None) for b in demo.blocks.values()}
-    assert {"snapshot", "chains started from replay buffer", "chains started from uniform noise"} <= labels
+    texts = {getattr(b, "value", None) for b in demo.blocks.values() if isinstance(b, gr.Markdown)}
+    assert "snapshot" in labels
+    assert {"**chains started from replay buffer**", "**chains started from uniform noise**"} <= texts
+
+
+def test_a_train_click_during_a_live_run_is_run_next_not_dropped():
+    """Gradio's default trigger_mode "once" dropped the click while the pause it also sends stopped the
+    run: the run froze with no message (seen in Chromium)."""
+    import space.app as app
+
+    modes = {d.get("api_name"): d.get("trigger_mode") for d in app.build_demo().config["dependencies"]}
+    assert modes["ebm_live"] == modes["flow_live"] == modes["gan_live"] == "always_last"

@@ -66,8 +66,22 @@ def test_the_map_refuses_a_bad_perplexity_and_draws_a_good_one():
 def test_pseudo_labels_and_codebook_health():
     from space.vqvae import codebook_health, pseudo_labels
 
-    table, _ = pseudo_labels(_name(), "latent", 10, 0)
-    assert list(table["trained on"]) == ["true labels", "pseudo-labels", "pseudo-labels right (train)"]
+    table, note = pseudo_labels(_name(), "latent", 10, 0)
+    assert list(table["classifier trained on"]) == ["the true labels", "k-means pseudo-labels (k = 10)"]
+    assert "of the training pseudo-labels are the true label" in note
     rows, perplexity, dead, usage = codebook_health(_name())
     assert set(rows["dead-code restarts"]) == {"restarts", "no restarts"}
     assert len(plotly_json(perplexity)["data"]) == len(rows)
+
+
+def test_changing_the_checkpoint_redraws_the_quick_tabs_and_clears_the_slow_ones():
+    import space.app as app
+    from space.vqvae import stale
+
+    demo = app.build_demo()
+    dropdown = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "VQ-VAE checkpoint")
+    on_change = [d for d in demo.config["dependencies"]
+                 if any(t[0] == dropdown._id and t[1] == "change" for t in d["targets"])]
+    assert len(on_change) == 4
+    figure, note, table, explanation = stale("vqvae-digits-ema")
+    assert figure is None and table is None and "vqvae-digits-ema" in note and "Draw the map" in note

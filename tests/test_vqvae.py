@@ -130,3 +130,16 @@ def test_pseudo_labels_of_separable_codes_train_nearly_as_well_as_the_true_label
     (tx, ty), (vx, vy) = data(300), data(200)
     study = clustering.pseudo_label_study(tx, ty, vx, vy, k=3)
     assert study["true labels"] > 0.97 and study["pseudo-labels"] > 0.95 and study["pseudo-labels right (train)"] > 0.95
+
+
+def test_the_usage_chart_is_most_used_first_on_a_category_axis_and_clusters_name_their_label():
+    from dgm_core.figures.vqvae import distribution_figure, usage_figure
+
+    counts = torch.tensor([3.0, 10.0, 0.0, 7.0])
+    fig = usage_figure(counts, "t")
+    assert list(fig.layout.xaxis.categoryarray) == ["#1", "#3", "#0", "#2"] and fig.layout.xaxis.type == "category"
+    assert list(fig.data[0].y) == [10, 7, 3, 0]
+    labels, clusters = np.array([0, 0, 1, 1, 1]), np.array([1, 1, 0, 0, 0])
+    matched = clustering.match_clusters(labels, clusters, 2)
+    fig = distribution_figure(clustering.label_distribution(labels, clusters, 2, 2), np.array([3, 2]), ["0", "1"], matched)
+    assert list(fig.data[0].x) == ["0→1 (3)", "1→0 (2)"]

@@ -45,13 +45,15 @@ def code_maps_figure(indices: torch.Tensor, titles: list[str]) -> go.Figure:
 
 
 def usage_figure(counts: torch.Tensor, title: str) -> go.Figure:
-    """How often each code is chosen over the test set (dead codes: bars at 0)."""
+    """How often each code is chosen over the test set, most used first (dead codes: bars at 0)."""
     counts = np.asarray(counts)
-    order = np.argsort(-counts)
-    fig = go.Figure(go.Bar(x=[str(k) for k in order], y=counts[order], marker_color=colour(0),
+    order = np.argsort(-counts, kind="stable")
+    fig = go.Figure(go.Bar(x=[f"#{k}" for k in order], y=counts[order], marker_color=colour(0),
                            hovertemplate="code %{x}: %{y} positions<extra></extra>"))
     fig.update_layout(height=280, margin=margins(40), title=title,
                       xaxis_title="code (most used first)", yaxis_title="positions using it (test set)")
+    # category axis in the given order: numeric-looking names would be sorted as numbers
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=[f"#{k}" for k in order])
     return fig
 
 
@@ -77,16 +79,19 @@ def confusion_figure(confusion: np.ndarray, labels: list[str]) -> go.Figure:
     return fig
 
 
-def distribution_figure(share: np.ndarray, sizes: np.ndarray, labels: list[str]) -> go.Figure:
-    """Per cluster, the share of each label among its images (stacked to 1)."""
-    clusters = [f"cluster {c} ({n})" for c, n in enumerate(sizes)]
+def distribution_figure(share: np.ndarray, sizes: np.ndarray, labels: list[str], matched: dict[int, int]) -> go.Figure:
+    """Per cluster, the share of each label among its images (stacked to 1); each cluster's tick says
+    the label it was matched to and how many images it holds."""
+    clusters = [f"{c}→{labels[matched[c]]} ({n})" for c, n in enumerate(sizes)]
     fig = go.Figure()
     for y, label in enumerate(labels):
         fig.add_bar(x=clusters, y=share[:, y], name=label, marker_color=group_colour(y, len(labels)),
-                    hovertemplate=f"label {label}: %{{y:.0%}}<extra>%{{x}}</extra>")
-    fig.update_layout(barmode="stack", height=340, margin=margins(40), legend=legend_below(-0.45),
-                      title="labels inside each cluster", xaxis_title="cluster (images in it)",
+                    hovertemplate=f"label {label}: %{{y:.0%}}<extra>cluster %{{x}}</extra>")
+    fig.update_layout(barmode="stack", height=360, margin=dict(l=50, r=90, t=40, b=80),
+                      legend=dict(title="label", orientation="v", x=1.02, y=1),
+                      title="labels inside each cluster", xaxis_title="cluster → its matched label (images in it)",
                       yaxis_title="share of the cluster's images", yaxis_tickformat=".0%")
+    fig.update_xaxes(type="category", tickangle=-60, tickfont=dict(size=10))
     return fig
 
 
@@ -98,8 +103,11 @@ def embedding_figure(points: np.ndarray, groups: np.ndarray, group_name: str, im
     unique = np.unique(groups)
     for i, g in enumerate(unique):
         members = np.flatnonzero(groups == g)
+        # labels in the ten label colours of the cluster charts; clusters in another palette, so that
+        # "cluster 2" is not drawn in label 2's colour
+        shade = group_colour(i, len(unique)) if group_name == "label" else group_colour(i, 11)
         fig.add_scattergl(x=points[members, 0], y=points[members, 1], mode="markers", name=f"{group_name} {g}",
-                          marker=dict(size=6, color=group_colour(i, len(unique))), text=[pictures[m] for m in members],
+                          marker=dict(size=6, color=shade), text=[pictures[m] for m in members],
                           hovertemplate=f"{group_name} {g}<br>%{{text}}<extra></extra>")
     fig.update_layout(height=520, margin=margins(40), title=title, legend=legend_below(-0.15),
                       hoverlabel=dict(font_family="monospace", bgcolor="white"),
