@@ -13,8 +13,10 @@ from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import load_or_say as _load
 from labs.live import data_choice, live_training
+from labs.url_state import BIND, arrived, explain
 
 st.title("🔋 Energy-based models")
+link, link_message = arrived()
 live, images, jem_tab = st.tabs(["Live 2-D EBM", "Image samples", "JEM vs JEM++"])
 
 
@@ -22,18 +24,18 @@ live, images, jem_tab = st.tabs(["Live 2-D EBM", "Image samples", "JEM vs JEM++"
 def settings_from_widgets() -> ebm.ToyEBMConfig | None:
     R = ebm.LIVE_RANGES
     c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
-    init = c2.radio("chains start from", ["buffer", "noise"], key="ebm_init",
+    init = c2.radio("chains start from", ["buffer", "noise"], key="ebm_init", bind=BIND,
                     format_func=lambda v: "replay buffer (95 % reused)" if v == "buffer" else "uniform noise")
-    steps = int(c3.number_input("SGLD steps", *R["sgld_steps"], 20, key="ebm_sgld_steps"))
-    step_size = c4.number_input("step size ε", *R["step_size"], 0.01, format="%.4f", key="ebm_step_size")
-    seed = int(c5.number_input("seed", *R["seed"], 0, key="ebm_seed"))
+    steps = int(c3.number_input("SGLD steps", *R["sgld_steps"], 20, key="ebm_sgld_steps", bind=BIND))
+    step_size = c4.number_input("step size ε", *R["step_size"], 0.01, format="%.4f", key="ebm_step_size", bind=BIND)
+    seed = int(c5.number_input("seed", *R["seed"], 0, key="ebm_seed", bind=BIND))
     d1, d2, d3, d4, d5 = st.columns(5)
-    sigma_start = d1.number_input("noise σ at the first step", *R["sigma_start"], 0.1, format="%.3f", key="ebm_sigma0")
-    sigma_end = d2.number_input("noise σ at the last step", *R["sigma_end"], 0.1, format="%.3f", key="ebm_sigma1",
+    sigma_start = d1.number_input("noise σ at the first step", *R["sigma_start"], 0.1, format="%.3f", key="ebm_sigma0", bind=BIND)
+    sigma_end = d2.number_input("noise σ at the last step", *R["sigma_end"], 0.1, format="%.3f", key="ebm_sigma1", bind=BIND,
                                 help="σ_t = σ_start (σ_end / σ_start)^(t/(T−1)): equal ends keep the noise constant.")
-    hidden = int(d3.number_input("MLP width", *R["hidden"], 64, key="ebm_hidden"))
-    lr = d4.number_input("learning rate", *R["lr"], 1e-3, format="%.4f", key="ebm_lr")
-    alpha = d5.number_input("L2 energy penalty α", *R["alpha"], 0.1, format="%.3f", key="ebm_alpha")
+    hidden = int(d3.number_input("MLP width", *R["hidden"], 64, key="ebm_hidden", bind=BIND))
+    lr = d4.number_input("learning rate", *R["lr"], 1e-3, format="%.4f", key="ebm_lr", bind=BIND)
+    alpha = d5.number_input("L2 energy penalty α", *R["alpha"], 0.1, format="%.3f", key="ebm_alpha", bind=BIND)
     with c1:
         dataset = data_choice("ebm")
     if dataset is None:
@@ -74,7 +76,7 @@ with images:
     if grids:
         st.markdown("**Chains from noise against chains from the replay buffer**, over training (sample grids the "
                     "trainer wrote; both models have the same network, data and SGLD settings).")
-        chosen = st.select_slider("snapshot", list(grids), value=list(grids)[-1], key="ebm_snapshot")
+        chosen = st.select_slider("snapshot", list(grids), value=list(grids)[-1], key="ebm_snapshot", bind=BIND)
         for column, (label, png) in zip(st.columns(2), grids[chosen].items()):
             column.image(str(png), caption=f"chains started from {label}, {chosen}", width=320)
     conditional = _shipped("ebm-cond")
@@ -84,9 +86,9 @@ with images:
     if conditional:
         st.markdown("**Class-conditional samples** from E(x, y) = −f(x)[y]: SGLD from uniform noise for the class asked.")
         c1, c2, c3 = st.columns(3)
-        digit = c1.selectbox("class", list(range(10)), key="ebm_class")
-        sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 100, key="ebm_cond_steps"))
-        cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed"))
+        digit = c1.selectbox("class", list(range(10)), key="ebm_class", bind=BIND)
+        sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 100, key="ebm_cond_steps", bind=BIND))
+        cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed", bind=BIND))
         if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
             report = catalogue.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)
             left, right = st.columns(2)
@@ -113,3 +115,5 @@ with jem_tab:
         st.plotly_chart(chain_energy_figure(report["energy_curves"]), key="jem_energy")
         for column, (name, samples) in zip(st.columns(len(report["samples"])), report["samples"].items()):
             column.plotly_chart(image_grid_figure(samples, 8, name), key=f"jem_samples_{name}")
+
+explain(link, link_message)

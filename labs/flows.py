@@ -21,8 +21,10 @@ from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import load_or_say as _load
 from labs.live import data_choice, live_training
+from labs.url_state import BIND, arrived, explain
 
 st.title("🌊 Normalizing flows")
+link, link_message = arrived()
 live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
     ["Live 2-D flow", "Image samples", "Likelihood & OOD", "Hutchinson estimator", "VAE with a flow prior"])
 
@@ -31,10 +33,10 @@ live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
 def settings_from_widgets() -> flow.ToyFlowConfig | None:
     R = flow.LIVE_RANGES
     c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
-    couplings = int(c2.number_input("coupling layers", *R["couplings"], 6, key="flow_couplings"))
-    hidden = int(c3.number_input("MLP width", *R["hidden"], 64, key="flow_hidden"))
-    lr = c4.number_input("learning rate", *R["lr"], 2e-3, format="%.4f", key="flow_lr")
-    seed = int(c5.number_input("seed", *R["seed"], 0, key="flow_seed"))
+    couplings = int(c2.number_input("coupling layers", *R["couplings"], 6, key="flow_couplings", bind=BIND))
+    hidden = int(c3.number_input("MLP width", *R["hidden"], 64, key="flow_hidden", bind=BIND))
+    lr = c4.number_input("learning rate", *R["lr"], 2e-3, format="%.4f", key="flow_lr", bind=BIND)
+    seed = int(c5.number_input("seed", *R["seed"], 0, key="flow_seed", bind=BIND))
     with c1:
         dataset = data_choice("flow")
     if dataset is None:
@@ -71,7 +73,7 @@ with live:
                 "maximum likelihood, log p(x) = log N(f(x)) + log |det ∂f/∂x|.")
     live_config = settings_from_widgets()
     st.radio("Warp shown under the panel", ["data → z (forward)", "z → data (inverse)"], horizontal=True,
-             key="flow_warp_direction")
+             key="flow_warp_direction", bind=BIND)
     live_training("flow", live_config, flow.live_session, flow.describe_settings, draw_live, {"realnvp": "RealNVP"},
                   steps_per_refresh=100)
 
@@ -94,9 +96,9 @@ with samples_tab:
         st.info("No RealNVP checkpoints are shipped here: train one with `python -m training.run realnvp`.")
     else:
         c1, c2, c3 = st.columns([2, 2, 1])
-        name = c1.selectbox("checkpoint", names, key="flow_checkpoint")
-        temperature = c2.slider("temperature T (z ~ N(0, T² I))", 0.1, 1.5, 1.0, 0.05, key="flow_temperature")
-        sample_seed = int(c3.number_input("seed", 0, 10_000, 0, key="flow_sample_seed"))
+        name = c1.selectbox("checkpoint", names, key="flow_checkpoint", bind=BIND)
+        temperature = c2.slider("temperature T (z ~ N(0, T² I))", 0.1, 1.5, 1.0, 0.05, key="flow_temperature", bind=BIND)
+        sample_seed = int(c3.number_input("seed", 0, 10_000, 0, key="flow_sample_seed", bind=BIND))
         checkpoint = _load(name)
         if checkpoint is not None:
             model, history = checkpoint.model, checkpoint.history
@@ -131,9 +133,9 @@ with ood_tab:
         st.info("No RealNVP checkpoints are shipped here.")
     else:
         c1, c2 = st.columns(2)
-        name = c1.selectbox("model", names, key="flow_ood_checkpoint",
+        name = c1.selectbox("model", names, key="flow_ood_checkpoint", bind=BIND,
                             help="realnvp-shapes was trained on shapes at 8×8 with 17 levels: the reverse direction.")
-        score = c2.radio("score", ["bits/dim", "complexity S(x)"], horizontal=True, key="flow_ood_score")
+        score = c2.radio("score", ["bits/dim", "complexity S(x)"], horizontal=True, key="flow_ood_score", bind=BIND)
         if _load(name) is not None:
             report = _ood(name)
             values = report.bits_per_dim if score == "bits/dim" else report.complexity
@@ -163,12 +165,12 @@ with hutchinson_tab:
                 "terms (biased) or draw the number of terms at random and reweight (Russian roulette, unbiased).")
     R = flow.HUTCHINSON_RANGES
     c1, c2, c3, c4, c5 = st.columns(5)
-    dim = int(c1.number_input("dimension d", *R["dim"], 8, key="hutch_dim"))
-    lipschitz = c2.number_input("Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip")
-    draws = int(c3.number_input("estimates per setting", *R["draws"], 300, key="hutch_draws"))
-    p_stop = c4.number_input("roulette stop probability p", *R["p_stop"], 0.1, 0.05, format="%.2f", key="hutch_p",
+    dim = int(c1.number_input("dimension d", *R["dim"], 8, key="hutch_dim", bind=BIND))
+    lipschitz = c2.number_input("Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip", bind=BIND)
+    draws = int(c3.number_input("estimates per setting", *R["draws"], 300, key="hutch_draws", bind=BIND))
+    p_stop = c4.number_input("roulette stop probability p", *R["p_stop"], 0.1, 0.05, format="%.2f", key="hutch_p", bind=BIND,
                              help="The number of terms is N ~ Geometric(p): P(N ≥ k) = (1 − p)^(k−1).")
-    hutch_seed = int(c5.number_input("seed", *R["seed"], 0, key="hutch_seed"))
+    hutch_seed = int(c5.number_input("seed", *R["seed"], 0, key="hutch_seed", bind=BIND))
     study = _study(dim, float(lipschitz), draws, float(p_stop), hutch_seed)
     st.markdown(f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
                 f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")
@@ -227,3 +229,5 @@ with prior_tab:
             if checkpoint is not None:
                 column.plotly_chart(image_grid_figure(checkpoint.model.sample(32, torch.Generator().manual_seed(0)), 8,
                                                       f"{label}: samples"), key=f"flow_prior_samples_{name}")
+
+explain(link, link_message)

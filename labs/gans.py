@@ -27,8 +27,10 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
 from labs.live import data_choice, live_training
+from labs.url_state import BIND, arrived, explain
 
 st.title("⚔️ Generative adversarial networks")
+link, link_message = arrived()
 live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Samples & FID", "Conditional GAN"])
 
 
@@ -36,13 +38,13 @@ live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Sam
 def settings_from_widgets() -> dict[str, gan.ToyGANConfig] | None:
     R = gan.LIVE_RANGES
     c1, c2, c3, c4 = st.columns(4)
-    n_critic = int(c2.number_input("n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic"))
-    clip = c3.number_input("clip c (WGAN)", *R["clip"], gan.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip",
+    n_critic = int(c2.number_input("n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic", bind=BIND))
+    clip = c3.number_input("clip c (WGAN)", *R["clip"], gan.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip", bind=BIND,
                            help=f"The weights of the WGAN critic are clipped to [−c, c]. {gan.CLIP_LESSON}")
-    gp_lambda = c4.number_input("λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda")
+    gp_lambda = c4.number_input("λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda", bind=BIND)
     c5, c6, c7 = st.columns([1, 1, 2])
-    generator_loss = c5.radio("GAN generator loss", ["non-saturating", "saturating"], key="gan_g_loss")
-    seed = int(c6.number_input("seed", *R["seed"], 0, key="gan_seed"))
+    generator_loss = c5.radio("GAN generator loss", ["non-saturating", "saturating"], key="gan_g_loss", bind=BIND)
+    seed = int(c6.number_input("seed", *R["seed"], 0, key="gan_seed", bind=BIND))
     rates = {}
     with c7.expander("Learning rates"):
         for kind in gan.KINDS:
@@ -99,8 +101,8 @@ with theory:
     st.markdown("p_data = N(0, 1) against a generator p_g = N(θ, σ²). With the optimal discriminator "
                 "D* = p_data / (p_data + p_g) the GAN objective is 2·JS − log 4 (Goodfellow et al., 2014).")
     c1, c2 = st.columns(2)
-    theta = c1.slider("θ: shift of p_g", -10.0, 10.0, 2.0, 0.1, key="gan_theta")
-    sigma = c2.slider("σ of p_g", 0.2, 3.0, 1.0, 0.1, key="gan_sigma")
+    theta = c1.slider("θ: shift of p_g", -10.0, 10.0, 2.0, 0.1, key="gan_theta", bind=BIND)
+    sigma = c2.slider("σ of p_g", 0.2, 3.0, 1.0, 0.1, key="gan_sigma", bind=BIND)
     game = gan.GaussianGame(theta, sigma)
     grads = game.generator_gradients()
     m1, m2, m3, m4 = st.columns(4)
@@ -164,7 +166,7 @@ with images:
         if not all(r["matched"] for r in rows):
             st.warning("These checkpoints did not all make the same number of generator updates: compare them on "
                        "the generator-updates axis, not by their last value.")
-        axis = st.radio("Against", list(FID_AXES), format_func=FID_AXES.get, horizontal=True, key="gan_fid_axis")
+        axis = st.radio("Against", list(FID_AXES), format_func=FID_AXES.get, horizontal=True, key="gan_fid_axis", bind=BIND)
         st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
                                           "classifier features", axis), key="gan_fid_curves")
         spread = sampling_spread(runs["gan"][0].path.name) if "gan" in runs else None
@@ -174,7 +176,7 @@ with images:
                    "A class read in under 1 % of 1,000 samples counts as dropped (a fair share is 10 %). The class "
                    "histograms below show each model's samples spreading over the classes as training goes on.")
         kind = st.radio("Checkpoint", list(runs), format_func=lambda k: TITLES[k], horizontal=True,
-                        key="gan_image_kind")
+                        key="gan_image_kind", bind=BIND)
         chosen = runs[kind][0]
         by_epoch = {e["epoch"]: e for e in chosen.history["epochs"]}
         snapshots = [p.name for p in chosen.snapshots]
@@ -186,7 +188,7 @@ with images:
 
         snapshot = st.select_slider("Generator updates", snapshots, value=snapshots[-1], key=f"gan_snapshot_{kind}",
                                     format_func=snapshot_label)
-        seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_image_seed"))
+        seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_image_seed", bind=BIND))
         left, right = st.columns(2)
         with left:
             st.plotly_chart(image_grid_figure(torch.from_numpy(snapshot_samples(chosen.path.name, snapshot, seed)), 8,
@@ -207,10 +209,12 @@ with conditional:
     except CheckpointError as exc:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:
-        seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_cgan_seed"))
+        seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_cgan_seed", bind=BIND))
         grid = gan.class_grid(cgan.model, seed=seed)
         st.plotly_chart(image_grid_figure(grid, 8, "one row per class: the generator is told which digit to draw",
                                           row_labels=[str(d) for d in range(10)], height=620), key="gan_cgan_grid")
         last = cgan.history["epochs"][-1]
         st.caption(f"The classifier reads {last['label_accuracy']:.0%} of 1,000 conditional samples as the digit "
                    f"they were asked for; Fréchet distance {last['fid_classifier']:.1f} ({CLASSIFIER}).")
+
+explain(link, link_message)

@@ -39,7 +39,7 @@ def data_choice(prefix: str, column=None):
     (a dgm_core.data.points.OwnPoints). Returns None while no usable file is given; a bad file is
     refused with its message, and the points trained on so far are kept."""
     column = column or st
-    choice = column.selectbox("Data", [*TOY_DISTRIBUTIONS, OWN_POINTS], key=f"{prefix}_dataset")
+    choice = column.selectbox("Data", [*TOY_DISTRIBUTIONS, OWN_POINTS], key=f"{prefix}_dataset", bind="query-params")
     if choice != OWN_POINTS:
         return choice
     upload = st.file_uploader(f"A CSV file of points: two columns x, y (a header row is optional), at most "

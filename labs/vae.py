@@ -16,6 +16,7 @@ from dgm_core.figures.vae import (
     nll_figure,
     training_curves_figure,
 )
+from labs.url_state import BIND, arrived, explain
 
 SLIDER_RANGE = 3.0        # latent sliders span ±3 prior standard deviations
 MAX_NLL_IMAGES = 32       # test images the IWAE panel offers
@@ -24,6 +25,7 @@ LONG_NLL_DECODES = 20_000  # above this many decoder evaluations the panel offer
 NLL_SEED = 0
 
 st.title("🌀 Variational autoencoders")
+link, link_message = arrived()
 
 
 @st.cache_resource(show_spinner=False)
@@ -61,10 +63,10 @@ if not shipped:
              "`python -m training.run vae --out checkpoints/vae-digits-beta1` and reload.")
     st.stop()
 datasets = sorted({info["dataset"] for info in shipped.values()})
-dataset = st.sidebar.selectbox("Dataset", datasets, key="vae_dataset")
+dataset = st.sidebar.selectbox("Dataset", datasets, key="vae_dataset", bind=BIND)
 names = [n for n, info in shipped.items() if info["dataset"] == dataset]
 names.sort(key=lambda n: shipped[n]["beta"])
-name = st.sidebar.selectbox("Checkpoint", names, format_func=label, key="vae_checkpoint")
+name = st.sidebar.selectbox("Checkpoint", names, format_func=label, key="vae_checkpoint", bind=BIND)
 with st.sidebar.expander("Load another checkpoint"):
     other = st.text_input("Folder or Hub repo id", key="vae_other",
                           help="A folder written by `python -m training.run vae`, or a Hub repo id such as user/vae.")
@@ -105,8 +107,8 @@ def likelihood_panel() -> None:
     Stop works through Streamlit's rerun: a click while the estimate runs interrupts the script
     at its next progress update, and the rerun finds `vae_nll_running` still set."""
     c1, c2 = st.columns(2)
-    count = int(c1.number_input("Test images", 1, MAX_NLL_IMAGES, 8, key="vae_nll_images"))
-    k = int(c2.selectbox("k (importance samples per image)", NLL_KS, index=2, key="vae_nll_k"))
+    count = int(c1.number_input("Test images", 1, MAX_NLL_IMAGES, 8, key="vae_nll_images", bind=BIND))
+    k = int(c2.selectbox("k (importance samples per image)", NLL_KS, index=2, key="vae_nll_k", bind=BIND))
     decodes, chunks = vae.likelihood_cost(count, k)
     st.caption(f"{count} images × k = {k} = {decodes:,} decoder evaluations in {chunks} "
                f"chunk{'s' if chunks > 1 else ''} of at most {vae.DECODE_BATCH:,}; samples from seed {NLL_SEED}.")
@@ -157,7 +159,7 @@ def likelihood_panel() -> None:
 # ------------------------------------------------------------------------ latent sliders
 @st.fragment
 def latent_sliders():
-    start = st.radio("Start from", ["prior mean z = 0", "a test image's code"], horizontal=True, key="vae_start")
+    start = st.radio("Start from", ["prior mean z = 0", "a test image's code"], horizontal=True, key="vae_start", bind=BIND)
     z0 = torch.zeros(model.latent_dim)
     if start != "prior mean z = 0":
         z0 = latents.mu[image_index("Test image", "vae_start_image")]
@@ -183,9 +185,9 @@ with tabs[0]:
 # ---------------------------------------------------------------------------- traversals
 with tabs[1]:
     c1, c2 = st.columns(2)
-    around = c1.radio("Around", ["z = 0", "a test image's code"], horizontal=True, key="vae_trav_around")
+    around = c1.radio("Around", ["z = 0", "a test image's code"], horizontal=True, key="vae_trav_around", bind=BIND)
     z = torch.zeros(model.latent_dim) if around == "z = 0" else latents.mu[image_index("Test image", "vae_trav_image")]
-    span = c2.slider("Range ± (prior standard deviations)", 1.0, 4.0, 3.0, 0.5, key="vae_trav_span")
+    span = c2.slider("Range ± (prior standard deviations)", 1.0, 4.0, 3.0, 0.5, key="vae_trav_span", bind=BIND)
     values = torch.linspace(-span, span, 9)
     dims = latents.dims_by_kl
     grid = vae.traversal_images(model, z, dims, values)
@@ -200,7 +202,7 @@ with tabs[2]:
         a = image_index("First test image", "vae_interp_a", 0)
     with c2:
         b = image_index("Second test image", "vae_interp_b", 1)
-    mode = c3.radio("Path", ["linear", "spherical"], key="vae_interp_mode",
+    mode = c3.radio("Path", ["linear", "spherical"], key="vae_interp_mode", bind=BIND,
                     help="Spherical (slerp) keeps the path near the shell where N(0, I) puts its mass.")
     path = vae.interpolation_images(model, data[a][0], data[b][0], mode)
     strip = torch.cat([data[a][0][None], path, data[b][0][None]])
@@ -216,7 +218,7 @@ with tabs[3]:
     shown = torch.cat([vae.prepare_batch(model, originals), vae.reconstruct(model, originals)])
     st.plotly_chart(image_grid_figure(shown, len(originals), "Top: test images (as the model sees them). "
                                       "Bottom: decoded from their posterior means", height=260), key="vae_recon")
-    seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="vae_sample_seed"))
+    seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="vae_sample_seed", bind=BIND))
     samples = model.sample(32, generator=torch.Generator().manual_seed(seed))
     st.plotly_chart(image_grid_figure(samples, 8, "Samples: E[x | z] for z ~ N(0, I)"), key="vae_samples")
 
@@ -298,7 +300,7 @@ with tabs[5]:
 with tabs[6]:
     factor_index = getattr(data, "factor_index", None)
     if factor_index is not None:
-        factor = st.selectbox("Factor", data.factor_names, index=1, key="vae_attr_factor")
+        factor = st.selectbox("Factor", data.factor_names, index=1, key="vae_attr_factor", bind=BIND)
         f = data.factor_names.index(factor)
         grid_values = sorted(set(factor_index[:TEST_IMAGES, f].tolist()))
         chosen = st.select_slider("Images with factor value index", grid_values, value=grid_values[-1],
@@ -306,7 +308,7 @@ with tabs[6]:
         mask = vae.factor_mask(factor_index[:TEST_IMAGES], f, chosen)
         what = f"{factor} = grid value {chosen}"
     else:
-        digit = st.selectbox("Images of the digit", data.class_names, key="vae_attr_digit")
+        digit = st.selectbox("Images of the digit", data.class_names, key="vae_attr_digit", bind=BIND)
         mask = data.labels[:TEST_IMAGES] == data.class_names.index(digit)
         what = f"digit {digit}"
     vector = vae.attribute_vector(latents.mu, mask)
@@ -318,3 +320,5 @@ with tabs[6]:
                     key="vae_attr")
     st.caption(f"v has norm {vector.norm():.2f}, built from {int(mask.sum())} images with and "
                f"{int((~mask).sum())} without.")
+
+explain(link, link_message)

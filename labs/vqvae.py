@@ -20,8 +20,10 @@ from dgm_core.figures.vqvae import (
 )
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import load_or_say as _load
+from labs.url_state import BIND, arrived, explain
 
 st.title("🧩 VQ-VAE and its codes")
+link, link_message = arrived()
 runs = catalogue.vqvae_runs()
 if not runs:
     st.info("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")
@@ -29,7 +31,7 @@ if not runs:
 
 codes_tab, health_tab, cluster_tab, map_tab, pseudo_tab = st.tabs(
     ["Reconstructions and codes", "Codebook health", "Clustering the codes", "t-SNE / UMAP map", "True vs pseudo-labels"])
-name = st.sidebar.selectbox("VQ-VAE checkpoint", list(runs), key="vq_checkpoint",
+name = st.sidebar.selectbox("VQ-VAE checkpoint", list(runs), key="vq_checkpoint", bind=BIND,
                             help="Every tab reads this model's codes of the digits test set (train set for the "
                                  "pseudo-label classifier).")
 checkpoint = _load(name)
@@ -66,7 +68,7 @@ with codes_tab:
     st.markdown(f"A {model.image_size}x{model.image_size} digit becomes a {model.latent_size}x{model.latent_size} grid "
                 f"of codes out of {model.num_codes}: at most {model.latent_size ** 2} × log₂{model.num_codes} = "
                 f"{model.latent_size ** 2 * math.log2(model.num_codes):.0f} bits per image.")
-    first = int(st.number_input("first test image", 0, len(test["labels"]) - 8, 0, key="vq_first",
+    first = int(st.number_input("first test image", 0, len(test["labels"]) - 8, 0, key="vq_first", bind=BIND,
                                 help=f"shows 8 test images from this one (0 to {len(test['labels']) - 8})"))
     shown = slice(first, first + 8)
     recon = model.decode_indices(test["indices"][shown]).detach()
@@ -95,10 +97,10 @@ with health_tab:
 # ------------------------------------------------------------------------------ clustering
 with cluster_tab:
     c1, c2, c3 = st.columns(3)
-    representation = c1.radio("cluster on", list(catalogue.REPRESENTATIONS), key="vq_repr",
+    representation = c1.radio("cluster on", list(catalogue.REPRESENTATIONS), key="vq_repr", bind=BIND,
                               format_func=catalogue.REPRESENTATIONS.get)
-    k = int(c2.number_input("clusters k", 2, 30, 10, key="vq_k"))
-    seed = int(c3.number_input("k-means seed", 0, 10_000, 0, key="vq_seed"))
+    k = int(c2.number_input("clusters k", 2, 30, 10, key="vq_k", bind=BIND))
+    seed = int(c3.number_input("k-means seed", 0, 10_000, 0, key="vq_seed", bind=BIND))
     report = _clusters(name, representation, k, seed)
     m1, m2 = st.columns(2)
     m1.metric("silhouette (−1 to 1; higher: tighter clusters)", f"{report['silhouette']:.3f}")
@@ -112,13 +114,13 @@ with cluster_tab:
 # --------------------------------------------------------------------------------- the map
 with map_tab:
     c1, c2, c3, c4 = st.columns(4)
-    method = c1.radio("method", ["tsne", "umap"], key="vq_method", format_func={"tsne": "t-SNE", "umap": "UMAP"}.get)
+    method = c1.radio("method", ["tsne", "umap"], key="vq_method", bind=BIND, format_func={"tsne": "t-SNE", "umap": "UMAP"}.get)
     if method == "tsne":
-        parameter = c2.number_input("perplexity", 5, 100, 30, key="vq_perplexity_value")
+        parameter = c2.number_input("perplexity", 5, 100, 30, key="vq_perplexity_value", bind=BIND)
     else:
-        parameter = c2.number_input("neighbours", 2, 100, 15, key="vq_neighbours")
-    colour_by = c3.radio("colour by", ["label", "cluster"], key="vq_colour")
-    map_seed = int(c4.number_input("map seed", 0, 10_000, 0, key="vq_map_seed"))
+        parameter = c2.number_input("neighbours", 2, 100, 15, key="vq_neighbours", bind=BIND)
+    colour_by = c3.radio("colour by", ["label", "cluster"], key="vq_colour", bind=BIND)
+    map_seed = int(c4.number_input("map seed", 0, 10_000, 0, key="vq_map_seed", bind=BIND))
     map_repr = st.session_state.get("vq_repr", "latent")
     st.caption(f"Drawn from each digit's {catalogue.REPRESENTATIONS[map_repr]}, as chosen in **Clustering the codes** "
                "(where k and the seed of the cluster colours are set too).")
@@ -141,3 +143,5 @@ with pseudo_tab:
     st.caption(f"{100 * study['pseudo-labels right (train)']:.1f} % of the training pseudo-labels are the true label. "
                "The second classifier learns from those, so its test accuracy lands near that share, not near the "
                "first's.")
+
+explain(link, link_message)

@@ -142,3 +142,34 @@ def test_vqvae_lab_shows_every_tab_in_chromium(browser, streamlit_url):
     _every_tab_shows(page, errors, [("Codebook health", "dead codes"), ("Clustering the codes", "matched accuracy"),
                                      ("t-SNE / UMAP map", "carry little meaning"),
                                      ("True vs pseudo-labels", "of the training pseudo-labels are the true label")])
+
+
+def test_a_shared_link_opens_the_same_view_and_changes_write_the_link(browser, streamlit_url):
+    """A lecturer's link with the lab's settings opens them; a change updates the address; leaving for
+    another lab does not carry the settings over as a stale link."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{streamlit_url}/vqvae?vq_k=17&vq_repr=code+histogram&vq_seed=3", wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Clustering the codes").click()
+    k_box = page.get_by_label("clusters k")
+    k_box.wait_for(timeout=120_000)
+    page.get_by_text("matched accuracy").first.wait_for(timeout=120_000)
+    assert k_box.input_value() == "17" and page.get_by_label("k-means seed").input_value() == "3"
+    assert page.get_by_role("radio", name="code histogram").is_checked()
+    assert page.get_by_text("This link's settings").count() == 0
+    k_box.fill("12")
+    k_box.press("Enter")
+    page.wait_for_function("() => window.location.search.includes('vq_k=12')", timeout=60_000)
+    # a bad link: the lab opens with its default and says what it could not use
+    page.goto(f"{streamlit_url}/vqvae?vq_k=banana", wait_until="domcontentloaded")
+    page.get_by_text("is not a value this control allows").wait_for(timeout=120_000)
+    assert "vq_k=banana" in page.get_by_text("This link's settings").first.inner_text()
+    page.get_by_role("tab", name="Clustering the codes").click()
+    assert page.get_by_label("clusters k").input_value() == "10"
+    page.get_by_role("link", name="Energy-based models").first.click()
+    page.get_by_text("Energy-based models").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    assert page.get_by_text("This link's settings").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors
