@@ -33,6 +33,7 @@ from dgm_core.pgm import (
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
+from labs.url_state import BIND, arrived, explain
 
 MAX_LISTED_NODES = 40  # trail listings and all-pairs statements are for small networks
 LOST_SHOWN = 5  # lost independencies quoted in the warning; all of them are in the table below it
@@ -40,6 +41,8 @@ PROBABILITY = st.column_config.NumberColumn(format="%.4f")  # 6e-173 reads 0.000
 
 ss = st.session_state
 st.title("🕸️ Bayesian networks")
+link, link_message = arrived()
+link_problems: list[str] = []       # what of the link this page could not use, in words
 
 
 # ------------------------------------------------------------------ the one state
@@ -129,6 +132,17 @@ def keep_spec_draft() -> None:
     ss.bn_spec_kept = ss.bn_spec
 
 
+def question_link(example: str, xs, ys, zs) -> str:
+    """The address of this lab opened on an example network with a d-separation question. The
+    question is not written into the address bar as it changes: each write reached the browser and, on
+    the rerun of a CPT save, lost a cell still being typed in (seen in Chromium)."""
+    from urllib.parse import urlencode
+
+    base = (st.context.url or "").split("?")[0]
+    query = {"bn_example": example, "dsep_x": ",".join(xs), "dsep_y": ",".join(ys), "dsep_z": ",".join(zs)}
+    return f"{base}?{urlencode(query, safe=',')}"
+
+
 def show_message(where: str) -> None:
     """The result of the last change, next to the control that made it."""
     message = ss.get("bn_message")
@@ -137,6 +151,12 @@ def show_message(where: str) -> None:
 
 
 names = example_names()
+# A shared link names an example network: it is what a new session starts with (later, the box's own
+# changes write the address, and must not reload the network over the student's edits).
+linked = (link.get("bn_example") or [None])[0]
+if "bn" not in ss and linked in names:
+    ss.bn_example_kept = linked
+    install(load_example(linked), origin="example")
 if "bn" not in ss:
     ss.bn_example_kept = "student"
     install(load_example("student"), origin="example")
@@ -145,7 +165,7 @@ if "bn_example" not in ss:
     ss.bn_example = ss.bn_example_kept
 if "bn_spec" not in ss:
     ss.bn_spec = ss.bn_spec_kept
-st.sidebar.selectbox("Example network", names, key="bn_example", on_change=load_chosen_example,
+st.sidebar.selectbox("Example network", names, key="bn_example", on_change=load_chosen_example, bind=BIND,
                      placeholder="custom network: choose an example to replace it",
                      help="Teaching networks first, then the classic networks of the Bayesian Network Repository.")
 bn: BayesianNetwork = ss.bn
@@ -180,6 +200,16 @@ tab_dsep, tab_inference, tab_independence, tab_edit = st.tabs(
 # ------------------------------------------------------------------ d-separation
 with tab_dsep:
     default_x, default_y, default_z = suggested_query(bn)
+    # The question travels in a link as dsep_x / dsep_y / dsep_z (comma-separated nodes, see
+    # question_link); it is used when every node it names is in this network.
+    asked = {part: (link.get(f"dsep_{part}") or [""])[0].split(",") for part in "xyz" if f"dsep_{part}" in link}
+    if asked and all(n in bn.nodes for nodes in asked.values() for n in nodes if n):
+        # a part the link leaves out is empty: the link is the whole question
+        default_x, default_y, default_z = ([n for n in asked.get(part, []) if n] for part in "xyz")
+    elif asked:
+        missing = sorted({n for nodes in asked.values() for n in nodes if n and n not in bn.nodes})
+        link_problems.append(f"the question names {', '.join(missing)}, which {bn.name} does not have, so the "
+                             "suggested question is shown")
     left, right = st.columns([2, 3])
     with left:
         st.markdown("Is **X ⟂ Y | Z**? Choose the sets, disjoint.")
@@ -211,6 +241,9 @@ with tab_dsep:
                                "does not force it (the numbers are unfaithful to the graph).")
                 else:
                     st.caption(f"d-connected and dependent with these CPTs: largest gap at {where}.")
+                if ss.bn_origin == "example":
+                    st.caption("A link to this question (the example network, X, Y and Z) to share with the class:")
+                    st.code(question_link(ss.bn_example_kept, xs, ys, zs), language=None)
             except NetworkError as exc:
                 st.error(str(exc))
     with right:
@@ -372,3 +405,5 @@ with tab_edit:
     st.file_uploader(f"Load a .bif or .bif.gz file (at most {MAX_BIF_BYTES // 2**20} MB)", type=["bif", "gz"],
                      key="edit_upload", on_change=load_upload, max_upload_size=MAX_BIF_BYTES // 2**20)
     show_message("bif")
+
+explain(link, link_message, known={"dsep_x", "dsep_y", "dsep_z"}, extra=link_problems)

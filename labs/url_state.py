@@ -35,7 +35,7 @@ def _same(raw: list[str], value) -> bool:
     return raw == [str(value)]
 
 
-def unused(params: dict[str, list[str]]) -> list[str]:
+def unused(params: dict[str, list[str]], known: set[str] = frozenset()) -> list[str]:
     """Each part of the link the page did not take, as a sentence. Streamlit removes from the address a
     value its widget refused (and one equal to the default): a part counts as refused when it is gone
     from the address and the widget does not show it."""
@@ -43,6 +43,8 @@ def unused(params: dict[str, list[str]]) -> list[str]:
     problems = []
     for key, raw in params.items():
         shown = ", ".join(raw) if raw else "(empty)"
+        if key in known:
+            continue
         if key not in st.session_state:
             problems.append(f"`{key}` is not a setting of this view (a link from another lab or an older version)")
         elif now.get(key) != raw and not _same(raw, st.session_state[key]):
@@ -50,9 +52,10 @@ def unused(params: dict[str, list[str]]) -> list[str]:
     return problems
 
 
-def explain(params: dict[str, list[str]], place) -> None:
-    """After the widgets: tell the student what of the link could not be used."""
-    problems = unused(params)
+def explain(params: dict[str, list[str]], place, known: set[str] = frozenset(), extra: list[str] = ()) -> None:
+    """After the widgets: tell the student what of the link could not be used. `known`: parameters the
+    page reads itself (not widgets); `extra`: its own sentences about them."""
+    problems = [*unused(params, known), *extra]
     if problems:
         place.warning("This link's settings could not all be used: " + "; ".join(problems) + ". Everything else "
                       "is as the link says.")

@@ -55,3 +55,34 @@ def test_a_bad_or_stale_link_opens_the_lab_with_a_message_and_the_default(page, 
     assert len(warnings) == 1 and named in warnings[0]
     if default:
         assert at.session_state[default[0]] == default[1]
+
+
+def test_a_link_names_the_network_and_the_question():
+    at = open_link("labs/bayesian_networks.py", {"bn_example": "asia", "dsep_x": "smoke", "dsep_y": "dysp",
+                                                  "dsep_z": "bronc,lung"})
+    assert at.session_state["bn"].name == "asia" and at.session_state["bn_example"] == "asia"
+    chosen = {w.label: w.value for w in at.multiselect if w.key.startswith("dsep_")}
+    assert chosen == {"X": ["smoke"], "Y": ["dysp"], "Z (observed)": ["bronc", "lung"]}
+    assert not _link_warnings(at)
+    # the answer shown is the one for that question (in asia both paths pass an observed node)
+    texts = [str(e.value) for kind in ("markdown", "success", "error", "info", "warning") for e in at.get(kind)]
+    assert any("smoke ⟂ dysp | bronc, lung" in t for t in texts)
+
+
+def test_a_link_with_nodes_of_another_network_shows_the_suggested_question_and_says_why():
+    at = open_link("labs/bayesian_networks.py", {"bn_example": "student", "dsep_x": "smoke", "dsep_y": "Grade"})
+    warnings = _link_warnings(at)
+    assert len(warnings) == 1 and "smoke" in warnings[0] and "does not have" in warnings[0]
+    assert at.session_state["bn"].name == "student"
+
+
+def test_the_page_offers_a_link_to_its_question_that_opens_it_again():
+    from urllib.parse import parse_qs, urlsplit
+
+    at = open_link("labs/bayesian_networks.py", {"bn_example": "asia", "dsep_x": "tub", "dsep_y": "smoke"})
+    link = next(c.value for c in at.code if "bn_example=" in c.value)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(link).query, keep_blank_values=True).items()}
+    assert params == {"bn_example": "asia", "dsep_x": "tub", "dsep_y": "smoke", "dsep_z": ""}
+    again = open_link("labs/bayesian_networks.py", params)
+    chosen = {w.label: w.value for w in again.multiselect if w.key.startswith("dsep_")}
+    assert chosen["X"] == ["tub"] and chosen["Y"] == ["smoke"] and chosen["Z (observed)"] == []
