@@ -256,6 +256,23 @@ def load_state(path: str | Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------- Hub
+def zip_folder(folder: str | Path) -> bytes:
+    """A checkpoint folder as a zip archive, with the same files a Hub push uploads (no resume state),
+    each under the folder's name: unzipped, it loads with load_checkpoint / from_pretrained."""
+    import fnmatch
+    import io
+    import zipfile
+
+    folder = Path(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if any(fnmatch.fnmatch(path.name, pattern) for pattern in PUSH_IGNORE):
+                continue
+            archive.write(path, Path(folder.name) / path.relative_to(folder))
+    return buffer.getvalue()
+
+
 def push_folder(folder: str | Path, repo_id: str, *, commit_message: str, api: HfApi | None = None) -> str:
     """Upload a checkpoint folder (model card included, resume state excluded) to a Hub model repo.
     Raises `PushFailed` with a message that says the local copy is intact."""

@@ -2,7 +2,7 @@
 checkpoint for every page, and a message in place of the figures where a checkpoint cannot be loaded."""
 import streamlit as st
 
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.checkpoints import CheckpointError, load_checkpoint, zip_folder
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -17,3 +17,16 @@ def load_or_say(name: str):
     except CheckpointError as exc:
         st.error(f"Checkpoint {name} could not be loaded: {exc}")
         return None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _zipped(folder: str) -> bytes:
+    return zip_folder(folder)
+
+
+def download_button(checkpoint, where=st.sidebar) -> None:
+    """A button that downloads the checkpoint's folder as a zip (weights, config, card, history, grids)."""
+    where.download_button(f"Download {checkpoint.path.name} (zip)", _zipped(str(checkpoint.path)),
+                          file_name=f"{checkpoint.path.name}.zip", mime="application/zip",
+                          key=f"zip_{checkpoint.path.name}", on_click="ignore",
+                          help="The checkpoint folder: unzip it and load it with load_checkpoint or from_pretrained.")

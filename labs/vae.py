@@ -16,6 +16,7 @@ from dgm_core.figures.vae import (
     nll_figure,
     training_curves_figure,
 )
+from labs.checkpoints import download_button
 from labs.url_state import BIND, arrived, explain
 
 SLIDER_RANGE = 3.0        # latent sliders span ±3 prior standard deviations
@@ -88,6 +89,7 @@ data = test_set(dataset_of(checkpoint), model.image_size)
 latents = report(name)
 st.sidebar.caption(f"latent dims {model.latent_dim}, {model.likelihood} likelihood, "
                    f"{int(latents.active.sum())} active units")
+download_button(checkpoint)
 st.caption(f"Checkpoint **{name}**: trained with `{checkpoint.history.get('run', {}).get('command', '?')}`")
 
 tabs = st.tabs(["Latent sliders", "Traversals", "Interpolation", "Reconstructions & samples", "β comparison",

@@ -19,6 +19,7 @@ from dgm_core.figures.vqvae import (
     usage_figure,
 )
 from labs.checkpoints import cached as _checkpoint
+from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
 from labs.url_state import BIND, arrived, explain
 
@@ -37,6 +38,7 @@ name = st.sidebar.selectbox("VQ-VAE checkpoint", list(runs), key="vq_checkpoint"
 checkpoint = _load(name)
 if checkpoint is None:
     st.stop()
+download_button(checkpoint)
 
 
 @st.cache_data(show_spinner="Encoding the digits…", max_entries=4)

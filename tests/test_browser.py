@@ -173,3 +173,18 @@ def test_a_shared_link_opens_the_same_view_and_changes_write_the_link(browser, s
     assert page.get_by_text("This link's settings").count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
+
+
+def test_the_vqvae_checkpoint_downloads_as_a_zip_that_loads(browser, streamlit_url, tmp_path):
+    import zipfile
+
+    from dgm_core.checkpoints import load_checkpoint
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{streamlit_url}/vqvae", wait_until="domcontentloaded")
+    button = page.get_by_role("button", name="Download vqvae-digits (zip)")
+    button.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        button.click()
+    zipfile.ZipFile(download.value.path()).extractall(tmp_path)
+    assert load_checkpoint(tmp_path / "vqvae-digits").model.num_codes == 64

@@ -248,3 +248,24 @@ def test_push_without_token_or_hub_keeps_the_local_checkpoint(tmp_path, monkeypa
         ck.push_folder(folder, "teacher/x", commit_message="m",
                        api=FakeHfApi(tmp_path / "hub", fail=ConnectionError("Hub unreachable")))
     assert _same_weights(load_checkpoint(folder).model, _model())
+
+
+def test_a_zipped_checkpoint_unzips_to_a_folder_that_loads_without_its_resume_state(tmp_path):
+    import io
+    import zipfile
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR, STATE_NAME, load_checkpoint, zip_folder
+
+    source = CHECKPOINT_DIR / "vqvae-digits"
+    (tmp_path / "copy").mkdir()
+    folder = tmp_path / "copy" / "vqvae-digits"
+    shutil.copytree(source, folder)
+    (folder / STATE_NAME).write_bytes(b"resume state, not for sharing")
+    archive = zipfile.ZipFile(io.BytesIO(zip_folder(folder)))
+    names = set(archive.namelist())
+    expected = {f"vqvae-digits/{p.relative_to(source).as_posix()}" for p in source.rglob("*") if p.is_file()}
+    assert names == expected and f"vqvae-digits/{STATE_NAME}" not in names
+    archive.extractall(tmp_path / "unzipped")
+    again = load_checkpoint(tmp_path / "unzipped" / "vqvae-digits")
+    original = load_checkpoint(source)
+    assert all(torch.equal(v, original.model.state_dict()[k]) for k, v in again.model.state_dict().items())

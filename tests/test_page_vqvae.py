@@ -101,3 +101,8 @@ def test_the_extremes_of_every_setting_answer_without_an_exception():
     _by_key(at.number_input, "vq_first").set_value(last).run()
     _no_exception(at)
     assert len([t for t in _chart(at, "vq_code_maps")["data"] if t["type"] == "heatmap"]) == 8
+
+
+def test_the_sidebar_offers_the_checkpoint_as_a_zip(page):
+    buttons = [b for b in page.get("download_button") if b.proto.label.startswith("Download vqvae-digits")]
+    assert len(buttons) == 1 and buttons[0].proto.label.endswith("(zip)")
