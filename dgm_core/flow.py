@@ -303,7 +303,18 @@ class RealNVP(HubModel):
         """n images in [0, 1] with `levels` levels: z ~ N(0, T² I), w = f⁻¹(z), y = logit⁻¹(w), k = ⌊L y⌋.
         A temperature T < 1 draws from nearer the mode (Kingma & Dhariwal, 2018, §5)."""
         device = next(self.parameters()).device
-        z = temperature * torch.randn(n, self.pixels, generator=generator, device=device)
+        return self.decode(temperature * torch.randn(n, self.pixels, generator=generator, device=device))
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """The latent z = f(w) of each image, taken at the middle of its dequantization bin
+        (u = ½, y = (k + ½)/L), so an image has one latent point: (B, D)."""
+        y = (to_levels(images, self.levels) + 0.5) / self.levels
+        return self.flow_forward(logit_transform(y, self.alpha)[0])[0]
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] with `levels` levels from latents: w = f⁻¹(z), y = logit⁻¹(w), k = ⌊L y⌋."""
         y = inverse_logit_transform(self.flow_inverse(z), self.alpha)
         k = torch.floor(y * self.levels).clamp(0, self.levels - 1)
         return k / (self.levels - 1)

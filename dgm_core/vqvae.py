@@ -224,3 +224,26 @@ def reconstruction_report(model: VQVAE, images: torch.Tensor, batch_size: int = 
 def bits_per_image(model: VQVAE) -> float:
     """How much a code grid can say: h·h positions of log₂K bits each."""
     return model.latent_size ** 2 * math.log2(model.num_codes)
+
+
+# --------------------------------------------------------------------------- sampling new images
+class PositionPrior:
+    """The simplest prior over code grids: an independent categorical at each of the h·h positions,
+    p(k at position i) ∝ 1 + #{training images with code k at i} (add-one smoothing), so
+
+        p(grid) = Π_i p_i(k_i).
+
+    A VQ-VAE generates by sampling a grid from a prior and decoding it; the paper fits an
+    autoregressive PixelCNN over the grid (van den Oord et al., 2017, §4.1), which captures how
+    positions depend on each other. This one does not, so its samples mix strokes of different digits:
+    it shows what the decoder makes of plausible codes, not the best a VQ-VAE can do."""
+
+    def __init__(self, indices: torch.Tensor, num_codes: int):
+        self.side = indices.shape[-1]
+        counts = F.one_hot(indices.flatten(1), num_codes).sum(0).double() + 1.0      # (h·h, K)
+        self.probs = counts / counts.sum(1, keepdim=True)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n code grids (n, h, h)."""
+        drawn = torch.multinomial(self.probs, n, replacement=True, generator=generator)   # (h·h, n)
+        return drawn.T.reshape(n, self.side, self.side)

@@ -34,4 +34,8 @@ LABS = [
         "See digits as grids of discrete codes, watch codebook usage with and without dead-code restarts, "
         "cluster the codes with k-means and judge the clusters against the labels, explore t-SNE and UMAP "
         "maps, and compare a classifier on true labels with one on cluster pseudo-labels."),
+    Lab("labs/compare.py", "Every model compared", "⚖️",
+        "Every shipped digits model side by side, measured the same way: sample grids, latent interpolations, "
+        "Fréchet distance with its floor, bits/dim where a model has a density, weights, time to train and to "
+        "sample, and pros and cons derived from those numbers."),
 ]

@@ -1,0 +1,94 @@
+"""`python -m benchmarks.compare`: measure every shipped generative model on digits the same way and
+write the table the comparison lab shows (dgm_core.compare.RESULTS_DIR).
+
+For each model: a sample grid, a 10-point latent interpolation where it has a latent space, the
+classifier-feature Fréchet distance of 1,000 samples per seed with the real-vs-real floor, bits/dim
+on one quantisation where it defines a density, its weights, seconds per sample, and training seconds
+per epoch: two more epochs of the first seed's own training command (from its history.json) run here,
+the second epoch timed by training/loop.py, so every time in the table comes from this machine and run.
+
+    python -m benchmarks.compare [--samples 1000] [--out DIR] [--no-training]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from dgm_core import compare
+from dgm_core.checkpoints import load_checkpoint
+
+
+def training_seconds_per_epoch(checkpoint_name: str, family: str) -> float:
+    """Seconds of the second of two epochs of the checkpoint's own command (the first warms up)."""
+    import json
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+    from training.run import main as train
+
+    command = json.loads((CHECKPOINT_DIR / checkpoint_name / "history.json").read_text())["run"]["command"]
+    words = shlex.split(command)
+    args, skip = [], False
+    for word in words[words.index("training.run") + 1:]:
+        if skip:
+            skip = False
+            continue
+        if word in ("--out", "--epochs", "--push-to-hub", "--resume"):
+            skip = word != "--resume"
+            continue
+        args.append(word)
+    with tempfile.TemporaryDirectory() as out:
+        extra = ["--nll-images", "1", "--nll-k", "1"] if family == "vae" else []
+        code = train([*args, "--epochs", "2", "--sample-every", "1000", *extra, "--out", out])
+        if code:
+            raise RuntimeError(f"{command} exited with {code} when rerun for timing")
+        epochs = json.loads((Path(out) / "history.json").read_text())["epochs"]
+    return epochs[1]["seconds"] - epochs[0]["seconds"]
+
+
+def markdown(body: dict) -> str:
+    rows = compare.table_rows(body)
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join("—" if r[k] is None else str(r[k]) for k in keys) + " |" for r in rows]
+    lines.append(f"\nFD floor (training digits against test digits): {body['floor']:.1f}. "
+                 f"bits/dim on {body['quantisation']}.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=compare.SAMPLES, help="samples behind each FD")
+    parser.add_argument("--out", type=Path, default=compare.RESULTS_DIR)
+    parser.add_argument("--no-training", action="store_true", help="leave out the training time per epoch")
+    parser.add_argument("--only", nargs="*", default=None, help="only these models (their labels)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    judge, test_features, floor = compare.reference()
+    cache = {}
+    load = lambda name: cache.setdefault(name, load_checkpoint(name))  # noqa: E731
+    rows = []
+    for entry in compare.entries():
+        if args.only is not None and entry.label not in args.only:
+            continue
+        print(f"measuring {entry.label} ({', '.join(entry.checkpoints)}) ...", file=sys.stderr, flush=True)
+        row = compare.measure(entry, load, judge, test_features, samples=args.samples)
+        row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(
+            entry.checkpoints[0], entry.family)
+        rows.append(row)
+    compare.write_results(rows, floor, args.out, machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
+                          device="cpu", written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                          samples=args.samples)
+    print(markdown(compare.read_results(args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

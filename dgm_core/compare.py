@@ -1,0 +1,445 @@
+"""Every shipped generative model on `digits`, measured the same way: the comparison lab.
+
+The course ends each assignment with the same table: samples, a latent interpolation, FID, a
+likelihood where the model has one, the number of weights, and the time to train and to sample.
+This module measures each of those with the lab's own code, for every shipped digits model and
+every seed it ships with; `pros_and_cons` then derives the verdicts from the numbers, each with
+the measurement behind it. `python -m benchmarks.compare` runs it and writes the results the page
+reads (`write_results` / `read_results`): the page never measures, so it answers at once.
+
+The measures, and why they are fair:
+  * FD: the classifier-feature Fréchet distance (Heusel et al., 2017, with the GAN lab's digit
+    classifier in place of Inception) of SAMPLES fresh samples to the test digits' features, beside
+    the real-vs-real floor (training digits against test digits). Samples at 8x8 are upscaled to the
+    judge's 28x28 the way the data are. Each model family samples the way it was trained to.
+  * dropped digits: digits the judge reads in fewer than 1 % of the samples (a fair share is 10 %),
+    the GAN lab's rule for mode collapse (dgm_core.gan.DROPPED_SHARE).
+  * bits/dim on one quantisation, QUANTISATION: only a model with a density over those images has
+    one; every other model says why not.
+  * weights: every trained parameter, and the ones used to draw a sample.
+  * seconds per sample: the median of REPEATS draws of TIMED images, divided by TIMED, on this machine
+    and in this run; training seconds per epoch come from the benchmark (one more epoch of each
+    checkpoint's own command, timed by training/loop.py), so both are measured on the same machine.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dgm_core import catalogue
+
+#: Images behind each Fréchet distance and class histogram.
+SAMPLES = 1000
+#: Samples shown in each grid, and points on each interpolation (both ends included).
+GRID, INTERPOLATION_POINTS = 16, 10
+#: The images timed in one draw, and how many draws the median is over.
+TIMED, REPEATS = 100, 3
+#: The one quantisation every bits/dim is on.
+QUANTISATION = "the digits' own 8x8 pixels at 17 grey levels (0–16), uniformly dequantised"
+#: The two test digits every encoder interpolates between (indices into the test split).
+INTERPOLATION_ENDS = (0, 1)
+#: Where `python -m benchmarks.compare` writes, and the page reads.
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "compare"
+RESULTS_NAME, IMAGES_NAME = "compare.json", "compare.safetensors"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the comparison: a model, its family and its shipped checkpoints (seed 0 first)."""
+    label: str
+    family: str            # vae, realnvp, gan, ebm, vqvae: how it samples, encodes and scores
+    checkpoints: tuple[str, ...]
+
+
+def entries() -> list[Entry]:
+    """The shipped generative models on digits, in the order the course meets them."""
+    ship = [i for i in catalogue.shipped() if i.dataset == "digits"]
+    by_seed = lambda items: tuple(i.name for i in sorted(items, key=lambda i: (i.seed, i.name)))  # noqa: E731
+    rows = []
+
+    def add(label, family, items):
+        if items:
+            rows.append(Entry(label, family, by_seed(items)))
+
+    constant = lambda i: i.run.get("beta_schedule", "constant") == "constant"  # noqa: E731
+    add("VAE (β = 1)", "vae", [i for i in ship if i.model_type == "vae" and constant(i) and i.run.get("beta", 1.0) == 1.0])
+    add("VAE, RealNVP prior", "vae", [i for i in ship if i.model_type == "vae-flow-prior"])
+    add("RealNVP", "realnvp", [i for i in ship if i.model_type == "realnvp" and i.name == "realnvp-digits"])
+    add("RealNVP, variational dequantisation", "realnvp",
+        [i for i in ship if i.model_type == "realnvp" and i.name == "realnvp-digits-variational"])
+    for kind, label in (("gan", "GAN"), ("wgan", "WGAN"), ("wgan-gp", "WGAN-GP"), ("cgan", "cGAN")):
+        add(label, "gan", [i for i in ship if i.model_type == "image-gan" and i.model == kind])
+    generative = lambda i: i.run.get("generative_weight", 1.0) > 0  # noqa: E731
+    add("EBM", "ebm", [i for i in ship if i.model_type == "ebm" and i.model == "ebm" and not i.name.endswith("-noise")])
+    add("JEM", "ebm", [i for i in ship if i.model_type == "ebm" and i.model == "jem" and generative(i)])
+    add("JEM++", "ebm", [i for i in ship if i.model_type == "ebm" and i.model == "jempp" and generative(i)])
+    add("VQ-VAE", "vqvae", [i for i in ship if i.model_type == "vqvae" and i.run.get("restart_every", 50) > 0
+                            and i.run.get("codebook", "loss") == "loss"])     # the lab's default: restarts, loss
+    return rows
+
+
+# ----------------------------------------------------------------------------- per family
+class Sampler:
+    """How one checkpoint draws images, encodes and decodes (where it has a latent space), and
+    scores a likelihood (where it has one). Built once per checkpoint: the EBMs' sampler and JEM++'s
+    class Gaussians, and the VQ-VAE's prior over codes, come from the checkpoint's own run."""
+
+    def __init__(self, family: str, checkpoint):
+        self.family, self.checkpoint, self.model = family, checkpoint, checkpoint.model.eval()
+        self.run = checkpoint.history.get("run", {})
+        if family == "ebm":
+            from dgm_core import ebm
+            from dgm_core.data import load_dataset
+
+            self.chains = ebm.recipe_sampler(self.run)
+            self.starts = None
+            if self.run.get("model") == "jempp":
+                train = load_dataset("digits", "train", self.model.image_size)
+                self.starts = ebm.ClassGaussians(train.images, train.labels, self.model.outputs)
+        if family == "vqvae":
+            from dgm_core import vqvae
+            from dgm_core.data import load_dataset
+
+            train = load_dataset("digits", "train", self.model.image_size)
+            self.prior = vqvae.PositionPrior(vqvae.codes(self.model, train.images)["indices"], self.model.num_codes)
+
+    @property
+    def side(self) -> int:
+        """The side of the images the model draws (an ImageGAN records none: one sample tells)."""
+        size = getattr(self.model, "image_size", None)
+        return size if size is not None else self.model.sample(1).shape[-1]
+
+    @property
+    def how(self) -> str:
+        """How this model draws a sample, in a sentence."""
+        if self.family == "vae":
+            return "z ~ p(z), then the decoder's mean E[x|z]"
+        if self.family == "realnvp":
+            return "z ~ N(0, I), then the inverse flow"
+        if self.family == "gan":
+            return "z ~ N(0, I), then G(z)" + (" for digits 0–9 in turn" if self.model.num_classes else "")
+        if self.family == "ebm":
+            from dgm_core.ebm import ProximalSGLD
+
+            if isinstance(self.chains, ProximalSGLD):
+                return (f"{self.chains.steps} proximal SGLD steps of {self.chains.inner} inner steps from per-class "
+                        "Gaussians (as trained)")
+            return f"{self.chains.steps} SGLD steps from uniform noise (as trained)"
+        return "a code grid from a prior fitted by counting codes at each position (no PixelCNN), then the decoder"
+
+    def sample(self, n: int, generator: torch.Generator, batch: int = 500) -> torch.Tensor:
+        """n images (n, 1, H, W) in [0, 1], drawn `batch` at a time."""
+        return torch.cat([self._sample(min(batch, n - i), generator) for i in range(0, n, batch)])
+
+    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        model = self.model
+        if self.family == "vae":
+            return model.sample(n, generator)
+        if self.family == "realnvp":
+            return model.sample(n, generator=generator)
+        if self.family == "gan":
+            return model.sample(n, seed=int(torch.randint(2 ** 31 - 1, (1,), generator=generator)))
+        if self.family == "ebm":
+            from dgm_core import ebm
+
+            starts = None if self.starts is None else self.starts.sample(n, generator)[0]
+            return ebm.sample_chains(model, n, self.chains, generator, starts=starts)[0].clamp(0, 1)
+        with torch.no_grad():
+            return model.decode_indices(self.prior.sample(n, generator))
+
+    # -- latent space
+    def interpolation(self, ends: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, str] | None:
+        """INTERPOLATION_POINTS images on the straight line between two latent points (both ends
+        included), and where the ends came from; None when the model has no latent space."""
+        from dgm_core.vae import encode_means, interpolate, prepare_batch
+
+        between, model = INTERPOLATION_POINTS - 2, self.model
+        with torch.no_grad():
+            if self.family == "vae":
+                mu, _ = encode_means(model, prepare_batch(model, ends))
+                return model.decode_mean(interpolate(mu[0], mu[1], between)), "the encoder means μ(x) of two test digits"
+            if self.family == "realnvp":
+                z = model.encode(ends)
+                return model.decode(interpolate(z[0], z[1], between)), "the flow's latents f(x) of two test digits"
+            if self.family == "vqvae":
+                z = model.encode(ends)                                      # (2, D, h, h), before quantising
+                path = interpolate(z[0].flatten(), z[1].flatten(), between).view(-1, *z.shape[1:])
+                return (model.decode(model.quantizer(path).quantized),
+                        "the encoder outputs z_e(x) of two test digits, each point quantised to its nearest codes")
+            if self.family == "gan":
+                z = torch.randn(2, model.latent_dim, generator=generator)
+                path = interpolate(z[0], z[1], between)
+                labels = torch.full((len(path),), 3) if model.num_classes else None
+                text = "two draws z ~ N(0, I) (a GAN has no encoder)" + (", both as the digit 3" if labels is not None else "")
+                model.generator.eval()
+                return model.generator(path, labels), text
+        return None
+
+    # -- likelihood on QUANTISATION
+    def bits_per_dim(self, test: torch.Tensor, generator: torch.Generator) -> tuple[float | None, str]:
+        """Mean bits/dim of the test digits on QUANTISATION, or None, and what the number is (or why
+        there is none)."""
+        if self.family == "realnvp":
+            from dgm_core.flow import image_bits_per_dim
+
+            kind = "a variational" if self.model.dequantization == "variational" else "a uniform"
+            value = float(image_bits_per_dim(self.model, test, generator).mean())
+            return value, (f"exact change of variables, through {kind} dequantisation: a lower bound on log P(x) "
+                           "(one draw of u per image)")
+        if self.family == "vae":
+            from dgm_core import vae
+
+            data = catalogue.test_images("digits", self.model.image_size)
+            k, images = 100, data.images[:200]
+            nll = -vae.iwae_log_likelihood(self.model, vae.prepare_batch(self.model, images), k,
+                                           generator=generator).mean().item()
+            side = self.model.image_size
+            return None, (f"none on this quantisation: this VAE models binarised {side}x{side} upscaled images, "
+                          f"another data space. There its IWAE bound (k = {k}, {len(images)} test digits) gives "
+                          f"{nll:.1f} nats per image, {vae.bits_per_dim(nll, self.model.pixels):.3f} bits per "
+                          f"upscaled binary pixel; a VAE with a discretised decoder on 8x8 would be comparable")
+        if self.family == "gan":
+            return None, ("none: a GAN's samples lie on the image of a 100-dimensional z, so it defines no density "
+                          "over the 64 pixels (an implicit model)")
+        if self.family == "ebm":
+            return None, ("none: exp(−E(x)) is known only up to its normaliser Z = ∫ exp(−E), which cannot be "
+                          "computed, so log p(x) is unknown (only differences of energy)")
+        return None, ("none: the decoder is deterministic and the shipped VQ-VAE has no learned prior over codes, "
+                      "so it gives no probability to an image")
+
+    # -- weights
+    def weights(self) -> tuple[int, int]:
+        """(every trained weight, the weights used to draw a sample)."""
+        model = self.model
+        total = sum(p.numel() for p in model.parameters())
+        if self.family == "gan":
+            used = sum(p.numel() for p in model.generator.parameters())
+        elif self.family == "vae":
+            used = sum(p.numel() for p in model.decoder.parameters()) + sum(
+                p.numel() for p in getattr(model, "prior", torch.nn.Module()).parameters())
+        elif self.family == "vqvae":
+            used = (sum(p.numel() for p in model.decoder.parameters()) + model.quantizer.codebook.numel())
+        elif self.family == "realnvp":
+            used = total - sum(p.numel() for p in (model.dequantizer or torch.nn.Module()).parameters())
+        else:
+            used = total
+        return total, used
+
+
+# ----------------------------------------------------------------------------- measuring
+def seconds_per_sample(sampler: Sampler, generator: torch.Generator, n: int = TIMED, repeats: int = REPEATS) -> float:
+    """The median wall-clock seconds of drawing n images, over `repeats` draws after a warm-up, per image."""
+    sampler.sample(n, generator)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sampler.sample(n, generator)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2] / n
+
+
+def class_shares(judge, images: torch.Tensor) -> list[float]:
+    """The share of `images` the judge reads as each digit."""
+    from dgm_core.data.builtin import resize
+
+    with torch.no_grad():
+        read = torch.cat([judge(resize(images[i:i + 500], judge.image_size)).argmax(1)
+                          for i in range(0, len(images), 500)])
+    return (torch.bincount(read, minlength=judge.num_classes).float() / len(images)).tolist()
+
+
+def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0, samples: int = SAMPLES) -> dict:
+    """Every measure of one row, over all its seeds (the Fréchet distances, bits/dim and dropped digits
+    per seed; the grid, interpolation, weights and sampling time from the first seed's checkpoint)."""
+    from dgm_core.data import load_dataset
+    from dgm_core.data.builtin import resize
+    from dgm_core.features import classifier_features
+    from dgm_core.gan import DROPPED_SHARE
+    from dgm_core.metrics import frechet_distance
+
+    test = load_dataset("digits", "test", 8)
+    per_seed, first = [], None
+    for name in entry.checkpoints:
+        generator = torch.Generator().manual_seed(seed)
+        sampler = Sampler(entry.family, load(name))
+        images = sampler.sample(samples, generator)
+        shares = class_shares(judge, images)
+        features = classifier_features(judge, resize(images, judge.image_size))
+        size = sampler.side
+        bpd, likelihood = sampler.bits_per_dim(resize(test.images, size) if size != 8 else test.images, generator)
+        per_seed.append({"checkpoint": name, "fd": frechet_distance(features, test_features),
+                         "class_shares": shares, "dropped": [d for d, s in enumerate(shares) if s < DROPPED_SHARE],
+                         "bits_per_dim": bpd})
+        if first is None:
+            first = {"sampler": sampler, "images": images[:GRID], "likelihood": likelihood}
+    sampler = first["sampler"]
+    ends = resize(test.images[list(INTERPOLATION_ENDS)], sampler.side)
+    interpolation = sampler.interpolation(ends, torch.Generator().manual_seed(seed))
+    total, used = sampler.weights()
+    fds = [s["fd"] for s in per_seed]
+    bpds = [s["bits_per_dim"] for s in per_seed if s["bits_per_dim"] is not None]
+    return {
+        "model": entry.label, "family": entry.family, "checkpoints": list(entry.checkpoints), "seeds": len(per_seed),
+        "how_sampled": sampler.how,
+        "fd_mean": float(np.mean(fds)), "fd_min": float(min(fds)), "fd_max": float(max(fds)),
+        "bits_per_dim": float(np.mean(bpds)) if bpds else None,
+        "bits_per_dim_min": min(bpds, default=None), "bits_per_dim_max": max(bpds, default=None),
+        "likelihood": first["likelihood"],
+        "dropped": sorted(set(d for s in per_seed for d in s["dropped"])),
+        "weights": total, "weights_to_sample": used,
+        "seconds_per_sample": seconds_per_sample(sampler, torch.Generator().manual_seed(seed)),
+        "interpolation_from": None if interpolation is None else interpolation[1],
+        "per_seed": per_seed,
+        "_grid": first["images"].cpu(),
+        "_interpolation": None if interpolation is None else interpolation[0].cpu(),
+    }
+
+
+def reference(judge=None) -> tuple:
+    """The judge, the test digits' features in it and the real-vs-real floor of the distance."""
+    from dgm_core.data import load_dataset
+    from dgm_core.features import classifier_features
+
+    judge_model, floor, _ = catalogue.judge_with_floor()
+    test_features = classifier_features(judge_model, load_dataset("digits", "test", judge_model.image_size).images)
+    return judge_model, test_features, floor
+
+
+# ----------------------------------------------------------------------------- the verdicts
+def _fmt_ms(seconds: float) -> str:
+    return f"{1000 * seconds:.3g} ms"
+
+
+def pros_and_cons(rows: list[dict]) -> list[dict]:
+    """The pros and cons of each model, derived from the measured columns by fixed rules, each claim
+    with the measurement behind it: {"model", "pros": [claim], "cons": [claim]}, a claim being
+    {"claim", "measure", "value", "rule"}. The rules:
+
+      sharpest / least like the data   lowest / highest mean FD (the floor is what real digits score)
+      likelihood                       a bits/dim on QUANTISATION, the best one marked; none is a con
+      fastest / slowest to sample      lowest / highest seconds per sample
+      fastest / slowest to train       lowest / highest training seconds per epoch, where measured
+      collapsed                        any digit read in under 1 % of samples, on any seed; else a pro
+      latent space                     an interpolation between two latent points exists, or not
+    """
+    def extreme(key, best):
+        values = [(r[key], r["model"]) for r in rows if r.get(key) is not None]
+        return (min(values) if best else max(values))[1] if values else None
+
+    sharpest, blurriest = extreme("fd_mean", True), extreme("fd_mean", False)
+    best_bpd = extreme("bits_per_dim", True)
+    fast_sample, slow_sample = extreme("seconds_per_sample", True), extreme("seconds_per_sample", False)
+    fast_train, slow_train = extreme("train_seconds_per_epoch", True), extreme("train_seconds_per_epoch", False)
+    fastest = min((r["seconds_per_sample"] for r in rows), default=None)
+    verdicts = []
+    for r in rows:
+        pros, cons = [], []
+
+        def claim(to, text, measure, value, rule):
+            to.append({"claim": text, "measure": measure, "value": value, "rule": rule})
+
+        fd = (f"{r['fd_mean']:.1f}" + (f" (seeds {r['fd_min']:.1f}–{r['fd_max']:.1f})" if r["seeds"] > 1 else ""))
+        if r["model"] == sharpest:
+            claim(pros, "sharpest samples", "FD", fd, "lowest mean Fréchet distance of all models")
+        if r["model"] == blurriest:
+            claim(cons, "samples least like the digits", "FD", fd, "highest mean Fréchet distance of all models")
+        if r["bits_per_dim"] is not None:
+            text = "has a likelihood" + (", the best" if r["model"] == best_bpd else "")
+            claim(pros, text, "bits/dim", f"{r['bits_per_dim']:.3f}", f"bits/dim on {QUANTISATION}; lower is better")
+        else:
+            claim(cons, "no likelihood on the shared quantisation", "bits/dim", "none", r["likelihood"])
+        if r["model"] == fast_sample:
+            claim(pros, "fastest to sample", "seconds per sample", _fmt_ms(r["seconds_per_sample"]),
+                  "lowest time to draw one image")
+        if r["model"] == slow_sample:
+            claim(cons, "slowest to sample", "seconds per sample", _fmt_ms(r["seconds_per_sample"]),
+                  f"highest time to draw one image, {r['seconds_per_sample'] / fastest:.0f}x the fastest")
+        if r.get("train_seconds_per_epoch") is not None:
+            if r["model"] == fast_train:
+                claim(pros, "fastest to train", "training seconds per epoch", f"{r['train_seconds_per_epoch']:.2f} s",
+                      "lowest seconds per epoch of its own training command")
+            if r["model"] == slow_train:
+                claim(cons, "slowest to train", "training seconds per epoch", f"{r['train_seconds_per_epoch']:.2f} s",
+                      "highest seconds per epoch of its own training command")
+        if r["dropped"]:
+            claim(cons, "collapsed: drops digit" + ("s " if len(r["dropped"]) > 1 else " ") +
+                  ", ".join(map(str, r["dropped"])), "dropped digits", ", ".join(map(str, r["dropped"])),
+                  "a digit the judge reads in under 1 % of the samples (a fair share is 10 %), on any seed")
+        else:
+            claim(pros, "covers all 10 digits", "dropped digits", "none",
+                  "every digit is read in at least 1 % of the samples, on every seed")
+        if r["interpolation_from"] is not None:
+            claim(pros, "a latent space to interpolate in", "interpolation", "yes", r["interpolation_from"])
+        else:
+            claim(cons, "no latent space", "interpolation", "none",
+                  "an energy model's samples come from Markov chains, not from a latent code")
+        verdicts.append({"model": r["model"], "pros": pros, "cons": cons})
+    return verdicts
+
+
+# ----------------------------------------------------------------------------- results on disk
+def write_results(rows: list[dict], floor: float, directory: Path = RESULTS_DIR, **settings) -> Path:
+    """The rows (without their images) as JSON and the grids and interpolations as safetensors."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for r in rows:
+        tensors[f"grid/{r['model']}"] = r["_grid"].contiguous()
+        if r["_interpolation"] is not None:
+            tensors[f"interpolation/{r['model']}"] = r["_interpolation"].contiguous()
+    save_file(tensors, str(directory / IMAGES_NAME))
+    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    body = {"floor": floor, "quantisation": QUANTISATION, "samples": SAMPLES, "timed": TIMED, "repeats": REPEATS,
+            **settings, "rows": clean}
+    (directory / RESULTS_NAME).write_text(json.dumps(body, indent=1))
+    return directory / RESULTS_NAME
+
+
+class ResultsMissing(FileNotFoundError):
+    pass
+
+
+def read_results(directory: Path = RESULTS_DIR) -> dict:
+    """What the benchmark wrote: the JSON body with each row's "grid" and "interpolation" tensors, and
+    the derived pros and cons. Raises ResultsMissing, naming the command, when there is nothing to read."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = directory / RESULTS_NAME
+    try:
+        body = json.loads(path.read_text())
+        tensors = load_file(str(directory / IMAGES_NAME))
+    except (OSError, json.JSONDecodeError, SafetensorError) as exc:
+        raise ResultsMissing(f"No comparison results could be read in {directory} ({exc.__class__.__name__}). "
+                             "Run `python -m benchmarks.compare` to measure every model and write them.") from exc
+    for r in body["rows"]:
+        r["grid"] = tensors.get(f"grid/{r['model']}")
+        r["interpolation"] = tensors.get(f"interpolation/{r['model']}")
+    body["verdicts"] = pros_and_cons(body["rows"])
+    return body
+
+
+def table_rows(body: dict) -> list[dict]:
+    """The comparison table as the page shows it: one dict per model, each column with its unit."""
+    out = []
+    for r in body["rows"]:
+        spread = f" ({r['fd_min']:.1f}–{r['fd_max']:.1f})" if r["seeds"] > 1 else ""
+        out.append({
+            "model": r["model"],
+            "seeds": r["seeds"],
+            "FD (lower is better)": f"{r['fd_mean']:.1f}{spread}",
+            "bits/dim": "none" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.3f}",
+            "dropped digits": ", ".join(map(str, r["dropped"])) or "none",
+            "weights (trained)": r["weights"],
+            "weights (to sample)": r["weights_to_sample"],
+            "training seconds per epoch": (None if r.get("train_seconds_per_epoch") is None
+                                           else round(r["train_seconds_per_epoch"], 2)),
+            "ms per sample": round(1000 * r["seconds_per_sample"], 3),
+        })
+    return out

@@ -1,0 +1,47 @@
+"""Figures of the comparison lab (dgm_core.compare): the Fréchet distance of every model with its
+seed spread and the floor, the time to draw a sample, and the digits the judge reads in the samples."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from dgm_core.figures.style import PALETTE, REFERENCE, margins
+
+
+def fd_figure(rows: list[dict], floor: float) -> go.Figure:
+    """Mean FD per model, a bar from the lowest to the highest seed, each seed a dot, and the floor."""
+    fig = go.Figure()
+    names = [r["model"] for r in rows]
+    fig.add_bar(x=names, y=[r["fd_mean"] for r in rows], marker_color=PALETTE[0], name="mean over seeds",
+                error_y=dict(type="data", symmetric=False, array=[r["fd_max"] - r["fd_mean"] for r in rows],
+                             arrayminus=[r["fd_mean"] - r["fd_min"] for r in rows]))
+    fig.add_scatter(x=[r["model"] for r in rows for _ in r["per_seed"]],
+                    y=[s["fd"] for r in rows for s in r["per_seed"]], mode="markers", name="one seed",
+                    marker=dict(color=PALETTE[1], size=7), text=[s["checkpoint"] for r in rows for s in r["per_seed"]],
+                    hovertemplate="%{text}: FD %{y:.1f}<extra></extra>")
+    fig.add_hline(y=floor, line_dash="dot", line_color=REFERENCE,
+                  annotation_text=f"floor {floor:.1f}: real digits against real digits")
+    fig.update_layout(yaxis_title="Fréchet distance in the judge's features (lower is better)",
+                      xaxis_title="model (bar: mean; whisker: lowest to highest seed)", margin=margins(30),
+                      height=420, legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def sampling_time_figure(rows: list[dict]) -> go.Figure:
+    """Milliseconds to draw one image, on a log axis (they span two orders of magnitude)."""
+    fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[1000 * r["seconds_per_sample"] for r in rows],
+                           marker_color=PALETTE[2], hovertemplate="%{x}: %{y:.3g} ms per image<extra></extra>"))
+    fig.update_yaxes(type="log", title="milliseconds per sampled image (log scale)")
+    fig.update_layout(xaxis_title="model", margin=margins(20), height=360)
+    return fig
+
+
+def class_share_figure(rows: list[dict]) -> go.Figure:
+    """The share of each seed's samples the judge reads as each digit (a fair share is 10 %)."""
+    labels = [f"{r['model']} · {s['checkpoint']}" for r in rows for s in r["per_seed"]]
+    shares = [[100 * v for v in s["class_shares"]] for r in rows for s in r["per_seed"]]
+    fig = go.Figure(go.Heatmap(z=shares, x=[str(d) for d in range(10)], y=labels, colorscale="Viridis", zmin=0,
+                               colorbar=dict(title="% of samples"),
+                               hovertemplate="%{y}<br>read as %{x}: %{z:.1f} %<extra></extra>"))
+    fig.update_layout(xaxis_title="digit the judge reads", yaxis=dict(autorange="reversed", type="category"),
+                      margin=margins(20), height=max(320, 24 * len(labels) + 80))
+    return fig

@@ -1,0 +1,100 @@
+"""The comparison lab: every shipped digits model side by side, read from what
+`python -m benchmarks.compare` wrote (dgm_core.compare.read_results); the page measures nothing, so
+it answers at once, and every number on it can be regenerated with that command."""
+import pandas as pd
+import streamlit as st
+
+from dgm_core import compare
+from dgm_core.figures.compare import class_share_figure, fd_figure, sampling_time_figure
+from dgm_core.figures.images import image_grid_figure
+from labs.url_state import BIND, arrived, explain
+
+st.title("⚖️ Every model compared")
+link, link_message = arrived()
+
+
+@st.cache_data(show_spinner=False)
+def _results(stamp: float):
+    return compare.read_results()
+
+
+try:
+    body = _results((compare.RESULTS_DIR / compare.RESULTS_NAME).stat().st_mtime)
+except (compare.ResultsMissing, FileNotFoundError) as exc:
+    st.info(str(exc) if isinstance(exc, compare.ResultsMissing) else
+            "No comparison results are here yet: run `python -m benchmarks.compare` to measure every model.")
+    st.stop()
+
+rows = body["rows"]
+st.caption(
+    f"Every number below was measured by `python -m benchmarks.compare` ({body.get('written', 'date not recorded')}, "
+    f"{body.get('machine', '')}) with the lab's own code in `dgm_core/compare.py`: {body['samples']} samples per seed "
+    f"behind each Fréchet distance, times on that machine in that run. Run the command again to regenerate them.")
+
+table_tab, verdict_tab, samples_tab, path_tab, seeds_tab = st.tabs(
+    ["Table", "Pros and cons", "Samples", "Interpolations", "Per seed"])
+
+with table_tab:
+    frame = pd.DataFrame(compare.table_rows(body))
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button("Download the table (CSV)", frame.to_csv(index=False), "dgm-lab-comparison.csv", "text/csv",
+                       key="cmp_csv")
+    st.markdown(
+        f"- **FD**: classifier-feature Fréchet distance of the samples to the test digits, in the features of the "
+        f"GAN lab's digit classifier; lower is better, and real digits against real digits give **{body['floor']:.1f}**, "
+        "the floor. With more than one seed: the mean, and the lowest to highest seed in brackets.\n"
+        f"- **bits/dim** on {body['quantisation']}: only where the model defines a density there (the reasons for "
+        "'none' are under Pros and cons).\n"
+        "- **dropped digits**: digits the classifier reads in under 1 % of the samples (a fair share is 10 %).\n"
+        "- **weights**: every trained parameter, and those used to draw a sample (a GAN's generator, a VAE's "
+        "decoder and prior).\n"
+        "- **training seconds per epoch**: one more epoch of the first seed's own training command, timed by the "
+        "training loop; **ms per sample**: the median of "
+        f"{body['repeats']} draws of {body['timed']} images, divided by {body['timed']}.")
+    st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd")
+    st.plotly_chart(sampling_time_figure(rows), key="cmp_time")
+
+with verdict_tab:
+    st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.compare.pros_and_cons); "
+               "open a model below the table for the measurement behind each of its cells.")
+    verdicts = body["verdicts"]
+    st.dataframe(pd.DataFrame([{"model": v["model"], "pros": "; ".join(c["claim"] for c in v["pros"]),
+                                "cons": "; ".join(c["claim"] for c in v["cons"])} for v in verdicts]),
+                 hide_index=True, width="stretch")
+    for verdict in verdicts:
+        with st.expander(f"{verdict['model']}: the measurements behind its pros and cons"):
+            st.dataframe(pd.DataFrame(
+                [{"": "pro", **c} for c in verdict["pros"]] + [{"": "con", **c} for c in verdict["cons"]]),
+                hide_index=True, width="stretch")
+
+with samples_tab:
+    columns = st.columns(4)
+    for i, row in enumerate(rows):
+        with columns[i % 4]:
+            st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260), key=f"cmp_grid_{i}")
+            st.caption(row["how_sampled"])
+
+with path_tab:
+    st.caption(f"{compare.INTERPOLATION_POINTS} points on a straight line between two latent points, both ends "
+               "included, decoded by each model.")
+    for i, row in enumerate(rows):
+        if row["interpolation"] is None:
+            st.markdown(f"**{row['model']}**: no latent space. An energy model draws samples by running Markov chains "
+                        "on its energy; there is no code to move along.")
+            continue
+        st.plotly_chart(image_grid_figure(row["interpolation"], compare.INTERPOLATION_POINTS,
+                                          title=f"{row['model']}: between {row['interpolation_from']}", height=150),
+                        key=f"cmp_path_{i}")
+
+with seeds_tab:
+    names = [r["model"] for r in rows]
+    chosen = st.selectbox("Model", names, key="cmp_model", bind=BIND)
+    row = rows[names.index(chosen)]
+    st.dataframe(pd.DataFrame([{"checkpoint": s["checkpoint"], "FD": round(s["fd"], 1),
+                                "bits/dim": None if s["bits_per_dim"] is None else round(s["bits_per_dim"], 3),
+                                "dropped digits": ", ".join(map(str, s["dropped"])) or "none"}
+                               for s in row["per_seed"]]), hide_index=True, width="stretch")
+    st.markdown(f"**Likelihood:** {row['likelihood']}.")
+    st.plotly_chart(class_share_figure(rows), key="cmp_shares")
+
+explain(link, link_message)

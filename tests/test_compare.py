@@ -1,0 +1,144 @@
+"""The comparison lab's measurements (dgm_core.compare), checked against independent oracles: the
+data themselves (a flow's round trip), numpy counting (the VQ-VAE's prior over codes), scipy's
+matrix square root (the Fréchet distance), hand-built rows with known verdicts (the pros and cons),
+and a fresh measurement against what the benchmark wrote and the page reads."""
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from dgm_core import compare
+from dgm_core.checkpoints import load_checkpoint
+from dgm_core.data import load_dataset
+
+ISSUE_MODELS = {"VAE (β = 1)", "VAE, RealNVP prior", "RealNVP", "GAN", "WGAN", "WGAN-GP", "cGAN", "EBM", "JEM",
+                "JEM++", "VQ-VAE"}
+
+
+@pytest.fixture(scope="module")
+def entries():
+    return {e.label: e for e in compare.entries()}
+
+
+def test_every_family_the_course_compares_is_a_row_with_all_its_seeds(entries):
+    assert ISSUE_MODELS <= set(entries)
+    assert entries["GAN"].checkpoints == ("gan-digits", "gan-digits-seed1")
+    assert entries["JEM"].checkpoints == ("jem-digits", "jem-digits-seed1")     # not its classifier twin
+    assert entries["VQ-VAE"].checkpoints == ("vqvae-digits", "vqvae-digits-seed1")  # restarts, codebook loss
+    assert entries["EBM"].checkpoints == ("ebm-digits",)                        # not the noise-start run
+
+
+def test_a_flow_decodes_its_own_encoding_back_to_the_same_digits():
+    model = load_checkpoint("realnvp-digits").model.eval()
+    images = load_dataset("digits", "test", 8).images[:50]
+    levels = torch.round(images * 16) / 16
+    assert torch.equal(model.decode(model.encode(images)), levels)
+
+
+def test_the_vqvae_position_prior_counts_codes_like_numpy_and_samples_them():
+    from dgm_core.vqvae import PositionPrior
+
+    gen = torch.Generator().manual_seed(0)
+    indices = torch.randint(0, 5, (400, 2, 2), generator=gen)
+    prior = PositionPrior(indices, 5)
+    flat = indices.flatten(1).numpy()
+    for position in range(4):
+        counts = np.bincount(flat[:, position], minlength=5) + 1
+        np.testing.assert_allclose(prior.probs[position].numpy(), counts / counts.sum())
+    drawn = prior.sample(20000, torch.Generator().manual_seed(1)).flatten(1).numpy()
+    share = np.bincount(drawn[:, 3], minlength=5) / len(drawn)
+    np.testing.assert_allclose(share, prior.probs[3].numpy(), atol=4 * math.sqrt(0.25 / 20000))
+
+
+def test_interpolations_start_and_end_at_the_two_ends():
+    from dgm_core.vae import encode_means, prepare_batch
+
+    checkpoint = load_checkpoint("vae-digits-beta1")
+    sampler = compare.Sampler("vae", checkpoint)
+    ends = torch.nn.functional.interpolate(load_dataset("digits", "test", 8).images[:2], size=28, mode="bilinear")
+    path, source = sampler.interpolation(ends.clamp(0, 1), torch.Generator().manual_seed(0))
+    assert len(path) == compare.INTERPOLATION_POINTS == 10
+    mu, _ = encode_means(checkpoint.model, prepare_batch(checkpoint.model, ends.clamp(0, 1)))
+    torch.testing.assert_close(path[[0, -1]], checkpoint.model.decode_mean(mu).detach())
+    assert "encoder means" in source
+    assert compare.Sampler("ebm", load_checkpoint("ebm-digits")).interpolation(ends, torch.Generator()) is None
+
+
+def test_a_gan_counts_its_generator_as_the_weights_it_samples_with():
+    model = load_checkpoint("gan-digits").model
+    total, used = compare.Sampler("gan", load_checkpoint("gan-digits")).weights()
+    assert used == torch.nn.utils.parameters_to_vector(model.generator.parameters()).numel()
+    assert total == used + torch.nn.utils.parameters_to_vector(model.discriminator.parameters()).numel()
+
+
+def _row(model, fd, bpd=None, seconds=0.001, dropped=(), latent=True, train=1.0):
+    return {"model": model, "seeds": 1, "fd_mean": fd, "fd_min": fd, "fd_max": fd, "bits_per_dim": bpd,
+            "likelihood": "why not", "seconds_per_sample": seconds, "dropped": list(dropped),
+            "interpolation_from": "two points" if latent else None, "train_seconds_per_epoch": train}
+
+
+def test_pros_and_cons_follow_the_rules_on_rows_with_known_answers():
+    rows = [_row("A", 50.0, bpd=2.0, seconds=0.010, train=3.0), _row("B", 300.0, seconds=0.001, dropped=[2, 7]),
+            _row("C", 120.0, bpd=1.5, seconds=0.100, latent=False, train=0.5)]
+    verdicts = {v["model"]: v for v in compare.pros_and_cons(rows)}
+    claims = lambda model, side: [c["claim"] for c in verdicts[model][side]]  # noqa: E731
+    assert "sharpest samples" in claims("A", "pros") and "samples least like the digits" in claims("B", "cons")
+    assert "has a likelihood, the best" in claims("C", "pros") and "has a likelihood" in claims("A", "pros")
+    assert "no likelihood on the shared quantisation" in claims("B", "cons")
+    assert "fastest to sample" in claims("B", "pros") and "slowest to sample" in claims("C", "cons")
+    assert "collapsed: drops digits 2, 7" in claims("B", "cons") and "covers all 10 digits" in claims("A", "pros")
+    assert "no latent space" in claims("C", "cons") and "fastest to train" in claims("C", "pros")
+    slow = next(c for c in verdicts["C"]["cons"] if c["claim"] == "slowest to sample")
+    assert slow["value"] == "100 ms" and "100x the fastest" in slow["rule"]
+
+
+def _scipy_fd(a, b):
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+def test_a_fresh_measurement_reproduces_what_the_page_reads(entries):
+    from dgm_core.data.builtin import resize
+    from dgm_core.features import classifier_features
+
+    body = compare.read_results()
+    shipped = {r["model"]: r for r in body["rows"]}
+    assert ISSUE_MODELS <= set(shipped)                     # the shipped results cover every row
+    judge, test_features, floor = compare.reference()
+    row = compare.measure(entries["GAN"], load_checkpoint, judge, test_features, samples=body["samples"])
+    for fresh, written in zip(row["per_seed"], shipped["GAN"]["per_seed"]):
+        assert fresh["checkpoint"] == written["checkpoint"]
+        assert fresh["fd"] == pytest.approx(written["fd"], rel=1e-3)
+    # the same distance from scipy's matrix square root, on the same samples
+    generator = torch.Generator().manual_seed(0)
+    images = compare.Sampler("gan", load_checkpoint("gan-digits")).sample(body["samples"], generator)
+    features = classifier_features(judge, resize(images, judge.image_size))
+    assert row["per_seed"][0]["fd"] == pytest.approx(_scipy_fd(features, test_features), rel=1e-4)
+    read = judge(resize(images, judge.image_size)).argmax(1)
+    np.testing.assert_allclose(row["per_seed"][0]["class_shares"], np.bincount(read, minlength=10) / len(images))
+    assert floor == pytest.approx(body["floor"], rel=1e-6)
+
+
+def test_results_round_trip_through_json_and_safetensors(tmp_path):
+    grid = torch.rand(16, 1, 8, 8)
+    row = {**_row("A", 50.0), "per_seed": [], "_grid": grid, "_interpolation": None}
+    compare.write_results([row], 36.4, tmp_path, written="now")
+    body = compare.read_results(tmp_path)
+    assert torch.equal(body["rows"][0]["grid"], grid) and body["rows"][0]["interpolation"] is None
+    assert body["floor"] == 36.4 and body["written"] == "now" and body["verdicts"][0]["model"] == "A"
+
+
+def test_missing_results_name_the_command_that_writes_them(tmp_path):
+    with pytest.raises(compare.ResultsMissing, match="python -m benchmarks.compare"):
+        compare.read_results(tmp_path)
+
+
+def test_the_benchmark_times_an_epoch_of_the_checkpoints_own_command():
+    from benchmarks.compare import training_seconds_per_epoch
+
+    seconds = training_seconds_per_epoch("vqvae-digits", "vqvae")
+    assert 0 < seconds < math.inf

@@ -1,0 +1,78 @@
+"""AppTest drives the comparison page: what it shows is what `python -m benchmarks.compare` wrote
+(read independently here from the JSON), the verdicts follow the numbers, and with no results the
+page says which command writes them."""
+import json
+
+import pytest
+
+from dgm_core import compare
+from tests.conftest import chart_spec, no_exception, open_lab
+
+PAGE = "labs/compare.py"
+
+
+@pytest.fixture(scope="module")
+def page():
+    return open_lab(PAGE)
+
+
+@pytest.fixture(scope="module")
+def written():
+    return json.loads((compare.RESULTS_DIR / compare.RESULTS_NAME).read_text())
+
+
+def test_the_table_shows_every_model_with_the_numbers_the_benchmark_wrote(page, written):
+    table = page.dataframe[0].value
+    assert list(table["model"]) == [r["model"] for r in written["rows"]]
+    for shown, row in zip(table.to_dict("records"), written["rows"]):
+        assert shown["FD (lower is better)"].startswith(f"{row['fd_mean']:.1f}")
+        assert shown["weights (trained)"] == row["weights"]
+        assert shown["bits/dim"] == ("none" if row["bits_per_dim"] is None else f"{row['bits_per_dim']:.3f}")
+        assert shown["ms per sample"] == pytest.approx(1000 * row["seconds_per_sample"], abs=1e-3)
+    assert f"give **{written['floor']:.1f}**" in page.markdown[0].value
+    fd = chart_spec(page, "cmp_fd")
+    assert fd["data"][0]["y"] == pytest.approx([r["fd_mean"] for r in written["rows"]])
+    assert fd["layout"]["yaxis"]["title"]["text"].startswith("Fréchet distance")
+
+
+def test_the_verdicts_name_the_sharpest_and_the_collapsed_from_the_numbers(page, written):
+    verdicts = page.dataframe[1].value.set_index("model")
+    sharpest = min(written["rows"], key=lambda r: r["fd_mean"])["model"]
+    assert "sharpest samples" in verdicts.loc[sharpest, "pros"]
+    assert sum("sharpest samples" in p for p in verdicts["pros"]) == 1
+    for row in written["rows"]:
+        collapsed = "collapsed" in verdicts.loc[row["model"], "cons"]
+        assert collapsed == bool(set(d for s in row["per_seed"] for d in s["dropped"]))
+        assert ("has a likelihood" in verdicts.loc[row["model"], "pros"]) == (row["bits_per_dim"] is not None)
+    # one expander per model, each with the measurement behind every claim
+    assert len(page.expander) == len(written["rows"])
+    evidence = page.dataframe[2].value
+    assert {"claim", "measure", "value", "rule"} <= set(evidence.columns)
+
+
+def test_every_model_has_a_grid_and_every_latent_model_an_interpolation(page, written):
+    ids = [c.proto.id for c in page.get("plotly_chart")]
+    assert sum("cmp_grid_" in i for i in ids) == len(written["rows"])
+    latent = [r for r in written["rows"] if r["interpolation_from"] is not None]
+    assert sum("cmp_path_" in i for i in ids) == len(latent)
+    no_latent = {r["model"] for r in written["rows"]} - {r["model"] for r in latent}
+    assert no_latent == {"EBM", "JEM", "JEM++"}
+    assert sum("no latent space" in m.value for m in page.markdown) == len(no_latent)
+
+
+def test_the_per_seed_tab_follows_the_model_chosen_and_a_link(written):
+    from tests.test_page_links import open_link
+
+    at = open_link(PAGE, {"cmp_model": "GAN"})
+    no_exception(at)
+    seeds = at.dataframe[-1].value
+    row = next(r for r in written["rows"] if r["model"] == "GAN")
+    assert list(seeds["checkpoint"]) == row["checkpoints"]
+    assert list(seeds["FD"]) == [round(s["fd"], 1) for s in row["per_seed"]]
+
+
+def test_with_no_results_the_page_names_the_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "RESULTS_DIR", tmp_path)
+    at = open_lab(PAGE)
+    assert "python -m benchmarks.compare" in at.info[0].value
+    assert not at.dataframe
