@@ -285,6 +285,7 @@ def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0,
     bpds = [s["bits_per_dim"] for s in per_seed if s["bits_per_dim"] is not None]
     return {
         "model": entry.label, "family": entry.family, "checkpoints": list(entry.checkpoints), "seeds": len(per_seed),
+        "side": sampler.side,
         "how_sampled": sampler.how,
         "fd_mean": float(np.mean(fds)), "fd_min": float(min(fds)), "fd_max": float(max(fds)),
         "bits_per_dim": float(np.mean(bpds)) if bpds else None,
@@ -433,6 +434,7 @@ def table_rows(body: dict) -> list[dict]:
         out.append({
             "model": r["model"],
             "seeds": r["seeds"],
+            "sees": "8x8 digits" if r.get("side", 8) == 8 else f"digits upscaled to {r['side']}x{r['side']}",
             "FD (lower is better)": f"{r['fd_mean']:.1f}{spread}",
             "bits/dim": "none" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.3f}",
             "dropped digits": ", ".join(map(str, r["dropped"])) or "none",

@@ -33,6 +33,7 @@ from dgm_core.pgm import (
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
+from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
 MAX_LISTED_NODES = 40  # trail listings and all-pairs statements are for small networks
@@ -98,6 +99,13 @@ def load_chosen_example() -> None:
     if ss.bn_example is not None:
         ss.bn_example_kept = ss.bn_example
         install(load_example(ss.bn_example), origin="example")
+
+
+def open_lesson_network(lesson) -> None:
+    """The lesson's button: its network becomes the lab's (as the example box would load it)."""
+    name = lesson.settings["network"]
+    ss.bn_example = ss.bn_example_kept = name
+    install(load_example(name), origin="example")
 
 
 def load_upload() -> None:
@@ -168,6 +176,7 @@ if "bn_spec" not in ss:
 st.sidebar.selectbox("Example network", names, key="bn_example", on_change=load_chosen_example, bind=BIND,
                      placeholder="custom network: choose an example to replace it",
                      help="Teaching networks first, then the classic networks of the Bayesian Network Repository.")
+lesson_mode("bayesian-networks", setup=open_lesson_network, setup_label="Show the lesson's network in the lab")
 bn: BayesianNetwork = ss.bn
 st.sidebar.markdown(f"In use: **{bn.name}** ({ss.bn_origin}): {count(len(bn), 'node')}, "
                     f"{count(len(bn.edges), 'edge')}")

@@ -36,10 +36,13 @@ table_tab, verdict_tab, samples_tab, path_tab, seeds_tab = st.tabs(
 
 with table_tab:
     frame = pd.DataFrame(compare.table_rows(body))
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", height=36 * (len(frame) + 1) + 2)
     st.download_button("Download the table (CSV)", frame.to_csv(index=False), "dgm-lab-comparison.csv", "text/csv",
                        key="cmp_csv")
     st.markdown(
+        "- **sees**: the images a model was trained on. The 8x8 digits are upscaled to 28x28 for the VAEs and GANs "
+        "(as the VAE and GAN labs train them) and for the judge; 8x8 samples are upscaled the same way before they "
+        "are judged.\n"
         f"- **FD**: classifier-feature Fréchet distance of the samples to the test digits, in the features of the "
         f"GAN lab's digit classifier; lower is better, and real digits against real digits give **{body['floor']:.1f}**, "
         "the floor. With more than one seed: the mean, and the lowest to highest seed in brackets.\n"
@@ -60,7 +63,9 @@ with verdict_tab:
     verdicts = body["verdicts"]
     st.dataframe(pd.DataFrame([{"model": v["model"], "pros": "; ".join(c["claim"] for c in v["pros"]),
                                 "cons": "; ".join(c["claim"] for c in v["cons"])} for v in verdicts]),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", height=36 * (len(verdicts) + 1) + 2,
+                 column_config={"pros": st.column_config.TextColumn(width="large"),
+                                "cons": st.column_config.TextColumn(width="large")})
     for verdict in verdicts:
         with st.expander(f"{verdict['model']}: the measurements behind its pros and cons"):
             st.dataframe(pd.DataFrame(

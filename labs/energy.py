@@ -12,11 +12,13 @@ from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import load_or_say as _load
+from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
 
 st.title("🔋 Energy-based models")
 link, link_message = arrived()
+lesson_mode("energy")
 live, images, jem_tab = st.tabs(["Live 2-D EBM", "Image samples", "JEM vs JEM++"])
 
 

@@ -20,11 +20,13 @@ from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import load_or_say as _load
+from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
 
 st.title("🌊 Normalizing flows")
 link, link_message = arrived()
+lesson_mode("flows")
 live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
     ["Live 2-D flow", "Image samples", "Likelihood & OOD", "Hutchinson estimator", "VAE with a flow prior"])
 

@@ -26,11 +26,13 @@ from dgm_core.figures.gan import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
+from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
 
 st.title("⚔️ Generative adversarial networks")
 link, link_message = arrived()
+lesson_mode("gans")
 live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Samples & FID", "Conditional GAN"])
 
 

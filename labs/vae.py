@@ -17,6 +17,7 @@ from dgm_core.figures.vae import (
     training_curves_figure,
 )
 from labs.checkpoints import download_button
+from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
 SLIDER_RANGE = 3.0        # latent sliders span ±3 prior standard deviations
@@ -27,6 +28,7 @@ NLL_SEED = 0
 
 st.title("🌀 Variational autoencoders")
 link, link_message = arrived()
+lesson_mode("vae")
 
 
 @st.cache_resource(show_spinner=False)

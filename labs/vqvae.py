@@ -21,10 +21,12 @@ from dgm_core.figures.vqvae import (
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
+from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
 st.title("🧩 VQ-VAE and its codes")
 link, link_message = arrived()
+lesson_mode("vqvae")
 runs = catalogue.vqvae_runs()
 if not runs:
     st.info("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")
