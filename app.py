@@ -6,6 +6,7 @@ directly, without this router (no wide layout, the folder's helper modules liste
 import streamlit as st
 
 from dgm_core.runtime import use_interactive_threads
+from labs.export import format_choice
 from labs.registry import HOME, LABS
 
 use_interactive_threads()   # one torch thread per server process: see dgm_core/runtime.py
@@ -13,4 +14,6 @@ use_interactive_threads()   # one torch thread per server process: see dgm_core/
 st.set_page_config(page_title="DGM Lab", page_icon="🧪", layout="wide")
 pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)]
 pages += [st.Page(lab.path, title=lab.title, icon=lab.icon) for lab in LABS]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+format_choice()          # every page's figure downloads: PNG or SVG (labs/export.py)
+navigation.run()

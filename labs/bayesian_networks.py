@@ -33,6 +33,7 @@ from dgm_core.pgm import (
     trail_rows,
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
+from labs.export import figure_config
 from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
@@ -257,7 +258,7 @@ with tab_dsep:
                 st.error(str(exc))
     with right:
         fig, note = network_figure(bn, xs, ys, zs, trail)
-        st.plotly_chart(fig, key=f"dsep_graph_{sig}")
+        st.plotly_chart(fig, key=f"dsep_graph_{sig}", config=figure_config())
         if note:
             st.info(note)
     if xs and ys:
@@ -303,15 +304,15 @@ with tab_inference:
             tables = {"exact (variable elimination)": exact, f"likelihood weighting ({n_samples:,})": sampled,
                       "mean field (best restart)": result.mean_field}
             left, right = st.columns([3, 2])
-            left.plotly_chart(posterior_figure(tables), key="inf_posterior")
+            left.plotly_chart(posterior_figure(tables), key="inf_posterior", config=figure_config())
             frame = exact.to_frame().rename(columns={"probability": "exact"})
             frame["sampling"] = [p for _, p in sampled.items()]
             frame["mean field"] = [p for _, p in result.mean_field.items()]
             right.dataframe(frame, hide_index=True, width="stretch",
                             column_config={c: PROBABILITY for c in ("exact", "sampling", "mean field")})
             left2, right2 = st.columns(2)
-            left2.plotly_chart(sampling_error_figure(curve), key="inf_error")
-            right2.plotly_chart(elbo_figure(runs), key="inf_elbo")
+            left2.plotly_chart(sampling_error_figure(curve), key="inf_error", config=figure_config())
+            right2.plotly_chart(elbo_figure(runs), key="inf_elbo", config=figure_config())
             st.markdown(f"**Mean field**: exact log P(evidence) = {best.log_evidence:.5f}. Each restart's gap "
                         "log P(e) − ELBO is exactly KL(q ‖ posterior).")
             st.dataframe(pd.DataFrame([
@@ -352,7 +353,7 @@ with tab_independence:
         st.caption(f"All-pairs statements are listed for networks of at most {MAX_LISTED_NODES} nodes.")
     st.subheader("Markov network")
     fig, note = markov_network_figure(bn, markov, given)
-    st.plotly_chart(fig, key=f"markov_graph_{sig}")
+    st.plotly_chart(fig, key=f"markov_graph_{sig}", config=figure_config())
     if note:
         st.info(note)
     factorisation = " · ".join(f"ψ({', '.join(c)})" for c in markov.cliques[:12])

@@ -7,6 +7,7 @@ import streamlit as st
 from dgm_core import compare
 from dgm_core.figures.compare import class_share_figure, fd_figure, sampling_time_figure
 from dgm_core.figures.images import image_grid_figure
+from labs.export import figure_config
 from labs.url_state import BIND, arrived, explain
 
 st.title("⚖️ Every model compared")
@@ -54,8 +55,8 @@ with table_tab:
         "- **training seconds per epoch**: one more epoch of the first seed's own training command, timed by the "
         "training loop; **ms per sample**: the median of "
         f"{body['repeats']} draws of {body['timed']} images, divided by {body['timed']}.")
-    st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd")
-    st.plotly_chart(sampling_time_figure(rows), key="cmp_time")
+    st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd", config=figure_config())
+    st.plotly_chart(sampling_time_figure(rows), key="cmp_time", config=figure_config())
 
 with verdict_tab:
     st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.compare.pros_and_cons); "
@@ -76,7 +77,7 @@ with samples_tab:
     columns = st.columns(4)
     for i, row in enumerate(rows):
         with columns[i % 4]:
-            st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260), key=f"cmp_grid_{i}")
+            st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260), key=f"cmp_grid_{i}", config=figure_config())
             st.caption(row["how_sampled"])
 
 with path_tab:
@@ -89,7 +90,7 @@ with path_tab:
             continue
         st.plotly_chart(image_grid_figure(row["interpolation"], compare.INTERPOLATION_POINTS,
                                           title=f"{row['model']}: between {row['interpolation_from']}", height=150),
-                        key=f"cmp_path_{i}")
+                        key=f"cmp_path_{i}", config=figure_config())
 
 with seeds_tab:
     names = [r["model"] for r in rows]
@@ -100,6 +101,6 @@ with seeds_tab:
                                 "dropped digits": ", ".join(map(str, s["dropped"])) or "none"}
                                for s in row["per_seed"]]), hide_index=True, width="stretch")
     st.markdown(f"**Likelihood:** {row['likelihood']}.")
-    st.plotly_chart(class_share_figure(rows), key="cmp_shares")
+    st.plotly_chart(class_share_figure(rows), key="cmp_shares", config=figure_config())
 
 explain(link, link_message)

@@ -11,7 +11,9 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import cached as _checkpoint
+from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
+from labs.export import figure_config
 from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
@@ -55,9 +57,9 @@ def draw_live(session) -> None:
     model = session.models["ebm"]
     view = session.view()["ebm"]
     left, right = st.columns(2)
-    left.plotly_chart(live_panel_figure(view, session.real, colour(1), "EBM: energy and SGLD chains"), key="ebm_panel")
+    left.plotly_chart(live_panel_figure(view, session.real, colour(1), "EBM: energy and SGLD chains"), key="ebm_panel", config=figure_config())
     if model.history:
-        right.plotly_chart(training_energies_figure(model.history), key="ebm_energies")
+        right.plotly_chart(training_energies_figure(model.history), key="ebm_energies", config=figure_config())
 
 
 with live:
@@ -92,11 +94,12 @@ with images:
         sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 100, key="ebm_cond_steps", bind=BIND))
         cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed", bind=BIND))
         if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
+            download_button(_checkpoint(conditional[0]), where=st)
             report = catalogue.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)
             left, right = st.columns(2)
             left.plotly_chart(image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
-                              key="ebm_cond_grid")
-            right.plotly_chart(chain_energy_figure({f"E(x, {digit})": report["energy_curve"]}), key="ebm_cond_energy")
+                              key="ebm_cond_grid", config=figure_config())
+            right.plotly_chart(chain_energy_figure({f"E(x, {digit})": report["energy_curve"]}), key="ebm_cond_energy", config=figure_config())
             st.caption(report["note"])
 
 
@@ -114,8 +117,8 @@ with jem_tab:
         report = _jem_table(names)
         st.dataframe(pd.DataFrame(report["rows"]), hide_index=True)
         st.caption(report["note"])
-        st.plotly_chart(chain_energy_figure(report["energy_curves"]), key="jem_energy")
+        st.plotly_chart(chain_energy_figure(report["energy_curves"]), key="jem_energy", config=figure_config())
         for column, (name, samples) in zip(st.columns(len(report["samples"])), report["samples"].items()):
-            column.plotly_chart(image_grid_figure(samples, 8, name), key=f"jem_samples_{name}")
+            column.plotly_chart(image_grid_figure(samples, 8, name), key=f"jem_samples_{name}", config=figure_config())
 
 explain(link, link_message)

@@ -19,7 +19,9 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import cached as _checkpoint
+from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
+from labs.export import figure_config
 from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
@@ -51,7 +53,7 @@ def draw_live(session) -> None:
     view = session.view()["realnvp"]
     left, right = st.columns([1, 1])
     left.plotly_chart(live_panel_figure(view, session.real, colour(1), "RealNVP: log density and samples"),
-                      key="flow_panel")
+                      key="flow_panel", config=figure_config())
     held_out = session.metrics["realnvp"]
     history = model.history
     curve = pd.DataFrame({"step": [h["step"] for h in history], "training batch": [h["nll"] for h in history]})
@@ -66,7 +68,7 @@ def draw_live(session) -> None:
     direction = st.session_state.get("flow_warp_direction", "forward")
     with session.lock:
         warp = model.warp()
-    st.plotly_chart(warp_figure(warp, "forward" if direction.startswith("data") else "inverse"), key="flow_warp")
+    st.plotly_chart(warp_figure(warp, "forward" if direction.startswith("data") else "inverse"), key="flow_warp", config=figure_config())
 
 
 with live:
@@ -103,9 +105,10 @@ with samples_tab:
         sample_seed = int(c3.number_input("seed", 0, 10_000, 0, key="flow_sample_seed", bind=BIND))
         checkpoint = _load(name)
         if checkpoint is not None:
+            download_button(checkpoint, where=st)
             model, history = checkpoint.model, checkpoint.history
             images = model.sample(64, temperature, torch.Generator().manual_seed(sample_seed))
-            st.plotly_chart(image_grid_figure(images, 8, f"64 samples at T = {temperature:g}"), key="flow_samples")
+            st.plotly_chart(image_grid_figure(images, 8, f"64 samples at T = {temperature:g}"), key="flow_samples", config=figure_config())
             test = history.get("test")
             if test:
                 st.markdown(f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** "
@@ -118,7 +121,7 @@ with samples_tab:
                          if item.dataset == dataset and (c := _load(n)) is not None}
             st.plotly_chart(bits_per_dim_curve_figure(same_data,
                                                       {"scikit-learn GaussianMixture (5 components)": reference}),
-                            key="flow_bpd_curve")
+                            key="flow_bpd_curve", config=figure_config())
             st.caption("The dashed line is scikit-learn's GaussianMixture (5 full-covariance components) fitted to the "
                        "same dequantized training images, scored the same way on the same test set.")
 
@@ -143,7 +146,7 @@ with ood_tab:
             values = report.bits_per_dim if score == "bits/dim" else report.complexity
             x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == "bits/dim"
                        else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
-            st.plotly_chart(ood_histogram_figure(values, report.in_name, x_title), key="flow_ood_hist")
+            st.plotly_chart(ood_histogram_figure(values, report.in_name, x_title), key="flow_ood_hist", config=figure_config())
             table = pd.DataFrame(report.table)
             st.dataframe(table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
                                                                 for c in table.columns if c.startswith("AUROC")})
@@ -178,7 +181,7 @@ with hutchinson_tab:
                 f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")
     note = flow.roulette_variance_note(study, float(p_stop))
     (st.warning if "infinite" in note else st.caption)(note)
-    st.plotly_chart(hutchinson_figure(study), key="hutch_figure")
+    st.plotly_chart(hutchinson_figure(study), key="hutch_figure", config=figure_config())
     st.dataframe(pd.DataFrame(flow.hutchinson_table(study)), hide_index=True)
     st.caption("bias: the exact bias of each estimator (the truncated series' from the exact traces; the roulette's is "
                "0 by construction); variance, mean and standard error: over the estimates drawn.")
@@ -222,7 +225,7 @@ with prior_tab:
                              for p, r in summary.iterrows()) + ". Lower is better.")
         first = {label: members[0] for label, members in groups.items()}
         st.plotly_chart(prior_comparison_figure({f"{label} ({name})": _projection(name) for label, name in first.items()}),
-                        key="flow_prior_projection")
+                        key="flow_prior_projection", config=figure_config())
         st.caption("Each panel has its own scale: a learned prior does not tie q(z) to unit variance, so the flow "
                    "prior's latent space spreads wider. Compare each prior with its own aggregate posterior.")
         columns = st.columns(len(first))
@@ -230,6 +233,6 @@ with prior_tab:
             checkpoint = _load(name)
             if checkpoint is not None:
                 column.plotly_chart(image_grid_figure(checkpoint.model.sample(32, torch.Generator().manual_seed(0)), 8,
-                                                      f"{label}: samples"), key=f"flow_prior_samples_{name}")
+                                                      f"{label}: samples"), key=f"flow_prior_samples_{name}", config=figure_config())
 
 explain(link, link_message)

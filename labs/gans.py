@@ -26,6 +26,8 @@ from dgm_core.figures.gan import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
+from labs.checkpoints import download_button
+from labs.export import figure_config
 from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
@@ -71,17 +73,17 @@ def draw_live(session) -> None:
     for column, (kind, view) in zip(st.columns(3), views.items()):
         with column:
             st.plotly_chart(live_panel_figure(view, session.real, MODEL_COLOURS[kind], TITLES[kind]),
-                            key=f"gan_panel_{kind}")
+                            key=f"gan_panel_{kind}", config=figure_config())
             cover = session.metrics[kind][-1] if session.metrics[kind] else None
             if cover:
                 st.caption(f"modes captured {cover['captured']}/{cover['modes']} within 3σ, "
                            f"{cover['captured_loose']}/{cover['modes']} within {cover['loose_radius']:g}; "
                            f"high-quality samples {cover['high_quality']:.0%}")
-    st.plotly_chart(loss_curves_figure(session.histories()), key="gan_losses")
+    st.plotly_chart(loss_curves_figure(session.histories()), key="gan_losses", config=figure_config())
     first = next(iter(session.models.values()))
     modes = toy_modes(first.config.dataset)
     if modes is not None:
-        st.plotly_chart(coverage_figure(session.metrics, len(modes[0])), key="gan_coverage")
+        st.plotly_chart(coverage_figure(session.metrics, len(modes[0])), key="gan_coverage", config=figure_config())
     else:
         st.caption("Mode coverage is counted on the Gaussian mixtures (8 and 25 Gaussians).")
 
@@ -112,9 +114,9 @@ with theory:
     m2.metric("W₁", f"{game.wasserstein():.3f}", help="in units of x (a distance, not a divergence in nats)")
     m3.metric("∂/∂θ saturating", f"{grads['saturating']:.2e}")
     m4.metric("∂/∂θ non-saturating", f"{grads['non-saturating']:.2e}")
-    st.plotly_chart(theory_densities_figure(game), key="gan_theory_densities")
+    st.plotly_chart(theory_densities_figure(game), key="gan_theory_densities", config=figure_config())
     st.plotly_chart(separation_figure(gan.separation_curves(np.linspace(0, 10, 81), sigma), abs(theta)),
-                    key="gan_theory_separation")
+                    key="gan_theory_separation", config=figure_config())
     st.caption("As the supports separate, JS saturates at log 2 and carries no information about how far "
                "apart they are; W₁ keeps growing with the distance. The saturating generator loss loses its "
                "gradient exactly then; the non-saturating one keeps it (Arjovsky & Bottou, 2017).")
@@ -170,7 +172,7 @@ with images:
                        "the generator-updates axis, not by their last value.")
         axis = st.radio("Against", list(FID_AXES), format_func=FID_AXES.get, horizontal=True, key="gan_fid_axis", bind=BIND)
         st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
-                                          "classifier features", axis), key="gan_fid_curves")
+                                          "classifier features", axis), key="gan_fid_curves", config=figure_config())
         spread = sampling_spread(runs["gan"][0].path.name) if "gan" in runs else None
         st.dataframe(pd.DataFrame(comparison_table(rows)), hide_index=True)
         st.caption(("Sampling alone moves the distance: the GAN's, over 5 draws of 1,000 samples, has standard "
@@ -195,11 +197,11 @@ with images:
         with left:
             st.plotly_chart(image_grid_figure(torch.from_numpy(snapshot_samples(chosen.path.name, snapshot, seed)), 8,
                                               f"{TITLES[kind]}, {snapshot_label(snapshot)}"),
-                            key="gan_snapshot_grid")
+                            key="gan_snapshot_grid", config=figure_config())
         with right:
             st.plotly_chart(class_histogram_figure(chosen.history, [str(d) for d in range(10)],
                                                    f"{TITLES[kind]}: classes of 1,000 samples over training"),
-                            key="gan_class_histogram")
+                            key="gan_class_histogram", config=figure_config())
             last = chosen.history["epochs"][-1]
             st.caption(f"Last epoch (seed 0): Fréchet distance {last['fid_classifier']:.1f} (real vs real "
                        f"{floor:.1f}); feature spread {last['feature_spread']:.2f} against "
@@ -211,10 +213,11 @@ with conditional:
     except CheckpointError as exc:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:
+        download_button(cgan, where=st)
         seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_cgan_seed", bind=BIND))
         grid = gan.class_grid(cgan.model, seed=seed)
         st.plotly_chart(image_grid_figure(grid, 8, "one row per class: the generator is told which digit to draw",
-                                          row_labels=[str(d) for d in range(10)], height=620), key="gan_cgan_grid")
+                                          row_labels=[str(d) for d in range(10)], height=620), key="gan_cgan_grid", config=figure_config())
         last = cgan.history["epochs"][-1]
         st.caption(f"The classifier reads {last['label_accuracy']:.0%} of 1,000 conditional samples as the digit "
                    f"they were asked for; Fréchet distance {last['fid_classifier']:.1f} ({CLASSIFIER}).")

@@ -7,6 +7,7 @@ import streamlit as st
 from dgm_core import lessons
 from dgm_core.checkpoints import CheckpointError
 from labs.checkpoints import cached
+from labs.export import figure_config
 from labs.url_state import BIND
 
 ss = st.session_state
@@ -73,7 +74,7 @@ def lesson_mode(lab: str, setup=None, setup_label: str = "") -> None:
             st.success(f"Answer: **{answer}**. {verdict}")
             st.markdown(done.text)
             if done.figure is not None:
-                st.plotly_chart(done.figure, key=f"{lab}_lesson_figure_{index}")
+                st.plotly_chart(done.figure, key=f"{lab}_lesson_figure_{index}", config=figure_config())
             if done.table:
                 st.dataframe(done.table, hide_index=True)
             if question.after:

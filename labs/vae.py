@@ -17,6 +17,7 @@ from dgm_core.figures.vae import (
     training_curves_figure,
 )
 from labs.checkpoints import download_button
+from labs.export import figure_config
 from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
@@ -180,7 +181,7 @@ def latent_sliders():
     with right:
         with torch.no_grad():
             image = model.decode_mean(z[None])
-        st.plotly_chart(image_grid_figure(image, 1, "decoded E[x | z]", height=330), key="vae_decoded")
+        st.plotly_chart(image_grid_figure(image, 1, "decoded E[x | z]", height=330), key="vae_decoded", config=figure_config())
 
 
 with tabs[0]:
@@ -197,7 +198,7 @@ with tabs[1]:
     grid = vae.traversal_images(model, z, dims, values)
     st.plotly_chart(image_grid_figure(grid, len(values), f"Each row moves one latent, the others fixed ({name})",
                                       row_labels=[f"z{d}" for d in dims], col_labels=[f"{v:+.1f}" for v in values],
-                                      height=60 * len(dims) + 80), key="vae_traversal")
+                                      height=60 * len(dims) + 80), key="vae_traversal", config=figure_config())
 
 # ------------------------------------------------------------------------- interpolation
 with tabs[2]:
@@ -213,7 +214,7 @@ with tabs[2]:
     st.plotly_chart(image_grid_figure(strip, len(strip), f"{mode} interpolation of the posterior means: "
                                       "original A | decoded A, 10 points between, decoded B | original B",
                                       col_labels=["A", "μ(A)"] + [""] * 10 + ["μ(B)", "B"], height=200),
-                    key="vae_interp")
+                    key="vae_interp", config=figure_config())
 
 # ------------------------------------------------------------- reconstructions and samples
 with tabs[3]:
@@ -221,10 +222,10 @@ with tabs[3]:
     originals = torch.stack([data[i][0] for i in range(first, min(first + 8, len(data)))])
     shown = torch.cat([vae.prepare_batch(model, originals), vae.reconstruct(model, originals)])
     st.plotly_chart(image_grid_figure(shown, len(originals), "Top: test images (as the model sees them). "
-                                      "Bottom: decoded from their posterior means", height=260), key="vae_recon")
+                                      "Bottom: decoded from their posterior means", height=260), key="vae_recon", config=figure_config())
     seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="vae_sample_seed", bind=BIND))
     samples = model.sample(32, generator=torch.Generator().manual_seed(seed))
-    st.plotly_chart(image_grid_figure(samples, 8, "Samples: E[x | z] for z ~ N(0, I)"), key="vae_samples")
+    st.plotly_chart(image_grid_figure(samples, 8, "Samples: E[x | z] for z ~ N(0, I)"), key="vae_samples", config=figure_config())
 
 # ---------------------------------------------------------------------------- β comparison
 with tabs[4]:
@@ -241,25 +242,25 @@ with tabs[4]:
         with column:
             st.subheader(label(other_name))
             st.plotly_chart(image_grid_figure(other_ck.model.sample(16, torch.Generator().manual_seed(0)), 8,
-                                              "samples", height=200), key=f"vae_cmp_samples_{other_name}")
+                                              "samples", height=200), key=f"vae_cmp_samples_{other_name}", config=figure_config())
             top = other_report.dims_by_kl[:5]
             values = torch.linspace(-3, 3, 7)
             st.plotly_chart(image_grid_figure(vae.traversal_images(other_ck.model, torch.zeros(other_ck.model.latent_dim),
                                                                    top, values), 7, "traversals, top-5 dims by KL",
                                               row_labels=[f"z{d}" for d in top], height=300),
-                            key=f"vae_cmp_trav_{other_name}")
+                            key=f"vae_cmp_trav_{other_name}", config=figure_config())
             last = other_ck.history["epochs"][-1]
             st.metric("test ELBO (nats)", f"{last['elbo']:.1f}")
             st.caption(f"reconstruction {last['reconstruction']:.1f}, KL {last['kl']:.2f}, "
                        f"active units {int(other_report.active.sum())}/{other_ck.model.latent_dim}"
                        + (f", MIG {other_report.mig:.3f}" if other_report.mig is not None else ""))
     st.plotly_chart(kl_per_dim_figure({label(n): report(n).kl_per_dim.tolist() for n in first_seeds}),
-                    key="vae_cmp_kl")
+                    key="vae_cmp_kl", config=figure_config())
     if names and all(report(n).mig is not None for n in names):
         st.markdown("**Disentanglement: mutual information gap** (Chen et al., 2018) against the known factors "
                     f"of {TEST_IMAGES} test images")
         st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in first_seeds}, data.factor_names),
-                        key="vae_cmp_mig")
+                        key="vae_cmp_mig", config=figure_config())
         summary = vae.beta_seed_summary({beta: [report(n) for n in group] for beta, group in groups.items()},
                                         data.factor_names)
         seeds = min(row["seeds"] for row in summary)
@@ -279,7 +280,7 @@ with tabs[4]:
     else:
         st.info("MIG needs the true generative factors, which only the `shapes` dataset has.")
     st.markdown("**Training curves** from the checkpoints' histories")
-    st.plotly_chart(training_curves_figure({label(n): vae_checkpoint(n).history for n in first_seeds}), key="vae_cmp_curves")
+    st.plotly_chart(training_curves_figure({label(n): vae_checkpoint(n).history for n in first_seeds}), key="vae_cmp_curves", config=figure_config())
 
 # ------------------------------------------------------------------------ NLL with IWAE
 with tabs[5]:
@@ -292,7 +293,7 @@ with tabs[5]:
     if curves:
         images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)
         bits, basis = vae.bits_per_dim_basis(model, dataset)
-        st.plotly_chart(nll_figure(curves, bits=bits), key="vae_nll_curves")
+        st.plotly_chart(nll_figure(curves, bits=bits), key="vae_nll_curves", config=figure_config())
         st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints). {basis}")
         st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats per image)": round(p["nll_nats"], 3),
                                     **({"bits/dim": round(p["bits_per_dim"], 5)} if bits else {})}
@@ -321,7 +322,7 @@ with tabs[6]:
     moved = vae.attribute_images(model, data[index][0], vector, strengths)
     st.plotly_chart(image_grid_figure(moved, len(strengths), f"μ(x) + α·v, v = mean code with {what} − mean code "
                                       "without", col_labels=[f"α={a:+.1f}" for a in strengths], height=200),
-                    key="vae_attr")
+                    key="vae_attr", config=figure_config())
     st.caption(f"v has norm {vector.norm():.2f}, built from {int(mask.sum())} images with and "
                f"{int((~mask).sum())} without.")
 

@@ -21,6 +21,7 @@ from dgm_core.figures.vqvae import (
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
+from labs.export import figure_config
 from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
@@ -78,9 +79,9 @@ with codes_tab:
     recon = model.decode_indices(test["indices"][shown]).detach()
     st.plotly_chart(image_grid_figure(torch.cat([test["images"][shown], recon]), 8,
                                       "originals (top) and their reconstructions from the codes (bottom)"),
-                    key="vq_recon")
+                    key="vq_recon", config=figure_config())
     st.plotly_chart(code_maps_figure(test["indices"][shown], [f"label {test['labels'][i]}" for i in
-                                                              range(first, first + 8)]), key="vq_code_maps")
+                                                              range(first, first + 8)]), key="vq_code_maps", config=figure_config())
     st.caption("Each cell is the index of the code at that position: similar strokes share codes across images.")
 
 # ------------------------------------------------------------------------ codebook health
@@ -89,11 +90,11 @@ with health_tab:
     st.dataframe(pd.DataFrame(comparison["rows"]), hide_index=True)
     left, right = st.columns(2)
     left.plotly_chart(health_over_training_figure(comparison["curves"], "test_perplexity",
-                                                  "test perplexity (codes)"), key="vq_perplexity")
+                                                  "test perplexity (codes)"), key="vq_perplexity", config=figure_config())
     right.plotly_chart(health_over_training_figure(comparison["curves"], "test_dead_codes",
-                                                   "dead codes (test set)"), key="vq_dead")
+                                                   "dead codes (test set)"), key="vq_dead", config=figure_config())
     counts = test["histogram"].sum(0)
-    st.plotly_chart(usage_figure(counts, f"{name}: how often each code is used on the test set"), key="vq_usage")
+    st.plotly_chart(usage_figure(counts, f"{name}: how often each code is used on the test set"), key="vq_usage", config=figure_config())
     st.caption("Perplexity exp(−Σ p log p) is the number of equally used codes with the same entropy; a dead code "
                "is one no test position chooses. A restart moves codes that went unused for a while onto encoder "
                "outputs of the current batch.")
@@ -110,8 +111,8 @@ with cluster_tab:
     m1.metric("silhouette (−1 to 1; higher: tighter clusters)", f"{report['silhouette']:.3f}")
     m2.metric("matched accuracy (each cluster named by its best label)", f"{100 * report['matched accuracy']:.1f} %")
     left, right = st.columns(2)
-    left.plotly_chart(confusion_figure(report["confusion"], labels), key="vq_confusion")
-    right.plotly_chart(distribution_figure(report["share"], report["sizes"], labels, report["matched"]), key="vq_distribution")
+    left.plotly_chart(confusion_figure(report["confusion"], labels), key="vq_confusion", config=figure_config())
+    right.plotly_chart(distribution_figure(report["share"], report["sizes"], labels, report["matched"]), key="vq_distribution", config=figure_config())
     st.caption("Clusters are matched to labels by the Hungarian method (each label used once; with more clusters "
                "than labels the rest take their majority label). The labels were never shown to k-means.")
 
@@ -133,7 +134,7 @@ with map_tab:
     st.plotly_chart(embedding_figure(points, groups, colour_by, test["images"],
                                      f"{'t-SNE' if method == 'tsne' else 'UMAP'} of the {len(points)} test digits' "
                                      f"{catalogue.REPRESENTATIONS[map_repr]}; hover a point to see its digit"),
-                    key="vq_map")
+                    key="vq_map", config=figure_config())
     st.warning(clustering.MAP_CAVEATS)
 
 # ---------------------------------------------------------------------- true vs pseudo-labels

@@ -188,3 +188,58 @@ def test_the_vqvae_checkpoint_downloads_as_a_zip_that_loads(browser, streamlit_u
         button.click()
     zipfile.ZipFile(download.value.path()).extractall(tmp_path)
     assert load_checkpoint(tmp_path / "vqvae-digits").model.num_codes == 64
+
+
+def test_a_figure_downloads_as_svg_and_the_comparison_table_as_csv(browser, streamlit_url):
+    """The sidebar's format reaches the camera button of every figure; the table's CSV is the table."""
+    import csv
+    import json
+
+    from dgm_core import compare
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{streamlit_url}/compare", wait_until="domcontentloaded")
+    page.get_by_text("Every model compared").first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebar"]').get_by_text("SVG").click()
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)               # the charts redraw with the new config
+    chart.hover()
+    camera = chart.locator('.modebar-btn[data-title^="Download plot"]')
+    with page.expect_download() as download:
+        camera.click()
+    assert download.value.suggested_filename == "dgm-lab-figure.svg"
+    svg = open(download.value.path(), encoding="utf-8").read()
+    assert svg.startswith("<svg") and "Fréchet distance" in svg
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the table (CSV)").click()
+    with open(download.value.path(), encoding="utf-8", newline="") as table:
+        rows = list(csv.DictReader(table))
+    written = json.loads((compare.RESULTS_DIR / compare.RESULTS_NAME).read_text())
+    assert [r["model"] for r in rows] == [r["model"] for r in written["rows"]]
+    assert [float(r["FD (lower is better)"].split()[0]) for r in rows] == [round(r["fd_mean"], 1) for r in written["rows"]]
+    assert not errors, errors
+
+
+def test_a_lesson_link_opens_its_question_and_reveals_a_computed_answer(browser, streamlit_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{streamlit_url}/bayesian_networks?bayesian-networks_lesson=true&bayesian-networks_lesson_step=2",
+              wait_until="domcontentloaded")
+    page.get_by_text("2. Is Burglary independent of Earthquake given Alarm?").wait_for(timeout=60_000)
+    reveal = page.get_by_role("button", name="Reveal the answer")
+    assert reveal.is_disabled()                       # predict first
+    page.get_by_role("radiogroup", name="Your prediction").get_by_text("no", exact=True).click()
+    page.wait_for_function("() => !document.evaluate(\"//button[contains(., 'Reveal the answer')]\", document, null, "
+                           "9, null).singleNodeValue.disabled", timeout=30_000)
+    reveal.click()
+    page.get_by_text("Your prediction was right.").wait_for(timeout=60_000)
+    assert "Burglary – Alarm – Earthquake" in page.get_by_text("The active trail").first.inner_text()
+    page.get_by_role("button", name="Next →").click()
+    page.get_by_text("3. Is Burglary independent of Earthquake given only that John called?").wait_for(timeout=60_000)
+    page.wait_for_function("() => window.location.search.includes('bayesian-networks_lesson_step=3')", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors

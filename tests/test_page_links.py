@@ -1,8 +1,11 @@
 """A lab's state travels in its URL: a shared link opens the same view, and a link with bad or stale
 parameters opens the lab with a message and the defaults for those parts, never a traceback."""
+import json
+
 import pytest
 
 from tests.conftest import APP
+from tests.conftest import by_key as _by_key
 from tests.conftest import no_exception as _no_exception
 
 
@@ -86,3 +89,18 @@ def test_the_page_offers_a_link_to_its_question_that_opens_it_again():
     again = open_link("labs/bayesian_networks.py", params)
     chosen = {w.label: w.value for w in again.multiselect if w.key.startswith("dsep_")}
     assert chosen["X"] == ["tub"] and chosen["Y"] == ["smoke"] and chosen["Z (observed)"] == []
+
+
+@pytest.mark.parametrize("page, tab_name", [("labs/flows.py", "realnvp-digits"), ("labs/energy.py", "ebm-cond-digits"),
+                                            ("labs/gans.py", "cgan-digits"), ("labs/vae.py", None),
+                                            ("labs/vqvae.py", "vqvae-digits")])
+def test_the_labs_offer_their_checkpoint_as_a_zip_and_figures_in_the_chosen_format(page, tab_name):
+    at = open_link(page, {})
+    labels = [b.proto.label for b in at.get("download_button")]
+    if tab_name is not None:
+        assert f"Download {tab_name} (zip)" in labels
+    else:
+        assert any(label.startswith("Download vae-") and label.endswith("(zip)") for label in labels)
+    _by_key(at.radio, "figure_format").set_value("SVG").run()
+    configs = [json.loads(c.proto.config) for c in at.get("plotly_chart")]
+    assert configs and all(c["toImageButtonOptions"]["format"] == "svg" for c in configs)
