@@ -134,7 +134,9 @@ def vae_seed_groups(dataset: str) -> dict[float, list[str]]:
     a finding about β rests on every seed of both groups, not on one pair of checkpoints."""
     groups: dict[float, list[Shipped]] = {}
     for item in vae_runs().values():
-        if item.dataset == dataset and item.run.get("beta_schedule", "constant") == "constant":
+        # the β comparison's own architecture: not the 8x8 categorical VAE of the comparison lab
+        if item.dataset == dataset and item.run.get("beta_schedule", "constant") == "constant" \
+                and item.run.get("likelihood", "bernoulli") != "categorical":
             groups.setdefault(float(item.run.get("beta", 1.0)), []).append(item)
     return {beta: [i.name for i in sorted(items, key=lambda i: i.seed)] for beta, items in sorted(groups.items())}
 

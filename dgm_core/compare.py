@@ -445,3 +445,22 @@ def table_rows(body: dict) -> list[dict]:
             "ms per sample": round(1000 * r["seconds_per_sample"], 3),
         })
     return out
+
+
+def verdict_rows(body: dict) -> list[dict]:
+    """The pros-and-cons table: one row per model, its claims joined."""
+    return [{"model": v["model"], "pros": "; ".join(c["claim"] for c in v["pros"]),
+             "cons": "; ".join(c["claim"] for c in v["cons"])} for v in body["verdicts"]]
+
+
+def evidence_rows(body: dict, model: str) -> list[dict]:
+    """The measurement behind each of `model`'s claims: pro or con, the claim, the measure, its value, the rule."""
+    verdict = next(v for v in body["verdicts"] if v["model"] == model)
+    return [{"": "pro", **c} for c in verdict["pros"]] + [{"": "con", **c} for c in verdict["cons"]]
+
+
+def per_seed_rows(row: dict) -> list[dict]:
+    """One row per checkpoint (seed) of a model: its FD, bits/dim and dropped digits."""
+    return [{"checkpoint": s["checkpoint"], "FD": round(s["fd"], 1),
+             "bits/dim": None if s["bits_per_dim"] is None else round(s["bits_per_dim"], 3),
+             "dropped digits": ", ".join(map(str, s["dropped"])) or "none"} for s in row["per_seed"]]

@@ -9,7 +9,7 @@ Every stochastic function takes a `generator` (a torch.Generator), so that an ev
 its own reproducible noise and never reseeds or advances the global RNG that training uses.
 
 Notation: x an image with D = C·H·W pixels, z ∈ R^L the latent, prior p(z) = N(0, I),
-encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli or Gaussian per pixel.
+encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli, Gaussian or categorical (over the image's grey levels) per pixel.
 """
 from __future__ import annotations
 
@@ -42,19 +42,25 @@ class ConvVAE(HubModel):
     Each stride-2 layer halves (or doubles) the side, so `image_size` must be divisible by 4.
     With the Bernoulli likelihood the decoder outputs logits; with the Gaussian one it outputs
     the mean through a sigmoid and learns one shared log σ (the σ-VAE of Rybkin et al., 2021),
-    so that reconstruction and KL are weighed by the data, not by a hand-set constant.
+    so that reconstruction and KL are weighed by the data, not by a hand-set constant. With the
+    categorical one it outputs `levels` logits per pixel, a softmax over the grey levels k/(L − 1)
+    (as PixelCNN's 256-way softmax, van den Oord et al., 2016): a probability of the discrete image
+    itself, so its IWAE bound is a bits/dim on the data's own quantisation.
     """
 
     model_type = "vae"
 
     def __init__(self, image_size: int = 28, channels: int = 1, latent_dim: int = 10, width: int = 32,
-                 likelihood: str = "bernoulli", hidden: int = 0):
+                 likelihood: str = "bernoulli", hidden: int = 0, levels: int = 17):
         super().__init__()
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4; got {image_size}")
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {likelihood!r}")
+        if likelihood not in ("bernoulli", "gaussian", "categorical"):
+            raise ValueError(f"likelihood must be 'bernoulli', 'gaussian' or 'categorical'; got {likelihood!r}")
+        if likelihood == "categorical" and not 2 <= levels <= 256:
+            raise ValueError(f"levels must be between 2 and 256; got {levels}")
         self.image_size, self.channels, self.latent_dim, self.likelihood = image_size, channels, latent_dim, likelihood
+        self.levels = levels
         side, channels_in = image_size // 4, 2 * width
         features = channels_in * side * side
         self.encoder = nn.Sequential(
@@ -68,7 +74,7 @@ class ConvVAE(HubModel):
             nn.Unflatten(1, (channels_in, side, side)),
             nn.ConvTranspose2d(channels_in, width, 4, stride=2, padding=1), nn.ReLU(),
             nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(width, channels, 3, padding=1),
+            nn.Conv2d(width, channels * levels if likelihood == "categorical" else channels, 3, padding=1),
         )
         self.log_sigma = nn.Parameter(torch.zeros(())) if likelihood == "gaussian" else None
 
@@ -82,19 +88,30 @@ class ConvVAE(HubModel):
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's raw output: logits (Bernoulli) or pre-sigmoid means (Gaussian)."""
-        return self.decoder(z)
+        """The decoder's raw output: logits (Bernoulli), pre-sigmoid means (Gaussian), or
+        (B, C, levels, H, W) logits over the grey levels (categorical)."""
+        out = self.decoder(z)
+        if self.likelihood == "categorical":
+            return out.view(len(out), self.channels, self.levels, *out.shape[-2:])
+        return out
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """E[x|z] in [0, 1]: the picture a latent point stands for."""
+        if self.likelihood == "categorical":
+            grey = torch.linspace(0, 1, self.levels, device=z.device).view(1, 1, -1, 1, 1)
+            return (torch.softmax(self.decode(z), dim=2) * grey).sum(2)
         return torch.sigmoid(self.decode(z))
 
     def log_likelihood(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         """log p(x|z) summed over pixels, per example (B,).
         Bernoulli: Σ x log p + (1−x) log(1−p) with p = sigmoid(logits).
-        Gaussian:  Σ −½((x − m)/σ)² − log σ − ½ log 2π with m = sigmoid(output)."""
+        Gaussian:  Σ −½((x − m)/σ)² − log σ − ½ log 2π with m = sigmoid(output).
+        Categorical: Σ log softmax(logits)[k] with k = round(x (L − 1)), the pixel's grey level."""
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").flatten(1).sum(1)
+        if self.likelihood == "categorical":
+            k = torch.round(x.clamp(0, 1) * (self.levels - 1)).long()
+            return -F.cross_entropy(decoded.transpose(1, 2), k, reduction="none").flatten(1).sum(1)
         mean = torch.sigmoid(decoded)
         log_sigma = self.log_sigma.clamp(min=-6.0)   # σ ≥ 0.0025: keeps the density finite on flat pixels
         log_px = -0.5 * ((x - mean) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * LOG_2PI
@@ -308,7 +325,8 @@ def bits_per_dim_basis(model: ConvVAE, dataset: str) -> tuple[bool, str]:
 
     info = DATASETS.get(dataset)
     native = info.native_size if info is not None else None
-    levels = "binarised images (2 levels)" if model.likelihood == "bernoulli" else "continuous pixels in [0, 1]"
+    levels = {"bernoulli": "binarised images (2 levels)", "gaussian": "continuous pixels in [0, 1]",
+              "categorical": f"the images' {model.levels} grey levels"}[model.likelihood]
     if native is not None and native != model.image_size:
         return False, (f"No bits/dim: this model sees the {dataset} data's {native}x{native} images upscaled to "
                        f"{model.image_size}x{model.image_size}, so a per-pixel figure would be over interpolated "

@@ -61,17 +61,12 @@ with table_tab:
 with verdict_tab:
     st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.compare.pros_and_cons); "
                "open a model below the table for the measurement behind each of its cells.")
-    verdicts = body["verdicts"]
-    st.dataframe(pd.DataFrame([{"model": v["model"], "pros": "; ".join(c["claim"] for c in v["pros"]),
-                                "cons": "; ".join(c["claim"] for c in v["cons"])} for v in verdicts]),
-                 hide_index=True, width="stretch", height=36 * (len(verdicts) + 1) + 2,
-                 column_config={"pros": st.column_config.TextColumn(width="large"),
-                                "cons": st.column_config.TextColumn(width="large")})
-    for verdict in verdicts:
-        with st.expander(f"{verdict['model']}: the measurements behind its pros and cons"):
-            st.dataframe(pd.DataFrame(
-                [{"": "pro", **c} for c in verdict["pros"]] + [{"": "con", **c} for c in verdict["cons"]]),
-                hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(compare.verdict_rows(body)), hide_index=True, width="stretch",
+                 height=36 * (len(rows) + 1) + 2, column_config={"pros": st.column_config.TextColumn(width="large"),
+                                                                  "cons": st.column_config.TextColumn(width="large")})
+    for row in rows:
+        with st.expander(f"{row['model']}: the measurements behind its pros and cons"):
+            st.dataframe(pd.DataFrame(compare.evidence_rows(body, row["model"])), hide_index=True, width="stretch")
 
 with samples_tab:
     columns = st.columns(4)
@@ -96,10 +91,7 @@ with seeds_tab:
     names = [r["model"] for r in rows]
     chosen = st.selectbox("Model", names, key="cmp_model", bind=BIND)
     row = rows[names.index(chosen)]
-    st.dataframe(pd.DataFrame([{"checkpoint": s["checkpoint"], "FD": round(s["fd"], 1),
-                                "bits/dim": None if s["bits_per_dim"] is None else round(s["bits_per_dim"], 3),
-                                "dropped digits": ", ".join(map(str, s["dropped"])) or "none"}
-                               for s in row["per_seed"]]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(compare.per_seed_rows(row)), hide_index=True, width="stretch")
     st.markdown(f"**Likelihood:** {row['likelihood']}.")
     st.plotly_chart(class_share_figure(rows), key="cmp_shares", config=figure_config())
 

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gradio as gr  # noqa: E402
 
 from space.bayesian_networks import bayesian_network_tab  # noqa: E402
+from space.compare import compare_tab  # noqa: E402
 from space.energy import energy_tab  # noqa: E402
 from space.flows import flows_tab  # noqa: E402
 from space.gans import gans_tab  # noqa: E402
@@ -30,6 +31,7 @@ TABS = [
     ("Normalizing flows", flows_tab),
     ("Energy-based models", energy_tab),
     ("VQ-VAE and its codes", vqvae_tab),
+    ("Every model compared", compare_tab),
 ]
 
 # The queue, set for a class sharing the Space's 2 CPU cores (tests/test_load.py drives it with 20 clients).

@@ -4,7 +4,8 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows", "Energy-based models", "VQ-VAE and its codes"]
+LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows", "Energy-based models", "VQ-VAE and its codes",
+        "Every model compared"]
 #: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, an image, or
 #: ("text", what the page must then say).
 EXPECTED = {
@@ -22,10 +23,12 @@ EXPECTED = {
     "Codebook health": ("Compare the codebooks", "plot"), "Clustering the codes": ("Cluster the codes", "plot"),
     "t-SNE / UMAP map": ("Draw the map", "plot"),
     "True vs pseudo-labels": ("Train both classifiers", ("text", "of the training pseudo-labels are the true label")),
+    "Table": (None, "plot"), "Pros and cons": (None, ("text", "sharpest samples")),
+    "Samples and interpolations": (None, "plot"),
 }
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.
 CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3, "Reconstructions and codes": 2,
-          "Clustering the codes": 2}   # the rest lie below the fold
+          "Clustering the codes": 2, "Samples and interpolations": 2}   # the rest lie below the fold
 DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
 

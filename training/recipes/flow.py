@@ -88,7 +88,7 @@ class FlowPriorVAERecipe(VAERecipe):
         a = self.args
         return FlowPriorVAE(image_size=train_data.image_size, channels=train_data.num_channels,
                             latent_dim=a.latent_dim, width=a.width, likelihood=a.likelihood, hidden=a.hidden,
-                            prior_couplings=a.prior_couplings, prior_hidden=a.prior_hidden)
+                            prior_couplings=a.prior_couplings, prior_hidden=a.prior_hidden, levels=a.levels)
 
     def final(self, test):
         """The IWAE curve of the VAE; the KL per dimension to N(0, I) means nothing with a learned prior."""

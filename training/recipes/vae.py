@@ -27,8 +27,11 @@ class VAERecipe(Recipe):
         p.add_argument("--width", type=int, default=32, help="channels of the first convolution; default 32")
         p.add_argument("--hidden", type=int, default=0,
                        help="width of a hidden dense layer in encoder and decoder (0: none); default 0")
-        p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
-                       help="decoder likelihood; Bernoulli binarises the images; default bernoulli")
+        p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "categorical"], default="bernoulli",
+                       help="decoder likelihood; Bernoulli binarises the images; categorical is a softmax over "
+                            "--levels grey levels per pixel; default bernoulli")
+        p.add_argument("--levels", type=int, default=17,
+                       help="grey levels of the categorical likelihood (digits: 17); default 17")
         p.add_argument("--nll-images", type=int, default=100,
                        help="test images for the final IWAE estimate (0 skips it); default 100")
         p.add_argument("--nll-k", type=int, default=1000, help="largest k of the final IWAE estimate; default 1000")
@@ -36,7 +39,8 @@ class VAERecipe(Recipe):
     def build(self, train_data):
         a = self.args
         return vae_lib.ConvVAE(image_size=train_data.image_size, channels=train_data.num_channels,
-                               latent_dim=a.latent_dim, width=a.width, likelihood=a.likelihood, hidden=a.hidden)
+                               latent_dim=a.latent_dim, width=a.width, likelihood=a.likelihood, hidden=a.hidden,
+                               levels=a.levels)
 
     def setup(self, train_data, steps_per_epoch, device):
         model = super().setup(train_data, steps_per_epoch, device)

@@ -1,0 +1,58 @@
+"""The Space's comparison tab: what `python -m benchmarks.compare` wrote, read with the same
+dgm_core.compare calls and figures as labs/compare.py (nothing is measured while a student waits)."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from dgm_core import compare
+from dgm_core.figures.compare import class_share_figure, fd_figure, sampling_time_figure
+from dgm_core.figures.images import image_grid_figure
+
+
+def _model_figures(body: dict, model: str):
+    """The sample grid and the interpolation (or a note that there is none) of one model."""
+    names = [r["model"] for r in body["rows"]]
+    if model not in names:
+        raise gr.Error(f"model: choose one of {', '.join(names)}.")
+    row = body["rows"][names.index(model)]
+    grid = image_grid_figure(row["grid"], 4, title=f"{model}: {row['how_sampled']}", height=320)
+    if row["interpolation"] is None:
+        return grid, gr.update(value=None, visible=False), "No latent space: an energy model draws its samples by " \
+                                                          "running Markov chains on its energy; there is no code to move along."
+    path = image_grid_figure(row["interpolation"], compare.INTERPOLATION_POINTS, height=170,
+                             title=f"{compare.INTERPOLATION_POINTS} points between {row['interpolation_from']}")
+    return grid, gr.update(value=path, visible=True), ""
+
+
+def compare_tab() -> None:
+    try:
+        body = compare.read_results()
+    except compare.ResultsMissing as exc:
+        gr.Markdown(str(exc))
+        return
+    rows, names = body["rows"], [r["model"] for r in body["rows"]]
+    gr.Markdown(f"Every shipped digits model measured the same way by `python -m benchmarks.compare` "
+                f"({body.get('written', 'date not recorded')}, {body.get('machine', '')}), with the lab's own code: "
+                f"{body['samples']} samples per seed behind each Fréchet distance (FD; lower is better, real digits "
+                f"against real digits give {body['floor']:.1f}); bits/dim on {body['quantisation']}, only where a "
+                "model defines a density there.")
+    with gr.Tab("Table"):
+        gr.Dataframe(pd.DataFrame(compare.table_rows(body)), label="every model (download: the table's menu)",
+                     wrap=True)
+        gr.Plot(fd_figure(rows, body["floor"]), show_label=False)
+        gr.Plot(sampling_time_figure(rows), show_label=False)
+    with gr.Tab("Pros and cons"):
+        gr.Dataframe(pd.DataFrame(compare.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True)
+        chosen = gr.Dropdown(names, value=names[0], label="the measurements behind a model's pros and cons")
+        evidence = gr.Dataframe(pd.DataFrame(compare.evidence_rows(body, names[0])), wrap=True, show_label=False)
+        chosen.change(lambda m: pd.DataFrame(compare.evidence_rows(body, m)) if m in names else gr.skip(),
+                      chosen, evidence)
+    with gr.Tab("Samples and interpolations"):
+        model = gr.Dropdown(names, value=names[0], label="model")
+        first = _model_figures(body, names[0])
+        grid = gr.Plot(first[0], show_label=False)
+        path = gr.Plot(first[1]["value"], show_label=False, visible=first[1]["visible"])
+        note = gr.Markdown(first[2])
+        model.change(lambda m: _model_figures(body, m), model, [grid, path, note])
+        gr.Plot(class_share_figure(rows), show_label=False)

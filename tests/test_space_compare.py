@@ -1,0 +1,41 @@
+"""The Space's comparison tab: it builds from what the benchmark wrote, and a model's figures and
+evidence are that model's (read independently from the JSON)."""
+import json
+
+import gradio as gr
+import pytest
+
+from dgm_core import compare
+from tests.conftest import plotly_json as _plotly_json
+
+
+@pytest.fixture(scope="module")
+def body():
+    return compare.read_results()
+
+
+def test_each_model_shows_its_own_grid_and_interpolation(body):
+    from space.compare import _model_figures
+
+    written = json.loads((compare.RESULTS_DIR / compare.RESULTS_NAME).read_text())["rows"]
+    for row in written:
+        grid, path, note = _model_figures(body, row["model"])
+        assert _plotly_json(grid.to_json())["layout"]["title"]["text"].startswith(row["model"])
+        assert path["visible"] == (row["interpolation_from"] is not None)
+        assert bool(note) == (row["interpolation_from"] is None)
+    with pytest.raises(gr.Error, match="model: choose one of"):
+        _model_figures(body, "PixelCNN")
+
+
+def test_the_tab_builds_with_the_table_and_the_verdicts(body):
+    from space.compare import compare_tab
+
+    with gr.Blocks() as demo:
+        compare_tab()
+    frames = [c for c in demo.blocks.values() if isinstance(c, gr.Dataframe)]
+    table = frames[0].value
+    assert table["headers"][:3] == ["model", "seeds", "sees"]
+    assert [r[0] for r in table["data"]] == [r["model"] for r in body["rows"]]
+    verdicts = frames[1].value
+    sharpest = min(body["rows"], key=lambda r: r["fd_mean"])["model"]
+    assert any(r[0] == sharpest and "sharpest samples" in r[1] for r in verdicts["data"])
