@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.distributions import Bernoulli, Categorical, Normal, kl_divergence
 
 from dgm_core import vae
 from dgm_core.data import load_dataset
@@ -42,6 +42,16 @@ def test_likelihoods_match_torch_distributions():
     y = torch.rand(3, 1, 8, 8)
     expected = Normal(torch.sigmoid(logits), math.exp(-1.3)).log_prob(y).flatten(1).sum(1)
     assert torch.allclose(gauss.log_likelihood(y, logits), expected, atol=1e-4)
+    # categorical over 17 grey levels: torch's Categorical at each pixel's level, and its mean image
+    cat = vae.ConvVAE(image_size=8, latent_dim=2, width=4, likelihood="categorical", levels=17)
+    levels = torch.randint(0, 17, (3, 1, 8, 8))
+    level_logits = torch.randn(3, 1, 17, 8, 8)
+    expected = Categorical(logits=level_logits.permute(0, 1, 3, 4, 2)).log_prob(levels).flatten(1).sum(1)
+    assert torch.allclose(cat.log_likelihood(levels / 16, level_logits), expected, atol=1e-4)
+    z = torch.randn(3, 2)
+    probs = torch.softmax(cat.decode(z), dim=2).detach().numpy()
+    np.testing.assert_allclose(cat.decode_mean(z).detach().numpy(), (probs * np.arange(17)[:, None, None]).sum(2) / 16,
+                               atol=1e-6)
 
 
 def test_elbo_terms_and_beta():
