@@ -51,12 +51,14 @@ with table_tab:
         "'none' are under Pros and cons).\n"
         "- **dropped digits**: digits the classifier reads in under 1 % of the samples (a fair share is 10 %).\n"
         "- **weights**: every trained parameter, and those used to draw a sample (a GAN's generator, a VAE's "
-        "decoder and prior).\n"
-        "- **training seconds per epoch**: one more epoch of the first seed's own training command, timed by the "
-        "training loop; **ms per sample**: the median of "
+        "decoder and prior). They are not matched: each model is the one its own lab trains "
+        f"({min(r['weights_to_sample'] for r in rows):,} to {max(r['weights_to_sample'] for r in rows):,} weights "
+        "to sample), so read a Fréchet distance beside its weights.\n"
+        "- **training seconds per epoch**: the first seed's own training command run for two more epochs, the "
+        "second timed by the training loop; **ms per sample**: the median of "
         f"{body['repeats']} draws of {body['timed']} images, divided by {body['timed']}.")
     st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd", config=figure_config())
-    st.plotly_chart(sampling_time_figure(rows), key="cmp_time", config=figure_config())
+    st.plotly_chart(sampling_time_figure(rows, body["timed"], body["repeats"]), key="cmp_time", config=figure_config())
 
 with verdict_tab:
     st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.compare.pros_and_cons); "

@@ -41,7 +41,7 @@ def compare_tab() -> None:
         gr.Dataframe(pd.DataFrame(compare.table_rows(body)), label="every model (download: the table's menu)",
                      wrap=True)
         gr.Plot(fd_figure(rows, body["floor"]), show_label=False)
-        gr.Plot(sampling_time_figure(rows), show_label=False)
+        gr.Plot(sampling_time_figure(rows, body["timed"], body["repeats"]), show_label=False)
     with gr.Tab("Pros and cons"):
         gr.Dataframe(pd.DataFrame(compare.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True)
         chosen = gr.Dropdown(names, value=names[0], label="the measurements behind a model's pros and cons")

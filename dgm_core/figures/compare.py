@@ -27,12 +27,12 @@ def fd_figure(rows: list[dict], floor: float) -> go.Figure:
     return fig
 
 
-def sampling_time_figure(rows: list[dict]) -> go.Figure:
+def sampling_time_figure(rows: list[dict], timed: int, repeats: int) -> go.Figure:
     """Milliseconds to draw one image, on a log axis (they span two orders of magnitude)."""
     fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[1000 * r["seconds_per_sample"] for r in rows],
                            marker_color=PALETTE[2], hovertemplate="%{x}: %{y:.3g} ms per image<extra></extra>"))
     fig.update_yaxes(type="log", title="ms per image (log scale)")
-    fig.update_layout(title="Time to draw one image (median of 3 draws of 100, CPU)", xaxis_title="model",
+    fig.update_layout(title=f"Time to draw one image (median of {repeats} draws of {timed}, CPU)", xaxis_title="model",
                       margin=margins(40), height=380)
     return fig
 
