@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=compare.SAMPLES, help="samples behind each FD")
+    parser.add_argument("--draws", type=int, default=compare.DRAWS, help="draws of samples per checkpoint")
     parser.add_argument("--out", type=Path, default=compare.RESULTS_DIR)
     parser.add_argument("--no-training", action="store_true", help="leave out the training time per epoch")
     parser.add_argument("--only", nargs="*", default=None, help="only these models (their labels)")
@@ -79,13 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None and entry.label not in args.only:
             continue
         print(f"measuring {entry.label} ({', '.join(entry.checkpoints)}) ...", file=sys.stderr, flush=True)
-        row = compare.measure(entry, load, judge, test_features, samples=args.samples)
+        row = compare.measure(entry, load, judge, test_features, samples=args.samples, draws=args.draws)
         row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(
             entry.checkpoints[0], entry.family)
         rows.append(row)
     compare.write_results(rows, floor, args.out, machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
                           device="cpu", written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                          samples=args.samples)
+                          samples=args.samples, draws=args.draws)
     print(markdown(compare.read_results(args.out)))
     return 0
 

@@ -48,6 +48,7 @@ class Question:
     choices: list[str] = field(default_factory=list)
     check: str = ""
     after: str = ""
+    check_line: int = 0
 
 
 @dataclass
@@ -103,6 +104,8 @@ def parse(text: str, source: str = "<lesson>") -> Lesson:
                 q.choices = [c.strip() for c in value.split("|") if c.strip()]
             else:
                 setattr(q, key, value)
+                if key == "check":
+                    q.check_line = number
         elif key in HEADER_KEYS:
             if questions:
                 problems.append(f"{where}: '{key}:' belongs at the top of the file, before the first question")
@@ -151,6 +154,7 @@ def _check_question(q: Question, lab: str, settings: dict, where: str) -> list[s
     if not q.check:
         return [f"{where}: no 'check:' line, so the lab has nothing to compute at reveal time"]
     kind, words, options = split_check(q.check)
+    where = f"{where.split(', question on line')[0]}, line {q.check_line}"      # problems of a check: its own line
     check = CHECKS.get(kind)
     if check is None:
         mine = [name for name, c in CHECKS.items() if c.lab == lab]
@@ -262,7 +266,8 @@ def _dsep_validate(words, options, settings):
         return problems                              # reported once, for the file
     bn = load_example(settings["network"])
     unknown = [n for n in pair + given if n not in bn.nodes]
-    problems += [f"unknown node '{n}' in network '{settings['network']}'" for n in unknown]
+    listed = f"; its nodes are {', '.join(bn.nodes)}" if len(bn.nodes) <= 40 else ""
+    problems += [f"unknown node '{n}' in network '{settings['network']}'{listed}" for n in unknown]
     if not unknown and len(set(pair + given)) != len(pair + given):
         problems.append("a node appears twice: X, Y and the nodes given must all differ")
     return problems
@@ -374,12 +379,13 @@ def _lowest_fd_run(words, options, settings):
     rows = []
     for kind, names in catalogue.image_gan_runs().items():
         fds = [frechet_distance(classifier_features(judge, load(n).model.sample(1000, seed=0)), test) for n in names]
-        rows.append({"model": kind, "seeds": len(names), "FD (mean)": round(float(np.mean(fds)), 1),
+        rows.append({"model": {"gan": "GAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP"}[kind], "seeds": len(names),
+                     "FD (mean)": round(float(np.mean(fds)), 1),
                      "FD per seed": ", ".join(f"{f:.1f}" for f in fds)})
     best = min(rows, key=lambda r: r["FD (mean)"])["model"]
-    text = (f"**{best.upper()} has the lowest Fréchet distance**, measured now on 1,000 samples per shipped seed "
+    text = (f"**{best} has the lowest Fréchet distance**, measured now on 1,000 samples per shipped seed "
             f"in the digit classifier's features (lower is better; real digits against real digits: {floor:.1f}).")
-    return Reveal(GAN_KINDS.index(best), text, table=rows)
+    return Reveal(["GAN", "WGAN", "WGAN-GP"].index(best), text, table=rows)
 
 
 # -- flows
@@ -414,7 +420,8 @@ def _ood_run(words, options, settings):
     median = float(np.median(values[dataset]))
     beaten = float((values[name] < median).mean())
     yes = beaten > share
-    text = (f"**{'Yes' if yes else 'No'}:** {100 * beaten:.1f} % of the {len(other)} {name} get a higher likelihood "
+    text = (f"**{'Yes' if yes else 'No'}:** {100 * beaten:.1f} % of the {len(other)} images of the set '{name}' get "
+            "a higher likelihood "
             f"(fewer bits/dim) than the median {dataset} test image ({median:.2f} bits/dim); the asked share was "
             f"{'more than ' + format(100 * share, '.0f') + ' %' if share else 'any at all'}. The median of {name} is "
             f"{np.median(values[name]):.2f} bits/dim. A likelihood measures how simple an image is as much as how "
@@ -445,7 +452,8 @@ def _accuracy_run(words, options, settings):
         accs.append(100 * _accuracy(model, load_dataset("digits", "test", model.image_size)))
     within = accs[1] - accs[0] <= points
     text = (f"**{'Yes' if within else 'No'}:** {words[0]} classifies {accs[0]:.1f} % of the test digits right, "
-            f"{words[1]} {accs[1]:.1f} %: {accs[1] - accs[0]:+.1f} points " +
+            f"{words[1]} {accs[1]:.1f} %: {abs(accs[1] - accs[0]):.1f} points {'below' if accs[0] < accs[1] else 'above'} "
+            +
             ("(within" if within else "(more than") + f" {points:g}). Computed now on the 359 test digits; one "
             "digit is 0.28 points.")
     return Reveal(0 if within else 1, text, table=[{"checkpoint": w, "test accuracy (%)": round(a, 1)}

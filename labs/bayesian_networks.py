@@ -103,10 +103,12 @@ def load_chosen_example() -> None:
 
 
 def open_lesson_network(lesson) -> None:
-    """The lesson's button: its network becomes the lab's (as the example box would load it)."""
+    """The lesson's button: its network becomes the lab's (as the example box would load it), with the
+    d-separation question left empty, so the lab does not answer a question before it is revealed."""
     name = lesson.settings["network"]
     ss.bn_example = ss.bn_example_kept = name
     install(load_example(name), origin="example")
+    ss.bn_blank_question = True
 
 
 def load_upload() -> None:
@@ -220,6 +222,10 @@ with tab_dsep:
         missing = sorted({n for nodes in asked.values() for n in nodes if n and n not in bn.nodes})
         link_problems.append(f"the question names {', '.join(missing)}, which {bn.name} does not have, so the "
                              "suggested question is shown")
+    if ss.pop("bn_blank_question", False):          # the lesson's network: no question asked yet
+        for part in "xyz":
+            ss[f"dsep_{part}_{sig}"] = []
+        default_x = default_y = default_z = []
     left, right = st.columns([2, 3])
     with left:
         st.markdown("Is **X ⟂ Y | Z**? Choose the sets, disjoint.")

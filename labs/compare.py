@@ -37,38 +37,20 @@ table_tab, verdict_tab, samples_tab, path_tab, seeds_tab = st.tabs(
 
 with table_tab:
     frame = pd.DataFrame(compare.table_rows(body))
-    st.dataframe(frame, hide_index=True, width="stretch", height=36 * (len(frame) + 1) + 2)
+    st.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3)
     st.download_button("Download the table (CSV)", frame.to_csv(index=False), "dgm-lab-comparison.csv", "text/csv",
                        key="cmp_csv")
-    st.markdown(
-        "- **sees**: the images a model was trained on. The 8x8 digits are upscaled to 28x28 for the VAEs and GANs "
-        "(as the VAE and GAN labs train them) and for the judge; 8x8 samples are upscaled the same way before they "
-        "are judged.\n"
-        f"- **FD**: classifier-feature Fréchet distance of the samples to the test digits, in the features of the "
-        f"GAN lab's digit classifier; lower is better, and real digits against real digits give **{body['floor']:.1f}**, "
-        "the floor. With more than one seed: the mean, and the lowest to highest seed in brackets.\n"
-        f"- **bits/dim** on {body['quantisation']}: only where the model defines a density there (the reasons for "
-        "'none' are under Pros and cons).\n"
-        "- **dropped digits**: digits the classifier reads in under 1 % of the samples (a fair share is 10 %).\n"
-        "- **weights**: every trained parameter, and those used to draw a sample (a GAN's generator, a VAE's "
-        "decoder and prior). They are not matched: each model is the one its own lab trains "
-        f"({min(r['weights_to_sample'] for r in rows):,} to {max(r['weights_to_sample'] for r in rows):,} weights "
-        "to sample), so read a Fréchet distance beside its weights.\n"
-        "- **training seconds per epoch**: the first seed's own training command run for two more epochs, the "
-        "second timed by the training loop; **ms per sample**: the median of "
-        f"{body['repeats']} draws of {body['timed']} images, divided by {body['timed']}.")
+    st.markdown(compare.column_notes(body))
     st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd", config=figure_config())
     st.plotly_chart(sampling_time_figure(rows, body["timed"], body["repeats"]), key="cmp_time", config=figure_config())
 
 with verdict_tab:
     st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.compare.pros_and_cons); "
                "open a model below the table for the measurement behind each of its cells.")
-    st.dataframe(pd.DataFrame(compare.verdict_rows(body)), hide_index=True, width="stretch",
-                 height=36 * (len(rows) + 1) + 2, column_config={"pros": st.column_config.TextColumn(width="large"),
-                                                                  "cons": st.column_config.TextColumn(width="large")})
+    st.table(pd.DataFrame(compare.verdict_rows(body)).set_index("model"))
     for row in rows:
         with st.expander(f"{row['model']}: the measurements behind its pros and cons"):
-            st.dataframe(pd.DataFrame(compare.evidence_rows(body, row["model"])), hide_index=True, width="stretch")
+            st.table(pd.DataFrame(compare.evidence_rows(body, row["model"])).set_index(""))
 
 with samples_tab:
     columns = st.columns(4)
@@ -95,6 +77,6 @@ with seeds_tab:
     row = rows[names.index(chosen)]
     st.dataframe(pd.DataFrame(compare.per_seed_rows(row)), hide_index=True, width="stretch")
     st.markdown(f"**Likelihood:** {row['likelihood']}.")
-    st.plotly_chart(class_share_figure(rows), key="cmp_shares", config=figure_config())
+    st.plotly_chart(class_share_figure(row), key="cmp_shares", config=figure_config())
 
 explain(link, link_message)

@@ -28,15 +28,24 @@ def _go(key: str, step: int) -> None:
     ss[key] = step
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _reveal(lesson, index: int, check: str):
+    """The computed answer, shared by every session that reveals the same check (a class revealing together
+    computes it once); `check` is in the key so an edited lesson file is computed again."""
+    return lessons.reveal(lesson, index, cached)
+
+
 def lesson_mode(lab: str, setup=None, setup_label: str = "") -> None:
     """The sidebar's lesson switch and, when it is on, the current question at this point of the page.
     `setup(lesson)`, offered as a button labelled `setup_label`, puts the lab in the lesson's state
-    (the Bayesian-network lab: the lesson's network)."""
+    (the Bayesian-network lab: the lesson's network). Widget keys start with the lab's name with
+    underscores (bayesian_networks_lesson_step)."""
     by_lab, problems = _read(_stamp())
     mine, broken = by_lab.get(lab, []), problems.get(lab, []) + problems.get("", [])
     if not mine and not broken:
         return
-    on = st.sidebar.toggle("Lesson mode", key=f"{lab}_lesson", bind=BIND,
+    prefix = lab.replace("-", "_")
+    on = st.sidebar.toggle("Lesson mode", key=f"{prefix}_lesson", bind=BIND,
                            help="Questions for the class: predict first, then press Reveal and the lab computes the "
                                 "answer. Lessons are the text files in lessons/.")
     if broken:
@@ -44,46 +53,54 @@ def lesson_mode(lab: str, setup=None, setup_label: str = "") -> None:
     if not on or not mine:
         return
     titles = [lesson.title for lesson in mine]
-    title = st.sidebar.selectbox("Lesson", titles, key=f"{lab}_lesson_title", bind=BIND) if len(mine) > 1 else titles[0]
+    title = (st.sidebar.selectbox("Lesson", titles, key=f"{prefix}_lesson_title", bind=BIND) if len(mine) > 1
+             else titles[0])
     lesson = mine[titles.index(title)]
-    count, step_key = len(lesson.questions), f"{lab}_lesson_step"
+    count, step_key = len(lesson.questions), f"{prefix}_lesson_step"
+    # What was predicted and revealed lives here, not in the radios: Streamlit forgets a widget's value
+    # once it is not drawn (another question, another lab), and the score needs every answer.
+    revealed = ss.setdefault(f"{prefix}_lesson_revealed", {})
     with st.container(border=True):
         st.subheader(f"Lesson: {lesson.title}")
         if setup is not None:
-            st.button(setup_label, key=f"{lab}_lesson_setup", on_click=setup, args=(lesson,))
+            st.button(setup_label, key=f"{prefix}_lesson_setup", on_click=setup, args=(lesson,))
         step = st.radio("Question", list(range(1, count + 1)), horizontal=True, key=step_key, bind=BIND)
         index = step - 1
         question = lesson.questions[index]
-        reveals = ss.setdefault(f"{lab}_lesson_reveals", {})
-        done = reveals.get((lesson.source, index))
+        done = revealed.get((lesson.source, index, question.check))
         st.markdown(f"**{step}. {question.text}**")
-        pick = st.radio("Your prediction", question.choices, index=None, key=f"{lab}_lesson_pick_{lesson.source}_{index}",
-                        disabled=done is not None, help="Predict before the answer is revealed.")
         if done is None:
-            if st.button("Reveal the answer", key=f"{lab}_lesson_reveal", type="primary", disabled=pick is None,
-                         help="Choose a prediction first." if pick is None else "The lab computes the answer now."):
+            pick = st.radio("Your prediction", question.choices, index=None,
+                            key=f"{prefix}_lesson_pick_{lesson.source}_{index}")
+            if st.button("Reveal the answer", key=f"{prefix}_lesson_reveal", type="primary", disabled=pick is None):
                 try:
                     with st.spinner("The lab is computing the answer…"):
-                        done = reveals[(lesson.source, index)] = lessons.reveal(lesson, index, cached)
+                        done = revealed[(lesson.source, index, question.check)] = (
+                            _reveal(lesson, index, question.check), pick)
                 except CheckpointError as exc:
                     st.error(f"This question needs a checkpoint that could not be loaded: {exc}")
+            elif pick is None:
+                st.caption("Choose a prediction to reveal the answer.")
         if done is not None:
-            answer = question.choices[done.answer]
-            verdict = ("Your prediction was right." if pick == answer else
-                       f"Your prediction was **{pick}**." if pick else "")
-            st.success(f"Answer: **{answer}**. {verdict}")
-            st.markdown(done.text)
-            if done.figure is not None:
-                st.plotly_chart(done.figure, key=f"{lab}_lesson_figure_{index}", config=figure_config())
-            if done.table:
-                st.dataframe(done.table, hide_index=True)
+            answer, pick = done
+            st.radio("Your prediction", question.choices, index=question.choices.index(pick), disabled=True,
+                     key=f"{prefix}_lesson_kept_{lesson.source}_{index}")
+            right = question.choices[answer.answer]
+            st.success(f"Answer: **{right}**. " + ("Your prediction was right." if pick == right else
+                                                   f"Your prediction was **{pick}**."))
+            st.markdown(answer.text)
+            if answer.figure is not None:
+                st.plotly_chart(answer.figure, key=f"{prefix}_lesson_figure_{index}", config=figure_config())
+            if answer.table:
+                st.dataframe(answer.table, hide_index=True)
             if question.after:
                 st.info(question.after)
         back, forward, _ = st.columns([1, 1, 4])
-        back.button("← Previous", key=f"{lab}_lesson_back", disabled=step == 1, on_click=_go, args=(step_key, step - 1))
-        forward.button("Next →", key=f"{lab}_lesson_next", disabled=step == count, on_click=_go, args=(step_key, step + 1))
-        revealed = [i for i in range(count) if (lesson.source, i) in reveals]
-        if len(revealed) == count:
-            right = sum(ss.get(f"{lab}_lesson_pick_{lesson.source}_{i}") ==
-                        lesson.questions[i].choices[reveals[(lesson.source, i)].answer] for i in revealed)
-            st.markdown(f"**End of the lesson:** {right} of {count} predictions were right.")
+        back.button("← Previous", key=f"{prefix}_lesson_back", disabled=step == 1, on_click=_go,
+                    args=(step_key, step - 1))
+        forward.button("Next →", key=f"{prefix}_lesson_next", disabled=step == count, on_click=_go,
+                       args=(step_key, step + 1))
+        answers = [revealed.get((lesson.source, i, q.check)) for i, q in enumerate(lesson.questions)]
+        if all(a is not None for a in answers):
+            right = sum(pick == q.choices[a.answer] for q, (a, pick) in zip(lesson.questions, answers))
+            st.markdown(f"**End of the lesson:** predictions right: {right} of {count}.")

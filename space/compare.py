@@ -2,6 +2,9 @@
 dgm_core.compare calls and figures as labs/compare.py (nothing is measured while a student waits)."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 import pandas as pd
 
@@ -11,18 +14,29 @@ from dgm_core.figures.images import image_grid_figure
 
 
 def _model_figures(body: dict, model: str):
-    """The sample grid and the interpolation (or a note that there is none) of one model."""
+    """The sample grid, the interpolation (or a note that there is none), the per-seed table and the
+    digits read in the samples, of one model."""
     names = [r["model"] for r in body["rows"]]
     if model not in names:
         raise gr.Error(f"model: choose one of {', '.join(names)}.")
     row = body["rows"][names.index(model)]
     grid = image_grid_figure(row["grid"], 4, title=f"{model}: {row['how_sampled']}", height=320)
+    seeds, shares = pd.DataFrame(compare.per_seed_rows(row)), class_share_figure(row)
     if row["interpolation"] is None:
-        return grid, gr.update(value=None, visible=False), "No latent space: an energy model draws its samples by " \
-                                                          "running Markov chains on its energy; there is no code to move along."
+        note = ("No latent space: an energy model draws its samples by running Markov chains on its energy; there is "
+                "no code to move along.")
+        return grid, gr.update(value=None, visible=False), note, seeds, shares
     path = image_grid_figure(row["interpolation"], compare.INTERPOLATION_POINTS, height=170,
                              title=f"{compare.INTERPOLATION_POINTS} points between {row['interpolation_from']}")
-    return grid, gr.update(value=path, visible=True), ""
+    return grid, gr.update(value=path, visible=True), "", seeds, shares
+
+
+def _csv(body: dict) -> str:
+    """The table as a CSV file for the download button."""
+    folder = Path(tempfile.mkdtemp(prefix="dgm-lab-"))
+    path = folder / "dgm-lab-comparison.csv"
+    pd.DataFrame(compare.table_rows(body)).to_csv(path, index=False)
+    return str(path)
 
 
 def compare_tab() -> None:
@@ -33,17 +47,17 @@ def compare_tab() -> None:
         return
     rows, names = body["rows"], [r["model"] for r in body["rows"]]
     gr.Markdown(f"Every shipped digits model measured the same way by `python -m benchmarks.compare` "
-                f"({body.get('written', 'date not recorded')}, {body.get('machine', '')}), with the lab's own code: "
-                f"{body['samples']} samples per seed behind each Fréchet distance (FD; lower is better, real digits "
-                f"against real digits give {body['floor']:.1f}); bits/dim on {body['quantisation']}, only where a "
-                "model defines a density there.")
+                f"({body.get('written', 'date not recorded')}), with the lab's own code; nothing is measured while "
+                "you wait.")
     with gr.Tab("Table"):
-        gr.Dataframe(pd.DataFrame(compare.table_rows(body)), label="every model (download: the table's menu)",
-                     wrap=True)
+        gr.Dataframe(pd.DataFrame(compare.table_rows(body)), label="every model", wrap=False)
+        gr.DownloadButton("Download the table (CSV)", value=_csv(body))
+        gr.Markdown(compare.column_notes(body))
         gr.Plot(fd_figure(rows, body["floor"]), show_label=False)
         gr.Plot(sampling_time_figure(rows, body["timed"], body["repeats"]), show_label=False)
     with gr.Tab("Pros and cons"):
-        gr.Dataframe(pd.DataFrame(compare.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True)
+        gr.Dataframe(pd.DataFrame(compare.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True,
+                     column_widths=["16%", "42%", "42%"])
         chosen = gr.Dropdown(names, value=names[0], label="the measurements behind a model's pros and cons")
         evidence = gr.Dataframe(pd.DataFrame(compare.evidence_rows(body, names[0])), wrap=True, show_label=False)
         chosen.change(lambda m: pd.DataFrame(compare.evidence_rows(body, m)) if m in names else gr.skip(),
@@ -54,5 +68,6 @@ def compare_tab() -> None:
         grid = gr.Plot(first[0], show_label=False)
         path = gr.Plot(first[1]["value"], show_label=False, visible=first[1]["visible"])
         note = gr.Markdown(first[2])
-        model.change(lambda m: _model_figures(body, m), model, [grid, path, note])
-        gr.Plot(class_share_figure(rows), show_label=False)
+        seeds = gr.Dataframe(first[3], label="each seed", wrap=False)
+        shares = gr.Plot(first[4], show_label=False)
+        model.change(lambda m: _model_figures(body, m), model, [grid, path, note, seeds, shares])

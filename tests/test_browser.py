@@ -227,7 +227,7 @@ def test_a_lesson_link_opens_its_question_and_reveals_a_computed_answer(browser,
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{streamlit_url}/bayesian_networks?bayesian-networks_lesson=true&bayesian-networks_lesson_step=2",
+    page.goto(f"{streamlit_url}/bayesian_networks?bayesian_networks_lesson=true&bayesian_networks_lesson_step=2",
               wait_until="domcontentloaded")
     page.get_by_text("2. Is Burglary independent of Earthquake given Alarm?").wait_for(timeout=60_000)
     reveal = page.get_by_role("button", name="Reveal the answer")
@@ -240,6 +240,6 @@ def test_a_lesson_link_opens_its_question_and_reveals_a_computed_answer(browser,
     assert "Burglary – Alarm – Earthquake" in page.get_by_text("The active trail").first.inner_text()
     page.get_by_role("button", name="Next →").click()
     page.get_by_text("3. Is Burglary independent of Earthquake given only that John called?").wait_for(timeout=60_000)
-    page.wait_for_function("() => window.location.search.includes('bayesian-networks_lesson_step=3')", timeout=30_000)
+    page.wait_for_function("() => window.location.search.includes('bayesian_networks_lesson_step=3')", timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors

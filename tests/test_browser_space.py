@@ -23,7 +23,7 @@ EXPECTED = {
     "Codebook health": ("Compare the codebooks", "plot"), "Clustering the codes": ("Cluster the codes", "plot"),
     "t-SNE / UMAP map": ("Draw the map", "plot"),
     "True vs pseudo-labels": ("Train both classifiers", ("text", "of the training pseudo-labels are the true label")),
-    "Table": (None, "plot"), "Pros and cons": (None, ("text", "sharpest samples")),
+    "Table": (None, "plot"), "Pros and cons": (None, ("text", "closest to the digits (lowest FD)")),
     "Samples and interpolations": (None, "plot"),
 }
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.

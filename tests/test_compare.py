@@ -73,25 +73,29 @@ def test_a_gan_counts_its_generator_as_the_weights_it_samples_with():
     assert total == used + torch.nn.utils.parameters_to_vector(model.discriminator.parameters()).numel()
 
 
-def _row(model, fd, bpd=None, seconds=0.001, dropped=(), latent=True, train=1.0):
+def _row(model, fd, bpd=None, seconds=0.001, dropped=(), latent=True, train=1.0, epochs=10):
     return {"model": model, "seeds": 1, "fd_mean": fd, "fd_min": fd, "fd_max": fd, "bits_per_dim": bpd,
             "likelihood": "why not", "seconds_per_sample": seconds, "dropped": list(dropped),
-            "interpolation_from": "two points" if latent else None, "train_seconds_per_epoch": train}
+            "interpolation_from": "two points" if latent else None, "train_seconds_per_epoch": train, "epochs": epochs}
 
 
 def test_pros_and_cons_follow_the_rules_on_rows_with_known_answers():
     rows = [_row("A", 50.0, bpd=2.0, seconds=0.010, train=3.0), _row("B", 300.0, seconds=0.001, dropped=[2, 7]),
             _row("C", 120.0, bpd=1.5, seconds=0.100, latent=False, train=0.5),
-            _row("D", 130.0, seconds=0.0012, train=0.7), _row("E", 140.0, seconds=0.0013)]    # D ties B; E does not
+            _row("D", 130.0, seconds=0.0012, train=0.7), _row("E", 140.0, seconds=0.0013),    # D ties B; E does not
+            _row("F", 150.0, seconds=0.085, train=0.1, epochs=400)]      # F ties C's slowness; 40 s to train
     verdicts = {v["model"]: v for v in compare.pros_and_cons(rows)}
     claims = lambda model, side: [c["claim"] for c in verdicts[model][side]]  # noqa: E731
-    assert "sharpest samples" in claims("A", "pros") and "samples least like the digits" in claims("B", "cons")
+    assert "closest to the digits (lowest FD)" in claims("A", "pros")
+    assert "farthest from the digits (highest FD)" in claims("B", "cons")
     assert "has a likelihood, the best" in claims("C", "pros") and "has a likelihood" in claims("A", "pros")
     assert "no likelihood on the shared quantisation" in claims("B", "cons")
     assert "fastest to sample" in claims("B", "pros") and "slowest to sample" in claims("C", "cons")
     assert "fastest to sample" in claims("D", "pros") and "fastest to sample" not in claims("E", "pros")
-    assert "fastest to train" not in claims("D", "pros")                       # 0.7 s is 1.4x the 0.5 s
-    assert "collapsed: drops digits 2, 7" in claims("B", "cons") and "covers all 10 digits" in claims("A", "pros")
+    assert "fastest to train" not in claims("D", "pros")                       # 7 s is 1.4x the 5 s
+    assert "slowest to sample" in claims("F", "cons")                          # within 1.25x of C's 100 ms
+    assert "slowest to train" in claims("F", "cons") and "slowest to train" not in claims("A", "cons")  # 40 s vs 30 s
+    assert "collapsed: drops digits 2, 7" in claims("B", "cons") and "drops no digit" in claims("A", "pros")
     assert "no latent space" in claims("C", "cons") and "fastest to train" in claims("C", "pros")
     slow = next(c for c in verdicts["C"]["cons"] if c["claim"] == "slowest to sample")
     assert slow["value"] == "100 ms" and "100x the fastest" in slow["rule"]
@@ -112,17 +116,23 @@ def test_a_fresh_measurement_reproduces_what_the_page_reads(entries):
     shipped = {r["model"]: r for r in body["rows"]}
     assert ISSUE_MODELS <= set(shipped)                     # the shipped results cover every row
     judge, test_features, floor = compare.reference()
-    row = compare.measure(entries["GAN"], load_checkpoint, judge, test_features, samples=body["samples"])
+    row = compare.measure(entries["GAN"], load_checkpoint, judge, test_features, samples=body["samples"],
+                          draws=body["draws"])
     for fresh, written in zip(row["per_seed"], shipped["GAN"]["per_seed"]):
         assert fresh["checkpoint"] == written["checkpoint"]
-        assert fresh["fd"] == pytest.approx(written["fd"], rel=1e-3)
-    # the same distance from scipy's matrix square root, on the same samples
+        assert fresh["fd_draws"] == pytest.approx(written["fd_draws"], rel=1e-3)
+        assert fresh["fd"] == pytest.approx(np.mean(written["fd_draws"]), rel=1e-3)
+    # the same distances from scipy's matrix square root, on the same samples
     generator = torch.Generator().manual_seed(0)
-    images = compare.Sampler("gan", load_checkpoint("gan-digits")).sample(body["samples"], generator)
-    features = classifier_features(judge, resize(images, judge.image_size))
-    assert row["per_seed"][0]["fd"] == pytest.approx(_scipy_fd(features, test_features), rel=1e-4)
+    sampler = compare.Sampler("gan", load_checkpoint("gan-digits"))
+    draws = [sampler.sample(body["samples"], generator) for _ in range(body["draws"])]
+    for images, fd in zip(draws, row["per_seed"][0]["fd_draws"]):
+        features = classifier_features(judge, resize(images, judge.image_size))
+        assert fd == pytest.approx(_scipy_fd(features, test_features), rel=1e-4)
+    images = torch.cat(draws)
     read = judge(resize(images, judge.image_size)).argmax(1)
     np.testing.assert_allclose(row["per_seed"][0]["class_shares"], np.bincount(read, minlength=10) / len(images))
+    assert row["fd_sampling_sd"] == pytest.approx(np.mean([np.std(s["fd_draws"], ddof=1) for s in row["per_seed"]]))
     assert floor == pytest.approx(body["floor"], rel=1e-6)
 
 

@@ -76,6 +76,7 @@ def test_the_d_separation_answers_agree_with_networkx():
 
 def _run_lesson(at, lab: str, lesson) -> list[str]:
     """Switch lesson mode on, predict the first choice, reveal, go on; the answers shown, in order."""
+    lab = lab.replace("-", "_")
     by_key(at.toggle, f"{lab}_lesson").set_value(True).run()
     no_exception(at)
     shown = []
@@ -92,7 +93,14 @@ def _run_lesson(at, lab: str, lesson) -> list[str]:
         if i + 1 < len(lesson.questions):
             by_key(at.button, f"{lab}_lesson_next").click().run()
             assert by_key(at.radio, f"{lab}_lesson_step").value == i + 2
-    assert any(m.value.startswith("**End of the lesson:**") for m in at.markdown)
+    # the score counts every question, and going back keeps each prediction and its verdict
+    right = sum(a.endswith("Your prediction was right.") for a in shown)
+    assert f"**End of the lesson:** predictions right: {right} of {len(lesson.questions)}." in [m.value for m in at.markdown]
+    if len(lesson.questions) > 1:
+        by_key(at.button, f"{lab}_lesson_back").click().run()
+        assert next(s.value for s in at.success if s.value.startswith("Answer:")) == shown[-2]
+        assert by_key(at.radio, f"{lab}_lesson_kept_{lesson.source}_{len(shown) - 2}").value == \
+            lesson.questions[len(shown) - 2].choices[0]
     return shown
 
 
@@ -129,3 +137,13 @@ def test_a_link_opens_the_lesson_at_its_question():
     lesson = lessons.load_all()[0]["vqvae"][0]
     assert any(f"**2. {lesson.questions[1].text}**" == m.value for m in at.markdown)
     assert not [w for w in at.warning if w.value.startswith("This link's settings")]
+
+
+def test_showing_the_lesson_network_asks_no_question_before_the_reveal():
+    at = open_lab(PAGES["bayesian-networks"])
+    by_key(at.toggle, "bayesian_networks_lesson").set_value(True).run()
+    by_key(at.button, "bayesian_networks_lesson_setup").click().run()
+    no_exception(at)
+    assert "earthquake" in at.sidebar.markdown[-1].value or any("earthquake" in m.value for m in at.sidebar.markdown)
+    assert any(i.value == "Choose at least one node for X and one for Y." for i in at.info)
+    assert not [s for s in at.success if "d-separated" in s.value]

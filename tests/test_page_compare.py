@@ -3,6 +3,7 @@
 page says which command writes them."""
 import json
 
+import pandas as pd
 import pytest
 
 from dgm_core import compare
@@ -25,29 +26,33 @@ def test_the_table_shows_every_model_with_the_numbers_the_benchmark_wrote(page, 
     table = page.dataframe[0].value
     assert list(table["model"]) == [r["model"] for r in written["rows"]]
     for shown, row in zip(table.to_dict("records"), written["rows"]):
-        assert shown["FD (lower is better)"].startswith(f"{row['fd_mean']:.1f}")
+        assert shown["FD (lower is better)"] == round(row["fd_mean"], 1)          # a number: the column sorts
         assert shown["weights (trained)"] == row["weights"]
-        assert shown["bits/dim"] == ("none" if row["bits_per_dim"] is None else f"{row['bits_per_dim']:.3f}")
+        if row["bits_per_dim"] is None:
+            assert pd.isna(shown["bits/dim"])
+        else:
+            assert shown["bits/dim"] == round(row["bits_per_dim"], 3)
+        assert shown["training seconds (as shipped)"] == round(row["train_seconds_per_epoch"] * row["epochs"])
         assert shown["ms per sample"] == pytest.approx(1000 * row["seconds_per_sample"], abs=1e-3)
     assert any(f"give **{written['floor']:.1f}**" in m.value for m in page.markdown)
     fd = chart_spec(page, "cmp_fd")
     assert fd["data"][0]["y"] == pytest.approx([r["fd_mean"] for r in written["rows"]])
     assert fd["layout"]["yaxis"]["title"]["text"] == "FD (lower is better)"
-    assert fd["layout"]["shapes"][0]["y0"] == pytest.approx(written["floor"])           # the floor line
+    assert fd["data"][2]["y"] == pytest.approx([written["floor"]] * 2)           # the floor line, in the legend
 
 
 def test_the_verdicts_name_the_sharpest_and_the_collapsed_from_the_numbers(page, written):
-    verdicts = page.dataframe[1].value.set_index("model")
-    sharpest = min(written["rows"], key=lambda r: r["fd_mean"])["model"]
-    assert "sharpest samples" in verdicts.loc[sharpest, "pros"]
-    assert sum("sharpest samples" in p for p in verdicts["pros"]) == 1
+    verdicts = page.table[0].value
+    closest = min(written["rows"], key=lambda r: r["fd_mean"])["model"]
+    assert "closest to the digits (lowest FD)" in verdicts.loc[closest, "pros"]
+    assert sum("closest to the digits" in p for p in verdicts["pros"]) == 1
     for row in written["rows"]:
         collapsed = "collapsed" in verdicts.loc[row["model"], "cons"]
         assert collapsed == bool(set(d for s in row["per_seed"] for d in s["dropped"]))
         assert ("has a likelihood" in verdicts.loc[row["model"], "pros"]) == (row["bits_per_dim"] is not None)
     # one expander per model, each with the measurement behind every claim
     assert len(page.expander) == len(written["rows"])
-    evidence = page.dataframe[2].value
+    evidence = page.table[1].value
     assert {"claim", "measure", "value", "rule"} <= set(evidence.columns)
 
 
@@ -70,6 +75,7 @@ def test_the_per_seed_tab_follows_the_model_chosen_and_a_link(written):
     row = next(r for r in written["rows"] if r["model"] == "GAN")
     assert list(seeds["checkpoint"]) == row["checkpoints"]
     assert list(seeds["FD"]) == [round(s["fd"], 1) for s in row["per_seed"]]
+    assert chart_spec(at, "cmp_shares")["data"][0]["y"] == row["checkpoints"]
 
 
 def test_with_no_results_the_page_names_the_command(tmp_path, monkeypatch):

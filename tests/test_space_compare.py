@@ -19,7 +19,9 @@ def test_each_model_shows_its_own_grid_and_interpolation(body):
 
     written = json.loads((compare.RESULTS_DIR / compare.RESULTS_NAME).read_text())["rows"]
     for row in written:
-        grid, path, note = _model_figures(body, row["model"])
+        grid, path, note, seeds, shares = _model_figures(body, row["model"])
+        assert list(seeds["checkpoint"]) == row["checkpoints"]
+        assert _plotly_json(shares.to_json())["data"][0]["y"] == row["checkpoints"]
         assert _plotly_json(grid.to_json())["layout"]["title"]["text"].startswith(row["model"])
         assert path["visible"] == (row["interpolation_from"] is not None)
         assert bool(note) == (row["interpolation_from"] is None)
@@ -34,8 +36,14 @@ def test_the_tab_builds_with_the_table_and_the_verdicts(body):
         compare_tab()
     frames = [c for c in demo.blocks.values() if isinstance(c, gr.Dataframe)]
     table = frames[0].value
-    assert table["headers"][:3] == ["model", "seeds", "sees"]
+    assert table["headers"][:4] == ["model", "seeds", "sees", "FD (lower is better)"]
+    assert [r[3] for r in table["data"]] == [round(r["fd_mean"], 1) for r in body["rows"]]     # numbers, not text
+    csv_button = next(c for c in demo.blocks.values() if isinstance(c, gr.DownloadButton))
+    import pandas as pd
+
+    assert list(pd.read_csv(csv_button.value["path"] if isinstance(csv_button.value, dict) else csv_button.value)
+                ["model"]) == [r["model"] for r in body["rows"]]
     assert [r[0] for r in table["data"]] == [r["model"] for r in body["rows"]]
     verdicts = frames[1].value
     sharpest = min(body["rows"], key=lambda r: r["fd_mean"])["model"]
-    assert any(r[0] == sharpest and "sharpest samples" in r[1] for r in verdicts["data"])
+    assert any(r[0] == sharpest and "closest to the digits (lowest FD)" in r[1] for r in verdicts["data"])

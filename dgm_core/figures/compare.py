@@ -18,8 +18,8 @@ def fd_figure(rows: list[dict], floor: float) -> go.Figure:
                     y=[s["fd"] for r in rows for s in r["per_seed"]], mode="markers", name="one seed",
                     marker=dict(color=PALETTE[1], size=7), text=[s["checkpoint"] for r in rows for s in r["per_seed"]],
                     hovertemplate="%{text}: FD %{y:.1f}<extra></extra>")
-    fig.add_hline(y=floor, line_dash="dot", line_color=REFERENCE, annotation_position="top left",
-                  annotation_text=f"floor {floor:.1f}: real digits against real digits")
+    fig.add_scatter(x=[names[0], names[-1]], y=[floor, floor], mode="lines", name=f"floor {floor:.1f}: real digits "
+                    "against real digits", line=dict(color=REFERENCE, dash="dot"), hoverinfo="skip")
     fig.update_layout(title="Fréchet distance to the test digits, in the digit classifier's features",
                       yaxis_title="FD (lower is better)",
                       xaxis_title="model (bar: mean; whisker: lowest to highest seed)", margin=margins(60),
@@ -31,19 +31,21 @@ def sampling_time_figure(rows: list[dict], timed: int, repeats: int) -> go.Figur
     """Milliseconds to draw one image, on a log axis (they span two orders of magnitude)."""
     fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[1000 * r["seconds_per_sample"] for r in rows],
                            marker_color=PALETTE[2], hovertemplate="%{x}: %{y:.3g} ms per image<extra></extra>"))
-    fig.update_yaxes(type="log", title="ms per image (log scale)")
+    fig.update_yaxes(type="log", title="ms per sample (log scale)", dtick=1, tickformat="~g")
     fig.update_layout(title=f"Time to draw one image (median of {repeats} draws of {timed}, CPU)", xaxis_title="model",
                       margin=margins(40), height=380)
     return fig
 
 
-def class_share_figure(rows: list[dict]) -> go.Figure:
-    """The share of each seed's samples the judge reads as each digit (a fair share is 10 %)."""
-    labels = [f"{r['model']} · {s['checkpoint']}" for r in rows for s in r["per_seed"]]
-    shares = [[100 * v for v in s["class_shares"]] for r in rows for s in r["per_seed"]]
+def class_share_figure(row: dict) -> go.Figure:
+    """The share of each seed's samples of one model the judge reads as each digit (a fair share is 10 %)."""
+    labels = [s["checkpoint"] for s in row["per_seed"]]
+    shares = [[100 * v for v in s["class_shares"]] for s in row["per_seed"]]
     fig = go.Figure(go.Heatmap(z=shares, x=[str(d) for d in range(10)], y=labels, colorscale="Viridis", zmin=0,
-                               colorbar=dict(title="% of samples"),
+                               colorbar=dict(title="% of samples"), texttemplate="%{z:.1f}",
                                hovertemplate="%{y}<br>read as %{x}: %{z:.1f} %<extra></extra>"))
-    fig.update_layout(xaxis_title="digit the judge reads", yaxis=dict(autorange="reversed", type="category"),
-                      margin=margins(20), height=max(320, 24 * len(labels) + 80))
+    fig.update_layout(title=f"{row['model']}: the digits the classifier reads in the samples (fair share 10 %)",
+                      xaxis=dict(title="digit the classifier reads", dtick=1, type="category"),
+                      yaxis=dict(autorange="reversed", type="category", title="checkpoint"),
+                      margin=margins(40), height=140 + 50 * len(labels))
     return fig
