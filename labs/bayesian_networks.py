@@ -298,8 +298,8 @@ with tab_inference:
             evidence[v] = st.selectbox(f"{v} =", states, index=states.index(preferred), key=f"inf_s_{sig}_{v}")
     s1, s2 = st.columns(2)
     n_samples = s1.select_slider("Likelihood-weighting samples", [100, 1_000, 10_000, 100_000], value=10_000,
-                                 key="inf_samples")
-    restarts = s2.number_input("Mean-field restarts", 1, 10, 4, key="inf_restarts")
+                                 key="inf_samples", bind=BIND)
+    restarts = s2.number_input("Mean-field restarts", 1, 10, 4, key="inf_restarts", bind=BIND)
     if not query_vars:
         st.info("Choose one or two query variables.")
     else:

@@ -55,9 +55,9 @@ def settings_from_widgets() -> dict[str, gan.ToyGANConfig] | None:
             base = gan.default_config(kind)
             a, b = st.columns(2)
             rates[kind] = (a.number_input(f"{TITLES[kind]}: generator", *R["lr"], base.lr_generator, format="%.5f",
-                                          key=f"gan_lr_g_{kind}"),
+                                          key=f"gan_lr_g_{kind}", bind=BIND),
                            b.number_input(f"{TITLES[kind]}: critic", *R["lr"], base.lr_critic, format="%.5f",
-                                          key=f"gan_lr_d_{kind}"))
+                                          key=f"gan_lr_d_{kind}", bind=BIND))
     with c1:
         dataset = data_choice("gan")
     if dataset is None:
@@ -191,7 +191,7 @@ with images:
             return f"epoch-{epoch:03d} · " + (f"{updates:,} generator updates" if updates is not None else "")
 
         snapshot = st.select_slider("Generator updates", snapshots, value=snapshots[-1], key=f"gan_snapshot_{kind}",
-                                    format_func=snapshot_label)
+                                    format_func=snapshot_label, bind=BIND)
         seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_image_seed", bind=BIND))
         left, right = st.columns(2)
         with left:

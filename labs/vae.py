@@ -101,7 +101,7 @@ tabs = st.tabs(["Latent sliders", "Traversals", "Interpolation", "Reconstruction
 
 def image_index(label_text: str, key: str, default: int = 0) -> int:
     return int(st.number_input(label_text, 0, TEST_IMAGES - 1 if len(data) > TEST_IMAGES else len(data) - 1,
-                               default, key=key))
+                               default, key=key, bind=BIND))
 
 
 # ------------------------------------------------------------------------ NLL with IWAE
@@ -177,7 +177,8 @@ def latent_sliders():
             with cols[i % 2]:
                 key = f"vae_z{d}_{name}_{start}_{st.session_state.get('vae_start_image', 0)}"
                 z[d] = st.slider(f"z{d} · KL {latents.kl_per_dim[d]:.2f} nats", -SLIDER_RANGE, SLIDER_RANGE,
-                                 float(max(-SLIDER_RANGE, min(SLIDER_RANGE, z0[d].item()))), 0.05, key=key)
+                                 float(max(-SLIDER_RANGE, min(SLIDER_RANGE, z0[d].item()))), 0.05, key=key,
+                                 bind=BIND)
     with right:
         with torch.no_grad():
             image = model.decode_mean(z[None])
@@ -309,7 +310,7 @@ with tabs[6]:
         f = data.factor_names.index(factor)
         grid_values = sorted(set(factor_index[:TEST_IMAGES, f].tolist()))
         chosen = st.select_slider("Images with factor value index", grid_values, value=grid_values[-1],
-                                  key=f"vae_attr_value_{factor}")
+                                  key=f"vae_attr_value_{factor}", bind=BIND)
         mask = vae.factor_mask(factor_index[:TEST_IMAGES], f, chosen)
         what = f"{factor} = grid value {chosen}"
     else:

@@ -104,3 +104,13 @@ def test_the_labs_offer_their_checkpoint_as_a_zip_and_figures_in_the_chosen_form
     _by_key(at.radio, "figure_format").set_value("SVG").run()
     configs = [json.loads(c.proto.config) for c in at.get("plotly_chart")]
     assert configs and all(c["toImageButtonOptions"]["format"] == "svg" for c in configs)
+
+
+def test_latent_slider_positions_and_image_choices_travel_in_a_link():
+    at = open_link("labs/vae.py", {})
+    slider = next(s for s in at.slider if s.key.startswith("vae_z"))
+    linked = open_link("labs/vae.py", {slider.key: "1.25", "vae_interp_a": "3", "vae_attr_image": "7"})
+    assert next(s for s in linked.slider if s.key == slider.key).value == 1.25
+    assert _by_key(linked.number_input, "vae_interp_a").value == 3
+    assert _by_key(linked.number_input, "vae_attr_image").value == 7
+    assert not _link_warnings(linked)
