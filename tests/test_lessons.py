@@ -28,7 +28,7 @@ def test_one_lesson_per_lab_ships_and_every_one_validates():
 @pytest.mark.parametrize("change, message", [
     (("lab: bayesian-networks", "lab: chemistry"), "unknown lab 'chemistry'; choose one of bayesian-networks"),
     (("network: earthquake", "network: nowhere"), "unknown network 'nowhere'"),
-    (("Burglary Earthquake\n", "Burglary Unicorn\n"), "line 4: unknown node 'Unicorn' in network 'earthquake'"),
+    (("Burglary Earthquake\n", "Burglary Unicorn\n"), "line 6: unknown node 'Unicorn' in network 'earthquake'; its nodes are Burglary"),
     (("check: d-separated Burglary Earthquake\n", ""), "line 4: no 'check:' line"),
     (("check: d-separated", "check: entanglement"), "unknown check 'entanglement'; the Bayesian networks lab's checks "
                                                     "are d-separated"),
