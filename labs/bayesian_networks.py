@@ -224,7 +224,7 @@ with tab_dsep:
                              "suggested question is shown")
     if ss.pop("bn_blank_question", False):          # the lesson's network: no question asked yet
         for part in "xyz":
-            ss[f"dsep_{part}_{sig}"] = []
+            ss.pop(f"dsep_{part}_{sig}", None)     # the widgets start again from the empty defaults
         default_x = default_y = default_z = []
     left, right = st.columns([2, 3])
     with left:

@@ -37,7 +37,8 @@ table_tab, verdict_tab, samples_tab, path_tab, seeds_tab = st.tabs(
 
 with table_tab:
     frame = pd.DataFrame(compare.table_rows(body))
-    st.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3)
+    st.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3,
+                 column_config={"model": st.column_config.TextColumn(width="medium", pinned=True)})
     st.download_button("Download the table (CSV)", frame.to_csv(index=False), "dgm-lab-comparison.csv", "text/csv",
                        key="cmp_csv")
     st.markdown(compare.column_notes(body))

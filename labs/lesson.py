@@ -75,10 +75,12 @@ def lesson_mode(lab: str, setup=None, setup_label: str = "") -> None:
             if st.button("Reveal the answer", key=f"{prefix}_lesson_reveal", type="primary", disabled=pick is None):
                 try:
                     with st.spinner("The lab is computing the answer…"):
-                        done = revealed[(lesson.source, index, question.check)] = (
-                            _reveal(lesson, index, question.check), pick)
+                        revealed[(lesson.source, index, question.check)] = (_reveal(lesson, index, question.check),
+                                                                           pick)
                 except CheckpointError as exc:
                     st.error(f"This question needs a checkpoint that could not be loaded: {exc}")
+                else:
+                    st.rerun()          # redraw with the prediction locked, instead of under the open question
             elif pick is None:
                 st.caption("Choose a prediction to reveal the answer.")
         if done is not None:

@@ -237,6 +237,9 @@ def test_a_lesson_link_opens_its_question_and_reveals_a_computed_answer(browser,
                            "9, null).singleNodeValue.disabled", timeout=30_000)
     reveal.click()
     page.get_by_text("Your prediction was right.").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_role("radiogroup", name="Your prediction").count() == 1      # locked, not drawn twice
+    assert page.get_by_role("button", name="Reveal the answer").count() == 0
     assert "Burglary – Alarm – Earthquake" in page.get_by_text("The active trail").first.inner_text()
     page.get_by_role("button", name="Next →").click()
     page.get_by_text("3. Is Burglary independent of Earthquake given only that John called?").wait_for(timeout=60_000)
