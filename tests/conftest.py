@@ -124,6 +124,17 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _close_browser_pages(request):
+    """After each browser test, close the pages it opened: a page left open keeps its websocket and its
+    reruns (a paused live panel still refreshes), and the pages of every earlier test then share the two
+    cores with the rest of the suite."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in list(request.getfixturevalue("browser").contexts):
+            context.close()
+
+
 def space_client(url: str):
     """A gradio_client session on the Space at `url`."""
     try:
