@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm_core.hub import HubModel
-from dgm_core.live import Field, LiveSession, LiveView
+from dgm_core.live import PANEL_POINTS, Field, LiveSession, LiveView
 
 
 # --------------------------------------------------------------------------- the energies
@@ -407,7 +407,7 @@ class ToyEBM:
         axis, values = self.energy_field()
         background = Field(axis, values, "energy E(x) (low: likely)", colorscale="Viridis")
         starts, ends = self.last_starts[:chains].numpy(), self.last_chains[:chains].numpy()
-        return LiveView("EBM", self.steps, background, self.last_chains.numpy(), points_label="SGLD chains (this step)",
+        return LiveView("EBM", self.steps, background, self.last_chains[:PANEL_POINTS].numpy(), points_label="SGLD chains (this step)",
                         arrows=(starts, ends - starts), arrows_label="chain moves this step")
 
     def metrics(self) -> None:
@@ -427,7 +427,7 @@ def describe_settings(config: ToyEBMConfig) -> str:
 
 def live_session(config: ToyEBMConfig) -> LiveSession:
     model = ToyEBM(config)
-    return LiveSession({"ebm": model}, real=model.pool[:500].numpy(), step_unit="Adam steps")
+    return LiveSession({"ebm": model}, real=model.pool[:PANEL_POINTS].numpy(), step_unit="Adam steps")
 
 
 # ------------------------------------------------------------------- comparing image models

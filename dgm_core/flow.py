@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm_core.hub import HubModel
-from dgm_core.live import Field, LiveSession, LiveView
+from dgm_core.live import PANEL_POINTS, WARP_POINTS, Field, LiveSession, LiveView
 
 LOG_2PI = math.log(2 * math.pi)
 LN2 = math.log(2)
@@ -451,7 +451,7 @@ class ToyFlow:
         return axis, self.flow.log_prob(points).view(resolution, resolution).numpy()
 
     @torch.no_grad()
-    def view(self, n_samples: int = 500) -> LiveView:
+    def view(self, n_samples: int = PANEL_POINTS) -> LiveView:
         axis, log_density = self.density_field()
         # A flow puts almost no mass between the modes, where log p falls to −1000s: left as it is, that
         # tail takes the whole colour range. The colours cover the DENSITY_WINDOW nats below the peak.
@@ -466,12 +466,16 @@ class ToyFlow:
     def metrics(self) -> dict:
         return {"held_out_nll": float(-self.flow.log_prob(self.held_out).mean())}
 
+    def details(self) -> dict:
+        """What the lab draws beside the panel (dgm_core.live): the layer-by-layer warp."""
+        return {"warp": self.warp()}
+
     @torch.no_grad()
     def warp(self, lines: int = 11, points_per_line: int = 60) -> dict:
         """A grid in data space and its image after each layer (the layer-by-layer warp), and the
-        same for a grid in latent space pushed back through f⁻¹, with points carried along: 400 data
-        points forward, 400 draws of z ~ N(0, I) back. Returns {"forward": [stage arrays (lines·2, points,
-        2)], "inverse": [...], "names": [...], "forward_points": [(400, 2) per stage], "inverse_points": [...]}."""
+        same for a grid in latent space pushed back through f⁻¹, with points carried along: WARP_POINTS data
+        points forward, as many draws of z ~ N(0, I) back. Returns {"forward": [stage arrays (lines·2, points,
+        2)], "inverse": [...], "names": [...], "forward_points": [(WARP_POINTS, 2) per stage], "inverse_points": [...]}."""
         lim = self.limit
         ticks = np.linspace(-lim, lim, lines)
         along = np.linspace(-lim, lim, points_per_line)
@@ -491,8 +495,8 @@ class ToyFlow:
             inverse.append(h.view(z_grid.shape).numpy())
         inverse[-1] = (h * self.flow.scale + self.flow.shift).view(z_grid.shape).numpy()
         names = ["standardised x"] + [f"after coupling {i + 1}" for i in range(len(self.flow.layers))]
-        data = self.flow.stages(self.pool[:400])
-        z = torch.randn(400, 2, generator=torch.Generator().manual_seed(0))
+        data = self.flow.stages(self.pool[:WARP_POINTS])
+        z = torch.randn(WARP_POINTS, 2, generator=torch.Generator().manual_seed(0))
         pulled = [z]
         for layer in reversed(self.flow.layers):
             pulled.append(layer.inverse(pulled[-1]))
@@ -512,7 +516,7 @@ def describe_settings(config: ToyFlowConfig) -> str:
 def live_session(config: ToyFlowConfig) -> LiveSession:
     """One 2-D RealNVP as a live session (dgm_core.live), its held-out NLL recorded after every advance."""
     model = ToyFlow(config)
-    return LiveSession({"realnvp": model}, real=model.pool[:500].numpy(), step_unit="Adam steps")
+    return LiveSession({"realnvp": model}, real=model.pool[:PANEL_POINTS].numpy(), step_unit="Adam steps")
 
 
 def gmm_baseline_bits_per_dim(train_images: torch.Tensor, test_images: torch.Tensor, levels: int,

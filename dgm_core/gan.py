@@ -21,7 +21,7 @@ from torch import nn
 
 from dgm_core.data import sample_toy, toy_modes
 from dgm_core.hub import HubModel
-from dgm_core.live import Field, LiveSession, LiveView
+from dgm_core.live import PANEL_POINTS, Field, LiveSession, LiveView
 
 KINDS = ("gan", "wgan", "wgan-gp")
 
@@ -429,7 +429,7 @@ class ToyGAN:
     def metrics(self) -> dict[str, float] | None:
         return self.mode_coverage()
 
-    def view(self, n_fake: int = 500, arrows: int = 120) -> LiveView:
+    def view(self, n_fake: int = PANEL_POINTS, arrows: int = 120) -> LiveView:
         axis, values = self.critic_field()
         gan = self.config.kind == "gan"
         background = Field(axis, values, "σ(D(x))" if gan else "critic D(x)", *((0.0, 1.0) if gan else (None, None)))
@@ -814,7 +814,7 @@ def side_by_side(configs: dict[str, ToyGANConfig]) -> LiveSession:
     """GAN, WGAN and WGAN-GP on the same toy data, with the same seed and network sizes, as one
     live session (dgm_core.live): advanced together, mode coverage recorded after every advance."""
     models = {kind: ToyGAN(config) for kind, config in configs.items()}
-    return LiveSession(models, real=next(iter(models.values())).pool[:500].numpy(),
+    return LiveSession(models, real=next(iter(models.values())).pool[:PANEL_POINTS].numpy(),
                        step_unit="generator updates")
 
 

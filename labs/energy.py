@@ -53,13 +53,12 @@ def settings_from_widgets() -> ebm.ToyEBMConfig | None:
         return None
 
 
-def draw_live(session) -> None:
-    model = session.models["ebm"]
-    view = session.view()["ebm"]
+def draw_live(snapshot) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(live_panel_figure(view, session.real, colour(1), "EBM: energy and SGLD chains"), key="ebm_panel", config=figure_config())
-    if model.history:
-        right.plotly_chart(training_energies_figure(model.history), key="ebm_energies", config=figure_config())
+    left.plotly_chart(live_panel_figure(snapshot.views["ebm"], snapshot.real, colour(1), "EBM: energy and SGLD chains"),
+                      key="ebm_panel", config=figure_config())
+    if snapshot.histories["ebm"]:
+        right.plotly_chart(training_energies_figure(snapshot.histories["ebm"]), key="ebm_energies", config=figure_config())
 
 
 with live:

@@ -13,6 +13,7 @@ from dgm_core.figures.flow import (
     hutchinson_figure,
     ood_histogram_figure,
     prior_comparison_figure,
+    training_curve_figure,
     warp_figure,
 )
 from dgm_core.figures.images import image_grid_figure
@@ -48,27 +49,24 @@ def settings_from_widgets() -> flow.ToyFlowConfig | None:
     return flow.ToyFlowConfig(dataset=dataset, couplings=couplings, hidden=hidden, lr=float(lr), seed=seed)
 
 
-def draw_live(session) -> None:
-    model = session.models["realnvp"]
-    view = session.view()["realnvp"]
+def draw_live(snapshot) -> None:
+    view = snapshot.views["realnvp"]
     left, right = st.columns([1, 1])
-    left.plotly_chart(live_panel_figure(view, session.real, colour(1), "RealNVP: log density and samples"),
+    left.plotly_chart(live_panel_figure(view, snapshot.real, colour(1), "RealNVP: log density and samples"),
                       key="flow_panel", config=figure_config())
-    held_out = session.metrics["realnvp"]
-    history = model.history
-    curve = pd.DataFrame({"step": [h["step"] for h in history], "training batch": [h["nll"] for h in history]})
+    held_out = snapshot.metrics["realnvp"]
+    history = snapshot.histories["realnvp"]
     with right:
         if held_out:
-            st.metric("held-out NLL (nats per point)", f"{held_out[-1]['held_out_nll']:.3f}")
-        if len(curve):
-            st.line_chart(curve, x="step", y="training batch", x_label="Adam steps",
-                          y_label="NLL of the batch (nats per point)", height=300)
+            st.metric("held-out NLL (nats per point)", f"{held_out[-1]['held_out_nll']:.3f}",
+                      help=f"Average over 2,000 held-out points, at step {held_out[-1]['step']:,}.")
+        if history:
+            st.plotly_chart(training_curve_figure(history), key="flow_curve", config=figure_config())
             st.caption("Each point is one batch of 256, so the curve is noisy; a spike is a batch the flow fits "
                        "badly (often a step that moved a coupling too far), which Adam then corrects.")
     direction = st.session_state.get("flow_warp_direction", "forward")
-    with session.lock:
-        warp = model.warp()
-    st.plotly_chart(warp_figure(warp, "forward" if direction.startswith("data") else "inverse"), key="flow_warp", config=figure_config())
+    st.plotly_chart(warp_figure(snapshot.details["realnvp"]["warp"], "forward" if direction.startswith("data") else "inverse"),
+                    key="flow_warp", config=figure_config())
 
 
 with live:

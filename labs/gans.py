@@ -68,22 +68,20 @@ def settings_from_widgets() -> dict[str, gan.ToyGANConfig] | None:
             for kind in gan.KINDS}
 
 
-def draw_live(session) -> None:
-    views = session.view()
-    for column, (kind, view) in zip(st.columns(3), views.items()):
+def draw_live(snapshot) -> None:
+    for column, (kind, view) in zip(st.columns(3), snapshot.views.items()):
         with column:
-            st.plotly_chart(live_panel_figure(view, session.real, MODEL_COLOURS[kind], TITLES[kind]),
+            st.plotly_chart(live_panel_figure(view, snapshot.real, MODEL_COLOURS[kind], TITLES[kind]),
                             key=f"gan_panel_{kind}", config=figure_config())
-            cover = session.metrics[kind][-1] if session.metrics[kind] else None
+            cover = snapshot.metrics[kind][-1] if snapshot.metrics[kind] else None
             if cover:
                 st.caption(f"modes captured {cover['captured']}/{cover['modes']} within 3σ, "
                            f"{cover['captured_loose']}/{cover['modes']} within {cover['loose_radius']:g}; "
-                           f"high-quality samples {cover['high_quality']:.0%}")
-    st.plotly_chart(loss_curves_figure(session.histories()), key="gan_losses", config=figure_config())
-    first = next(iter(session.models.values()))
-    modes = toy_modes(first.config.dataset)
+                           f"high-quality samples {cover['high_quality']:.0%} (at step {cover['step']:,})")
+    st.plotly_chart(loss_curves_figure(snapshot.histories), key="gan_losses", config=figure_config())
+    modes = toy_modes(next(iter(snapshot.settings.values())).dataset)
     if modes is not None:
-        st.plotly_chart(coverage_figure(session.metrics, len(modes[0])), key="gan_coverage", config=figure_config())
+        st.plotly_chart(coverage_figure(snapshot.metrics, len(modes[0])), key="gan_coverage", config=figure_config())
     else:
         st.caption("Mode coverage is counted on the Gaussian mixtures (8 and 25 Gaussians).")
 

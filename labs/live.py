@@ -1,16 +1,21 @@
 """The pages' controller for live 2-D training (not a page: labs/registry.py does not list it).
 
 Any lab whose models follow dgm_core.live's protocol calls `data_choice` for its data and
-`live_training` for the rest: run / pause / step / reset, the steps-per-refresh slider, the step
-counter and steps per second, and a fragment that trains for a bounded time per refresh and then
-calls the lab's `draw(session)`.
+`live_training` for the rest. Training never happens in a Streamlit rerun: each browser session has a
+`dgm_core.live.LiveRunner` (a thread that trains on its own), and a fragment redraws the runner's
+latest snapshot once every REFRESH_SECONDS while it trains. So a slow redraw, a click made during
+one, or a rerun Streamlit interrupts neither stalls nor doubles the training.
 
-State, all under the lab's `prefix` in st.session_state: `{prefix}_live` (the LiveSession),
-`{prefix}_live_configs` (the settings it was built with), `{prefix}_running`, `{prefix}_pending`
-(a copy of the session's count of steps still to do after Step clicks; the LiveSession holds the count,
-so that overlapping refreshes take each requested step once). The buttons act in callbacks. Settings
-changed in the widgets apply on Reset only (at once while nothing has trained), and the caption always
-says which settings are training.
+The controls — Run, Pause, Step, Reset and the steps-per-refresh slider — sit in the fragment, in
+fixed places: each is its own button (Run and Pause never share a place, so a second click on Pause
+cannot land on Run), acts in its callback at once, and reruns only the fragment. The step counter,
+the steps per second and every panel come from one snapshot.
+
+State, under the lab's `prefix` in st.session_state: `{prefix}_runner` (the LiveRunner, which holds
+the session and the settings it was built with). Settings changed in the widgets apply on Reset
+(at once while nothing has trained), and the caption always says which settings are training.
+Leaving the page pauses its run (the router calls `leave_other_pages`); a run whose page stopped
+drawing for dgm_core.live.LEASE_SECONDS pauses itself.
 """
 from __future__ import annotations
 
@@ -20,13 +25,18 @@ import streamlit as st
 
 from dgm_core.data import TOY_DISTRIBUTIONS, DatasetError
 from dgm_core.data.points import MAX_POINTS, describe, read_points_csv
-from dgm_core.live import LiveSession, divergence_message
+from dgm_core.live import (
+    RATE_WINDOW_SECONDS,
+    REFRESH_SECONDS,
+    LiveRunner,
+    LiveSession,
+    LiveSnapshot,
+)
 
-REFRESH_SECONDS = 1.0      # a refresh (training, drawing, the browser redrawing its charts) must end well inside it:
-#                            with 0.5 s, refreshes queued up and Pause took 4-5 s in Chromium (1.0 s: 0.5 s)
-TRAIN_SECONDS = 0.3        # training per refresh: with the drawing (server and browser) it must end inside REFRESH_SECONDS
 OWN_POINTS = "your own points (CSV)"
 MAX_UPLOAD_MB = 1
+_RUNNERS = "_live_runners"          # {prefix: (page url path, LiveRunner)} of this browser session
+_PAGE = "_live_page"                # the page the router is showing
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -43,8 +53,8 @@ def data_choice(prefix: str, column=None):
     if choice != OWN_POINTS:
         return choice
     upload = st.file_uploader(f"A CSV file of points: two columns x, y (a header row is optional), at most "
-                              f"{MAX_POINTS:,} rows", type=["csv", "txt"], key=f"{prefix}_points_file",
-                              max_upload_size=MAX_UPLOAD_MB)
+                              f"{MAX_POINTS:,} rows and {MAX_UPLOAD_MB} MB", type=["csv", "txt"],
+                              key=f"{prefix}_points_file", max_upload_size=MAX_UPLOAD_MB)
     if upload is None:
         st.info("Upload a CSV file of 2-D points (one point per row, x and y) to train on your own data; "
                 "until then the models keep training on the data they have.")
@@ -58,96 +68,93 @@ def data_choice(prefix: str, column=None):
     return points
 
 
+def leave_other_pages(page: str) -> None:
+    """The router, on every full run: pause the runs of the pages not shown, so leaving a lab never
+    leaves a thread training for nobody (coming back shows where it paused)."""
+    ss = st.session_state
+    ss[_PAGE] = page
+    for owner, runner in ss.get(_RUNNERS, {}).values():
+        if owner != page and runner.busy:
+            runner.pause(note=f"Paused at step {runner.session.steps:,} when you left the page. Press Run to go on.")
+
+
 def live_training(prefix: str, configs, create: Callable[[object], LiveSession], describe_settings: Callable[[object], str],
-                  draw: Callable[[LiveSession], None], titles: dict[str, str], steps_per_refresh: int = 20) -> None:
+                  draw: Callable[[LiveSnapshot], None], titles: dict[str, str], steps_per_refresh: int = 20) -> None:
     """The controls and the refreshing panel of one lab's live session. `configs` are the settings
     the widgets show now (None: not usable yet, keep the session as it is); `create(configs)`
-    builds a fresh session; `draw(session)` draws it inside the refreshing fragment; `steps_per_refresh`
-    is the slider's starting value (a small model affords more steps in a refresh than three)."""
+    builds a fresh session; `draw(snapshot)` draws one dgm_core.live.LiveSnapshot inside the
+    refreshing fragment; `steps_per_refresh` is the slider's starting value."""
     ss = st.session_state
-    live, in_force_key, running_key, pending_key = (f"{prefix}_live", f"{prefix}_live_configs",
-                                                    f"{prefix}_running", f"{prefix}_pending")
-    steps_key = f"{prefix}_steps_per_refresh"
-
-    reset_asked = f"{prefix}_reset_asked"
-
-    def rebuild() -> None:
-        asked = ss[live].pending if live in ss else 0     # a Step clicked with the new settings still counts
-        ss[live], ss[in_force_key] = create(configs), configs
-        ss[live].request(asked)
-
-    def reset() -> None:
-        rebuild()
-        ss[running_key], ss[pending_key] = False, 0
-
-    # The buttons act in callbacks, which Streamlit runs exactly once per click before the rerun. Acting
-    # on `if st.button(...)` in the script body counted a click twice when a refresh interrupted the
-    # rerun it started (eight quick Step clicks of 100 trained 1,203 steps in Chromium).
-    def toggle_run() -> None:
-        ss[running_key], ss[pending_key] = not ss[running_key], 0
-        ss[live].cancel_requests()
-
-    def add_steps() -> None:
-        ss[live].request(ss[steps_key])
-        ss[pending_key] = ss[live].pending
-
-    def ask_reset() -> None:
-        ss[reset_asked] = True     # acted on below, with the settings the widgets hold in this run
-
-    if live not in ss:
+    runner_key, reset_key, speed_key = f"{prefix}_runner", f"{prefix}_reset_asked", f"{prefix}_steps_per_refresh"
+    if runner_key not in ss:
         if configs is None:
             st.info("Choose the data to train on.")
             return
-        reset()
-    if ss.pop(reset_asked, False) and configs is not None:
-        reset()
-    changed = configs is not None and configs != ss[in_force_key]
-    if changed and ss[live].steps == 0:
+        ss[runner_key] = LiveRunner(create(configs), configs, ss.get(speed_key, steps_per_refresh))
+        ss.setdefault(_RUNNERS, {})[prefix] = (ss.get(_PAGE, ""), ss[runner_key])
+    runner: LiveRunner = ss[runner_key]
+    if ss.pop(reset_key, False) and configs is not None:
+        runner.replace(create(configs), configs)
+    if configs is not None and configs != runner.settings and runner.session.steps == 0 and not runner.busy:
         # Nothing trained yet, so nothing to lose: the new settings apply at once (a value typed
-        # without Enter and then a click on Run trains with that value, instead of greying Run out).
-        rebuild()
-        changed = False
-    b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
-    running = ss[running_key]
-    b1.button("⏸ Pause" if running else "▶ Run", key=f"{prefix}_run", disabled=changed and not running,
-              on_click=toggle_run)
-    b2.button("Step", key=f"{prefix}_step", disabled=running or changed, on_click=add_steps,
-              help="Train as many steps as the 'steps per refresh' slider says, then stop.")
-    b3.button("↺ Reset", key=f"{prefix}_reset", type="primary" if changed else "secondary",
-              disabled=configs is None, on_click=ask_reset)
-    b4.slider("steps per refresh (at most)", 1, 200, steps_per_refresh, key=steps_key,
-              help=f"Each refresh (every {REFRESH_SECONDS:g} s) trains for at most {TRAIN_SECONDS:.2f} s, then draws: "
-                   "with many steps per refresh the models take as many as fit, and Step finishes over several refreshes.")
-    st.caption("**Training with** " + describe_settings(ss[in_force_key]) +
-               (" · the widgets' new values apply on **Reset**." if changed else ""))
-    if changed:
-        st.info("Settings changed: press **Reset** to start the models again with them.")
+        # without Enter and then a click on Run trains with that value).
+        runner.replace(create(configs), configs)
 
-    busy = ss[running_key] or ss.get(pending_key, 0) > 0
+    # The callbacks act on the runner at once, before the fragment redraws. Reset only leaves a flag:
+    # a click on Reset right after typing a value reruns the whole page with the new value, and its
+    # callback (registered in the run before) would otherwise build the old settings.
+    def ask_reset() -> None:
+        ss[reset_key] = True
 
-    @st.fragment(run_every=REFRESH_SECONDS if busy else None)
+    def step() -> None:
+        runner.step(ss[speed_key])
+
+    def speed() -> None:
+        runner.set_steps_per_refresh(ss[speed_key])
+
+    timer_on = runner.busy
+
+    @st.fragment(run_every=REFRESH_SECONDS if timer_on else None)
     def live_panel():
-        session: LiveSession = ss[live]
-        per_refresh = ss[steps_key]
-        if ss[running_key]:
-            session.advance(per_refresh, seconds=TRAIN_SECONDS)
-        elif session.pending:
-            session.advance_requested(per_refresh, seconds=TRAIN_SECONDS)
-        ss[pending_key] = session.pending     # the session holds the count; this copy drives the refresh timer
-        if session.all_diverged:
-            ss[running_key], ss[pending_key] = False, 0
-            session.cancel_requests()
-        if not (ss[running_key] or ss[pending_key]) and busy:
-            st.rerun()        # the work is done: redraw the buttons and stop the refresh timer
-        for name, step in session.diverged.items():
-            st.error(f"{titles.get(name, name)} diverged at step {step}: {divergence_message(session.models[name])}")
+        if ss.pop(reset_key, False) and configs is not None:
+            runner.replace(create(configs), configs)
+        runner.seen()
+        snapshot = runner.snapshot
+        changed = configs is not None and configs != runner.settings
+        busy, frozen = runner.busy, runner.session.all_diverged
+        b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
+        b1.button("▶ Run", key=f"{prefix}_run", disabled=busy or changed or frozen, on_click=runner.run,
+                  help="Train until Pause.", width="stretch")
+        b2.button("⏸ Pause", key=f"{prefix}_pause", disabled=not busy, on_click=runner.pause,
+                  help="Stop before the next step.", width="stretch")
+        b3.button("Step", key=f"{prefix}_step", disabled=busy or changed or frozen, on_click=step,
+                  help="Train as many steps as the slider says (one refresh's worth), then stop.",
+                  width="stretch")
+        b4.button("↺ Reset", key=f"{prefix}_reset", type="primary" if changed else "secondary",
+                  disabled=configs is None, on_click=ask_reset, width="stretch",
+                  help="Start again from step 0 with the settings the widgets show.")
+        b5.slider("steps per refresh (at most)", 1, 200, runner.steps_per_refresh, key=speed_key, on_change=speed,
+                  help=f"The panels redraw every {REFRESH_SECONDS:g} s; training takes at most this many steps in "
+                       "between (fewer if they take longer), so it is also the most steps per second. Step trains "
+                       "this many.")
+        st.caption("**Training with** " + describe_settings(runner.settings) +
+                   (" · the widgets' new values apply on **Reset**." if changed else ""))
+        if changed:
+            st.info("Settings changed: press **Reset** to start the models again with them.")
+        if snapshot.note:
+            (st.error if snapshot.failed else st.info)(snapshot.note)
+        for name, at_step in snapshot.diverged.items():
+            st.error(f"{titles.get(name, name)} diverged at step {at_step}: {snapshot.divergence_notes[name]}")
         left, right = st.columns(2)
-        left.metric(f"step ({session.step_unit})", f"{session.steps:,}")
-        right.metric(f"steps per second (the {len(session.models)} together)" if len(session.models) > 1
-                     else "steps per second", f"{session.steps_per_second:.0f}" if session.steps_per_second else "–",
-                     help=f"The speed while training. A refresh comes every {REFRESH_SECONDS:g} s and trains at most the "
-                          f"slider's steps for at most {TRAIN_SECONDS:g} s, so the step counter climbs by at most the "
-                          "slider's value each second.")
-        draw(session)
+        left.metric(f"step ({snapshot.step_unit})", f"{snapshot.steps:,}")
+        together = f" (the {len(snapshot.views)} together)" if len(snapshot.views) > 1 else ""
+        rate = snapshot.steps_per_second
+        right.metric(f"steps per second{together}", "paused" if snapshot.state == "paused" else
+                     ("–" if rate is None else f"{rate:.0f}"),
+                     help=f"Steps counted over the last {RATE_WINDOW_SECONDS:g} s of wall-clock (drawing and waiting included), "
+                          "so the step counter climbs by this much each second.")
+        draw(snapshot)
+        if runner.busy != timer_on:
+            st.rerun(scope="app")     # started or stopped: the page's refresh timer follows
 
     live_panel()

@@ -39,23 +39,35 @@ def _config(data, init, steps, step_size, sigma_start, sigma_end, hidden, lr, al
         raise gr.Error(str(exc)) from None
 
 
-def _outputs(session, steps: int, settings: str):
-    model = session.models["ebm"]
-    panel = live_panel_figure(session.view()["ebm"], session.real, colour(1), "EBM: energy and SGLD chains")
-    return panel, training_energies_figure(model.history), live.status(session, steps, settings)
+def _draw(snapshot, until: int):
+    """The tab's outputs for one dgm_core.live.LiveSnapshot: the energy panel, the energies, the status."""
+    panel = live_panel_figure(snapshot.views["ebm"], snapshot.real, colour(1), "EBM: energy and SGLD chains")
+    return panel, training_energies_figure(snapshot.histories["ebm"]), live.status(snapshot, until)
 
 
-@keeps_figures(outputs=3, message_at=2)
+def _run(data, config) -> live.SpaceRun:
+    return live.SpaceRun(ebm.live_session(config), ebm.describe_settings(config) + live.data_caption(data), _draw)
+
+
 @readable_errors
 def live_training(dataset, steps, steps_per_refresh, init, sgld_steps, step_size, sigma_start, sigma_end, hidden, lr,
                   alpha, seed, points_file=None, drawing=None, request: gr.Request = None):
     """Train an energy from scratch on the chosen data, yielding the energy panel with its chains and
     the energies of data and chains after every refresh (space/live.py's stream)."""
-    data = live.resolve_data(dataset, points_file, drawing)
-    config = _config(data, init, sgld_steps, step_size, sigma_start, sigma_end, hidden, lr, alpha, seed)
-    settings = ebm.describe_settings(config) + live.data_caption(data)
-    yield from live.stream(lambda: ebm.live_session(config), steps, steps_per_refresh,
-                           lambda session, steps: _outputs(session, steps, settings), request)
+    def build():
+        data = live.resolve_data(dataset, points_file, drawing)
+        return _run(data, _config(data, init, sgld_steps, step_size, sigma_start, sigma_end, hidden, lr, alpha, seed))
+
+    yield from live.start(build, steps, steps_per_refresh, request)
+
+
+LIVE_DEFAULTS = dict(dataset="8gaussians", steps=1000, steps_per_refresh=50)
+
+
+def _first_picture():
+    """What the live tab shows before any click: the energy at step 0 with the default settings."""
+    run = _run(LIVE_DEFAULTS["dataset"], ebm.ToyEBMConfig(dataset=LIVE_DEFAULTS["dataset"]))
+    return _draw(run.session.snapshot(settings=run.settings), LIVE_DEFAULTS["steps"])
 
 
 # ------------------------------------------------------------------------- image samples
@@ -102,34 +114,32 @@ def energy_tab() -> None:
     with gr.Tab("Live 2-D EBM"):
         with gr.Row():
             with gr.Column(scale=2):
-                dataset, points_file, drawing = live.data_inputs()
-            steps = gr.Number(1000, precision=0, label="steps")
-            per_refresh = gr.Number(50, precision=0, label="steps per refresh (at most; one update a second)")
+                dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
+            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
+            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
+                                    label="steps per refresh (1–500; one refresh a second)")
             init = gr.Radio(list(ebm.INITS), value="buffer", label="chains start from (buffer: 95 % reused)")
         with gr.Row():
-            sgld_steps = gr.Number(20, precision=0, label=f"SGLD steps ({R['sgld_steps'][0]}–{R['sgld_steps'][1]})")
-            step_size = gr.Number(0.01, label="step size ε")
-            sigma_start = gr.Number(0.1, label="noise σ at the first step")
-            sigma_end = gr.Number(0.1, label="noise σ at the last step (geometric schedule)")
+            sgld_steps = gr.Number(20, precision=0, label="SGLD steps ({}–{})".format(*R["sgld_steps"]))
+            step_size = gr.Number(0.01, label="step size ε ({:g}–{:g})".format(*R["step_size"]))
+            sigma_start = gr.Number(0.1, label="noise σ at the first step ({:g}–{:g})".format(*R["sigma_start"]))
+            sigma_end = gr.Number(0.1, label="noise σ at the last step ({:g}–{:g}; geometric schedule)".format(*R["sigma_end"]))
         with gr.Row():
-            hidden = gr.Number(64, precision=0, label="MLP width")
-            lr = gr.Number(1e-3, label="learning rate")
-            alpha = gr.Number(0.1, label="L2 energy penalty α")
-            seed = gr.Number(0, precision=0, label="seed")
-        gr.Markdown("Each click trains a new energy from step 0 with the settings shown.")
+            hidden = gr.Number(64, precision=0, label="MLP width ({}–{})".format(*R["hidden"]))
+            lr = gr.Number(1e-3, label="learning rate ({:g}–{:g})".format(*R["lr"]))
+            alpha = gr.Number(0.1, label="L2 energy penalty α ({:g}–{:g})".format(*R["alpha"]))
+            seed = gr.Number(0, precision=0, label="seed ({}–{:,})".format(*R["seed"]))
+        gr.Markdown("**Train the energy from scratch** starts a new energy from step 0 with the settings shown; "
+                    "**Pause** stops it, **Resume** goes on to 'steps', **Step** trains one refresh's worth.")
+        controls = live.buttons("Train the energy from scratch")
+        first_panel, first_energies, first_status = _first_picture()
+        status = gr.Markdown(first_status)
         with gr.Row():
-            start = gr.Button("Train the energy from scratch", variant="primary")
-            stop = gr.Button("Pause")
-        status = gr.Markdown("Press **Train the energy from scratch**: the energy and its chains appear here.")
-        with gr.Row():
-            panel, energies = gr.Plot(label="energy"), gr.Plot(label="energies over training")
-        # Gradio's default trigger_mode "once" dropped a click made while the stream ran, while the pause
-        # above still stopped the stream: the run froze with no message. "always_last" runs the click next.
-        start.click(live.request_pause, None, None, queue=False)
-        start.click(live_training, [dataset, steps, per_refresh, init, sgld_steps, step_size, sigma_start, sigma_end,
-                                    hidden, lr, alpha, seed, points_file, drawing], [panel, energies, status],
-                    api_name="ebm_live", concurrency_limit=1, trigger_mode="always_last")
-        stop.click(live.request_pause, None, None, queue=False)
+            panel = gr.Plot(first_panel, label="energy")
+            energies = gr.Plot(first_energies, label="energies over training")
+        live.wire("ebm", controls, live_training, [dataset, steps, per_refresh, init, sgld_steps, step_size,
+                                                    sigma_start, sigma_end, hidden, lr, alpha, seed, points_file, drawing],
+                  steps, per_refresh, [panel, energies, status], status_at=2)
     grids = catalogue.buffer_against_noise(_loaded)
     if grids:
         with gr.Tab("Buffer vs noise"):

@@ -45,16 +45,21 @@ def _config(data, couplings, hidden, lr, seed) -> flow.ToyFlowConfig:
                               seed=whole(seed, "seed", *r["seed"]))
 
 
-def _outputs(session, steps: int, settings: str, direction: str):
-    model = session.models["realnvp"]
-    view = session.view()["realnvp"]
-    panel = live_panel_figure(view, session.real, colour(1), "RealNVP: log density and samples")
-    with session.lock:
-        warp = model.warp()
-    held_out = session.metrics["realnvp"][-1]["held_out_nll"] if session.metrics["realnvp"] else None
-    text = live.status(session, steps, settings) + (f" · held-out NLL **{held_out:.3f}** nats per point"
-                                                    if held_out is not None else "")
-    return panel, warp_figure(warp, "forward" if direction == WARP_CHOICES[0] else "inverse"), text
+def _drawer(direction: str):
+    """The tab's outputs for one dgm_core.live.LiveSnapshot: the density panel, the warp in `direction`, the status."""
+    def draw(snapshot, until: int):
+        panel = live_panel_figure(snapshot.views["realnvp"], snapshot.real, colour(1), "RealNVP: log density and samples")
+        held_out = snapshot.metrics["realnvp"][-1]["held_out_nll"] if snapshot.metrics["realnvp"] else None
+        text = live.status(snapshot, until) + (f" · held-out NLL **{held_out:.3f}** nats per point"
+                                               if held_out is not None else "")
+        warp = warp_figure(snapshot.details["realnvp"]["warp"], "forward" if direction == WARP_CHOICES[0] else "inverse")
+        return panel, warp, text
+    return draw
+
+
+def _run(data, config, direction: str) -> live.SpaceRun:
+    return live.SpaceRun(flow.live_session(config), flow.describe_settings(config) + live.data_caption(data),
+                         _drawer(direction))
 
 
 @readable_errors
@@ -62,12 +67,21 @@ def live_training(dataset, steps, steps_per_refresh, couplings, hidden, lr, seed
                   points_file=None, drawing=None, request: gr.Request = None):
     """Train a 2-D RealNVP from scratch on the chosen data, yielding the density panel and the
     layer-by-layer warp after every refresh (space/live.py's stream)."""
-    direction = _choice(direction, WARP_CHOICES, "warp")
-    data = live.resolve_data(dataset, points_file, drawing)
-    config = _config(data, couplings, hidden, lr, seed)
-    settings = flow.describe_settings(config) + live.data_caption(data)
-    yield from live.stream(lambda: flow.live_session(config), steps, steps_per_refresh,
-                           lambda session, steps: _outputs(session, steps, settings, direction), request)
+    def build():
+        chosen = _choice(direction, WARP_CHOICES, "warp")
+        data = live.resolve_data(dataset, points_file, drawing)
+        return _run(data, _config(data, couplings, hidden, lr, seed), chosen)
+
+    yield from live.start(build, steps, steps_per_refresh, request)
+
+
+LIVE_DEFAULTS = dict(dataset="moons", steps=1500, steps_per_refresh=100)
+
+
+def _first_picture():
+    """What the live tab shows before any click: the flow at step 0 with the default settings."""
+    run = _run(LIVE_DEFAULTS["dataset"], flow.ToyFlowConfig(dataset=LIVE_DEFAULTS["dataset"]), WARP_CHOICES[0])
+    return run.draw(run.session.snapshot(settings=run.settings), LIVE_DEFAULTS["steps"])
 
 
 # ------------------------------------------------------------------------- image samples
@@ -170,28 +184,29 @@ def prior_comparison():
 def flows_tab() -> None:
     gr.Markdown("RealNVP: invertible coupling layers, exact likelihood, and what that likelihood can and cannot tell.")
     with gr.Tab("Live 2-D flow"):
+        r = flow.LIVE_RANGES
         with gr.Row():
             with gr.Column(scale=2):
-                dataset, points_file, drawing = live.data_inputs("moons")
-            steps = gr.Number(1500, precision=0, label="steps")
-            per_refresh = gr.Number(100, precision=0, label="steps per refresh (at most; one update a second)")
-        gr.Markdown("Each click trains a new flow from step 0 with the settings shown.")
+                dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
+            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
+            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
+                                    label="steps per refresh (1–500; one refresh a second)")
         with gr.Row():
-            couplings = gr.Number(6, precision=0, label="coupling layers")
-            hidden = gr.Number(64, precision=0, label="MLP width")
-            lr = gr.Number(2e-3, label="learning rate")
-            seed = gr.Number(0, precision=0, label="seed")
+            couplings = gr.Number(6, precision=0, label="coupling layers ({}–{})".format(*r["couplings"]))
+            hidden = gr.Number(64, precision=0, label="MLP width ({}–{})".format(*r["hidden"]))
+            lr = gr.Number(2e-3, label="learning rate ({:g}–{:g})".format(*r["lr"]))
+            seed = gr.Number(0, precision=0, label="seed ({}–{:,})".format(*r["seed"]))
             direction = gr.Radio(WARP_CHOICES, value=WARP_CHOICES[0], label="warp")
-        with gr.Row():
-            start = gr.Button("Train the flow from scratch", variant="primary")
-            stop = gr.Button("Pause")
-        status = gr.Markdown()
-        panel = gr.Plot(label="density")
-        warp = gr.Plot(label="warp")
-        start.click(live.request_pause, None, None, queue=False)
-        start.click(live_training, [dataset, steps, per_refresh, couplings, hidden, lr, seed, direction, points_file,
-                                    drawing], [panel, warp, status], api_name="flow_live", concurrency_limit=1, trigger_mode="always_last")
-        stop.click(live.request_pause, None, None, queue=False)
+        gr.Markdown("**Train the flow from scratch** starts a new flow from step 0 with the settings shown; "
+                    "**Pause** stops it, **Resume** goes on to 'steps', **Step** trains one refresh's worth.")
+        controls = live.buttons("Train the flow from scratch")
+        first_panel, first_warp, first_status = _first_picture()
+        status = gr.Markdown(first_status)
+        panel = gr.Plot(first_panel, label="density")
+        warp = gr.Plot(first_warp, label="warp")
+        live.wire("flow", controls, live_training, [dataset, steps, per_refresh, couplings, hidden, lr, seed, direction,
+                                                     points_file, drawing],
+                  steps, per_refresh, [panel, warp, status], status_at=2)
     names = _flow_names() or ["(none shipped)"]
     with gr.Tab("Image samples"):
         with gr.Row():

@@ -39,17 +39,22 @@ def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str,
     return {kind: gan.default_config(kind, n_critic=1 if kind == "gan" else n_critic, **settings) for kind in gan.KINDS}
 
 
-def _outputs(session, steps: int, settings: str):
-    panels = [live_panel_figure(view, session.real, MODEL_COLOURS[kind], TITLES[kind])
-              for kind, view in session.view().items()]
+def _draw(snapshot, until: int):
+    """The tab's outputs for one dgm_core.live.LiveSnapshot: three panels, the losses, the coverage table, the status."""
+    panels = [live_panel_figure(view, snapshot.real, MODEL_COLOURS[kind], TITLES[kind])
+              for kind, view in snapshot.views.items()]
     rows = []
-    for kind, model in session.models.items():
-        cover = session.metrics[kind][-1] if session.metrics[kind] else {}
-        rows.append({"model": TITLES[kind], "steps": model.steps, "modes captured": cover.get("captured"),
+    for kind, view in snapshot.views.items():
+        cover = snapshot.metrics[kind][-1] if snapshot.metrics[kind] else {}
+        rows.append({"model": TITLES[kind], "steps": view.steps, "modes captured": cover.get("captured"),
                      f"within {gan.LOOSE_RADIUS:g}": cover.get("captured_loose"),
                      "high-quality share": None if not cover else round(cover["high_quality"], 3),
-                     "diverged at step": session.diverged.get(kind)})
-    return (*panels, loss_curves_figure(session.histories()), pd.DataFrame(rows), live.status(session, steps, settings))
+                     "diverged at step": snapshot.diverged.get(kind)})
+    return (*panels, loss_curves_figure(snapshot.histories), pd.DataFrame(rows), live.status(snapshot, until))
+
+
+def _run(data, configs) -> live.SpaceRun:
+    return live.SpaceRun(gan.side_by_side(configs), gan.describe_settings(configs) + live.data_caption(data), _draw)
 
 
 @readable_errors
@@ -57,11 +62,21 @@ def live_training(dataset, steps, steps_per_refresh, n_critic, clip, gp_lambda, 
                   points_file=None, drawing=None, request: gr.Request = None):
     """Train GAN, WGAN and WGAN-GP together from scratch on the chosen data (a toy, the student's
     CSV file or drawing), yielding the panels after every refresh (space/live.py's stream)."""
-    data = live.resolve_data(dataset, points_file, drawing)
-    configs = _configs(data, n_critic, clip, gp_lambda, generator_loss, seed)
-    settings = gan.describe_settings(configs) + live.data_caption(data)
-    yield from live.stream(lambda: gan.side_by_side(configs), steps, steps_per_refresh,
-                           lambda session, steps: _outputs(session, steps, settings), request)
+    def build():
+        data = live.resolve_data(dataset, points_file, drawing)
+        return _run(data, _configs(data, n_critic, clip, gp_lambda, generator_loss, seed))
+
+    yield from live.start(build, steps, steps_per_refresh, request)
+
+
+LIVE_DEFAULTS = dict(dataset="8gaussians", steps=600, steps_per_refresh=100)
+
+
+def _first_picture():
+    """What the live tab shows before any click: the three models at step 0 with the default settings."""
+    data = LIVE_DEFAULTS["dataset"]
+    run = _run(data, {kind: gan.default_config(kind, dataset=data) for kind in gan.KINDS})
+    return _draw(run.session.snapshot(settings=run.settings), LIVE_DEFAULTS["steps"])
 
 
 @readable_errors
@@ -154,34 +169,30 @@ def gans_tab() -> None:
     with gr.Tab("Live 2-D training"):
         with gr.Row():
             with gr.Column(scale=2):
-                dataset, points_file, drawing = live.data_inputs()
-            steps = gr.Number(600, precision=0, label="steps")
-            per_refresh = gr.Number(100, precision=0, label="steps per refresh (at most; one update a second)")
-            n_critic = gr.Number(5, precision=0, label="n_critic (WGANs)")
+                dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
+            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
+            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
+                                    label="steps per refresh (1–500; one refresh a second)")
+            n_critic = gr.Number(5, precision=0, label="n_critic (WGANs, {}–{})".format(*gan.LIVE_RANGES["n_critic"]))
         with gr.Row():
-            clip = gr.Number(gan.DEFAULT_CLIP, label="clip c (WGAN)", info=gan.CLIP_LESSON)
-            gp_lambda = gr.Number(0.1, label="λ (WGAN-GP)")
+            clip = gr.Number(gan.DEFAULT_CLIP, label="clip c (WGAN, {:g}–{:g})".format(*gan.LIVE_RANGES["clip"]),
+                             info=gan.CLIP_LESSON)
+            gp_lambda = gr.Number(0.1, label="λ (WGAN-GP, {:g}–{:g})".format(*gan.LIVE_RANGES["gp_lambda"]))
             generator_loss = gr.Radio(["non-saturating", "saturating"], value="non-saturating", label="GAN generator loss")
-            seed = gr.Number(0, precision=0, label="seed")
+            seed = gr.Number(0, precision=0, label="seed (0–10,000)")
+        gr.Markdown("**Train from scratch** starts new models from step 0 with the settings shown; **Pause** stops "
+                    "them, **Resume** goes on to 'steps', **Step** trains one refresh's worth.")
+        controls = live.buttons("Train from scratch")
+        first = _first_picture()
         with gr.Row():
-            start = gr.Button("Train from scratch", variant="primary")
-            stop = gr.Button("Pause")
-        with gr.Row():
-            panels = [gr.Plot(label=TITLES[k]) for k in gan.KINDS]
-        status = gr.Markdown()
-        losses = gr.Plot(label="losses")
-        table = gr.Dataframe(headers=["model", "steps", "modes captured", f"within {gan.LOOSE_RADIUS:g}",
-                                      "high-quality share", "diverged at step"],
-                             label="mode coverage (Gaussian mixtures): within 3σ of a mode, and within "
-                                   f"{gan.LOOSE_RADIUS:g}")
-        # A click on Train ends this browser's running stream first (the new one waits for it in the queue).
-        start.click(live.request_pause, None, None, queue=False)
-        start.click(live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda, generator_loss, seed,
-                                          points_file, drawing],
-                          [*panels, losses, table, status], api_name="gan_live",
-                          concurrency_limit=1,   # trains for seconds: one at a time, so it holds one core at most
-                          trigger_mode="always_last")   # a click during a run pauses it, then starts this one
-        stop.click(live.request_pause, None, None, queue=False)   # the stream ends at its next refresh
+            panels = [gr.Plot(picture, label=TITLES[k]) for k, picture in zip(gan.KINDS, first)]
+        status = gr.Markdown(first[-1])
+        losses = gr.Plot(first[3], label="losses")
+        table = gr.Dataframe(first[4], label="mode coverage (Gaussian mixtures): within 3σ of a mode, and within "
+                                             f"{gan.LOOSE_RADIUS:g}")
+        live.wire("gan", controls, live_training, [dataset, steps, per_refresh, n_critic, clip, gp_lambda,
+                                                    generator_loss, seed, points_file, drawing],
+                  steps, per_refresh, [*panels, losses, table, status], status_at=5)
     with gr.Tab("Theory"):
         with gr.Row():
             theta = gr.Slider(-10, 10, 2, step=0.1, label="θ: shift of p_g")

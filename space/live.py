@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -13,14 +14,17 @@ import numpy as np
 
 from dgm_core.data import TOY_DISTRIBUTIONS, DatasetError
 from dgm_core.data.points import MAX_POINTS, describe, points_from_drawing, read_points_csv
-from dgm_core.live import LIVE_TRAIN_SECONDS, LiveSession, divergence_message
-from space.inputs import whole
+from dgm_core.live import REFRESH_SECONDS, LiveSession, LiveSnapshot, RateMeter
+from space.inputs import keeps_figures, readable_errors, whole
 
 OWN_POINTS = "your own points (CSV)"
 DRAWING = "your drawing (below)"
 DATA_CHOICES = [*TOY_DISTRIBUTIONS, OWN_POINTS, DRAWING]
 MAX_LIVE_STEPS = 5000
-REFRESH_SECONDS = 1.0   # the live stream's updates come at most this often: see stream
+PER_REFRESH_RANGE = (1, 500)
+#: A refresh of the Space's stream trains for at most this long, then draws and waits for the rest of
+#: REFRESH_SECONDS: the Space's two cores are shared by a class, so one student's run takes a third of one.
+LIVE_TRAIN_SECONDS = 0.3
 
 
 def data_inputs(default: str = "8gaussians"):
@@ -79,11 +83,11 @@ def data_caption(data) -> str:
     return "" if isinstance(data, str) else f"\n\nTraining data: {describe(data)}."
 
 
-# Pause and restart, by session: the Pause button's handler (and Train's, before its stream starts)
+# Pause, by session: the Pause button's handler (and every live button's, before its stream starts)
 # records when this browser session asked to stop; a stream that started before that moment ends at
-# its next refresh, leaving its last figures on screen. (Gradio's `cancels` stops the stream too, but
-# then marks every output "Error" and blanks the figures; and a second Train click used to wait,
-# unseen, behind the running stream.)
+# its next step, leaving its last figures on screen. (Gradio's `cancels` stops the stream too, but
+# then marks every output "Error" and blanks the figures; and a second click used to wait, unseen,
+# behind the running stream.)
 _stop_asked_at: dict[str, float] = {}
 _stop_lock = threading.Lock()
 
@@ -98,34 +102,126 @@ def _stop_asked(key: str | None, started: float) -> bool:
         return _stop_asked_at.get(key, float("-inf")) > started
 
 
-def stream(create: Callable[[], LiveSession], steps, steps_per_refresh,
-           outputs: Callable[[LiveSession, int], tuple], request: gr.Request | None = None) -> Iterator[tuple]:
-    """Train a fresh session (`create()`) for `steps` steps, yielding `outputs(session, steps)` after every
-    refresh, until done or until this browser session presses Pause (`request_pause`). The step
-    boxes are checked before anything is built.
+@dataclass
+class SpaceRun:
+    """One browser session's live run, kept in a gr.State between clicks so that Resume and Step go on
+    from where Pause left it: the session, the settings it was built with (the "Training with" line)
+    and the tab's `draw(snapshot, until) -> outputs`."""
+    session: LiveSession
+    settings: str
+    draw: Callable[[LiveSnapshot, int], tuple]
+    version: int = 0
 
-    A refresh trains for at most LIVE_TRAIN_SECONDS and comes at most every REFRESH_SECONDS: the
-    browser redraws its charts on every update, and faster updates queued up in it until it froze
-    (a Pause click took 40 s to land in Chromium). The wait between updates also frees the core
-    for the other students of the Space, and lets its server answer a Pause at once."""
-    steps = whole(steps, "steps", 1, MAX_LIVE_STEPS)
-    per_refresh = whole(steps_per_refresh, "steps per refresh", 1, 500)
+
+def stream(run: SpaceRun, until: int, steps_per_refresh, request: gr.Request | None = None) -> Iterator[tuple]:
+    """Train `run` up to step `until`, yielding (*run.draw(snapshot, until), run) after every refresh, until
+    done or until this browser session presses Pause (`request_pause`).
+
+    A refresh trains for at most LIVE_TRAIN_SECONDS and at most `steps_per_refresh` steps, and comes at
+    most every REFRESH_SECONDS: the browser redraws its charts on every update (faster updates queued up
+    in it until a Pause click took 40 s to land), and the wait frees the core for the other students of
+    the Space. Steps per second are counted over wall-clock (dgm_core.live.RateMeter)."""
+    per_refresh = whole(steps_per_refresh, "steps per refresh", *PER_REFRESH_RANGE)
     key = request.session_hash if request is not None else None
     run_started = time.monotonic()                # a Pause pressed before this run does not stop it
-    session = create()
-    while session.steps < steps and not session.all_diverged:
+    session, meter = run.session, RateMeter()
+    meter.restart(session.steps)
+
+    def stop() -> bool:
+        return _stop_asked(key, run_started)
+
+    while True:
         started = time.monotonic()
-        session.advance(min(per_refresh, steps - session.steps), seconds=LIVE_TRAIN_SECONDS)
-        yield outputs(session, steps)
-        while time.monotonic() - started < REFRESH_SECONDS and not _stop_asked(key, run_started):
-            time.sleep(0.05)
-        if _stop_asked(key, run_started):
+        session.advance(min(per_refresh, until - session.steps), seconds=LIVE_TRAIN_SECONDS, stop=stop)
+        run.version += 1
+        finished = session.steps >= until or session.all_diverged or stop()
+        snapshot = session.snapshot(run.version, meter.rate(), "paused" if finished else "running", settings=run.settings)
+        yield (*run.draw(snapshot, until), run)
+        if finished:
             return
+        while time.monotonic() - started < REFRESH_SECONDS and not stop():
+            time.sleep(0.05)
+        meter.record(session.steps)               # a refresh (its steps and its wait) has ended
 
 
-def status(session: LiveSession, steps: int, settings: str) -> str:
-    frozen = "".join(f"\n\n**{name} diverged at step {step}**: "
-                     f"{divergence_message(session.models[name]).replace('press Reset', 'train again')}"
-                     for name, step in session.diverged.items())
-    return (f"step **{session.steps:,}** of {steps:,} ({session.step_unit}) · "
-            f"**{session.steps_per_second:.0f}** steps/s{frozen}\n\nTraining with {settings}")
+def start(build: Callable[[], SpaceRun], steps, steps_per_refresh, request: gr.Request | None = None) -> Iterator[tuple]:
+    """Train a fresh run (`build()`, which checks the tab's own boxes) for `steps` steps; the step boxes
+    are checked before anything is built."""
+    until = whole(steps, "steps", 1, MAX_LIVE_STEPS)
+    whole(steps_per_refresh, "steps per refresh", *PER_REFRESH_RANGE)
+    yield from stream(build(), until, steps_per_refresh, request)
+
+
+@readable_errors
+def resume(run: SpaceRun | None, steps, steps_per_refresh, request: gr.Request = None) -> Iterator[tuple]:
+    """Go on from where Pause left the run, up to step `steps`."""
+    until = whole(steps, "steps", 1, MAX_LIVE_STEPS)
+    if run is None:
+        raise gr.Error("There is nothing to resume yet: press the Train button first.")
+    if run.session.all_diverged:
+        raise gr.Error("Every model of this run diverged: change the settings and train again.")
+    if run.session.steps >= until:
+        raise gr.Error(f"The run is at step {run.session.steps:,} of {until:,}: raise 'steps' to train further, "
+                       "then press Resume.")
+    yield from stream(run, until, steps_per_refresh, request)
+
+
+@readable_errors
+def step(run: SpaceRun | None, steps_per_refresh, request: gr.Request = None) -> Iterator[tuple]:
+    """One refresh's worth of steps (the 'steps per refresh' box) more, then stop."""
+    per_refresh = whole(steps_per_refresh, "steps per refresh", *PER_REFRESH_RANGE)
+    if run is None:
+        raise gr.Error("There is nothing to step yet: press the Train button first.")
+    if run.session.all_diverged:
+        raise gr.Error("Every model of this run diverged: change the settings and train again.")
+    until = min(run.session.steps + per_refresh, MAX_LIVE_STEPS)
+    if until <= run.session.steps:
+        raise gr.Error(f"The run is at step {run.session.steps:,}, the most a live run takes here.")
+    yield from stream(run, until, per_refresh, request)
+
+
+@dataclass
+class Buttons:
+    train: gr.Button
+    pause: gr.Button
+    resume: gr.Button
+    step: gr.Button
+    state: gr.State
+
+
+def buttons(train_label: str) -> Buttons:
+    """The live buttons of a tab, in one row that never changes: Train (a fresh run), Pause, Resume, Step.
+    The run they act on is kept per browser session in a gr.State."""
+    with gr.Row():
+        row = [gr.Button(train_label, variant="primary"), gr.Button("Pause"), gr.Button("Resume"),
+               gr.Button("Step")]
+    return Buttons(*row, state=gr.State(None, time_to_live=3600))
+
+
+def wire(lab: str, controls: Buttons, train, train_inputs: list, steps, per_refresh, outputs: list,
+         status_at: int) -> None:
+    """The buttons' events. `train(*train_inputs)` is the tab's generator of stream updates for a fresh
+    run. Every stream of a lab shares one queue slot (concurrency_id), so one student's stream holds at
+    most one core. A click on any button first ends this browser's running stream, and "always_last"
+    then runs it (Gradio's default, "once", dropped a click made during a run while the pause still
+    stopped it: the run froze). Wrong input keeps the figures and says why in the status."""
+    kept = keeps_figures(outputs=len(outputs) + 1, message_at=status_at)
+    shared = dict(concurrency_limit=1, concurrency_id=f"{lab}_live", trigger_mode="always_last")
+    for button in (controls.train, controls.pause, controls.resume, controls.step):
+        button.click(request_pause, None, None, queue=False)
+    state = controls.state
+    controls.train.click(kept(train), train_inputs, [*outputs, state], api_name=f"{lab}_live", **shared)
+    controls.resume.click(kept(resume), [state, steps, per_refresh], [*outputs, state], api_name=f"{lab}_resume",
+                          **shared)
+    controls.step.click(kept(step), [state, per_refresh], [*outputs, state], api_name=f"{lab}_step", **shared)
+
+
+def status(snapshot: LiveSnapshot, until: int) -> str:
+    frozen = "".join(f"\n\n**{name} diverged at step {at_step}**: "
+                     f"{snapshot.divergence_notes[name].replace('press Reset', 'train again')}"
+                     for name, at_step in snapshot.diverged.items())
+    rate = snapshot.steps_per_second
+    speed = ("paused" if snapshot.steps < until and not snapshot.diverged else "done") if snapshot.state == "paused" else (
+        "–" if rate is None else f"**{rate:.0f}** steps/s")
+    return (f"step **{snapshot.steps:,}** of {until:,} ({snapshot.step_unit}) · {speed}{frozen}\n\n"
+            f"Training with {snapshot.settings}")

@@ -59,6 +59,14 @@ def chart_spec(at, key) -> dict:
     return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id).proto.spec)
 
 
+def finish_live(at, prefix: str, timeout: float = 120):
+    """Let a page's live run (its dgm_core.live.LiveRunner thread) finish what Step asked, then redraw.
+    The timeout only stops a hang."""
+    runner = at.session_state[f"{prefix}_runner"]
+    assert runner.wait(timeout), f"{prefix}: the live run was still training after {timeout} s"
+    return at.run()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,6 +11,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from dgm_core import flow
+from dgm_core.live import PANEL_POINTS, WARP_POINTS
 
 
 def _perturbed(module: torch.nn.Module, scale: float = 0.05, seed: int = 0) -> torch.nn.Module:
@@ -164,12 +165,12 @@ def test_the_live_flow_learns_and_reports_its_panels():
     assert model.steps == 300 and len(model.history) == 300
     assert after < before - 0.5, (before, after)
     view = model.view()
-    assert view.field.values.shape == (len(view.field.axis), len(view.field.axis)) and view.points.shape == (500, 2)
+    assert view.field.values.shape == (len(view.field.axis), len(view.field.axis)) and view.points.shape == (PANEL_POINTS, 2)
     warp = model.warp(lines=5, points_per_line=20)
     assert len(warp["forward"]) == len(warp["names"]) == 5 and len(warp["inverse"]) == 5
     assert len(warp["forward_points"]) == len(warp["inverse_points"]) == 5
     with torch.no_grad():
-        assert np.allclose(warp["forward_points"][-1], model.flow(model.pool[:400])[0].numpy(), atol=1e-5)
+        assert np.allclose(warp["forward_points"][-1], model.flow(model.pool[:WARP_POINTS])[0].numpy(), atol=1e-5)
     grid = warp["forward"][0]
     # the last forward stage is z = f(x) of the grid's points; the last inverse stage is f⁻¹ of the latent grid
     flat = torch.from_numpy(grid.reshape(-1, 2)) * model.flow.scale + model.flow.shift

@@ -6,18 +6,14 @@ import pytest
 
 from tests.conftest import by_key as _by_key
 from tests.conftest import chart_spec as _chart
+from tests.conftest import finish_live, open_lab
 from tests.conftest import no_exception as _no_exception
-from tests.conftest import open_lab
 
 PAGE = "labs/energy.py"
 
 
-def _finish_steps(at, refreshes: int = 100):
-    for _ in range(refreshes):
-        if not at.session_state["ebm_pending"]:
-            return at
-        at.run()
-    raise AssertionError(f"{at.session_state['ebm_pending']} steps still pending after {refreshes} refreshes")
+def _finish_steps(at):
+    return finish_live(at, "ebm")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +27,7 @@ def test_step_trains_the_energy_and_draws_its_chains():
     _by_key(at.button, "ebm_step").click().run()
     _finish_steps(at)
     _no_exception(at)
-    assert at.session_state["ebm_live"].steps == 7
+    assert at.session_state["ebm_runner"].session.steps == 7
     panel = _chart(at, "ebm_panel")
     assert "step 7" in panel["layout"]["title"]["text"]
     assert {t.get("name") for t in panel["data"]} >= {"real data", "SGLD chains (this step)", "chain moves this step"}
@@ -44,14 +40,14 @@ def test_a_one_sided_noise_schedule_is_refused_and_the_model_keeps_its_settings(
     _by_key(at.number_input, "ebm_sigma0").set_value(0.0).run()
     _no_exception(at)
     assert any("both ends above 0" in e.value for e in at.error)
-    assert at.session_state["ebm_live_configs"].sigma_start == 0.1
+    assert at.session_state["ebm_runner"].settings.sigma_start == 0.1
 
 
 def test_noise_init_and_a_schedule_apply_at_step_zero():
     at = open_lab(PAGE)
     _by_key(at.radio, "ebm_init").set_value("noise").run()
     _by_key(at.number_input, "ebm_sigma1").set_value(0.01).run()
-    config = at.session_state["ebm_live_configs"]
+    config = at.session_state["ebm_runner"].settings
     assert config.init == "noise" and config.sigma_end == 0.01
     assert any("uniform noise" in c.value and "σ 0.1 → 0.01" in c.value for c in at.caption)
 

@@ -11,18 +11,14 @@ from sklearn.metrics import roc_auc_score
 from dgm_core import flow
 from tests.conftest import by_key as _by_key
 from tests.conftest import chart_spec as _chart
+from tests.conftest import finish_live, open_lab
 from tests.conftest import no_exception as _no_exception
-from tests.conftest import open_lab
 
 PAGE = "labs/flows.py"
 
 
-def _finish_steps(at, refreshes: int = 100):
-    for _ in range(refreshes):
-        if not at.session_state["flow_pending"]:
-            return at
-        at.run()
-    raise AssertionError(f"{at.session_state['flow_pending']} steps still pending after {refreshes} refreshes")
+def _finish_steps(at):
+    return finish_live(at, "flow")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +40,7 @@ def test_step_trains_by_steps_per_refresh_and_the_inverse_warp_shows():
     _by_key(at.button, "flow_step").click().run()
     _finish_steps(at)
     _no_exception(at)
-    assert at.session_state["flow_live"].steps == 9
+    assert at.session_state["flow_runner"].session.steps == 9
     assert "step 9" in _chart(at, "flow_panel")["layout"]["title"]["text"]
     assert any(m.label == "held-out NLL (nats per point)" for m in at.metric)
     _by_key(at.radio, "flow_warp_direction").set_value("z → data (inverse)").run()
@@ -58,9 +54,9 @@ def test_changed_settings_apply_on_reset_and_say_so():
     _finish_steps(at)
     _by_key(at.number_input, "flow_couplings").set_value(4).run()
     assert any("apply on **Reset**" in c.value for c in at.caption)
-    assert len(at.session_state["flow_live"].models["realnvp"].flow.layers) == 6
+    assert len(at.session_state["flow_runner"].session.models["realnvp"].flow.layers) == 6
     _by_key(at.button, "flow_reset").click().run()
-    assert len(at.session_state["flow_live"].models["realnvp"].flow.layers) == 4
+    assert len(at.session_state["flow_runner"].session.models["realnvp"].flow.layers) == 4
     assert any("4 couplings" in c.value for c in at.caption)
 
 
@@ -70,7 +66,7 @@ def test_a_bad_csv_is_refused_and_the_model_keeps_its_data():
     at.file_uploader(key="flow_points_file").upload("bad.csv", b"x,y\n1,2\nthree,4\n").run()
     _no_exception(at)
     assert any("This file cannot be used" in e.value and "row 3" in e.value for e in at.error), [e.value for e in at.error]
-    assert at.session_state["flow_live_configs"].dataset == "8gaussians"
+    assert at.session_state["flow_runner"].settings.dataset == "8gaussians"
 
 
 def test_samples_follow_the_temperature(page):

@@ -7,24 +7,18 @@ import pytest
 from dgm_core import gan
 from tests.conftest import by_key as _by_key
 from tests.conftest import chart_spec as _chart
+from tests.conftest import finish_live, open_lab
 from tests.conftest import no_exception as _no_exception
-from tests.conftest import open_lab
 
 PAGE = "labs/gans.py"
 
 
 def _live(at):
-    return at.session_state["gan_live"]
+    return at.session_state["gan_runner"].session
 
 
-def _finish_steps(at, refreshes: int = 100):
-    """A refresh trains for a bounded time, so Step may finish over several refreshes (the browser's
-    fragment timer reruns it; here each at.run() is one refresh). Bounded by a count of refreshes."""
-    for _ in range(refreshes):
-        if not at.session_state["gan_pending"]:
-            return at
-        at.run()
-    raise AssertionError(f"{at.session_state['gan_pending']} steps still pending after {refreshes} refreshes")
+def _finish_steps(at):
+    return finish_live(at, "gan")
 
 
 def test_first_render_shows_three_panels_and_the_theory():
@@ -51,12 +45,20 @@ def test_step_advances_all_three_together_by_steps_per_refresh():
 
 
 def test_run_pause_and_reset():
+    """Run and Pause are two buttons in fixed places: while it runs, Run is greyed out and Pause is not;
+    one click on Pause stops the thread before its next step, and a second changes nothing."""
     at = open_lab(PAGE)
+    runner = at.session_state["gan_runner"]
+    assert _by_key(at.button, "gan_pause").disabled and not _by_key(at.button, "gan_run").disabled
     _by_key(at.button, "gan_run").click().run()
-    assert at.session_state["gan_running"] is True
-    assert _by_key(at.button, "gan_run").label == "⏸ Pause"
-    _by_key(at.button, "gan_run").click().run()
-    assert at.session_state["gan_running"] is False
+    assert runner.busy
+    assert _by_key(at.button, "gan_run").disabled and not _by_key(at.button, "gan_pause").disabled
+    _by_key(at.button, "gan_pause").click().run()
+    assert not runner.busy
+    stopped = _live(at).steps
+    assert _by_key(at.button, "gan_pause").disabled and not _by_key(at.button, "gan_run").disabled
+    assert any(m.label.startswith("steps per second") and m.value == "paused" for m in at.metric)
+    assert _live(at).steps == stopped                      # nothing trains after the pause
     _by_key(at.button, "gan_step").click().run()
     _finish_steps(at)
     assert _live(at).models["gan"].steps > 0
@@ -97,6 +99,7 @@ def test_changed_settings_wait_for_reset_then_apply():
     assert live.models["wgan"].config.dataset == "moons" and live.models["wgan"].config.n_critic == 3
     assert live.models["gan"].config.n_critic == 1
     _by_key(at.button, "gan_step").click().run()
+    _finish_steps(at)
     assert any("Mode coverage is counted on the Gaussian mixtures" in c.value for c in at.caption)
 
 
@@ -111,10 +114,12 @@ def test_a_diverging_model_is_frozen_and_reported(monkeypatch):
     at = open_lab(PAGE)
     _by_key(at.slider, "gan_steps_per_refresh").set_value(5).run()
     _by_key(at.button, "gan_step").click().run()
+    _finish_steps(at)
     assert not at.exception
     assert any("WGAN (clipping) diverged at step 3" in e.value for e in at.error)
     assert _live(at).models["wgan"].steps == 3 and _live(at).models["gan"].steps == 5
     _by_key(at.button, "gan_step").click().run()
+    _finish_steps(at)
     assert _live(at).models["wgan"].steps == 3 and _live(at).models["gan"].steps == 10
 
 

@@ -39,7 +39,7 @@ def test_a_link_to_the_gan_lab_sets_its_live_settings_and_theory():
     at = open_link("labs/gans.py", {"gan_n_critic": "3", "gan_seed": "7", "gan_theta": "-4.5", "gan_dataset": "ring"})
     ss = at.session_state
     assert (ss["gan_n_critic"], ss["gan_seed"], ss["gan_theta"], ss["gan_dataset"]) == (3, 7, -4.5, "ring")
-    configs = ss["gan_live_configs"]
+    configs = ss["gan_runner"].settings
     wgan = configs["wgan"]                         # the live run starts from the link's settings
     assert (wgan.n_critic, wgan.seed, wgan.dataset) == (3, 7, "ring")
     assert not _link_warnings(at)

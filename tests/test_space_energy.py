@@ -25,18 +25,20 @@ LIVE = dict(dataset="8gaussians", steps=6, steps_per_refresh=3, init="buffer", s
     ("alpha", float("nan"), "is not a finite number"),
 ])
 def test_bad_live_settings_get_a_message_that_names_the_field(field, value, message):
-    """The message goes beside the button; the figures of the last run stay (gr.skip())."""
+    """Through the button (space/live.py's wire): the message goes beside the button and the figures of
+    the last run stay (gr.skip())."""
     from space.energy import live_training
+    from space.live import keeps_figures
 
-    panel, energies, status = next(live_training(**{**LIVE, field: value}))
-    assert panel == energies == gr.skip()
+    panel, energies, status, run = next(keeps_figures(outputs=4, message_at=2)(live_training)(**{**LIVE, field: value}))
+    assert panel == energies == run == gr.skip()
     assert re.search(message, status) and status.startswith("**Not run:** ") and "'" not in status[:20]
 
 
 def test_the_live_stream_trains_and_says_which_settings_train():
     from space.energy import live_training
 
-    *_, (panel, energies, status) = list(live_training(**{**LIVE, "init": "noise", "sigma_end": 0.01}))
+    *_, (panel, energies, status, _run) = list(live_training(**{**LIVE, "init": "noise", "sigma_end": 0.01}))
     assert "step 6" in plotly_json(panel)["layout"]["title"]["text"]
     assert {t["name"] for t in plotly_json(energies)["data"]} == {"E(data)", "E(chains)"}
     assert "uniform noise" in status and "σ 0.1 → 0.01" in status

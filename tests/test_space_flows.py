@@ -35,7 +35,7 @@ def test_bad_live_settings_get_a_message_that_names_the_field(field, value, mess
 def test_the_live_stream_trains_and_draws_the_warp():
     from space.flows import live_training
 
-    *_, (panel, warp, status) = list(live_training(**LIVE))
+    *_, (panel, warp, status, _run) = list(live_training(**LIVE))
     assert "step 6" in plotly_json(panel)["layout"]["title"]["text"]
     titles = [a["text"] for a in plotly_json(warp)["layout"]["annotations"]]
     assert titles == ["standardised x", "after coupling 1", "after coupling 2", "after coupling 3",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dgm_core.figures.style import REAL_COLOUR, colour, legend_below, margins
+from dgm_core.figures.style import REAL_COLOUR, colour, legend_below, margins, thin
 
 
 def training_energies_figure(history: list[dict], unit: str = "Adam steps") -> go.Figure:
@@ -12,10 +12,9 @@ def training_energies_figure(history: list[dict], unit: str = "Adam steps") -> g
     divergence pushes the first down and the second up; their gap is the CD term."""
     steps = [h["step"] for h in history]
     fig = go.Figure()
-    fig.add_scatter(x=steps, y=[h["energy_data"] for h in history], mode="lines", name="E(data)",
-                    line=dict(color=REAL_COLOUR))
-    fig.add_scatter(x=steps, y=[h["energy_sample"] for h in history], mode="lines", name="E(chains)",
-                    line=dict(color=colour(1)))
+    for key, name, line in (("energy_data", "E(data)", REAL_COLOUR), ("energy_sample", "E(chains)", colour(1))):
+        x, y = thin(steps, [h[key] for h in history])
+        fig.add_scatter(x=x, y=y, mode="lines", name=name, line=dict(color=line))
     fig.update_layout(height=300, margin=margins(20), legend=legend_below(-0.35), xaxis_title=unit,
                       yaxis_title="mean energy (low: likely)")
     return fig

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dgm_core.figures.style import ACCENT, REAL_COLOUR, REFERENCE, colour, legend_below, margins
+from dgm_core.figures.style import ACCENT, REAL_COLOUR, REFERENCE, colour, legend_below, margins, thin
 
 GRID_COLOUR = "#7f7f7f"
 
@@ -30,11 +30,9 @@ def warp_figure(warp: dict, direction: str = "forward", columns: int = 4) -> go.
     label = "data points" if direction == "forward" else "samples z ~ N(0, I)"
     for i, stage in enumerate(stages):
         r, c = divmod(i, columns)
-        xs, ys = [], []
-        for line in stage:
-            xs += [*line[:, 0], None]
-            ys += [*line[:, 1], None]
-        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(width=1, color=GRID_COLOUR), showlegend=i == 0,
+        # the lines end to end, a NaN between two (a gap): one trace, as arrays (plotly checks lists item by item)
+        joined = np.concatenate([stage, np.full((len(stage), 1, 2), np.nan, dtype=stage.dtype)], axis=1).reshape(-1, 2)
+        fig.add_scatter(x=joined[:, 0], y=joined[:, 1], mode="lines", line=dict(width=1, color=GRID_COLOUR), showlegend=i == 0,
                         name="grid lines", row=r + 1, col=c + 1, hoverinfo="skip")
         fig.add_scatter(x=points[i][:, 0], y=points[i][:, 1], mode="markers", marker=dict(size=3, color=REAL_COLOUR
                         if direction == "forward" else ACCENT), name=label, showlegend=i == 0, row=r + 1, col=c + 1)
@@ -50,6 +48,16 @@ def warp_figure(warp: dict, direction: str = "forward", columns: int = 4) -> go.
                       title=dict(text="Grid lines and points carried " + (
                           "from data to z, layer by layer: at z the points should look like one round Gaussian blob"
                           if direction == "forward" else "from z back to data, layer by layer"), x=0.02))
+    return fig
+
+
+def training_curve_figure(history: list[dict]) -> go.Figure:
+    """The live flow's negative log-likelihood of each training batch, per Adam step (thinned: a
+    refresh costs the same at step 100 and at step 100,000)."""
+    x, y = thin([h["step"] for h in history], [h["nll"] for h in history])
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="training batch", line=dict(color=colour(0))))
+    fig.update_layout(height=300, margin=margins(20), showlegend=False, xaxis_title="Adam steps",
+                      yaxis_title="NLL of the batch (nats per point)")
     return fig
 
 

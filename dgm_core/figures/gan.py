@@ -8,27 +8,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dgm_core.figures.style import MODEL_COLOURS as COLOURS
-from dgm_core.figures.style import REAL_COLOUR, REFERENCE, legend_above, legend_below, margins
+from dgm_core.figures.style import REAL_COLOUR, REFERENCE, legend_above, legend_below, margins, thin
 
 TITLES = {"gan": "GAN", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "cgan": "cGAN"}
 #: What one step of the live models is: the WGANs' step holds n_critic critic updates, the GAN's one.
 STEP_AXIS = "generator updates (each after n_critic critic updates)"
-MAX_CURVE_POINTS = 400      # curves are thinned to this many points: drawing cost must not grow with training
-
-
-def thin(steps: list, values: list, limit: int = MAX_CURVE_POINTS) -> tuple[list, list]:
-    """At most `limit` points: means over equal runs of consecutive points (a curve of 10,000 steps
-    is drawn from 400 averages, so a refresh costs the same at step 100 and at step 100,000)."""
-    n = len(steps)
-    if n <= limit:
-        return list(steps), list(values)
-    edges = np.linspace(0, n, limit + 1).astype(int)
-    v = np.asarray(values, dtype=float)
-    s = np.asarray(steps, dtype=float)
-    return ([float(s[a:b].mean()) for a, b in zip(edges, edges[1:])],
-            [float(v[a:b].mean()) for a, b in zip(edges, edges[1:])])
-
-
 def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
     """Discriminator / critic loss, generator loss, and the critics' Wasserstein estimate per step."""
     fig = make_subplots(rows=1, cols=3, subplot_titles=("discriminator / critic loss", "generator loss",

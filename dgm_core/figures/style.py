@@ -1,6 +1,8 @@
 """The look every figure shares: one palette, one set of margins, one legend placement."""
 from __future__ import annotations
 
+import numpy as np
+
 #: One palette for every lab (matplotlib's tab10 order). A model keeps its colour across figures.
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 MODEL_COLOURS = {"gan": PALETTE[0], "wgan": PALETTE[1], "wgan-gp": PALETTE[2], "cgan": PALETTE[3]}
@@ -26,3 +28,19 @@ def legend_below(y: float = -0.3) -> dict:
 
 def legend_above(y: float = 1.12) -> dict:
     return dict(orientation="h", y=y)
+
+
+MAX_CURVE_POINTS = 400      # curves are thinned to this many points: drawing cost must not grow with training
+
+
+def thin(steps: list, values: list, limit: int = MAX_CURVE_POINTS) -> tuple[list, list]:
+    """At most `limit` points: means over equal runs of consecutive points (a curve of 10,000 steps
+    is drawn from 400 averages, so a refresh costs the same at step 100 and at step 100,000)."""
+    n = len(steps)
+    if n <= limit:
+        return list(steps), list(values)
+    edges = np.linspace(0, n, limit + 1).astype(int)
+    v = np.asarray(values, dtype=float)
+    s = np.asarray(steps, dtype=float)
+    return ([float(s[a:b].mean()) for a, b in zip(edges, edges[1:])],
+            [float(v[a:b].mean()) for a, b in zip(edges, edges[1:])])

@@ -26,11 +26,9 @@ def live_panel_figure(view, real: np.ndarray, colour: str, title: str | None = N
         starts, push = view.arrows
         norms = np.linalg.norm(push, axis=1, keepdims=True)
         direction = push / np.maximum(norms.max(), 1e-12) * 0.6
-        xs, ys = [], []
-        for p, d in zip(starts, direction):
-            xs += [p[0], p[0] + d[0], None]
-            ys += [p[1], p[1] + d[1], None]
-        fig.add_scatter(x=xs, y=ys, mode="lines", name=view.arrows_label, line=dict(width=1, color=ACCENT))
+        # each arrow from its start to start + direction, a NaN (a gap) after it: one trace, as an array
+        segments = np.stack([starts, starts + direction, np.full_like(starts, np.nan)], axis=1).reshape(-1, 2)
+        fig.add_scatter(x=segments[:, 0], y=segments[:, 1], mode="lines", name=view.arrows_label, line=dict(width=1, color=ACCENT))
     extent = [field.axis[0], field.axis[-1]] if field is not None else [-3, 3]
     # constrain="domain": keep the square aspect by shrinking the plot area, not by widening the range
     fig.update_xaxes(range=extent, showgrid=False, zeroline=False, title_text="x₁", constrain="domain")
