@@ -95,6 +95,7 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
     runner: LiveRunner = ss[runner_key]
     if ss.pop(reset_key, False) and configs is not None:
         runner.replace(create(configs), configs)
+    runner.set_steps_per_refresh(ss.get(speed_key, runner.steps_per_refresh))
     if configs is not None and configs != runner.settings and runner.session.steps == 0 and not runner.busy:
         # Nothing trained yet, so nothing to lose: the new settings apply at once (a value typed
         # without Enter and then a click on Run trains with that value).
@@ -112,35 +113,33 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
     def speed() -> None:
         runner.set_steps_per_refresh(ss[speed_key])
 
-    timer_on = runner.busy
+    # The controls sit outside the refreshing fragment, in fixed places: they are drawn once per click, not
+    # at every refresh (a busy browser took a click on a button being redrawn late), and each click reruns
+    # the page once, which also starts or stops the fragment's refresh timer.
+    changed = configs is not None and configs != runner.settings
+    busy, frozen = runner.busy, runner.session.all_diverged
+    b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
+    b1.button("▶ Run", key=f"{prefix}_run", disabled=busy or changed or frozen, on_click=runner.run,
+              help="Train until Pause.", width="stretch")
+    b2.button("⏸ Pause", key=f"{prefix}_pause", disabled=not busy, on_click=runner.pause,
+              help="Stop before the next step.", width="stretch")
+    b3.button("Step", key=f"{prefix}_step", disabled=busy or changed or frozen, on_click=step,
+              help="Train as many steps as the slider says (one second's worth), then stop.", width="stretch")
+    b4.button("↺ Reset", key=f"{prefix}_reset", type="primary" if changed else "secondary",
+              disabled=configs is None, on_click=ask_reset, width="stretch",
+              help="Start again from step 0 with the settings the widgets show.")
+    b5.slider("steps per second (at most)", 1, 200, runner.steps_per_refresh, key=speed_key, on_change=speed,
+              help=f"Training takes at most this many steps each second (fewer if they take longer); the panels "
+                   f"redraw every {REFRESH_SECONDS:g} s. Step trains this many.")
+    st.caption("**Training with** " + describe_settings(runner.settings) +
+               (" · the widgets' new values apply on **Reset**." if changed else ""))
+    if changed:
+        st.info("Settings changed: press **Reset** to start the models again with them.")
 
-    @st.fragment(run_every=REFRESH_SECONDS if timer_on else None)
+    @st.fragment(run_every=REFRESH_SECONDS if busy else None)
     def live_panel():
-        if ss.pop(reset_key, False) and configs is not None:
-            runner.replace(create(configs), configs)
         runner.seen()
         snapshot = runner.snapshot
-        changed = configs is not None and configs != runner.settings
-        busy, frozen = runner.busy, runner.session.all_diverged
-        b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
-        b1.button("▶ Run", key=f"{prefix}_run", disabled=busy or changed or frozen, on_click=runner.run,
-                  help="Train until Pause.", width="stretch")
-        b2.button("⏸ Pause", key=f"{prefix}_pause", disabled=not busy, on_click=runner.pause,
-                  help="Stop before the next step.", width="stretch")
-        b3.button("Step", key=f"{prefix}_step", disabled=busy or changed or frozen, on_click=step,
-                  help="Train as many steps as the slider says (one refresh's worth), then stop.",
-                  width="stretch")
-        b4.button("↺ Reset", key=f"{prefix}_reset", type="primary" if changed else "secondary",
-                  disabled=configs is None, on_click=ask_reset, width="stretch",
-                  help="Start again from step 0 with the settings the widgets show.")
-        b5.slider("steps per refresh (at most)", 1, 200, runner.steps_per_refresh, key=speed_key, on_change=speed,
-                  help=f"The panels redraw every {REFRESH_SECONDS:g} s; training takes at most this many steps in "
-                       "between (fewer if they take longer), so it is also the most steps per second. Step trains "
-                       "this many.")
-        st.caption("**Training with** " + describe_settings(runner.settings) +
-                   (" · the widgets' new values apply on **Reset**." if changed else ""))
-        if changed:
-            st.info("Settings changed: press **Reset** to start the models again with them.")
         if snapshot.note:
             (st.error if snapshot.failed else st.info)(snapshot.note)
         for name, at_step in snapshot.diverged.items():
@@ -151,10 +150,10 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
         rate = snapshot.steps_per_second
         right.metric(f"steps per second{together}", "paused" if snapshot.state == "paused" else
                      ("–" if rate is None else f"{rate:.0f}"),
-                     help=f"Steps counted over the last {RATE_WINDOW_SECONDS:g} s of wall-clock (drawing and waiting included), "
-                          "so the step counter climbs by this much each second.")
+                     help=f"Steps counted over the last {RATE_WINDOW_SECONDS:g} s of wall-clock (drawing and waiting "
+                          "included), so the step counter climbs by this much each second.")
         draw(snapshot)
-        if runner.busy != timer_on:
-            st.rerun(scope="app")     # started or stopped: the page's refresh timer follows
+        if runner.busy != busy:
+            st.rerun(scope="app")     # it stopped (Step done, diverged, paused itself) or started: redraw the controls
 
     live_panel()
