@@ -5,6 +5,7 @@ front matter points the Space here (`app_file: space/app.py`).
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from space.energy import energy_tab  # noqa: E402
 from space.flows import flows_tab  # noqa: E402
 from space.gans import gans_tab  # noqa: E402
 from space.vae import vae_tab  # noqa: E402
+from space.inputs import draw_defaults  # noqa: E402
 from space.vqvae import vqvae_tab  # noqa: E402
 
 #: The Space's tabs in teaching order, as labs/registry.py lists the pages: to add a lab, write its
@@ -43,6 +45,7 @@ TABS = [
 #   refused at once with Gradio's busy message ("This application is currently busy. Please try again." in
 #   the browser, QueueError("Queue is full! Please try again.") in gradio_client), not left to time out.
 QUEUE_CONCURRENCY = 2
+log = logging.getLogger(__name__)
 QUEUE_SIZE = 32
 
 
@@ -52,6 +55,8 @@ def build_demo(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         for title, build_tab in TABS:
             with gr.Tab(title):
                 build_tab()
+    for problem in draw_defaults(demo):
+        log.warning("a figure of the Space opens empty: %s", problem)
     return demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=queue_size)
 
 

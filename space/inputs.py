@@ -129,3 +129,49 @@ def real(value, name: str, low: float, high: float) -> float:
     if not low <= number <= high:
         raise gr.Error(f"{name}: enter a number from {low:g} to {high:g}; got {_shown(number)}.")
     return number
+
+
+def draw_defaults(demo: gr.Blocks) -> list[str]:
+    """Give every output that would open empty its first value: each event whose outputs include an empty
+    figure, table or image is run once, at build, on its inputs' first values, and its answers become
+    those outputs' first values (once per Space process; the handlers' own caches keep the rest). So no
+    tab opens on empty chart frames, and nothing runs per visitor: a load event per figure would queue
+    dozens of requests for every student who opens the page. Events that need a browser session (the
+    live streams: they draw their step 0 themselves) and handlers that cannot answer here are left as
+    they are; returns what was left, with why, for the log."""
+    import inspect
+
+    from gradio.processing_utils import move_files_to_cache
+    from pydantic import BaseModel
+
+    drawn: set[int] = set()
+    left = []
+
+    def empty(component) -> bool:
+        return isinstance(component, (gr.Plot, gr.Dataframe, gr.Image)) and component.value in (None, {}, "") \
+            and component._id not in drawn
+
+    for dependency in demo.fns.values():
+        if dependency.fn is None or not any(empty(c) for c in dependency.outputs):
+            continue
+        if "request" in inspect.signature(dependency.fn).parameters:
+            continue
+        try:
+            arguments = [None if c.value is None else c.preprocess(c.value) for c in dependency.inputs]
+            answer = dependency.fn(*arguments)
+            if inspect.isgenerator(answer):
+                answer = list(answer)[-1]
+        except Exception as exc:            # noqa: BLE001 - a tab that cannot draw here keeps its empty frame
+            left.append(f"{dependency.name}: {type(exc).__name__}: {exc}")
+            continue
+        answers = answer if isinstance(answer, (tuple, list)) and len(dependency.outputs) > 1 else (answer,)
+        for component, value in zip(dependency.outputs, answers):
+            if isinstance(component, gr.State) or value is None or isinstance(value, type(gr.skip())) or \
+                    component._id in drawn:
+                continue
+            first = component.postprocess(value)
+            if isinstance(first, BaseModel):
+                first = first.model_dump()
+            component.value = move_files_to_cache(first, component, postprocess=True, keep_in_cache=True)
+            drawn.add(component._id)
+    return left

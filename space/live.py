@@ -208,7 +208,10 @@ def wire(lab: str, controls: Buttons, train, train_inputs: list, steps, per_refr
     kept = keeps_figures(outputs=len(outputs) + 1, message_at=status_at)
     shared = dict(concurrency_limit=1, concurrency_id=f"{lab}_live", trigger_mode="always_last")
     for button in (controls.train, controls.pause, controls.resume, controls.step):
-        button.click(request_pause, None, None, queue=False)
+        if button is controls.pause:
+            button.click(request_pause, None, None, queue=False, api_name=f"{lab}_pause")
+        else:
+            button.click(request_pause, None, None, queue=False, api_visibility="private")
     state = controls.state
     controls.train.click(kept(train), train_inputs, [*outputs, state], api_name=f"{lab}_live", **shared)
     controls.resume.click(kept(resume), [state, steps, per_refresh], [*outputs, state], api_name=f"{lab}_resume",
@@ -221,7 +224,11 @@ def status(snapshot: LiveSnapshot, until: int) -> str:
                      f"{snapshot.divergence_notes[name].replace('press Reset', 'train again')}"
                      for name, at_step in snapshot.diverged.items())
     rate = snapshot.steps_per_second
-    speed = ("paused" if snapshot.steps < until and not snapshot.diverged else "done") if snapshot.state == "paused" else (
-        "–" if rate is None else f"**{rate:.0f}** steps/s")
+    measured = "–" if rate is None else f"**{rate:.0f}** steps/s"
+    if snapshot.state == "paused":
+        stopped = "paused" if snapshot.steps < until and not snapshot.diverged else "done"
+        speed = stopped + ("" if rate is None else f" (it trained at {measured} over its last seconds)")
+    else:
+        speed = measured
     return (f"step **{snapshot.steps:,}** of {until:,} ({snapshot.step_unit}) · {speed}{frozen}\n\n"
             f"Training with {snapshot.settings}")

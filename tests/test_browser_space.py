@@ -1,5 +1,7 @@
 """A real browser on the Space: Chromium opens it, clicks through every tab and sub-tab, presses
 each tab's button, and sees each figure drawn (a plotly chart with data, or the decoded image)."""
+import re
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -29,6 +31,7 @@ EXPECTED = {
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.
 CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3, "Reconstructions and codes": 2,
           "Clustering the codes": 2, "Samples and interpolations": 2}   # the rest lie below the fold
+LIVE_CHARTS = {"Live 2-D training": 4, "Live 2-D flow": 2, "Live 2-D EBM": 2}   # panels and curves, once training
 DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
 
@@ -65,10 +68,47 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
                 image.first.wait_for(timeout=60_000)
                 seen[sub] = image.count()
             if sub in ("Live 2-D training", "Live 2-D flow", "Live 2-D EBM"):
+                # drawn at step 0 before the click; once training, the loss curves have data too
                 page.wait_for_function("() => document.body.innerText.includes('steps/s')", timeout=120_000)
+                page.wait_for_function(f"() => ({DRAWN_CHARTS})() >= {LIVE_CHARTS[sub]}", timeout=120_000)
+                seen[sub] = page.evaluate(DRAWN_CHARTS)
                 page.get_by_role("button", name="Pause", exact=True).click()
             # An error shows as a red "Error" badge on the output and a toast with the message.
             assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0, f"{lab} / {sub}: an error"
     assert set(seen) == set(EXPECTED), seen
     assert seen["Samples & FID"] >= 3 and seen["Live 2-D training"] >= 4 and seen["Theory"] >= 2, seen
+    assert not errors, errors
+
+
+STATUS_STEP = """() => { const m = /step (\\d[\\d,]*) of (\\d[\\d,]*)/.exec(document.body.innerText);
+    return m ? Number(m[1].replace(/,/g, '')) : null; }"""
+
+
+def test_a_live_tab_opens_drawn_and_pause_resume_step_go_on_from_where_it_stopped(browser, space_url):
+    """The live tab shows its models at step 0 before any click; Pause stops the stream at its next step,
+    Resume goes on from there (not from 0), Step trains one refresh's worth more."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(space_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Normalizing flows", exact=True).click()
+    page.get_by_role("tab", name="Live 2-D flow", exact=True).click()
+    page.wait_for_function(f"() => ({DRAWN_CHARTS})() >= 2", timeout=60_000)          # drawn before any click
+    assert page.evaluate(STATUS_STEP) == 0
+    page.get_by_role("button", name="Train the flow from scratch", exact=True).click()
+    page.wait_for_function(f"() => ({STATUS_STEP})() >= 200", polling=100, timeout=120_000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_text(re.compile(r"step [\d,]+ of 1,500 \(Adam steps\) · paused")).wait_for(timeout=60_000)
+    paused = page.evaluate(STATUS_STEP)
+    assert 200 <= paused < 1500
+    page.get_by_role("button", name="Resume", exact=True).click()
+    page.wait_for_function(f"() => ({STATUS_STEP})() > {paused}", polling=100, timeout=120_000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_text(re.compile(r"· paused")).wait_for(timeout=60_000)
+    resumed = page.evaluate(STATUS_STEP)
+    assert resumed > paused
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.get_by_text(re.compile(rf"step {resumed + 100:,} of {resumed + 100:,} \(Adam steps\) · done")).wait_for(
+        timeout=120_000)
+    assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0
     assert not errors, errors
