@@ -9,16 +9,18 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ["dseparation", "vae_slider", "fid", "gan_live", "flow", "ebm"]
+BENCHMARKS = ["dseparation", "vae_slider", "fid", "gan_live", "flow", "ebm", "vqvae", "live"]
+HEADER = ["| benchmark | measure | ours | reference | unit | ratio (ours vs reference) |",
+          "| --- | --- | ---: | ---: | --- | ---: |"]
+
+
+def row_line(r: dict) -> str:
+    return (f"| {r['benchmark']} | {r['measure']} | {r['ours']:.4g} | {r['reference']:.4g} "
+            f"({r['reference_name']}) | {r['unit']} | {r['ratio']:.2f}x |")
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| benchmark | measure | ours | reference | unit | ratio (ours vs reference) |",
-             "| --- | --- | ---: | ---: | --- | ---: |"]
-    for r in rows:
-        lines.append(f"| {r['benchmark']} | {r['measure']} | {r['ours']:.4g} | {r['reference']:.4g} "
-                     f"({r['reference_name']}) | {r['unit']} | {r['ratio']:.2f}x |")
-    return "\n".join(lines)
+    return "\n".join([*HEADER, *map(row_line, rows)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +32,22 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS}")
-    rows = []
+    # Each benchmark's rows are printed as soon as it ends, so a long or failing one loses no other's.
+    print("\n".join(HEADER), flush=True)
+    failed = []
     for name in args.names:
         print(f"running benchmarks.{name} ...", file=sys.stderr, flush=True)
-        rows += importlib.import_module(f"benchmarks.{name}").rows(quick=args.quick)
-    print(table(rows))
-    return 0
+        try:
+            rows = importlib.import_module(f"benchmarks.{name}").rows(quick=args.quick)
+        except Exception as exc:          # noqa: BLE001 - report it and go on with the others
+            failed.append(name)
+            print(f"benchmarks.{name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            continue
+        for r in rows:
+            print(row_line(r), flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
