@@ -64,5 +64,9 @@ if __name__ == "__main__":
     from dgm_core.runtime import use_interactive_threads
 
     use_interactive_threads()   # one torch thread per server process: see dgm_core/runtime.py
+    from space.live import MAX_UPLOAD_BYTES
+
+    # max_file_size: the server stops reading an upload past this size, before a handler sees it (it took
+    # uploads of any size, which the handlers refused only once they had arrived).
     build_demo().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+                        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), max_file_size=MAX_UPLOAD_BYTES)

@@ -13,13 +13,16 @@ import gradio as gr
 import numpy as np
 
 from dgm_core.data import TOY_DISTRIBUTIONS, DatasetError
-from dgm_core.data.points import MAX_POINTS, describe, points_from_drawing, read_points_csv
+from dgm_core.data.points import MAX_FILE_BYTES, MAX_POINTS, describe, points_from_drawing, read_points_csv
 from dgm_core.live import REFRESH_SECONDS, LiveSession, LiveSnapshot, RateMeter
 from space.inputs import keeps_figures, readable_errors, whole
 
 OWN_POINTS = "your own points (CSV)"
 DRAWING = "your drawing (below)"
 DATA_CHOICES = [*TOY_DISTRIBUTIONS, OWN_POINTS, DRAWING]
+#: The Space's server refuses any upload larger than this while it arrives (launch(max_file_size=...)), not
+#: after: the largest file a tab reads is a CSV of points (dgm_core.data.points.MAX_FILE_BYTES).
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 MAX_LIVE_STEPS = 5000
 PER_REFRESH_RANGE = (1, 500)
 #: A refresh of the Space's stream trains for at most this long, then draws and waits for the rest of
@@ -32,9 +35,11 @@ def data_inputs(default: str = "8gaussians"):
     dataset = gr.Dropdown(DATA_CHOICES, value=default, label="data")
     with gr.Accordion("Your own data: a CSV file of points, or draw them", open=False):
         points_file = gr.File(label=f"CSV of points: two columns x, y (a header row is optional), at most "
-                                    f"{MAX_POINTS:,} rows; choose '{OWN_POINTS}' above", file_types=[".csv", ".txt"],
+                                    f"{MAX_POINTS:,} rows and {MAX_UPLOAD_BYTES / 1e6:g} MB (larger uploads are refused "
+                                    f"as they arrive); choose '{OWN_POINTS}' above", file_types=[".csv", ".txt"],
                               type="filepath")
-        drawing = gr.Sketchpad(label="Draw points: pick the brush, draw; every inked pixel is a point",
+        drawing = gr.Sketchpad(label=f"Draw points: pick the brush, draw; every inked pixel is a point (the drawing is "
+                                     f"sent as an image, at most {MAX_UPLOAD_BYTES / 1e6:g} MB)",
                                type="numpy", image_mode="RGBA", height=320)
     return dataset, points_file, drawing
 

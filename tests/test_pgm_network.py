@@ -328,3 +328,30 @@ def test_bif_bytes_get_plain_messages():
         assert fragment in message, message
         for raw in ("codec", "Not a gzipped file", "(b'", "\\x"):
             assert raw not in message, message
+
+
+def test_a_compressed_upload_is_judged_by_what_it_expands_to():
+    """A 1 MB .bif.gz that expands to 1 GB of text was decompressed whole (2.1 GB of memory and 30 s before
+    its refusal). Now decompression stops once the text passes the limit: the memory used stays within a
+    few times the limit, whatever the file expands to (counted with tracemalloc, not timed)."""
+    import gzip
+    import tracemalloc
+
+    from dgm_core.pgm import MAX_BIF_BYTES, read_bif_bytes
+
+    bomb = gzip.compress(b"network x {}\n" + b" " * 2**30, compresslevel=9)
+    assert len(bomb) < MAX_BIF_BYTES                       # small enough to pass the upload limit
+    tracemalloc.start()
+    try:
+        with pytest.raises(NetworkError, match=r"bomb.bif.gz expands to more than 5 MB of text .* refused"):
+            read_bif_bytes(bomb, "bomb.bif.gz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_BIF_BYTES, peak
+    # just under the limit still reads, and a file of two gzip members is read whole
+    asia = load_example("asia").to_bif().encode()
+    padded = asia + b"\n" * (MAX_BIF_BYTES - len(asia))
+    assert read_bif_bytes(gzip.compress(padded), "padded.bif.gz").nodes == load_example("asia").nodes
+    two = gzip.compress(asia[:100]) + gzip.compress(asia[100:])
+    assert read_bif_bytes(two, "two.bif.gz") == load_example("asia")

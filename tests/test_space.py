@@ -192,3 +192,27 @@ def test_gan_live_trains_on_an_uploaded_csv_and_refuses_bad_files(client, tmp_pa
     *_, status = client.predict("your own points (CSV)", 20, 20, 5, 0.1, 0.1, "non-saturating", 0, None, None,
                                 api_name="/gan_live")
     assert "no file is uploaded" in status
+
+
+def test_an_upload_past_the_limit_is_refused_by_the_server_as_it_arrives(client, space_url, tmp_path):
+    """The Space's server took uploads of any size and the handler refused them once they had arrived;
+    now Gradio's own limit (launch(max_file_size=...)) refuses them while they arrive, and says the limit.
+    Checked on the upload route itself (gradio_client also refuses before sending, from the same limit)."""
+    import httpx
+    from gradio_client import handle_file
+
+    from space.live import MAX_UPLOAD_BYTES
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x,y\n" + b"1.000000,2.000000\n" * (MAX_UPLOAD_BYTES // 18 + 100))
+    assert big.stat().st_size > MAX_UPLOAD_BYTES
+    answer = httpx.post(f"{space_url}gradio_api/upload", files={"files": ("big.csv", big.read_bytes(), "text/csv")},
+                        timeout=60)
+    assert answer.status_code == 413 and f"maximum allowed size of {MAX_UPLOAD_BYTES} bytes" in answer.text
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"x,y\n" + b"".join(f"{i % 7},{i % 5}\n".encode() for i in range(50)))
+    assert httpx.post(f"{space_url}gradio_api/upload", files={"files": ("small.csv", small.read_bytes(), "text/csv")},
+                      timeout=60).status_code == 200
+    with pytest.raises(Exception, match=f"exceeds the maximum file size of {MAX_UPLOAD_BYTES} bytes"):
+        client.predict("your own points (CSV)", 20, 20, 5, 0.1, 0.1, "non-saturating", 0, handle_file(str(big)), None,
+                       api_name="/gan_live")

@@ -48,17 +48,43 @@ def _decode(raw: bytes, label: str) -> str:
         ) from None
 
 
-def _gunzip(raw: bytes, label: str) -> bytes:
+#: Decompressed in pieces of this size, so a file is refused as soon as its text passes the limit.
+_GUNZIP_CHUNK = 2**16
+
+
+def _gunzip(raw: bytes, label: str, limit: int | None = MAX_BIF_BYTES) -> bytes:
+    """The text inside a gzip file, judged by what it expands to: decompression stops, and the file is
+    refused, as soon as the text passes `limit` bytes (a 50 kB file can expand to gigabytes). Time and
+    memory stay bounded by the limit, whatever the file claims. Every member of a multi-member file is read."""
     if not raw.startswith(_GZIP_MAGIC):
         raise NetworkError(
             f"{label} is not a gzip-compressed file, although its name ends in .gz. Load the plain .bif file, "
             "or compress it with gzip first."
         )
+    out, size, data = [], 0, raw
     try:
-        return gzip.decompress(raw)
+        while data:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)      # one gzip member
+            while data and not inflater.eof:
+                piece = inflater.decompress(data, _GUNZIP_CHUNK)
+                data = inflater.unconsumed_tail
+                size += len(piece)
+                if limit is not None and size > limit:
+                    raise NetworkError(f"{label} expands to more than {limit // 2**20} MB of text (the limit for a "
+                                       "BIF file, compressed or not); it was refused before reading further. Load a "
+                                       "smaller network.")
+                out.append(piece)
+                if not piece and not data:
+                    break
+            if not inflater.eof:
+                raise EOFError("the compressed data ends early")
+            data = inflater.unused_data.lstrip(b"\0")                  # the next member, if any
+            if data and not data.startswith(_GZIP_MAGIC):
+                raise zlib.error("trailing data that is not gzip")
     except (OSError, EOFError, zlib.error):
         raise NetworkError(f"{label} is a damaged gzip file (it ends early or its data is corrupt): "
                            "compress the .bif file again.") from None
+    return b"".join(out)
 
 
 def read_bif_bytes(data: bytes, file_name: str):
@@ -84,7 +110,7 @@ def _read_source(text_or_path) -> tuple[str, str | None, str | None]:
             raise NetworkError(f"BIF file {str(path)!r} does not exist.")
         raw = path.read_bytes()
         if path.suffix == ".gz":
-            raw = _gunzip(raw, str(path))
+            raw = _gunzip(raw, str(path), limit=None)      # the lab's own files, not an upload
         return _decode(raw, str(path)), path.name.split(".")[0], path.name
     if not isinstance(text_or_path, str):
         raise NetworkError("from_bif takes BIF text or a path to a .bif / .bif.gz file.")
