@@ -20,8 +20,8 @@ from space.compare import compare_tab  # noqa: E402
 from space.energy import energy_tab  # noqa: E402
 from space.flows import flows_tab  # noqa: E402
 from space.gans import gans_tab  # noqa: E402
-from space.vae import vae_tab  # noqa: E402
 from space.inputs import draw_defaults  # noqa: E402
+from space.vae import vae_tab  # noqa: E402
 from space.vqvae import vqvae_tab  # noqa: E402
 
 #: The Space's tabs in teaching order, as labs/registry.py lists the pages: to add a lab, write its

@@ -11,6 +11,7 @@ import pandas as pd
 from dgm_core import compare
 from dgm_core.figures.compare import class_share_figure, fd_figure, sampling_time_figure
 from dgm_core.figures.images import image_grid_figure
+from space.inputs import keeps_figures
 
 
 def _model_figures(body: dict, model: str):
@@ -70,4 +71,5 @@ def compare_tab() -> None:
         note = gr.Markdown(first[2])
         seeds = gr.Dataframe(first[3], label="each seed", wrap=False)
         shares = gr.Plot(first[4], show_label=False)
-        model.change(lambda m: _model_figures(body, m), model, [grid, path, note, seeds, shares])
+        model.change(keeps_figures(outputs=5, message_at=2)(lambda m: _model_figures(body, m)), model,
+                     [grid, path, note, seeds, shares])

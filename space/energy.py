@@ -12,7 +12,7 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
-from space.inputs import keeps_figures, readable_errors, real, whole
+from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
 
@@ -158,7 +158,8 @@ def energy_tab() -> None:
                     raise gr.Error(f"snapshot: choose one of {', '.join(grids)}.")
                 return tuple(_enlarged(png) for png in grids[epoch].values())
 
-            snapshot.change(show, snapshot, shown, api_name="ebm_snapshot")
+            why_snapshot = gr.Markdown()
+            snapshot.change(says_why(show, len(shown)), snapshot, [*shown, why_snapshot], api_name="ebm_snapshot")
     with gr.Tab("Class-conditional samples"):
         with gr.Row():
             digit = gr.Number(3, precision=0, label="class (0–9)")
@@ -177,4 +178,5 @@ def energy_tab() -> None:
         energy_curve = gr.Plot(label="the chains' energy over sampler steps")
         with gr.Row():
             jem_grid, jempp_grid = gr.Plot(label="JEM chains"), gr.Plot(label="JEM++ chains")
-        compare.click(jem_comparison, None, [table, note, energy_curve, jem_grid, jempp_grid], api_name="ebm_jem")
+        compare.click(keeps_figures(outputs=5, message_at=1)(jem_comparison), None,
+                      [table, note, energy_curve, jem_grid, jempp_grid], api_name="ebm_jem")

@@ -20,8 +20,8 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
+from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
-from space.inputs import readable_errors, real, whole
 
 WARP_CHOICES = ["data → z (forward)", "z → data (inverse)"]
 SCORES = ["bits/dim", "complexity S(x)"]
@@ -215,7 +215,8 @@ def flows_tab() -> None:
             sample_seed = gr.Number(0, precision=0, label="seed")
         show = gr.Button("Sample", variant="primary")
         grid, text, curve = gr.Plot(), gr.Markdown(), gr.Plot()
-        show.click(samples, [name, temperature, sample_seed], [grid, text, curve], api_name="flow_samples")
+        show.click(keeps_figures(outputs=3, message_at=1)(samples), [name, temperature, sample_seed], [grid, text, curve],
+                   api_name="flow_samples")
     with gr.Tab("Likelihood & OOD"):
         with gr.Row():
             ood_name = gr.Dropdown(names, value=names[0], label="model",
@@ -223,7 +224,8 @@ def flows_tab() -> None:
             score = gr.Radio(SCORES, value=SCORES[0], label="score")
         score_button = gr.Button("Score the OOD sets", variant="primary")
         histogram, table, note = gr.Plot(), gr.Dataframe(label="AUROC, OOD positive"), gr.Markdown()
-        score_button.click(ood, [ood_name, score], [histogram, table, note], api_name="flow_ood")
+        score_button.click(keeps_figures(outputs=3, message_at=2)(ood), [ood_name, score], [histogram, table, note],
+                           api_name="flow_ood")
     with gr.Tab("Hutchinson estimator"):
         R = flow.HUTCHINSON_RANGES
         with gr.Row():
@@ -234,7 +236,8 @@ def flows_tab() -> None:
             hutch_seed = gr.Number(0, precision=0, label="seed")
         estimate = gr.Button("Estimate", variant="primary")
         exact, figure, rows = gr.Markdown(), gr.Plot(), gr.Dataframe()
-        estimate.click(hutchinson, [dim, lipschitz, draws, p_stop, hutch_seed], [exact, figure, rows],
+        estimate.click(keeps_figures(outputs=3, message_at=0)(hutchinson), [dim, lipschitz, draws, p_stop, hutch_seed],
+                       [exact, figure, rows],
                        api_name="flow_hutchinson")
     with gr.Tab("VAE with a flow prior"):
         gr.Markdown("The VAE of the VAE lab with its N(0, I) prior replaced by a RealNVP over z, trained jointly with "
@@ -242,8 +245,9 @@ def flows_tab() -> None:
                     "on the first 50 test images (lower is better). In the scatter, each panel has its own scale: a "
                     "learned prior does not tie q(z) to unit variance.")
         compare = gr.Button("Compare the priors", variant="primary")
+        why_prior = gr.Markdown()
         prior_table, projection = gr.Dataframe(), gr.Plot()
         with gr.Row():
             gaussian_samples, flow_samples = gr.Plot(), gr.Plot()
-        compare.click(prior_comparison, None, [prior_table, projection, gaussian_samples, flow_samples],
+        compare.click(says_why(prior_comparison, 4), None, [prior_table, projection, gaussian_samples, flow_samples, why_prior],
                       api_name="flow_prior")

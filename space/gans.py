@@ -24,7 +24,7 @@ from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
 from space import live
-from space.inputs import readable_errors, real, whole
+from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 
 
 def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
@@ -201,7 +201,8 @@ def gans_tab() -> None:
         summary = gr.Markdown(first_text)
         with gr.Row():
             densities, separation = gr.Plot(first_densities), gr.Plot(first_separation)
-        gr.on([theta.change, sigma.change], theory, [theta, sigma], [summary, densities, separation],
+        gr.on([theta.change, sigma.change], keeps_figures(outputs=3, message_at=0)(theory), [theta, sigma],
+              [summary, densities, separation],
               api_name="gan_theory", trigger_mode="always_last")
     with gr.Tab("Samples & FID"):
         gr.Markdown("Every model was trained to the **same number of generator updates** (the WGANs update their "
@@ -218,12 +219,15 @@ def gans_tab() -> None:
             axis = gr.Radio([(title, key) for key, title in FID_AXES.items()], value="generator_updates",
                             label="FID against")
         show = gr.Button("Show", variant="primary")
+        why_samples = gr.Markdown()
         grid = gr.Plot()
         with gr.Row():
             fid, histogram = gr.Plot(), gr.Plot()
-        show.click(samples, [kind, epoch, sample_seed, axis], [grid, fid, histogram], api_name="gan_samples")
+        show.click(says_why(samples, 3), [kind, epoch, sample_seed, axis], [grid, fid, histogram, why_samples],
+                   api_name="gan_samples")
     with gr.Tab("Conditional GAN"):
         cgan_seed = gr.Number(0, precision=0, label="seed")
         draw = gr.Button("Draw", variant="primary")
+        why_cgan = gr.Markdown()
         cgan_grid = gr.Plot()
-        draw.click(conditional_grid, [cgan_seed], cgan_grid, api_name="gan_conditional")
+        draw.click(says_why(conditional_grid, 1), [cgan_seed], [cgan_grid, why_cgan], api_name="gan_conditional")

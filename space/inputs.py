@@ -93,6 +93,20 @@ def keeps_figures(outputs: int, message_at: int):
     return wrap
 
 
+def says_why(handler, outputs: int):
+    """`handler` (returning `outputs` values) with one more output at the end: a message beside its button,
+    empty when it answers, what is wrong when an input is, while its figures stay as they were (gr.skip()):
+    the same as `keeps_figures`, for a tab that has no text output of its own. Wrap it where the event is
+    wired, so the handler itself still raises (its tests call it directly)."""
+    kept = keeps_figures(outputs=outputs + 1, message_at=outputs)
+
+    @functools.wraps(handler)
+    def answer(*args, **kwargs):
+        result = handler(*args, **kwargs)
+        return (*(result if outputs > 1 else (result,)), "")
+    return kept(answer)
+
+
 def _is_generator(function) -> bool:
     import inspect
 

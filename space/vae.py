@@ -14,7 +14,7 @@ from dgm_core.catalogue import TEST_IMAGES, dataset_of
 from dgm_core.checkpoints import load_checkpoint
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vae import kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
-from space.inputs import readable_errors, real, whole
+from space.inputs import readable_errors, real, says_why, whole
 
 MAX_SLIDERS = 10
 
@@ -162,27 +162,34 @@ def vae_tab() -> None:
                                      visible=i < len(dims)) for i in range(MAX_SLIDERS)]
             with gr.Column(scale=2):
                 picture = gr.Image(decode(first), label="decoded E[x | z]", format="png", height=300)
+                why_decoded = gr.Markdown()
         # A new checkpoint relabels the sliders (its KL order, all at 0), then decodes its z = 0.
-        checkpoint.change(sliders_for, [checkpoint], sliders, api_name="vae_sliders", show_progress="hidden").then(
-            decode, [checkpoint, *sliders], picture, api_visibility="private", show_progress="hidden")
-        gr.on([s.change for s in sliders], decode, [checkpoint, *sliders], picture,
+        checkpoint.change(says_why(sliders_for, MAX_SLIDERS), [checkpoint], [*sliders, why_decoded],
+                          api_name="vae_sliders", show_progress="hidden").then(
+            says_why(decode, 1), [checkpoint, *sliders], [picture, why_decoded], api_visibility="private",
+            show_progress="hidden")
+        gr.on([s.change for s in sliders], says_why(decode, 1), [checkpoint, *sliders], [picture, why_decoded],
               api_name="vae_decode", trigger_mode="always_last", show_progress="hidden")
     with gr.Tab("Traversals"):
         span = gr.Slider(1, 4, 3, step=0.5, label="range ± (prior standard deviations)")
         traverse = gr.Button("Draw traversals", variant="primary")
+        why_traversal = gr.Markdown()
         grid = gr.Plot()
-        traverse.click(traversal, [checkpoint, span], grid, api_name="vae_traversal")
+        traverse.click(says_why(traversal, 1), [checkpoint, span], [grid, why_traversal], api_name="vae_traversal")
     with gr.Tab("Interpolation"):
         with gr.Row():
             a = gr.Number(0, precision=0, label="first test image")
             b = gr.Number(1, precision=0, label="second test image")
             mode = gr.Radio(["linear", "spherical"], value="linear", label="path")
         go = gr.Button("Interpolate", variant="primary")
+        why_interpolation = gr.Markdown()
         strip = gr.Plot()
-        go.click(interpolation, [checkpoint, a, b, mode], strip, api_name="vae_interpolate")
+        go.click(says_why(interpolation, 1), [checkpoint, a, b, mode], [strip, why_interpolation],
+                 api_name="vae_interpolate")
     with gr.Tab("β comparison and likelihood"):
         dataset = gr.Dropdown(datasets, value=datasets[0], label="dataset")
         compare = gr.Button("Compare β", variant="primary")
+        why_beta = gr.Markdown()
         table = gr.Dataframe(headers=["checkpoint", "β", "test ELBO", "reconstruction", "KL", "active units", "MIG"],
                              label="last epoch on the test split; MIG on shapes only")
         samples = gr.Plot(label="samples")
@@ -191,4 +198,5 @@ def vae_tab() -> None:
             mig = gr.Plot(label="MIG per factor")
         curves = gr.Plot(label="training curves")
         nll = gr.Plot(label="ELBO vs IWAE as k grows")
-        compare.click(beta_comparison, [dataset], [table, samples, kl, mig, curves, nll], api_name="vae_beta_comparison")
+        compare.click(says_why(beta_comparison, 6), [dataset], [table, samples, kl, mig, curves, nll, why_beta],
+                      api_name="vae_beta_comparison")

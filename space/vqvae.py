@@ -17,7 +17,7 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
-from space.inputs import keeps_figures, readable_errors, real, whole
+from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
 LABELS = [str(i) for i in range(10)]
@@ -160,11 +160,13 @@ def vqvae_tab() -> None:
         show.click(reconstructions, [name, first], [grid, maps, note], api_name="vq_reconstructions")
     with gr.Tab("Codebook health"):
         health = gr.Button("Compare the codebooks", variant="primary")
+        why_health = gr.Markdown()
         table = gr.Dataframe(label="every shipped VQ-VAE at the end of training")
         with gr.Row():
             perplexity, dead = gr.Plot(show_label=False), gr.Plot(show_label=False)
         usage = gr.Plot(show_label=False)
-        health.click(codebook_health, name, [table, perplexity, dead, usage], api_name="vq_health")
+        health.click(says_why(codebook_health, 4), name, [table, perplexity, dead, usage, why_health],
+                     api_name="vq_health")
     with gr.Tab("Clustering the codes"):
         with gr.Row():
             representation = gr.Radio(list(catalogue.REPRESENTATIONS), value="latent", label="cluster on "
@@ -198,5 +200,5 @@ def vqvae_tab() -> None:
     # previous checkpoint's results under the new name.
     name.change(stale, name, [figure, caveat, study, explanation], queue=False)
     name.change(reconstructions, [name, first], [grid, maps, note])
-    name.change(codebook_health, name, [table, perplexity, dead, usage])
+    name.change(says_why(codebook_health, 4), name, [table, perplexity, dead, usage, why_health])
     name.change(cluster_codes, [name, representation, k, seed], [summary, confusion, distribution])

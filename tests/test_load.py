@@ -95,7 +95,7 @@ def mismatch(request: Request, result) -> str:
     if request.endpoint == "/vae_decode":
         from PIL import Image
 
-        picture = np.asarray(Image.open(result)).astype(float)
+        picture = np.asarray(Image.open(result[0])).astype(float)         # (the picture, the message beside it)
         picture = picture if picture.ndim == 2 else picture[..., 0]
         error = np.abs(picture[::6, ::6] - request.expected).max()
         return "" if error <= 1 else f"decoded picture differs from dgm_core's by {error:.0f} grey levels"

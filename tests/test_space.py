@@ -27,8 +27,8 @@ def test_vae_decode_follows_the_sliders(client):
     from PIL import Image
 
     zeros = [0.0] * 10
-    centre = np.asarray(Image.open(client.predict("vae-digits-beta1", *zeros, api_name="/vae_decode")))
-    moved = np.asarray(Image.open(client.predict("vae-digits-beta1", 2.5, *zeros[1:], api_name="/vae_decode")))
+    centre = np.asarray(Image.open(client.predict("vae-digits-beta1", *zeros, api_name="/vae_decode")[0]))
+    moved = np.asarray(Image.open(client.predict("vae-digits-beta1", 2.5, *zeros[1:], api_name="/vae_decode")[0]))
     assert centre.shape[:2] == (168, 168) and np.abs(centre.astype(int) - moved.astype(int)).max() > 10
     # The same point decodes to the same picture as dgm_core does.
     import torch
@@ -42,8 +42,8 @@ def test_vae_decode_follows_the_sliders(client):
 
 
 def test_vae_interpolation_traversal_and_bad_input(client):
-    strip = client.predict("vae-digits-beta1", 0, 5, "spherical", api_name="/vae_interpolate")
-    assert strip is not None
+    strip, message = client.predict("vae-digits-beta1", 0, 5, "spherical", api_name="/vae_interpolate")
+    assert strip is not None and message == ""
     # The strip is A, μ(A) decoded, 10 points, μ(B) decoded, B: compare with the model itself.
     model = load_checkpoint("vae-digits-beta1").model
     images = load_dataset("digits", "test", model.image_size).images
@@ -56,8 +56,8 @@ def test_vae_interpolation_traversal_and_bad_input(client):
     for column in (0, 1, 12, 13):                # the two images and the decoded posterior means
         x = slice(column * 29, column * 29 + 28)
         assert np.abs(shown[tile, x] - expected[tile, x]).max() < 1e-5, column
-    grid = client.predict("vae-shapes-beta4", 3, api_name="/vae_traversal")
-    assert grid is not None
+    grid, message = client.predict("vae-shapes-beta4", 3, api_name="/vae_traversal")
+    assert grid is not None and message == ""
     # Row r moves the r-th most informative dimension from −3 to +3 around z = 0.
     from dgm_core import vae
 
@@ -72,16 +72,18 @@ def test_vae_interpolation_traversal_and_bad_input(client):
     assert dims == [f"z{d}" for d in vae.latent_report(shapes, test_shapes, None).dims_by_kl]
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="second test image: enter a whole number from 0 to 358; got 100,000"):
-        client.predict("vae-digits-beta1", 0, 100_000, "linear", api_name="/vae_interpolate")
-    with pytest.raises(AppError, match="first test image: the box is empty"):      # was a bare "Error"
-        client.predict("vae-digits-beta1", None, 1, "linear", api_name="/vae_interpolate")
-    with pytest.raises(AppError, match="vae-nope is not in the list of choices"):
+    # wrong boxes: the message beside the button; the strip of the last run stays (no output is sent)
+    _, message = client.predict("vae-digits-beta1", 0, 100_000, "linear", api_name="/vae_interpolate")
+    assert "second test image: enter a whole number from 0 to 358; got 100,000" in message
+    _, message = client.predict("vae-digits-beta1", None, 1, "linear", api_name="/vae_interpolate")
+    assert "first test image: the box is empty" in message                        # was a bare "Error"
+    with pytest.raises(AppError, match="vae-nope is not in the list of choices"):   # Gradio checks the dropdown
         client.predict("vae-nope", 0, 1, "linear", api_name="/vae_interpolate")
 
 
 def test_vae_beta_comparison_reports_mig_on_shapes(client):
-    table, *plots = client.predict("shapes", api_name="/vae_beta_comparison")
+    table, *plots, message = client.predict("shapes", api_name="/vae_beta_comparison")
+    assert message == ""
     rows = {r[1]: dict(zip(table["headers"], r)) for r in table["data"]}
     assert set(rows) == {"1", "4"}
     assert all(0 <= row["MIG"] <= 1 for row in rows.values())
@@ -131,7 +133,7 @@ def test_gan_theory_samples_and_conditional_grid(client):
     assert np.allclose(curves["W₁(p_data, p_g)"]["y"], shift, atol=1e-6)          # equal widths: W₁ = |θ|
     js = np.asarray(curves["JS(p_data ‖ p_g)"]["y"], dtype=float)
     assert js[0] == pytest.approx(0, abs=1e-6) and js[-1] == pytest.approx(np.log(2), abs=1e-3)
-    grid, fid, histogram = client.predict("wgan-gp", 30, 0, api_name="/gan_samples")
+    grid, fid, histogram, _ = client.predict("wgan-gp", 30, 0, api_name="/gan_samples")
     assert all(x is not None for x in (grid, fid, histogram))
     # The samples are the snapshot's, as dgm_core draws them.
     from dgm_core import gan
@@ -141,9 +143,9 @@ def test_gan_theory_samples_and_conditional_grid(client):
     snapshot = min(checkpoint.snapshots, key=lambda p: abs(int(p.stem.split("-")[1]) - 30))
     expected = mosaic(gan.snapshot_model(checkpoint, snapshot).sample(64, seed=0), 8)
     assert np.abs(heatmap_image(grid) - expected).max() < 1e-5
-    assert client.predict(0, api_name="/gan_conditional") is not None
+    assert client.predict(0, api_name="/gan_conditional")[0] is not None
     cgan = load_checkpoint("cgan-digits").model
-    assert np.abs(heatmap_image(client.predict(3, api_name="/gan_conditional"))
+    assert np.abs(heatmap_image(client.predict(3, api_name="/gan_conditional")[0])
                   - mosaic(gan.class_grid(cgan, seed=3), 8)).max() < 1e-5
 
 
@@ -159,7 +161,7 @@ def test_gan_fid_chart_has_the_real_vs_real_floor_and_every_seed(client):
     real = [classifier_features(judge, load_dataset("digits", split, 28).images) for split in ("train", "test")]
     (m1, c1), (m2, c2) = [(f.mean(0), np.cov(f, rowvar=False)) for f in real]
     floor = float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * linalg.sqrtm(c1 @ c2).real))
-    _, fid, _ = client.predict("gan", 60, 0, api_name="/gan_samples")
+    _, fid, _, _ = client.predict("gan", 60, 0, api_name="/gan_samples")
     figure = plotly_json(fid)
     label = next(a["text"] for a in figure["layout"]["annotations"] if "real vs real" in a["text"])
     assert float(label.rsplit(": ", 1)[1]) == pytest.approx(floor, abs=0.06)

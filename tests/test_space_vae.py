@@ -35,7 +35,7 @@ def picture(path) -> np.ndarray:
 def test_the_first_slider_moves_the_most_informative_latent(client, name, dataset):
     order, _ = kl_order(name, dataset)
     assert order[0] != 0                     # otherwise this test could not tell the orders apart
-    moved = picture(client.predict(name, 2.5, *[0.0] * 9, api_name="/vae_decode"))
+    moved = picture(client.predict(name, 2.5, *[0.0] * 9, api_name="/vae_decode")[0])
     model = load_checkpoint(name).model
     z = torch.zeros(1, model.latent_dim)
     z[0, order[0]] = 2.5
@@ -47,7 +47,8 @@ def test_the_first_slider_moves_the_most_informative_latent(client, name, datase
 @pytest.mark.parametrize("name, dataset", [("vae-digits-beta1", "digits"), ("vae-shapes-beta4", "shapes")])
 def test_slider_labels_follow_the_kl_order_of_the_chosen_checkpoint(client, name, dataset):
     order, kl = kl_order(name, dataset)
-    updates = client.predict(name, api_name="/vae_sliders")
+    *updates, message = client.predict(name, api_name="/vae_sliders")
+    assert message == ""
     labels = [u["label"] for u in updates]
     assert labels == [f"z{d} · KL {kl[d]:.2f} nats" for d in order]
     assert all(u["value"] == 0 for u in updates)

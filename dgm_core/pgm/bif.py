@@ -16,7 +16,6 @@ come in any order. ``default`` gives the row for every parent combination not li
 """
 from __future__ import annotations
 
-import gzip
 import itertools
 import math
 import re
