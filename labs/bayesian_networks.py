@@ -34,6 +34,7 @@ from dgm_core.pgm import (
 )
 from dgm_core.pgm.examples import spec_text, suggested_evidence, suggested_query
 from labs.export import figure_config
+from labs.inputs import number
 from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
@@ -299,7 +300,7 @@ with tab_inference:
     s1, s2 = st.columns(2)
     n_samples = s1.select_slider("Likelihood-weighting samples", [100, 1_000, 10_000, 100_000], value=10_000,
                                  key="inf_samples", bind=BIND)
-    restarts = s2.number_input("Mean-field restarts", 1, 10, 4, key="inf_restarts", bind=BIND)
+    restarts = number(s2, "Mean-field restarts", 1, 10, 4, key="inf_restarts")
     if not query_vars:
         st.info("Choose one or two query variables.")
     else:

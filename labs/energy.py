@@ -14,6 +14,7 @@ from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
 from labs.export import figure_config
+from labs.inputs import number
 from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
@@ -30,16 +31,16 @@ def settings_from_widgets() -> ebm.ToyEBMConfig | None:
     c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
     init = c2.radio("chains start from", ["buffer", "noise"], key="ebm_init", bind=BIND,
                     format_func=lambda v: "replay buffer (95 % reused)" if v == "buffer" else "uniform noise")
-    steps = int(c3.number_input("SGLD steps", *R["sgld_steps"], 20, key="ebm_sgld_steps", bind=BIND))
-    step_size = c4.number_input("step size ε", *R["step_size"], 0.01, format="%.4f", key="ebm_step_size", bind=BIND)
-    seed = int(c5.number_input("seed", *R["seed"], 0, key="ebm_seed", bind=BIND))
+    steps = int(number(c3, "SGLD steps", *R["sgld_steps"], 20, key="ebm_sgld_steps"))
+    step_size = number(c4, "step size ε", *R["step_size"], 0.01, format="%.4f", key="ebm_step_size")
+    seed = int(number(c5, "seed", *R["seed"], 0, key="ebm_seed"))
     d1, d2, d3, d4, d5 = st.columns(5)
-    sigma_start = d1.number_input("noise σ at the first step", *R["sigma_start"], 0.1, format="%.3f", key="ebm_sigma0", bind=BIND)
-    sigma_end = d2.number_input("noise σ at the last step", *R["sigma_end"], 0.1, format="%.3f", key="ebm_sigma1", bind=BIND,
+    sigma_start = number(d1, "noise σ at the first step", *R["sigma_start"], 0.1, format="%.3f", key="ebm_sigma0")
+    sigma_end = number(d2, "noise σ at the last step", *R["sigma_end"], 0.1, format="%.3f", key="ebm_sigma1",
                                 help="σ_t = σ_start (σ_end / σ_start)^(t/(T−1)): equal ends keep the noise constant.")
-    hidden = int(d3.number_input("MLP width", *R["hidden"], 64, key="ebm_hidden", bind=BIND))
-    lr = d4.number_input("learning rate", *R["lr"], 1e-3, format="%.4f", key="ebm_lr", bind=BIND)
-    alpha = d5.number_input("L2 energy penalty α", *R["alpha"], 0.1, format="%.3f", key="ebm_alpha", bind=BIND)
+    hidden = int(number(d3, "MLP width", *R["hidden"], 64, key="ebm_hidden"))
+    lr = number(d4, "learning rate", *R["lr"], 1e-3, format="%.4f", key="ebm_lr")
+    alpha = number(d5, "L2 energy penalty α", *R["alpha"], 0.1, format="%.3f", key="ebm_alpha")
     with c1:
         dataset = data_choice("ebm")
     if dataset is None:
@@ -90,8 +91,8 @@ with images:
         st.markdown("**Class-conditional samples** from E(x, y) = −f(x)[y]: SGLD from uniform noise for the class asked.")
         c1, c2, c3 = st.columns(3)
         digit = c1.selectbox("class", list(range(10)), key="ebm_class", bind=BIND)
-        sgld_steps = int(c2.number_input("SGLD steps", 1, 200, 100, key="ebm_cond_steps", bind=BIND))
-        cond_seed = int(c3.number_input("seed", 0, 10_000, 0, key="ebm_cond_seed", bind=BIND))
+        sgld_steps = int(number(c2, "SGLD steps", 1, 200, 100, key="ebm_cond_steps"))
+        cond_seed = int(number(c3, "seed", 0, 10_000, 0, key="ebm_cond_seed"))
         if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
             download_button(_checkpoint(conditional[0]), where=st)
             report = catalogue.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)

@@ -23,6 +23,7 @@ from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
 from labs.export import figure_config
+from labs.inputs import number
 from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
@@ -38,10 +39,10 @@ live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
 def settings_from_widgets() -> flow.ToyFlowConfig | None:
     R = flow.LIVE_RANGES
     c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
-    couplings = int(c2.number_input("coupling layers", *R["couplings"], 6, key="flow_couplings", bind=BIND))
-    hidden = int(c3.number_input("MLP width", *R["hidden"], 64, key="flow_hidden", bind=BIND))
-    lr = c4.number_input("learning rate", *R["lr"], 2e-3, format="%.4f", key="flow_lr", bind=BIND)
-    seed = int(c5.number_input("seed", *R["seed"], 0, key="flow_seed", bind=BIND))
+    couplings = int(number(c2, "coupling layers", *R["couplings"], 6, key="flow_couplings"))
+    hidden = int(number(c3, "MLP width", *R["hidden"], 64, key="flow_hidden"))
+    lr = number(c4, "learning rate", *R["lr"], 2e-3, format="%.4f", key="flow_lr")
+    seed = int(number(c5, "seed", *R["seed"], 0, key="flow_seed"))
     with c1:
         dataset = data_choice("flow")
     if dataset is None:
@@ -100,7 +101,7 @@ with samples_tab:
         c1, c2, c3 = st.columns([2, 2, 1])
         name = c1.selectbox("checkpoint", names, key="flow_checkpoint", bind=BIND)
         temperature = c2.slider("temperature T (z ~ N(0, T² I))", 0.1, 1.5, 1.0, 0.05, key="flow_temperature", bind=BIND)
-        sample_seed = int(c3.number_input("seed", 0, 10_000, 0, key="flow_sample_seed", bind=BIND))
+        sample_seed = int(number(c3, "seed", 0, 10_000, 0, key="flow_sample_seed"))
         checkpoint = _load(name)
         if checkpoint is not None:
             download_button(checkpoint, where=st)
@@ -168,12 +169,12 @@ with hutchinson_tab:
                 "terms (biased) or draw the number of terms at random and reweight (Russian roulette, unbiased).")
     R = flow.HUTCHINSON_RANGES
     c1, c2, c3, c4, c5 = st.columns(5)
-    dim = int(c1.number_input("dimension d", *R["dim"], 8, key="hutch_dim", bind=BIND))
-    lipschitz = c2.number_input("Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip", bind=BIND)
-    draws = int(c3.number_input("estimates per setting", *R["draws"], 300, key="hutch_draws", bind=BIND))
-    p_stop = c4.number_input("roulette stop probability p", *R["p_stop"], 0.1, 0.05, format="%.2f", key="hutch_p", bind=BIND,
+    dim = int(number(c1, "dimension d", *R["dim"], 8, key="hutch_dim"))
+    lipschitz = number(c2, "Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip")
+    draws = int(number(c3, "estimates per setting", *R["draws"], 300, key="hutch_draws"))
+    p_stop = number(c4, "roulette stop probability p", *R["p_stop"], 0.1, 0.05, format="%.2f", key="hutch_p",
                              help="The number of terms is N ~ Geometric(p): P(N ≥ k) = (1 − p)^(k−1).")
-    hutch_seed = int(c5.number_input("seed", *R["seed"], 0, key="hutch_seed", bind=BIND))
+    hutch_seed = int(number(c5, "seed", *R["seed"], 0, key="hutch_seed"))
     study = _study(dim, float(lipschitz), draws, float(p_stop), hutch_seed)
     st.markdown(f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
                 f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")

@@ -28,6 +28,7 @@ from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
 from labs.checkpoints import download_button
 from labs.export import figure_config
+from labs.inputs import number
 from labs.lesson import lesson_mode
 from labs.live import data_choice, live_training
 from labs.url_state import BIND, arrived, explain
@@ -42,22 +43,22 @@ live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Sam
 def settings_from_widgets() -> dict[str, gan.ToyGANConfig] | None:
     R = gan.LIVE_RANGES
     c1, c2, c3, c4 = st.columns(4)
-    n_critic = int(c2.number_input("n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic", bind=BIND))
-    clip = c3.number_input("clip c (WGAN)", *R["clip"], gan.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip", bind=BIND,
+    n_critic = int(number(c2, "n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic"))
+    clip = number(c3, "clip c (WGAN)", *R["clip"], gan.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip",
                            help=f"The weights of the WGAN critic are clipped to [−c, c]. {gan.CLIP_LESSON}")
-    gp_lambda = c4.number_input("λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda", bind=BIND)
+    gp_lambda = number(c4, "λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda")
     c5, c6, c7 = st.columns([1, 1, 2])
     generator_loss = c5.radio("GAN generator loss", ["non-saturating", "saturating"], key="gan_g_loss", bind=BIND)
-    seed = int(c6.number_input("seed", *R["seed"], 0, key="gan_seed", bind=BIND))
+    seed = int(number(c6, "seed", *R["seed"], 0, key="gan_seed"))
     rates = {}
     with c7.expander("Learning rates"):
         for kind in gan.KINDS:
             base = gan.default_config(kind)
             a, b = st.columns(2)
-            rates[kind] = (a.number_input(f"{TITLES[kind]}: generator", *R["lr"], base.lr_generator, format="%.5f",
-                                          key=f"gan_lr_g_{kind}", bind=BIND),
-                           b.number_input(f"{TITLES[kind]}: critic", *R["lr"], base.lr_critic, format="%.5f",
-                                          key=f"gan_lr_d_{kind}", bind=BIND))
+            rates[kind] = (number(a, f"{TITLES[kind]}: generator", *R["lr"], base.lr_generator, format="%.5f",
+                                          key=f"gan_lr_g_{kind}"),
+                           number(b, f"{TITLES[kind]}: critic", *R["lr"], base.lr_critic, format="%.5f",
+                                          key=f"gan_lr_d_{kind}"))
     with c1:
         dataset = data_choice("gan")
     if dataset is None:
@@ -190,7 +191,7 @@ with images:
 
         snapshot = st.select_slider("Generator updates", snapshots, value=snapshots[-1], key=f"gan_snapshot_{kind}",
                                     format_func=snapshot_label, bind=BIND)
-        seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_image_seed", bind=BIND))
+        seed = int(number(st, "Sample seed", 0, 10_000, 0, key="gan_image_seed"))
         left, right = st.columns(2)
         with left:
             st.plotly_chart(image_grid_figure(torch.from_numpy(snapshot_samples(chosen.path.name, snapshot, seed)), 8,
@@ -212,7 +213,7 @@ with conditional:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:
         download_button(cgan, where=st)
-        seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="gan_cgan_seed", bind=BIND))
+        seed = int(number(st, "Sample seed", 0, 10_000, 0, key="gan_cgan_seed"))
         grid = gan.class_grid(cgan.model, seed=seed)
         st.plotly_chart(image_grid_figure(grid, 8, "one row per class: the generator is told which digit to draw",
                                           row_labels=[str(d) for d in range(10)], height=620), key="gan_cgan_grid", config=figure_config())

@@ -16,8 +16,18 @@ BIND = "query-params"
 
 
 def arrived() -> tuple[dict[str, list[str]], object]:
-    """The query parameters as the link brought them, and a place at the top of the page for the message."""
-    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    """The query parameters as the link brought them, and a place at the top of the page for the message.
+
+    Only a page's first run in a browser session brings a link: on later runs the address holds what the
+    widgets wrote there, and a callback may just have changed a widget (the lesson's "← Previous" set the
+    question back while the address still said the next one, which read as a refused link)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    page = ctx.page_script_hash if ctx is not None else ""
+    read = st.session_state.setdefault("_links_read", set())
+    params = {} if page in read else {key: st.query_params.get_all(key) for key in st.query_params}
+    read.add(page)
     return params, st.empty()
 
 

@@ -18,6 +18,7 @@ from dgm_core.figures.vae import (
 )
 from labs.checkpoints import download_button
 from labs.export import figure_config
+from labs.inputs import number
 from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
@@ -100,8 +101,8 @@ tabs = st.tabs(["Latent sliders", "Traversals", "Interpolation", "Reconstruction
 
 
 def image_index(label_text: str, key: str, default: int = 0) -> int:
-    return int(st.number_input(label_text, 0, TEST_IMAGES - 1 if len(data) > TEST_IMAGES else len(data) - 1,
-                               default, key=key, bind=BIND))
+    return int(number(st, label_text, 0, TEST_IMAGES - 1 if len(data) > TEST_IMAGES else len(data) - 1,
+                               default, key=key))
 
 
 # ------------------------------------------------------------------------ NLL with IWAE
@@ -112,7 +113,7 @@ def likelihood_panel() -> None:
     Stop works through Streamlit's rerun: a click while the estimate runs interrupts the script
     at its next progress update, and the rerun finds `vae_nll_running` still set."""
     c1, c2 = st.columns(2)
-    count = int(c1.number_input("Test images", 1, MAX_NLL_IMAGES, 8, key="vae_nll_images", bind=BIND))
+    count = int(number(c1, "Test images", 1, MAX_NLL_IMAGES, 8, key="vae_nll_images"))
     k = int(c2.selectbox("k (importance samples per image)", NLL_KS, index=2, key="vae_nll_k", bind=BIND))
     decodes, chunks = vae.likelihood_cost(count, k)
     st.caption(f"{count} images × k = {k} = {decodes:,} decoder evaluations in {chunks} "
@@ -224,7 +225,7 @@ with tabs[3]:
     shown = torch.cat([vae.prepare_batch(model, originals), vae.reconstruct(model, originals)])
     st.plotly_chart(image_grid_figure(shown, len(originals), "Top: test images (as the model sees them). "
                                       "Bottom: decoded from their posterior means", height=260), key="vae_recon", config=figure_config())
-    seed = int(st.number_input("Sample seed", 0, 10_000, 0, key="vae_sample_seed", bind=BIND))
+    seed = int(number(st, "Sample seed", 0, 10_000, 0, key="vae_sample_seed"))
     samples = model.sample(32, generator=torch.Generator().manual_seed(seed))
     st.plotly_chart(image_grid_figure(samples, 8, "Samples: E[x | z] for z ~ N(0, I)"), key="vae_samples", config=figure_config())
 

@@ -22,6 +22,7 @@ from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
 from labs.export import figure_config
+from labs.inputs import number
 from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
@@ -73,7 +74,7 @@ with codes_tab:
     st.markdown(f"A {model.image_size}x{model.image_size} digit becomes a {model.latent_size}x{model.latent_size} grid "
                 f"of codes out of {model.num_codes}: at most {model.latent_size ** 2} × log₂{model.num_codes} = "
                 f"{model.latent_size ** 2 * math.log2(model.num_codes):.0f} bits per image.")
-    first = int(st.number_input("first test image", 0, len(test["labels"]) - 8, 0, key="vq_first", bind=BIND,
+    first = int(number(st, "first test image", 0, len(test["labels"]) - 8, 0, key="vq_first",
                                 help=f"shows 8 test images from this one (0 to {len(test['labels']) - 8})"))
     shown = slice(first, first + 8)
     recon = model.decode_indices(test["indices"][shown]).detach()
@@ -104,8 +105,8 @@ with cluster_tab:
     c1, c2, c3 = st.columns(3)
     representation = c1.radio("cluster on", list(catalogue.REPRESENTATIONS), key="vq_repr", bind=BIND,
                               format_func=catalogue.REPRESENTATIONS.get)
-    k = int(c2.number_input("clusters k", 2, 30, 10, key="vq_k", bind=BIND))
-    seed = int(c3.number_input("k-means seed", 0, 10_000, 0, key="vq_seed", bind=BIND))
+    k = int(number(c2, "clusters k", 2, 30, 10, key="vq_k"))
+    seed = int(number(c3, "k-means seed", 0, 10_000, 0, key="vq_seed"))
     report = _clusters(name, representation, k, seed)
     m1, m2 = st.columns(2)
     m1.metric("silhouette (−1 to 1; higher: tighter clusters)", f"{report['silhouette']:.3f}")
@@ -121,11 +122,11 @@ with map_tab:
     c1, c2, c3, c4 = st.columns(4)
     method = c1.radio("method", ["tsne", "umap"], key="vq_method", bind=BIND, format_func={"tsne": "t-SNE", "umap": "UMAP"}.get)
     if method == "tsne":
-        parameter = c2.number_input("perplexity", 5, 100, 30, key="vq_perplexity_value", bind=BIND)
+        parameter = number(c2, "perplexity", 5, 100, 30, key="vq_perplexity_value")
     else:
-        parameter = c2.number_input("neighbours", 2, 100, 15, key="vq_neighbours", bind=BIND)
+        parameter = number(c2, "neighbours", 2, 100, 15, key="vq_neighbours")
     colour_by = c3.radio("colour by", ["label", "cluster"], key="vq_colour", bind=BIND)
-    map_seed = int(c4.number_input("map seed", 0, 10_000, 0, key="vq_map_seed", bind=BIND))
+    map_seed = int(number(c4, "map seed", 0, 10_000, 0, key="vq_map_seed"))
     map_repr = st.session_state.get("vq_repr", "latent")
     st.caption(f"Drawn from each digit's {catalogue.REPRESENTATIONS[map_repr]}, as chosen in **Clustering the codes** "
                "(where k and the seed of the cluster colours are set too).")

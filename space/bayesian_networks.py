@@ -47,7 +47,7 @@ def _network(spec: str, last_valid: str, example: str | None) -> tuple[BayesianN
         bn = BayesianNetwork.from_text(spec or "")
         return bn.renamed(network_name(bn, example)), spec, ""
     except NetworkError as exc:
-        note = f"⚠️ **The edited network is invalid**: {exc}\n\nUsing the last valid network instead.\n\n"
+        note = f"⚠️ **The network spec is invalid**: {exc}\n\nUsing the last valid network instead.\n\n"
     fallbacks = [last_valid] if last_valid else []
     if example in example_names():
         fallbacks.append(spec_text(load_example(example)))
@@ -61,19 +61,36 @@ def _network(spec: str, last_valid: str, example: str | None) -> tuple[BayesianN
     return bn, spec_text(bn), note
 
 
-def _names(value) -> list[str]:
+def _names(value, box: str, bn: BayesianNetwork) -> list[str]:
+    """The node names chosen in a box (a list of names, or names separated by commas), each checked
+    against the network, or a NetworkError that names the box."""
     if not value:
         return []
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
+        names = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        names = list(value)
+    else:
+        raise NetworkError(f"{box}: choose node names of the network; got {_clipped(value)}.")
+    unknown = [n for n in names if n not in bn.nodes]
+    if unknown:
+        raise NetworkError(f"{box}: {_clipped(unknown[0])} is not a node of this network; its nodes are "
+                           f"{', '.join(bn.nodes)}.")
+    return names
+
+
+def _clipped(value, length: int = 40) -> str:
+    """A value as a message quotes it: at most `length` characters (a name may be 100,000 long)."""
+    text = repr(value)
+    return text if len(text) <= length else text[:length] + "…'"
 
 
 @readable_errors
 def load_network(name: str):
     """Pick an example: its text spec, and sensible defaults for both questions."""
     if name not in example_names():
-        raise gr.Error(f"Unknown example {name!r}: choose one of {', '.join(example_names())}.")
+        raise gr.Error(f"Example network: {_clipped(name)} is not one of the examples; choose one of "
+                       f"{', '.join(example_names())}.")
     bn = load_example(name)
     x, y, z = suggested_query(bn)
     q, e = suggested_evidence(bn)
@@ -87,8 +104,8 @@ def load_network(name: str):
 def d_separation(spec: str, x, y, z, example: str | None = FIRST_EXAMPLE, last_valid: str = ""):
     """Answer "X ⟂ Y | Z?": the verdict with its numerical check, the drawing, and the trails."""
     bn, valid, note = _network(spec, last_valid, example)
-    xs, ys, zs = _names(x), _names(y), _names(z)
     try:
+        xs, ys, zs = _names(x, "X", bn), _names(y, "Y", bn), _names(z, "Z (observed)", bn)
         trail = bn.active_trail(xs, ys, zs)
         statement = f"{', '.join(xs)} ⟂ {', '.join(ys)}" + (f" | {', '.join(zs)}" if zs else "")
         if trail is None:
@@ -122,13 +139,16 @@ def inference(spec: str, query, evidence_text: str, samples, restarts, example: 
               last_valid: str = ""):
     """P(query | evidence) by exact elimination, likelihood weighting and mean field, side by side."""
     bn, valid, note = _network(spec, last_valid, example)
-    variables = _names(query)
     try:
+        variables = _names(query, "Query variables", bn)
         if not 1 <= len(variables) <= 2:
-            raise NetworkError("Choose one or two query variables.")
+            raise NetworkError("Query variables: choose one or two.")
         samples = _whole_number(samples, "likelihood-weighting samples", 10, 200_000)
         restarts = _whole_number(restarts, "mean-field restarts", 1, 10)
-        evidence = parse_assignment(evidence_text, bn)
+        try:
+            evidence = parse_assignment(evidence_text or "", bn)
+        except NetworkError as exc:
+            raise NetworkError(f"Evidence: {exc}") from None
         result = compare_inference(bn, variables, evidence, samples, restarts)
     except NetworkError as exc:
         return note + f"⚠️ {exc}", None, pd.DataFrame(columns=POSTERIOR_COLUMNS), None, None, valid

@@ -30,7 +30,7 @@ from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
     """The three models' settings, each box checked against the page's range (gan.LIVE_RANGES)."""
     if generator_loss not in ("non-saturating", "saturating"):
-        raise gr.Error("The GAN generator loss is 'non-saturating' or 'saturating'.")
+        raise gr.Error("GAN generator loss: choose 'non-saturating' or 'saturating'.")
     r = gan.LIVE_RANGES
     settings = dict(dataset=data, clip=real(clip, "clip c (WGAN)", *r["clip"]),
                     gp_lambda=real(gp_lambda, "λ (WGAN-GP)", *r["gp_lambda"]), generator_loss=generator_loss,
@@ -81,7 +81,7 @@ def _first_picture():
 
 @readable_errors
 def theory(theta, sigma):
-    return _theory(real(theta, "θ", -10, 10), real(sigma, "σ", 0.2, 3))
+    return _theory(real(theta, "θ: shift of p_g", -10, 10), real(sigma, "σ of p_g", 0.2, 3))
 
 
 @lru_cache(maxsize=512)
@@ -120,9 +120,9 @@ def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_upd
     curves of every model and seed with the real-vs-real floor, and the class histogram."""
     runs = _runs()
     if kind not in runs:
-        raise gr.Error(f"Choose one of {', '.join(runs) or 'the shipped GANs (none are here)'}.")
+        raise gr.Error(f"checkpoint: choose one of {', '.join(runs) or 'the shipped GANs (none are here)'}.")
     if axis not in FID_AXES:
-        raise gr.Error(f"Plot against one of {', '.join(FID_AXES)}.")
+        raise gr.Error(f"FID against: choose one of {', '.join(FID_AXES)}.")
     checkpoint = runs[kind][0]
     snaps = checkpoint.snapshots
     epochs = [int(p.stem.split("-")[1]) for p in snaps]

@@ -52,7 +52,7 @@ def resolve_data(dataset, points_file, drawing):
     try:
         if dataset == OWN_POINTS:
             if points_file is None:
-                raise gr.Error(f"'{OWN_POINTS}' is chosen but no file is uploaded: add a CSV file of x, y points "
+                raise gr.Error(f"data: '{OWN_POINTS}' is chosen but no file is uploaded: add a CSV file of x, y points "
                                "in 'Your own data', or choose a toy distribution.")
             data, name = _file_bytes(points_file)
             return read_points_csv(data, name)
@@ -60,7 +60,7 @@ def resolve_data(dataset, points_file, drawing):
             return points_from_drawing(_ink(drawing), "your drawing")
     except DatasetError as exc:
         raise gr.Error(f"This data cannot be used: {exc}") from None
-    raise gr.Error(f"Unknown data {dataset!r}: choose one of {', '.join(DATA_CHOICES)}.")
+    raise gr.Error(f"data: {str(dataset)[:40]!r} is not a choice; choose one of {', '.join(DATA_CHOICES)}.")
 
 
 def _file_bytes(points_file) -> tuple[bytes, str]:
@@ -161,6 +161,7 @@ def start(build: Callable[[], SpaceRun], steps, steps_per_refresh, request: gr.R
 def resume(run: SpaceRun | None, steps, steps_per_refresh, request: gr.Request = None) -> Iterator[tuple]:
     """Go on from where Pause left the run, up to step `steps`."""
     until = whole(steps, "steps", 1, MAX_LIVE_STEPS)
+    whole(steps_per_refresh, "steps per refresh", *PER_REFRESH_RANGE)
     if run is None:
         raise gr.Error("There is nothing to resume yet: press the Train button first.")
     if run.session.all_diverged:

@@ -40,7 +40,7 @@ def vae_names() -> list[str]:
 
 def _load(name: str):
     if name not in vae_names():
-        raise gr.Error(f"Unknown checkpoint {name!r}: choose one of {', '.join(vae_names())}.")
+        raise gr.Error(f"Checkpoint: {str(name)[:40]!r} is not a shipped VAE; choose one of {', '.join(vae_names())}.")
     return _checkpoint(name)
 
 
@@ -100,7 +100,7 @@ def interpolation(name: str, first: float, second: float, mode: str):
     limit = min(TEST_IMAGES, len(data)) - 1
     a, b = whole(first, "first test image", 0, limit), whole(second, "second test image", 0, limit)
     if mode not in ("linear", "spherical"):
-        raise gr.Error("The path is 'linear' or 'spherical'.")
+        raise gr.Error("path: choose 'linear' or 'spherical'.")
     path = vae.interpolation_images(checkpoint.model, data[a][0], data[b][0], mode)
     strip = torch.cat([data[a][0][None], path, data[b][0][None]])
     return image_grid_figure(strip, len(strip), f"{mode}: A | μ(A), 10 points between, μ(B) | B",
@@ -111,9 +111,11 @@ def interpolation(name: str, first: float, second: float, mode: str):
 def beta_comparison(dataset: str):
     """Every shipped VAE on `dataset` in the table (one row per β and training seed); the figures show
     each β's seed-0 checkpoint; the spread over seeds is in the table's MIG and active-unit columns."""
-    groups = catalogue.vae_seed_groups(dataset)
+    groups = catalogue.vae_seed_groups(dataset) if isinstance(dataset, str) else {}
     if not groups:
-        raise gr.Error(f"No shipped VAE checkpoints for {dataset!r}.")
+        shipped = sorted({dataset_of(_checkpoint(n)) for n in vae_names()})
+        raise gr.Error(f"dataset: no shipped VAE checkpoints for {str(dataset)[:40]!r}; choose one of "
+                       f"{', '.join(shipped)}.")
     rows = []
     for beta, group in groups.items():
         for seed, n in enumerate(group):

@@ -29,7 +29,7 @@ def _runs() -> list[str]:
 
 def _name(name) -> str:
     if name not in catalogue.vqvae_runs():
-        raise gr.Error(f"checkpoint: choose one of {', '.join(_runs())}.")
+        raise gr.Error(f"VQ-VAE checkpoint: choose one of {', '.join(_runs())}.")
     return name
 
 

@@ -147,3 +147,20 @@ def test_showing_the_lesson_network_asks_no_question_before_the_reveal():
     assert "earthquake" in at.sidebar.markdown[-1].value or any("earthquake" in m.value for m in at.sidebar.markdown)
     assert any(i.value == "Choose at least one node for X and one for Y." for i in at.info)
     assert not [s for s in at.success if "d-separated" in s.value]
+
+
+@pytest.mark.parametrize("lab", ["vae", "gans", "bayesian-networks"])
+def test_previous_goes_back_without_a_link_warning(lab):
+    """'← Previous' on a lesson opened from a link said "`vae_lesson_step=2` is not a value this control
+    allows": the address still held the question the click had left."""
+    from tests.test_page_links import open_link
+
+    prefix = lab.replace("-", "_")
+    at = open_link(PAGES[lab], {f"{prefix}_lesson": "true", f"{prefix}_lesson_step": "2"})
+    by_key(at.button, f"{prefix}_lesson_back").click().run()
+    assert not [w.value for w in at.warning if w.value.startswith("This link's settings")]
+    by_key(at.button, f"{prefix}_lesson_next").click().run()
+    by_key(at.button, f"{prefix}_lesson_back").click().run()
+    no_exception(at)
+    assert by_key(at.radio, f"{prefix}_lesson_step").value == 1
+    assert not [w.value for w in at.warning if w.value.startswith("This link's settings")]

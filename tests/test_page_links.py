@@ -47,8 +47,6 @@ def test_a_link_to_the_gan_lab_sets_its_live_settings_and_theory():
 
 @pytest.mark.parametrize("page, params, named, default", [
     ("labs/vqvae.py", {"vq_k": "abc"}, "`vq_k=abc`", ("vq_k", 10)),
-    ("labs/vqvae.py", {"vq_k": "500"}, "`vq_k=500`", ("vq_k", 10)),
-    ("labs/energy.py", {"ebm_sgld_steps": "-3"}, "`ebm_sgld_steps=-3`", ("ebm_sgld_steps", 20)),
     ("labs/flows.py", {"flow_checkpoint": "deleted-model"}, "`flow_checkpoint=deleted-model`", None),
     ("labs/energy.py", {"vq_k": "17"}, "`vq_k` is not a setting of this view", None),
 ])
@@ -58,6 +56,19 @@ def test_a_bad_or_stale_link_opens_the_lab_with_a_message_and_the_default(page, 
     assert len(warnings) == 1 and named in warnings[0]
     if default:
         assert at.session_state[default[0]] == default[1]
+
+
+@pytest.mark.parametrize("page, key, value, label, in_force", [
+    ("labs/vqvae.py", "vq_k", "500", "clusters k (2–30)", "10"),
+    ("labs/energy.py", "ebm_sgld_steps", "-3", "SGLD steps (1–200)", "20"),
+])
+def test_a_link_with_a_number_outside_its_range_says_which_value_is_in_force(page, key, value, label, in_force):
+    """The number box takes the link's value and says under it that it is outside the range and which
+    value is in force (Streamlit's own box refused it silently)."""
+    at = open_link(page, {key: value})
+    assert _by_key(at.number_input, key).label == label
+    assert any(c.value == f"{value} is outside {label.split('(')[1].rstrip(')')}: **{in_force}** is in force."
+               for c in at.caption), [c.value for c in at.caption]
 
 
 def test_a_link_names_the_network_and_the_question():

@@ -106,3 +106,21 @@ def test_the_extremes_of_every_setting_answer_without_an_exception():
 def test_the_sidebar_offers_the_checkpoint_as_a_zip(page):
     buttons = [b for b in page.get("download_button") if b.proto.label.startswith("Download vqvae-digits")]
     assert len(buttons) == 1 and buttons[0].proto.label.endswith("(zip)")
+
+
+def test_an_emptied_or_out_of_range_box_keeps_the_value_in_force_and_says_so():
+    """k 17 → empty snapped back to the default 10 and recomputed; 40 was refused with only a red "!"."""
+    from tests.conftest import by_key
+
+    at = open_lab(PAGE)
+    box = by_key(at.number_input, "vq_k")
+    assert box.label == "clusters k (2–30)"
+    box.set_value(17).run()
+    measured = {m.label: m.value for m in at.metric}
+    assert "matched accuracy (each cluster named by its best label)" in measured
+    by_key(at.number_input, "vq_k").set_value(None).run()
+    assert any(c.value == "The box is empty: **17** is in force. Enter a number from 2 to 30." for c in at.caption)
+    assert {m.label: m.value for m in at.metric} == measured          # still the clustering with k = 17
+    by_key(at.number_input, "vq_k").set_value(40).run()
+    assert any(c.value == "40 is outside 2–30: **17** is in force." for c in at.caption)
+    assert at.session_state["_vq_k_in_force"] == 17
