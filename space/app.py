@@ -20,6 +20,7 @@ from space.compare import compare_tab  # noqa: E402
 from space.energy import energy_tab  # noqa: E402
 from space.flows import flows_tab  # noqa: E402
 from space.gans import gans_tab  # noqa: E402
+from space.gradio_cache import use_atomic_cache_writes  # noqa: E402
 from space.inputs import draw_defaults  # noqa: E402
 from space.vae import vae_tab  # noqa: E402
 from space.vqvae import vqvae_tab  # noqa: E402
@@ -50,6 +51,7 @@ QUEUE_SIZE = 32
 
 
 def build_demo(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
+    use_atomic_cache_writes()    # two students given the same picture at once both get it (space/gradio_cache.py)
     with gr.Blocks(title="DGM Lab") as demo:
         gr.Markdown("# 🧪 DGM Lab\nAn interactive laboratory for deep generative models, built for teaching.")
         for title, build_tab in TABS:
