@@ -484,7 +484,9 @@ def table_rows(body: dict) -> list[dict]:
             "FD (lower is better)": round(r["fd_mean"], 1),
             "FD, lowest–highest seed": f"{r['fd_min']:.1f}–{r['fd_max']:.1f}" if r["seeds"] > 1 else "one seed",
             "FD sd from sampling": None if r.get("fd_sampling_sd") is None else round(r["fd_sampling_sd"], 1),
-            "bits/dim": None if r["bits_per_dim"] is None else round(r["bits_per_dim"], 3),
+            # text, so a model without a likelihood shows "—" (a missing number showed "None"); the
+            # values share one format, so the column still sorts
+            "bits/dim": "—" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.3f}",
             "dropped digits (any seed)": ", ".join(map(str, r["dropped"])) or "—",
             "weights (trained)": r["weights"],
             "weights (to sample)": r["weights_to_sample"],

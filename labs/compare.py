@@ -54,11 +54,14 @@ with verdict_tab:
             st.table(pd.DataFrame(compare.evidence_rows(body, row["model"])).set_index(""))
 
 with samples_tab:
-    columns = st.columns(4)
-    for i, row in enumerate(rows):
-        with columns[i % 4]:
-            st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260), key=f"cmp_grid_{i}", config=figure_config())
-            st.caption(row["how_sampled"])
+    # One row of columns per four models: a column per model stacked its cells, and a caption that wrapped
+    # pushed the cells below it out of line with their neighbours (WGAN-GP, JEM++).
+    for start in range(0, len(rows), 4):
+        for i, (column, row) in enumerate(zip(st.columns(4), rows[start:start + 4]), start):
+            with column:
+                st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260), key=f"cmp_grid_{i}",
+                                config=figure_config())
+                st.caption(row["how_sampled"])
 
 with path_tab:
     st.caption(f"{compare.INTERPOLATION_POINTS} points on a straight line between two latent points, both ends "

@@ -70,7 +70,7 @@ def _label_boxes(page) -> list[dict]:
     """The on-screen boxes of the node labels of the first (d-separation) graph."""
     return page.evaluate("""() => {
         const plot = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.offsetParent !== null);
-        return [...plot.querySelectorAll('.scatterlayer .textpoint text')].map(t => {
+        return [...plot.querySelectorAll('.annotation-text')].map(t => {
             const r = t.getBoundingClientRect();
             return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom};
         }).filter(b => b.text);

@@ -341,3 +341,26 @@ def test_ood_findings_name_the_sets_where_likelihood_or_a_fix_fails():
     assert "25.0% of shapes (AUROC 0.700)" in findings[0] and "noise" not in findings[0]
     assert "S(x) does worse than chance on noise (AUROC 0.300)" in findings[1]
     assert "typicality test (batches of 10) does worse than chance on noise" in findings[2]
+
+
+def test_the_ood_histogram_gives_its_bins_to_the_overlap_and_counts_what_lies_far_beyond():
+    """Uniform noise at 55 bits/dim squeezed the test set's 1.5-3 bits/dim into 3-4 bins of 60. The axis now
+    ends a few test-set spreads past it; the noise is one bar at the end, its share in the legend."""
+    from dgm_core.figures.flow import OOD_AXIS_SPREADS, ood_histogram_figure
+
+    rng = np.random.default_rng(0)
+    test = rng.uniform(1.5, 3.0, 400)
+    sets = {"digits": test, "shapes": rng.uniform(1.9, 10.0, 400), "uniform noise": rng.uniform(8.6, 57.0, 400)}
+    figure = ood_histogram_figure(sets, "digits", "bits/dim")
+    centres = np.asarray(figure.data[0].x)
+    width = centres[1] - centres[0]
+    inside = ((centres > test.min()) & (centres < test.max())).sum()
+    assert inside >= 12, inside                               # was 3-4 bins with the axis to 57
+    q1, q99 = np.percentile(test, [1, 99])
+    assert centres[-1] + width / 2 == pytest.approx(q99 + OOD_AXIS_SPREADS * (q99 - q1))
+    names = [t.name for t in figure.data]
+    noise_beyond = np.mean(sets["uniform noise"] > centres[-1] + width / 2)
+    assert names[2] == f"uniform noise; {100 * noise_beyond:.0f} % past {centres[-1] + width / 2:.3g}, in the last bar"
+    assert names[0] == "digits (test set of the training data)"     # nothing of it lies beyond
+    for trace, values in zip(figure.data, sets.values()):
+        assert sum(trace.y) == pytest.approx(100)                # every image counted once, the far ones at the end

@@ -293,3 +293,12 @@ def test_the_shipped_image_gans_are_matched_at_generator_updates_with_two_seeds_
     rows = gan.matched_comparison(histories)
     assert all(r["seeds"] >= 2 and r["matched"] and r["generator_updates"] == 1380 for r in rows), rows
     assert {r["kind"]: r["critic_updates"] for r in rows} == {"gan": 1380, "wgan": 6900, "wgan-gp": 6900}
+
+
+def test_the_class_histogram_ticks_every_class():
+    """The digits 0-9 were read as numbers and ticked at 0 and 5 only."""
+    from dgm_core.figures.gan import class_histogram_figure
+
+    history = {"epochs": [{"epoch": e, "generator_updates": 10 * e, "class_histogram": list(range(10))} for e in (1, 2)]}
+    axis = class_histogram_figure(history, [str(d) for d in range(10)], "t").layout.xaxis
+    assert axis.type == "category" and list(axis.tickvals) == [str(d) for d in range(10)]

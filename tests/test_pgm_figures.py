@@ -54,6 +54,27 @@ def _check_legible(fig, bn):
         assert label == name or name in hover
 
 
+def test_labels_are_drawn_over_the_edges_and_edges_leave_below_their_parent_s_label():
+    """andes' labels sat under its edges: the labels are annotations on a white ground listed after every
+    arrow (so drawn above them), and an edge starts below its parent's label, not at the node."""
+    from dgm_core.figures.pgm import LABEL_DROP, network_figure
+
+    bn = load_example("andes")
+    fig, _ = network_figure(bn, *suggested_query(bn))
+    notes = list(fig.layout.annotations)
+    arrows = [i for i, a in enumerate(notes) if a.showarrow]
+    labels = [i for i, a in enumerate(notes) if not a.showarrow]
+    assert arrows and labels and max(arrows) < min(labels)
+    assert all(notes[i].bgcolor and notes[i].yshift < 0 for i in labels)
+    drawn = _drawn(fig)
+    assert sorted(notes[i].text for i in labels) == sorted(label for _, _, label in drawn.values())
+    tops = {(round(x, 6), round(y, 6)) for x, y, _ in drawn.values()}
+    edges = next(t for t in fig.data if t.mode == "lines" and t.x)
+    starts = [(round(edges.x[i], 6), round(edges.y[i] + LABEL_DROP, 6)) for i in range(len(edges.x))
+              if edges.x[i] is not None and (i == 0 or edges.x[i - 1] is None)]
+    assert starts and all(s in tops for s in starts)
+
+
 @pytest.mark.parametrize("name", ["student", "alarm", "hailfinder", "win95pts", "andes", "pigs"])
 def test_dag_drawings_are_layered_with_labels_that_do_not_overlap(name):
     bn = load_example(name)

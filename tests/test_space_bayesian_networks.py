@@ -53,7 +53,7 @@ def test_invalid_spec_and_bad_query_get_clear_messages(client):
     verdict, _, _ = client.predict(CYCLE, ["A"], ["B"], [], "sprinkler", api_name="/d_separation")
     assert "invalid" in verdict and "cycle" in verdict
     verdict, _, _ = client.predict(spec, ["Snow"], ["Rain"], [], "sprinkler", api_name="/d_separation")
-    assert "Unknown variable 'Snow'" in verdict
+    assert "X: 'Snow' is not a node of this network" in verdict          # the message names the box
 
 
 @pytest.mark.parametrize("empty", ["", "# nothing but comments\n\n   # here\n"])

@@ -61,22 +61,44 @@ def training_curve_figure(history: list[dict]) -> go.Figure:
     return fig
 
 
+#: The histogram's axis ends this many in-distribution spreads (its 1st to 99th percentile) past that set's
+#: 99th percentile: the overlap the lesson is about gets the bins, and sets far beyond it (uniform noise at
+#: 55 bits/dim squeezed the overlap into 3-4 bins) go into one bar at the end, counted in the legend.
+OOD_AXIS_SPREADS = 3.0
+
+
 def ood_histogram_figure(values: dict[str, np.ndarray], in_name: str, x_title: str, bins: int = 60) -> go.Figure:
     """One histogram per set of per-image scores, as the share of that set's images per bin (so sets
-    of different sizes compare); the training distribution's test set drawn darkest."""
-    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
-    low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
-    edges = np.linspace(low, high if high > low else low + 1, bins + 1)
+    of different sizes compare); the training distribution's test set drawn darkest. The axis spans every
+    set's low end up to OOD_AXIS_SPREADS spreads of the test set past its 99th percentile; what lies
+    beyond is drawn in the last bar and its share named in the legend."""
+    finite = {name: v[np.isfinite(v)] for name, v in values.items()}
+    pooled = np.concatenate(list(finite.values())) if finite else np.zeros(0)
+    if not len(pooled):
+        pooled = np.array([0.0, 1.0])
+    own = finite.get(in_name, pooled)
+    own = own if len(own) else pooled
+    q1, q99 = np.percentile(own, [1, 99])
+    low = min(float(np.percentile(v, 0.5)) for v in finite.values() if len(v)) if any(len(v) for v in finite.values()) \
+        else float(pooled.min())
+    high = min(float(pooled.max()), float(q99 + OOD_AXIS_SPREADS * max(q99 - q1, 1e-6)))
+    if high <= low:
+        high = low + 1.0
+    edges = np.linspace(low, high, bins + 1)
     fig = go.Figure()
     for i, (name, v) in enumerate(values.items()):
         counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)
         share = 100 * counts / max(len(v), 1)
-        own = name == in_name
-        fig.add_bar(x=0.5 * (edges[1:] + edges[:-1]), y=share, width=edges[1] - edges[0],
-                    name=f"{name} (test set of the training data)" if own else name,
-                    marker=dict(color=REAL_COLOUR if own else colour(i - 1)), opacity=0.85 if own else 0.55)
+        beyond = float(np.mean(v > high)) if len(v) else 0.0
+        label = f"{name} (test set of the training data)" if name == in_name else name
+        if beyond > 0:
+            label += f"; {100 * beyond:.0f} % past {high:.3g}, in the last bar"
+        fig.add_bar(x=0.5 * (edges[1:] + edges[:-1]), y=share, width=edges[1] - edges[0], name=label,
+                    marker=dict(color=REAL_COLOUR if name == in_name else colour(i - 1)),
+                    opacity=0.85 if name == in_name else 0.55)
     fig.update_layout(barmode="overlay", height=380, margin=margins(30), legend=legend_below(-0.25),
-                      xaxis_title=x_title, yaxis_title="share of the set's images per bin (%)")
+                      xaxis_title=f"{x_title}; the last bar holds everything past {high:.3g}",
+                      yaxis_title="share of the set's images per bin (%)")
     return fig
 
 

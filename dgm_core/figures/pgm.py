@@ -32,6 +32,9 @@ ROW_CAPACITY = 5
 LABEL_CHARS = 10
 #: Pixels per row of the drawing: a node, its label below, and room for the edges.
 ROW_HEIGHT_PX = 72
+#: An edge leaves its parent from below the parent's label (in rows): drawn from the node's centre, the
+#: edges ran through the label (andes' labels sat under its edges).
+LABEL_DROP = 0.42
 
 #: The query's roles in the palette's colours: X blue, Y green, the active trail red, colliders purple.
 COLOURS = {"x": PALETTE[0], "y": PALETTE[2], "trail": PALETTE[1], "collider": PALETTE[3], "edge": "#9a9a9a",
@@ -182,8 +185,18 @@ def _node_legend(fig: go.Figure, roles: list[tuple[str, str]]) -> None:
 
 
 def _edge_paths(edges, positions, bends):
-    """Each edge as its list of points: the parent, the bend points, the child."""
-    return {(a, b): [positions[a], *bends.get((a, b), []), positions[b]] for a, b in edges}
+    """Each edge as its list of points: just below the parent's label, the bend points, the child."""
+    return {(a, b): [(positions[a][0], positions[a][1] - LABEL_DROP), *bends.get((a, b), []), positions[b]]
+            for a, b in edges}
+
+
+def _labels(nodes, positions) -> list[dict]:
+    """Each node's (short) name under it, on a white ground drawn over the edges: as text of the node trace
+    the edges and arrowheads ran across the labels (andes). Annotations listed after the arrows are drawn
+    above them."""
+    return [dict(x=positions[n][0], y=positions[n][1], xref="x", yref="y", text=short_label(n), showarrow=False,
+                 yshift=-21, font=dict(size=11, color=REAL_COLOUR), bgcolor="rgba(255,255,255,0.88)", borderpad=1,
+                 captureevents=False) for n in nodes]
 
 
 def _polylines(paths) -> tuple[list, list]:
@@ -222,8 +235,7 @@ def network_figure(bn, x=(), y=(), given=(), trail=None, title: str | None = Non
             (ax, ay), (bx, by) = path[-2], path[-1]
             arrows.append(dict(x=bx, y=by, ax=ax, ay=ay, xref="x", yref="y", axref="x", ayref="y", text="",
                                showarrow=True, arrowhead=2, arrowsize=1.2, standoff=15,
-                               startstandoff=15 if len(path) == 2 else 0, arrowwidth=width, arrowcolor=colour))
-    fig.update_layout(annotations=arrows)
+                               startstandoff=0, arrowwidth=width, arrowcolor=colour))
 
     def border(n):
         if n in x:
@@ -238,14 +250,14 @@ def network_figure(bn, x=(), y=(), given=(), trail=None, title: str | None = Non
     for n in colliders:
         role[n] = ", ".join(filter(None, [role.get(n), "collider on the active trail"]))
     fig.add_trace(go.Scatter(
-        x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes], mode="markers+text",
-        text=[short_label(n) for n in nodes], customdata=nodes, textposition="bottom center",
-        textfont=dict(size=11), hoverinfo="text",
+        x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes], mode="markers",
+        text=[short_label(n) for n in nodes], customdata=nodes, hoverinfo="text",
         hovertext=[f"{n} [{', '.join(bn.states[n])}] {role.get(n, '')}".strip() for n in nodes],
         marker=dict(size=24, color=[COLOURS["observed"] if n in given else COLOURS["node"] for n in nodes],
                     line=dict(width=3, color=[border(n) for n in nodes])),
         name="nodes", showlegend=False,
     ))
+    fig.update_layout(annotations=arrows + _labels(nodes, positions))
     _node_legend(fig, [("X", "x"), ("Y", "y"), ("observed (Z)", "observed")])
     _legend_entry(fig, "active trail", mode="lines", line=dict(color=COLOURS["trail"], width=3.5))
     _node_legend(fig, [("node on the trail", "trail"), ("collider on the trail", "collider")])
@@ -272,13 +284,13 @@ def markov_network_figure(bn, markov, given=()) -> tuple[go.Figure, str | None]:
         fig.add_trace(go.Scatter(x=xs or [None], y=ys or [None], mode="lines", name=name, hoverinfo="skip",
                                  line=dict(color=colour, width=2, dash=dash, shape="spline"), showlegend=True))
     fig.add_trace(go.Scatter(
-        x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes], mode="markers+text",
-        text=[short_label(n) for n in nodes], customdata=nodes, textposition="bottom center",
-        textfont=dict(size=11), name="nodes", showlegend=False, hoverinfo="text",
+        x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes], mode="markers",
+        text=[short_label(n) for n in nodes], customdata=nodes, name="nodes", showlegend=False, hoverinfo="text",
         hovertext=[f"{n} [{', '.join(bn.states[n])}]" + (" observed (Z)" if n in given else "") for n in nodes],
         marker=dict(size=22, color=[COLOURS["observed"] if n in given else COLOURS["node"] for n in nodes],
                     line=dict(width=2, color=COLOURS["border"])),
     ))
+    fig.update_layout(annotations=_labels(nodes, positions))
     _node_legend(fig, [("observed (Z)", "observed")])
     _finish(fig, f"Markov network of {bn.name} (moral graph)", positions)
     return fig, note
