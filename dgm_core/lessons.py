@@ -202,10 +202,12 @@ def load_all(directory: Path | None = None) -> tuple[dict[str, list[Lesson]], di
     return lessons, problems
 
 
-def reveal(lesson: Lesson, index: int, load) -> Reveal:
-    """Compute the answer of question `index` now; `load(name)` is the front end's checkpoint loader."""
+def reveal(lesson: Lesson, index: int, load, progress=None) -> Reveal:
+    """Compute the answer of question `index` now; `load(name)` is the front end's checkpoint loader, and
+    `progress(fraction, text)`, if given, hears how far a long check (a live race) has come."""
     kind, words, options = split_check(lesson.questions[index].check)
-    return CHECKS[kind].run(words, {**options, "_load": load}, lesson.settings)
+    return CHECKS[kind].run(words, {**options, "_load": load, "_progress": progress or (lambda *_: None)},
+                            lesson.settings)
 
 
 # ------------------------------------------------------------------------------ the checks
@@ -353,6 +355,8 @@ def _race_run(words, options, settings):
             coverage[kind].append(row)
             if row["captured"] == row["modes"] and kind not in first:
                 first[kind] = done
+        options["_progress"](done / steps, f"{done:,} of at most {steps:,} generator steps of each model; "
+                                           f"{len(first)} of 3 have covered all 8 modes")
         if len(first) == len(models):
             break
     winner = min(first, key=lambda k: (first[k], GAN_KINDS.index(k))) if first else None

@@ -29,10 +29,11 @@ def _go(key: str, step: int) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _reveal(lesson, index: int, check: str):
+def _reveal(lesson, index: int, check: str, _progress=None):
     """The computed answer, shared by every session that reveals the same check (a class revealing together
-    computes it once); `check` is in the key so an edited lesson file is computed again."""
-    return lessons.reveal(lesson, index, cached)
+    computes it once); `check` is in the key so an edited lesson file is computed again. `_progress` (not
+    part of the key) hears how far a long check has come."""
+    return lessons.reveal(lesson, index, cached, _progress)
 
 
 def lesson_mode(lab: str, setup=None, setup_label: str = "") -> None:
@@ -74,9 +75,11 @@ def lesson_mode(lab: str, setup=None, setup_label: str = "") -> None:
                             key=f"{prefix}_lesson_pick_{lesson.source}_{index}")
             if st.button("Reveal the answer", key=f"{prefix}_lesson_reveal", type="primary", disabled=pick is None):
                 try:
-                    with st.spinner("The lab is computing the answer…"):
-                        revealed[(lesson.source, index, question.check)] = (_reveal(lesson, index, question.check),
-                                                                           pick)
+                    # A long check (the GAN race trains for half a minute) reports its progress in this bar.
+                    bar = st.progress(0.0, text="The lab is computing the answer…")
+                    revealed[(lesson.source, index, question.check)] = (
+                        _reveal(lesson, index, question.check, lambda done, text: bar.progress(min(done, 1.0), text=text)),
+                        pick)
                 except CheckpointError as exc:
                     st.error(f"This question needs a checkpoint that could not be loaded: {exc}")
                 else:

@@ -2,6 +2,7 @@
 
 Every shipped VQ-VAE comes from dgm_core.catalogue, loaded with st.cache_resource; its codes, clusters
 and maps are computed once per setting (st.cache_data)."""
+import itertools
 import math
 
 import pandas as pd
@@ -27,6 +28,7 @@ from labs.lesson import lesson_mode
 from labs.url_state import BIND, arrived, explain
 
 st.title("🧩 VQ-VAE and its codes")
+clustering.prepare_umap()     # its first map compiles for seconds: start now, in the background
 link, link_message = arrived()
 lesson_mode("vqvae")
 runs = catalogue.vqvae_runs()
@@ -118,6 +120,19 @@ with cluster_tab:
                "than labels the rest take their majority label). The labels were never shown to k-means.")
 
 # --------------------------------------------------------------------------------- the map
+def _wait_for_umap() -> None:
+    """UMAP's first map in this server compiles its code (it started when the lab opened): the seconds so
+    far, updated as they pass, rather than a spinner that says nothing."""
+    clustering.prepare_umap()
+    shown = st.empty()
+    for waited in itertools.count():
+        if clustering.umap_ready(timeout=0.5):
+            break
+        shown.info(f"Compiling UMAP for its first map in this server: {waited / 2:.0f} s so far. Only the first map "
+                   "compiles; the next take under a second.")
+    shown.empty()
+
+
 with map_tab:
     c1, c2, c3, c4 = st.columns(4)
     method = c1.radio("method", ["tsne", "umap"], key="vq_method", bind=BIND, format_func={"tsne": "t-SNE", "umap": "UMAP"}.get)
@@ -130,6 +145,8 @@ with map_tab:
     map_repr = st.session_state.get("vq_repr", "latent")
     st.caption(f"Drawn from each digit's {catalogue.REPRESENTATIONS[map_repr]}, as chosen in **Clustering the codes** "
                "(where k and the seed of the cluster colours are set too).")
+    if method == "umap" and not clustering.umap_ready():
+        _wait_for_umap()
     points = _map(name, map_repr, method, float(parameter), map_seed)
     groups = test["labels"] if colour_by == "label" else _clusters(name, map_repr, k, seed)["clusters"]
     st.plotly_chart(embedding_figure(points, groups, colour_by, test["images"],

@@ -144,6 +144,7 @@ def stale(name):
 
 
 def vqvae_tab() -> None:
+    clustering.prepare_umap()     # UMAP's first map compiles for seconds: start it while the Space starts
     runs = _runs()
     if not runs:
         gr.Markdown("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")

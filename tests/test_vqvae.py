@@ -143,3 +143,19 @@ def test_the_usage_chart_is_most_used_first_on_a_category_axis_and_clusters_name
     matched = clustering.match_clusters(labels, clusters, 2)
     fig = distribution_figure(clustering.label_distribution(labels, clusters, 2, 2), np.array([3, 2]), ["0", "1"], matched)
     assert list(fig.data[0].x) == ["0→1 (3)", "1→0 (2)"]
+
+
+def test_umap_compiles_once_in_the_background_and_then_maps_as_umap_learn_does():
+    """The first UMAP map of a process compiled for 19 s behind a silent spinner; now the lab starts the
+    compile when it opens and shows the seconds while it waits."""
+    import umap
+
+    from dgm_core import clustering
+
+    clustering.prepare_umap()
+    clustering.prepare_umap()                       # a second call starts nothing more
+    assert clustering.umap_ready(timeout=600)
+    x = np.random.default_rng(1).random((60, 6)).astype(np.float32)
+    ours = clustering.embed_2d(x, "umap", neighbours=8, seed=3)
+    theirs = umap.UMAP(n_neighbors=8, random_state=3, n_jobs=1).fit_transform(x)
+    assert np.allclose(ours, theirs)
