@@ -5,16 +5,16 @@ multipage navigation, and a bookmarked URL such as /vae would then run the page 
 directly, without this router (no wide layout, the folder's helper modules listed as pages)."""
 import streamlit as st
 
+from dgm_core.labs import LABS
 from dgm_core.runtime import use_interactive_threads
 from labs.export import format_choice
 from labs.live import leave_other_pages
-from labs.registry import HOME, LABS
 
 use_interactive_threads()   # one torch thread per server process: see dgm_core/runtime.py
 
 st.set_page_config(page_title="DGM Lab", page_icon="🧪", layout="wide")
-pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)]
-pages += [st.Page(lab.path, title=lab.title, icon=lab.icon) for lab in LABS]
+pages = [st.Page("labs/home.py", title="DGM Lab", icon="🧪", default=True)]
+pages += [st.Page(lab.page, title=lab.title, icon=lab.icon) for lab in LABS]     # one record per lab: dgm_core.labs
 navigation = st.navigation(pages)
 leave_other_pages(navigation.url_path)   # a live run pauses when its page is left (labs/live.py)
 format_choice()          # every page's figure downloads: PNG or SVG (labs/export.py)

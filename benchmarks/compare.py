@@ -23,13 +23,15 @@ import torch
 
 from dgm_core import compare
 from dgm_core.checkpoints import load_checkpoint
+from dgm_core.labs import compare as compare_lab
 
 
-def training_seconds_per_epoch(checkpoint_name: str, family: str) -> float:
+def training_seconds_per_epoch(checkpoint_name: str) -> float:
     """Seconds of the second of two epochs of the checkpoint's own command (the first warms up)."""
     import json
 
     from dgm_core.checkpoints import CHECKPOINT_DIR
+    from training.recipes import RECIPES
     from training.run import main as train
 
     command = json.loads((CHECKPOINT_DIR / checkpoint_name / "history.json").read_text())["run"]["command"]
@@ -44,7 +46,7 @@ def training_seconds_per_epoch(checkpoint_name: str, family: str) -> float:
             continue
         args.append(word)
     with tempfile.TemporaryDirectory() as out:
-        extra = ["--nll-images", "1", "--nll-k", "1"] if family == "vae" else []
+        extra = list(RECIPES[args[0]].short_run_flags)
         code = train([*args, "--epochs", "2", "--sample-every", "1000", *extra, "--out", out])
         if code:
             raise RuntimeError(f"{command} exited with {code} when rerun for timing")
@@ -53,7 +55,7 @@ def training_seconds_per_epoch(checkpoint_name: str, family: str) -> float:
 
 
 def markdown(body: dict) -> str:
-    rows = compare.table_rows(body)
+    rows = compare_lab.table_rows(body)
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join("—" if r[k] is None else str(r[k]) for k in keys) + " |" for r in rows]
@@ -81,13 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"measuring {entry.label} ({', '.join(entry.checkpoints)}) ...", file=sys.stderr, flush=True)
         row = compare.measure(entry, load, judge, test_features, samples=args.samples, draws=args.draws)
-        row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(
-            entry.checkpoints[0], entry.family)
+        row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(entry.checkpoints[0])
         rows.append(row)
     compare.write_results(rows, floor, args.out, machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
                           device="cpu", written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                           samples=args.samples, draws=args.draws)
-    print(markdown(compare.read_results(args.out)))
+    print(markdown(compare_lab.results(args.out)))
     return 0
 
 

@@ -136,7 +136,7 @@ def rows(quick: bool = False) -> list[dict]:
 
     with torch.no_grad():
         forward = median_seconds(lambda: ours.log_prob(batch, eval_g))
-        sample = median_seconds(lambda: ours.sample(64, 1.0, eval_g))
+        sample = median_seconds(lambda: ours.sample(64, eval_g))
     ood_sets = flow.ood_images("digits", 8, LEVELS, 359, seed=0)
     scoring = median_seconds(lambda: flow.ood_report(ours, test, train, ood_sets, "digits"), repeats=3)
 

@@ -30,9 +30,10 @@ import torch
 from huggingface_hub import HfApi
 from torch import nn
 
+from dgm_core import paths
 from dgm_core.hub import CONFIG_NAME, MODEL_TYPES, WEIGHTS_NAME, HubModel, UnknownModelType, model_class
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINT_DIR = paths.checkpoints_dir()
 HISTORY_NAME = "history.json"
 CARD_NAME = "README.md"
 STATE_NAME = "training_state.safetensors"
@@ -78,6 +79,15 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict) or "model_type" not in config:
         raise CheckpointError(f"{file} has no \"model_type\": it was not written by DGM Lab.")
     return config
+
+
+def require(checkpoint: Checkpoint, expected: type | None) -> Checkpoint:
+    """The checkpoint, or CheckpointError when its model is not an `expected` one (a front end's cache loads
+    any checkpoint once and asks each time for the kind it needs)."""
+    if expected is not None and not isinstance(checkpoint.model, expected):
+        raise CheckpointError(f"{checkpoint.path / CONFIG_NAME} is the config of a {checkpoint.model.model_type!r} "
+                              f"model, not of a {expected.model_type!r} model: pick a {expected.model_type} checkpoint.")
+    return checkpoint
 
 
 def _model_class(config: dict, path: Path, expected: type | None) -> type:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgm_core.generative import GenerativeModel, Likelihood
 from dgm_core.hub import HubModel
 from dgm_core.live import PANEL_POINTS, Field, LiveSession, LiveView
 
@@ -41,7 +42,7 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.silu(self.conv1(F.silu(x))))
 
 
-class EnergyNet(HubModel):
+class EnergyNet(HubModel, GenerativeModel):
     """A small ResNet-style CNN f: images → R^outputs, with SiLU activations and no normalisation layers
     (batch statistics would make E(x) depend on the rest of the batch).
 
@@ -77,6 +78,42 @@ class EnergyNet(HubModel):
         if y is not None:
             return -out.gather(1, y.view(-1, 1))[:, 0]
         return -torch.logsumexp(out, dim=1)
+
+    # -- the generative-model protocol (dgm_core.generative)
+    no_latent_space = "an energy model's samples come from Markov chains, not from a latent code"
+    chains = None           # the sampler it was trained with, from `prepare`
+    starts = None           # JEM++'s per-class Gaussians, where the chains start
+
+    def prepare(self, run: dict) -> None:
+        """The sampler the run trained with (recipe_sampler), and for JEM++ the per-class Gaussians of its
+        training images that its chains start from."""
+        self.chains = recipe_sampler(run)
+        if run.get("model") == "jempp":
+            from dgm_core.data import load_dataset
+
+            train = load_dataset(run.get("dataset", "digits"), "train", self.image_size)
+            self.starts = ClassGaussians(train.images, train.labels, self.outputs)
+
+    def _sampler(self):
+        if self.chains is None:
+            raise RuntimeError("an energy model samples with the sampler it was trained with: call prepare(run) "
+                               "with the run its history.json records")
+        return self.chains
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        starts = None if self.starts is None else self.starts.sample(n, generator)[0]
+        return sample_chains(self, n, self._sampler(), generator, starts=starts)[0].clamp(0, 1)
+
+    def sampling_note(self) -> str:
+        chains = self._sampler()
+        if isinstance(chains, ProximalSGLD):
+            return (f"{chains.steps} proximal SGLD steps of {chains.inner} inner steps from per-class Gaussians "
+                    "(as trained)")
+        return f"{chains.steps} SGLD steps from uniform noise (as trained)"
+
+    def likelihood_of(self, images: torch.Tensor, generator: torch.Generator, importance: int) -> Likelihood:
+        return Likelihood(None, None, "none: exp(−E(x)) is known only up to its normaliser Z = ∫ exp(−E), which "
+                                      "cannot be computed, so log p(x) is unknown (only differences of energy)")
 
 
 class EnergyMLP(nn.Module):
@@ -312,8 +349,8 @@ def check_energies(e_data: torch.Tensor, e_sample: torch.Tensor, limit: float = 
 
 
 # --------------------------------------------------------------------------- live, in 2-D
-#: The live 2-D EBM's settings: (low, high) of each number the page and the Space accept.
-LIVE_RANGES = {"sgld_steps": (1, 200), "step_size": (1e-4, 1.0), "sigma_start": (0.0, 1.0), "sigma_end": (0.0, 1.0),
+#: The settings the live 2-D EBM accepts: (low, high) of each number (the lab offers these ranges).
+RANGES = {"sgld_steps": (1, 200), "step_size": (1e-4, 1.0), "sigma_start": (0.0, 1.0), "sigma_end": (0.0, 1.0),
                "hidden": (8, 256), "lr": (1e-5, 0.05), "alpha": (0.0, 10.0), "seed": (0, 10_000)}
 INITS = ("buffer", "noise")
 
@@ -335,7 +372,7 @@ class ToyEBMConfig:
     def __post_init__(self):
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}.")
-        for name, (low, high) in LIVE_RANGES.items():
+        for name, (low, high) in RANGES.items():
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"{name.replace('_', ' ')} must be between {low:g} and {high:g}; got {value:g}.")
@@ -412,17 +449,6 @@ class ToyEBM:
 
     def metrics(self) -> None:
         return None
-
-
-def describe_settings(config: ToyEBMConfig) -> str:
-    from dgm_core.data.points import OwnPoints, describe
-
-    data = describe(config.dataset) if isinstance(config.dataset, OwnPoints) else config.dataset
-    schedule = (f"σ {config.sigma_start:g}" if config.sigma_start == config.sigma_end
-                else f"σ {config.sigma_start:g} → {config.sigma_end:g}")
-    return (f"{data} · chains from {'the replay buffer' if config.init == 'buffer' else 'uniform noise'} · "
-            f"{config.sgld_steps} SGLD steps, ε {config.step_size:g}, {schedule} · MLP width {config.hidden} · "
-            f"Adam lr {config.lr:g}, α {config.alpha:g} · seed {config.seed}")
 
 
 def live_session(config: ToyEBMConfig) -> LiveSession:

@@ -6,7 +6,9 @@ module and returns its class, as transformers' and diffusers' auto classes resol
 Loading a VAE therefore imports the VAE code and nothing of the GANs, and a family is known the
 moment it has its line in the table, whether or not anything imported it first.
 
-To add a family: subclass `HubModel` in its module, give it a `model_type`, and add one line here.
+To add a family: subclass `HubModel` (and dgm_core.generative.GenerativeModel, for a model that generates
+images) in its module, give it a `model_type`, and add one line here (a plug-in adds it with
+`register_model_type`).
 tests/test_registry.py checks that every subclass has its line and that the lines resolve.
 """
 from __future__ import annotations
@@ -26,13 +28,18 @@ WEIGHTS_NAME = "model.safetensors"
 #: model_type -> "module:Class", imported only when a checkpoint of that type is loaded.
 MODEL_TYPES: dict[str, str] = {
     "vae": "dgm_core.vae:ConvVAE",
-    "image-gan": "dgm_core.gan:ImageGAN",
+    "image-gan": "dgm_core.gan.image:ImageGAN",
     "classifier": "dgm_core.classifier:ImageClassifier",
-    "realnvp": "dgm_core.flow:RealNVP",
+    "realnvp": "dgm_core.flow.realnvp:RealNVP",
     "vae-flow-prior": "dgm_core.vae_flow_prior:FlowPriorVAE",
     "ebm": "dgm_core.ebm:EnergyNet",
     "vqvae": "dgm_core.vqvae:VQVAE",
 }
+
+
+def register_model_type(model_type: str, where: str) -> None:
+    """Add a model type from outside this file (a plug-in family): `where` is "module:Class"."""
+    MODEL_TYPES[model_type] = where
 
 
 class UnknownModelType(KeyError):

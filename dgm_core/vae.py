@@ -17,11 +17,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgm_core.generative import GenerativeModel, Interpolation, Likelihood, Quantisation
 from dgm_core.hub import HubModel
 
 LOG_2PI = math.log(2 * math.pi)
@@ -30,7 +30,7 @@ LOG_2PI = math.log(2 * math.pi)
 DECODE_BATCH = 1024
 
 
-class ConvVAE(HubModel):
+class ConvVAE(HubModel, GenerativeModel):
     """Encoder Conv2d → Conv2d → flatten → dense to (μ, log σ²);
     decoder dense → reshape → ConvTranspose2d ×2 → Conv2d output.
 
@@ -139,6 +139,35 @@ class ConvVAE(HubModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images E[x|z] for z ~ p(z)."""
         return self.decode_mean(self.prior_sample(n, generator))
+
+    # -- the generative-model protocol (dgm_core.generative)
+    def sampling_note(self) -> str:
+        return "z ~ p(z), then the decoder's mean E[x|z]"
+
+    @torch.no_grad()
+    def interpolate(self, ends: torch.Tensor, points: int, generator: torch.Generator) -> Interpolation:
+        mu, _ = encode_means(self, prepare_batch(self, ends))
+        return Interpolation(self.decode_mean(interpolate(mu[0], mu[1], points - 2)),
+                             "the encoder means μ(x) of two test digits")
+
+    @torch.no_grad()
+    def likelihood_of(self, images: torch.Tensor, generator: torch.Generator, importance: int) -> Likelihood:
+        """The IWAE bound with k = `importance` (iwae_log_likelihood), as bits/dim of the discrete images
+        the decoder models: the binarised images (Bernoulli) or the grey levels (categorical)."""
+        if self.likelihood == "gaussian":
+            return Likelihood(None, None, "none: a Gaussian decoder gives a density over continuous pixels, not a "
+                                          "probability of discrete images")
+        levels = 2 if self.likelihood == "bernoulli" else self.levels
+        nll = -iwae_log_likelihood(self, prepare_batch(self, images), importance, generator=generator)
+        decoder = ("a Bernoulli decoder over binarised pixels (threshold ½)" if levels == 2 else
+                   f"a softmax over the {levels} grey levels per pixel")
+        return Likelihood(bits_per_dim(nll, self.pixels), Quantisation(self.image_size, levels),
+                          f"the IWAE bound L_k (Burda et al., 2016), k = {importance}, of {decoder}: a lower bound on "
+                          "log P(x), so its bits/dim is an upper bound")
+
+    def sampling_modules(self) -> list[nn.Module]:
+        """The decoder, and a learned prior where there is one (dgm_core.vae_flow_prior)."""
+        return [self.decoder, *([self.prior] if isinstance(getattr(self, "prior", None), nn.Module) else [])]
 
 
 def _dense(n_in: int, n_out: int, hidden: int) -> list[nn.Module]:
@@ -508,24 +537,3 @@ def attribute_images(model: ConvVAE, x: torch.Tensor, vector: torch.Tensor, stre
 def factor_mask(factor_index: torch.Tensor, factor: int, value_index: int) -> torch.Tensor:
     """Which images have a given grid value of one factor (for attribute vectors on shapes)."""
     return factor_index[:, factor] == value_index
-
-
-#: A factor whose mutual information gap is below this is reported as largely lost by the model.
-LOST_FACTOR_GAP = 0.05
-
-
-def beta_seed_summary(reports: dict[float, list[LatentReport]], factor_names: list[str] | None) -> list[dict]:
-    """One row per β from the latent reports of its training seeds: MIG as mean and range over the
-    seeds, active units per seed, each factor's mean gap and the factors below LOST_FACTOR_GAP
-    (a higher MIG can come with factors the model no longer encodes)."""
-    rows = []
-    for beta, group in reports.items():
-        row = {"beta": beta, "seeds": len(group), "active_units": [int(r.active.sum()) for r in group]}
-        migs = [r.mig for r in group if r.mig is not None]
-        if migs and factor_names:
-            gaps = np.mean([r.mig_per_factor for r in group], axis=0)
-            row.update(mig_mean=float(np.mean(migs)), mig_min=min(migs), mig_max=max(migs),
-                       gaps=dict(zip(factor_names, gaps.tolist())),
-                       lost=[name for name, gap in zip(factor_names, gaps) if gap < LOST_FACTOR_GAP])
-        rows.append(row)
-    return rows

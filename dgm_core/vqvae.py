@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgm_core.generative import GenerativeModel, Interpolation, Likelihood
 from dgm_core.hub import HubModel
 
 
@@ -141,7 +142,7 @@ class ResBlock(nn.Module):
         return x + self.block(x)
 
 
-class VQVAE(HubModel):
+class VQVAE(HubModel, GenerativeModel):
     """Encoder → VectorQuantizer → decoder, after the paper's image model (strided convolutions and
     residual blocks). Each halving of the side is one stride-2 convolution: `downsamples` 1 turns
     digits' 8x8 into a 4x4 grid of codes, 2 turns 28x28 into 7x7. The decoder outputs pixel means
@@ -190,6 +191,41 @@ class VQVAE(HubModel):
         loss = reconstruction + q.loss
         return loss, {"reconstruction": reconstruction.detach(), "commitment": q.commitment.detach(),
                       "perplexity": q.perplexity.detach(), "loss": loss.detach()}
+
+    # -- the generative-model protocol (dgm_core.generative)
+    prior = None            # a prior over code grids, from `prepare`
+
+    def prepare(self, run: dict) -> None:
+        """A prior over code grids, fitted to the codes of the run's training images (PositionPrior)."""
+        from dgm_core.data import load_dataset
+
+        train = load_dataset(run.get("dataset", "digits"), "train", self.image_size)
+        self.prior = PositionPrior(codes(self, train.images)["indices"], self.num_codes)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        if self.prior is None:
+            raise RuntimeError("a VQ-VAE samples code grids from a prior fitted to its training codes: call "
+                               "prepare(run) with the run its history.json records")
+        return self.decode_indices(self.prior.sample(n, generator))
+
+    def sampling_note(self) -> str:
+        return "a code grid from a prior fitted by counting codes at each position (no PixelCNN), then the decoder"
+
+    @torch.no_grad()
+    def interpolate(self, ends: torch.Tensor, points: int, generator: torch.Generator) -> Interpolation:
+        z = self.encode(ends)                                       # (2, D, h, h), before quantising
+        path = torch.stack([torch.lerp(z[0], z[1], t) for t in torch.linspace(0, 1, points).tolist()])
+        return Interpolation(self.decode(self.quantizer(path).quantized),
+                             "the encoder outputs z_e(x) of two test digits, each point quantised to its nearest codes")
+
+    def likelihood_of(self, images: torch.Tensor, generator: torch.Generator, importance: int) -> Likelihood:
+        return Likelihood(None, None, "none: the decoder is deterministic and the prior counts codes, so the model "
+                                      "gives no probability to an image")
+
+    def sampling_weights(self) -> int:
+        """The decoder's weights and the codebook (a buffer when it is learned by EMA)."""
+        return sum(p.numel() for p in self.decoder.parameters()) + self.quantizer.codebook.numel()
 
 
 # --------------------------------------------------------------------------- codes of a data set

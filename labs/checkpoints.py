@@ -1,8 +1,8 @@
-"""The pages' checkpoint loader (not a page: labs/registry.py does not list it): one cached load per
+"""The pages' checkpoint loader (not a page: dgm_core.labs.LABS does not list it): the one cached load per
 checkpoint for every page, and a message in place of the figures where a checkpoint cannot be loaded."""
 import streamlit as st
 
-from dgm_core.checkpoints import CheckpointError, load_checkpoint, zip_folder
+from dgm_core.checkpoints import CheckpointError, load_checkpoint, require, zip_folder
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -10,10 +10,16 @@ def cached(name: str):
     return load_checkpoint(name)
 
 
-def load_or_say(name: str):
+def load(name: str, expected: type | None = None):
+    """The checkpoint, loaded once for every page; CheckpointError when it cannot be loaded or is not an
+    `expected` model."""
+    return require(cached(name), expected)
+
+
+def load_or_say(name: str, expected: type | None = None):
     """The checkpoint, or None after an st.error that names it and says why."""
     try:
-        return cached(name)
+        return load(name, expected)
     except CheckpointError as exc:
         st.error(f"Checkpoint {name} could not be loaded: {exc}")
         return None

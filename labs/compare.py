@@ -1,5 +1,5 @@
 """The comparison lab: every shipped digits model side by side, read from what
-`python -m benchmarks.compare` wrote (dgm_core.compare.read_results); the page measures nothing, so
+`python -m benchmarks.compare` wrote (dgm_core.labs.compare.results); the page measures nothing, so
 it answers at once, and every number on it can be regenerated with that command."""
 import pandas as pd
 import streamlit as st
@@ -7,6 +7,7 @@ import streamlit as st
 from dgm_core import compare
 from dgm_core.figures.compare import class_share_figure, fd_figure, sampling_time_figure
 from dgm_core.figures.images import image_grid_figure
+from dgm_core.labs import compare as compare_lab
 from labs.export import figure_config
 from labs.url_state import BIND, arrived, explain
 
@@ -16,7 +17,7 @@ link, link_message = arrived()
 
 @st.cache_data(show_spinner=False)
 def _results(stamp: float):
-    return compare.read_results()
+    return compare_lab.results()
 
 
 try:
@@ -36,22 +37,22 @@ table_tab, verdict_tab, samples_tab, path_tab, seeds_tab = st.tabs(
     ["Table", "Pros and cons", "Samples", "Interpolations", "Per seed"])
 
 with table_tab:
-    frame = pd.DataFrame(compare.table_rows(body))
+    frame = pd.DataFrame(compare_lab.table_rows(body))
     st.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3,
                  column_config={"model": st.column_config.TextColumn(width="medium", pinned=True)})
     st.download_button("Download the table (CSV)", frame.to_csv(index=False), "dgm-lab-comparison.csv", "text/csv",
                        key="cmp_csv")
-    st.markdown(compare.column_notes(body))
+    st.markdown(compare_lab.column_notes(body))
     st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd", config=figure_config())
     st.plotly_chart(sampling_time_figure(rows, body["timed"], body["repeats"]), key="cmp_time", config=figure_config())
 
 with verdict_tab:
-    st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.compare.pros_and_cons); "
+    st.caption("Each claim comes from a fixed rule over the measured columns (dgm_core.labs.compare.pros_and_cons); "
                "open a model below the table for the measurement behind each of its cells.")
-    st.table(pd.DataFrame(compare.verdict_rows(body)).set_index("model"))
+    st.table(pd.DataFrame(compare_lab.verdict_rows(body)).set_index("model"))
     for row in rows:
         with st.expander(f"{row['model']}: the measurements behind its pros and cons"):
-            st.table(pd.DataFrame(compare.evidence_rows(body, row["model"])).set_index(""))
+            st.table(pd.DataFrame(compare_lab.evidence_rows(body, row["model"])).set_index(""))
 
 with samples_tab:
     # One row of columns per four models: a column per model stacked its cells, and a caption that wrapped
@@ -79,7 +80,7 @@ with seeds_tab:
     names = [r["model"] for r in rows]
     chosen = st.selectbox("Model", names, key="cmp_model", bind=BIND)
     row = rows[names.index(chosen)]
-    st.dataframe(pd.DataFrame(compare.per_seed_rows(row)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(compare_lab.per_seed_rows(row)), hide_index=True, width="stretch")
     st.markdown(f"**Likelihood:** {row['likelihood']}.")
     st.plotly_chart(class_share_figure(row), key="cmp_shares", config=figure_config())
 

@@ -10,6 +10,7 @@ from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
+from dgm_core.labs import energy as energy_lab
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
@@ -27,7 +28,7 @@ live, images, jem_tab = st.tabs(["Live 2-D EBM", "Image samples", "JEM vs JEM++"
 
 # ------------------------------------------------------------------------ live training
 def settings_from_widgets() -> ebm.ToyEBMConfig | None:
-    R = ebm.LIVE_RANGES
+    R = energy_lab.LIVE_RANGES
     c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
     init = c2.radio("chains start from", ["buffer", "noise"], key="ebm_init", bind=BIND,
                     format_func=lambda v: "replay buffer (95 % reused)" if v == "buffer" else "uniform noise")
@@ -65,7 +66,7 @@ def draw_live(snapshot) -> None:
 with live:
     st.markdown("An energy E(x) defines p(x) ∝ exp(−E(x)). Contrastive divergence lowers E on the data and raises "
                 "it on the model's own samples, drawn by Langevin dynamics: x ← x − ε∇E(x) + σ ξ.")
-    live_training("ebm", settings_from_widgets(), ebm.live_session, ebm.describe_settings, draw_live,
+    live_training("ebm", settings_from_widgets(), ebm.live_session, energy_lab.describe_settings, draw_live,
                   {"ebm": "EBM"}, steps_per_refresh=50)
 
 
@@ -76,7 +77,7 @@ def _shipped(model: str) -> list[str]:
 
 
 with images:
-    grids = catalogue.buffer_against_noise(_checkpoint)
+    grids = energy_lab.buffer_against_noise(_checkpoint)
     if grids:
         st.markdown("**Chains from noise against chains from the replay buffer**, over training (sample grids the "
                     "trainer wrote; both models have the same network, data and SGLD settings).")
@@ -95,7 +96,7 @@ with images:
         cond_seed = int(number(c3, "seed", 0, 10_000, 0, key="ebm_cond_seed"))
         if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
             download_button(_checkpoint(conditional[0]), where=st)
-            report = catalogue.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)
+            report = energy_lab.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)
             left, right = st.columns(2)
             left.plotly_chart(image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
                               key="ebm_cond_grid", config=figure_config())
@@ -106,7 +107,7 @@ with images:
 # --------------------------------------------------------------------------- JEM vs JEM++
 @st.cache_data(show_spinner="Sampling every model's chains…", max_entries=2)
 def _jem_table(names: tuple[str, ...]):
-    return catalogue.jem_comparison(names, _checkpoint)
+    return energy_lab.jem_comparison(names, _checkpoint)
 
 
 with jem_tab:

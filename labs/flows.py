@@ -19,6 +19,7 @@ from dgm_core.figures.flow import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
+from dgm_core.labs import flows as flows_lab
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
@@ -37,7 +38,7 @@ live, samples_tab, ood_tab, hutchinson_tab, prior_tab = st.tabs(
 
 # ------------------------------------------------------------------------ live training
 def settings_from_widgets() -> flow.ToyFlowConfig | None:
-    R = flow.LIVE_RANGES
+    R = flows_lab.LIVE_RANGES
     c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
     couplings = int(number(c2, "coupling layers", *R["couplings"], 6, key="flow_couplings"))
     hidden = int(number(c3, "MLP width", *R["hidden"], 64, key="flow_hidden"))
@@ -77,13 +78,13 @@ with live:
     live_config = settings_from_widgets()
     st.radio("Warp shown under the panel", ["data → z (forward)", "z → data (inverse)"], horizontal=True,
              key="flow_warp_direction", bind=BIND)
-    live_training("flow", live_config, flow.live_session, flow.describe_settings, draw_live, {"realnvp": "RealNVP"},
+    live_training("flow", live_config, flow.live_session, flows_lab.describe_settings, draw_live, {"realnvp": "RealNVP"},
                   steps_per_refresh=100)
 
 
 # ------------------------------------------------------------------------- image samples
 def _flow_names() -> list[str]:
-    return list(catalogue.flow_runs())
+    return list(flows_lab.flow_runs())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -106,7 +107,7 @@ with samples_tab:
         if checkpoint is not None:
             download_button(checkpoint, where=st)
             model, history = checkpoint.model, checkpoint.history
-            images = model.sample(64, temperature, torch.Generator().manual_seed(sample_seed))
+            images = model.sample(64, torch.Generator().manual_seed(sample_seed), temperature)
             st.plotly_chart(image_grid_figure(images, 8, f"64 samples at T = {temperature:g}"), key="flow_samples", config=figure_config())
             test = history.get("test")
             if test:
@@ -116,7 +117,7 @@ with samples_tab:
                             "log-determinant counted (dequantization, logit, couplings).")
             dataset = catalogue.dataset_of(checkpoint)
             reference = _gmm_reference(dataset, model.image_size, model.levels)
-            same_data = {n: c.history for n, item in catalogue.flow_runs().items()
+            same_data = {n: c.history for n, item in flows_lab.flow_runs().items()
                          if item.dataset == dataset and (c := _load(n)) is not None}
             st.plotly_chart(bits_per_dim_curve_figure(same_data,
                                                       {"scikit-learn GaussianMixture (5 components)": reference}),
@@ -128,7 +129,7 @@ with samples_tab:
 # ------------------------------------------------------------------------ OOD detection
 @st.cache_data(show_spinner=False, max_entries=4)
 def _ood(name: str):
-    return catalogue.flow_ood_report(_checkpoint(name))
+    return flows_lab.flow_ood_report(_checkpoint(name))
 
 
 with ood_tab:
@@ -153,21 +154,21 @@ with ood_tab:
                        f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training "
                        f"entropy); 0.5 is chance, below 0.5 the score ranks the OOD images as *more* typical than the "
                        f"{report.in_name} test images.")
-            for finding in flow.ood_findings(report):
+            for finding in flows_lab.ood_findings(report):
                 st.warning(finding)
 
 
 # ------------------------------------------------------------------ Hutchinson playground
 @st.cache_data(show_spinner="Estimating…", max_entries=32)
 def _study(dim: int, lipschitz: float, draws: int, p_stop: float, seed: int):
-    return flow.hutchinson_study(dim, lipschitz, flow.HUTCHINSON_TERMS, flow.HUTCHINSON_PROBES, draws, p_stop, seed)
+    return flow.hutchinson_study(dim, lipschitz, flows_lab.HUTCHINSON_TERMS, flows_lab.HUTCHINSON_PROBES, draws, p_stop, seed)
 
 
 with hutchinson_tab:
     st.markdown("A residual block x + g(x) with Lip(g) ≤ c < 1 has log det(I + J) = Σₖ (−1)ᵏ⁺¹ tr(Jᵏ)/k. "
                 "Residual flows estimate each trace with Hutchinson's vᵀJᵏv (E[vvᵀ] = I) and either truncate at n "
                 "terms (biased) or draw the number of terms at random and reweight (Russian roulette, unbiased).")
-    R = flow.HUTCHINSON_RANGES
+    R = flows_lab.HUTCHINSON_RANGES
     c1, c2, c3, c4, c5 = st.columns(5)
     dim = int(number(c1, "dimension d", *R["dim"], 8, key="hutch_dim"))
     lipschitz = number(c2, "Lipschitz bound c", *R["lipschitz"], 0.9, 0.05, format="%.2f", key="hutch_lip")
@@ -178,10 +179,10 @@ with hutchinson_tab:
     study = _study(dim, float(lipschitz), draws, float(p_stop), hutch_seed)
     st.markdown(f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
                 f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f})")
-    note = flow.roulette_variance_note(study, float(p_stop))
+    note = flows_lab.roulette_variance_note(study, float(p_stop))
     (st.warning if "infinite" in note else st.caption)(note)
     st.plotly_chart(hutchinson_figure(study), key="hutch_figure", config=figure_config())
-    st.dataframe(pd.DataFrame(flow.hutchinson_table(study)), hide_index=True)
+    st.dataframe(pd.DataFrame(flows_lab.hutchinson_table(study)), hide_index=True)
     st.caption("bias: the exact bias of each estimator (the truncated series' from the exact traces; the roulette's is "
                "0 by construction); variance, mean and standard error: over the estimates drawn.")
 
@@ -197,7 +198,7 @@ def _projection(name: str):
 
 
 with prior_tab:
-    groups = catalogue.flow_prior_groups()
+    groups = flows_lab.flow_prior_groups()
     if not groups or not all(groups.values()):
         st.info("The prior comparison needs the shipped `vae-flow-prior-digits` and `vae-digits-beta1` checkpoints.")
     else:

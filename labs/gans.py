@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from dgm_core import catalogue, gan
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.checkpoints import CheckpointError
 from dgm_core.data import toy_modes
 from dgm_core.features import CLASSIFIER, classifier_features
 from dgm_core.figures.gan import (
@@ -26,7 +26,8 @@ from dgm_core.figures.gan import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
-from labs.checkpoints import download_button
+from dgm_core.labs import gans as gans_lab
+from labs.checkpoints import download_button, load
 from labs.export import figure_config
 from labs.inputs import number
 from labs.lesson import lesson_mode
@@ -41,11 +42,11 @@ live, theory, images, conditional = st.tabs(["Live 2-D training", "Theory", "Sam
 
 # ------------------------------------------------------------------------ live training
 def settings_from_widgets() -> dict[str, gan.ToyGANConfig] | None:
-    R = gan.LIVE_RANGES
+    R = gans_lab.LIVE_RANGES
     c1, c2, c3, c4 = st.columns(4)
     n_critic = int(number(c2, "n_critic (WGANs)", *R["n_critic"], 5, key="gan_n_critic"))
-    clip = number(c3, "clip c (WGAN)", *R["clip"], gan.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip",
-                           help=f"The weights of the WGAN critic are clipped to [−c, c]. {gan.CLIP_LESSON}")
+    clip = number(c3, "clip c (WGAN)", *R["clip"], gans_lab.DEFAULT_CLIP, 0.005, format="%.3f", key="gan_clip",
+                           help=f"The weights of the WGAN critic are clipped to [−c, c]. {gans_lab.CLIP_LESSON}")
     gp_lambda = number(c4, "λ (WGAN-GP)", *R["gp_lambda"], 0.1, 0.05, format="%.3f", key="gan_lambda")
     c5, c6, c7 = st.columns([1, 1, 2])
     generator_loss = c5.radio("GAN generator loss", ["non-saturating", "saturating"], key="gan_g_loss", bind=BIND)
@@ -97,7 +98,7 @@ with live:
     except ValueError as exc:
         st.error(f"These settings cannot be used: {exc}")
         st.stop()
-    live_training("gan", configs, gan.side_by_side, gan.describe_settings, draw_live, TITLES)
+    live_training("gan", configs, gan.side_by_side, gans_lab.describe_settings, draw_live, TITLES)
 
 # ------------------------------------------------------------------------------- theory
 with theory:
@@ -122,9 +123,8 @@ with theory:
 
 
 # ------------------------------------------------------------------ trained checkpoints
-@st.cache_resource(show_spinner=False)
 def image_gan(name: str):
-    return load_checkpoint(name, expected=gan.ImageGAN)
+    return load(name, gan.ImageGAN)            # the pages' one checkpoint cache (labs/checkpoints.py)
 
 
 @st.cache_resource(show_spinner=False)
@@ -147,7 +147,7 @@ def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
 
 
 with images:
-    runs, problems = catalogue.load_image_gan_runs(image_gan)
+    runs, problems = gans_lab.load_image_gan_runs(image_gan)
     for problem in problems:
         st.warning(problem)
     if not runs:
@@ -156,7 +156,7 @@ with images:
                  "(and wgan, wgan-gp with --epochs 300, for the same 1,380 generator updates).")
     else:
         judge, floor, (alive, features) = judge_with_floor()
-        rows = gan.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
+        rows = gans_lab.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
         updates = rows[0]["generator_updates"]
         st.markdown(
             f"Trained on `digits` (28x28) by `python -m training.run` until every model had made the **same number "

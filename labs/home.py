@@ -1,7 +1,7 @@
 """The home page: what DGM Lab is, and a link to each lab that exists."""
 import streamlit as st
 
-from labs.registry import LABS
+from dgm_core.labs import LABS
 
 st.title("🧪 DGM Lab")
 st.markdown(
@@ -11,5 +11,5 @@ st.markdown(
 )
 for lab in LABS:
     with st.container(border=True):
-        st.page_link(lab.path, label=lab.title, icon=lab.icon)
+        st.page_link(lab.page, label=lab.title, icon=lab.icon)
         st.caption(lab.summary)

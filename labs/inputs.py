@@ -1,4 +1,4 @@
-"""Number boxes that say what they do with what is typed (not a page: labs/registry.py does not list it).
+"""Number boxes that say what they do with what is typed (not a page: dgm_core.labs.LABS does not list it).
 
 Streamlit's own number box, given a range, refuses a value outside it with only a red "!" and leaves
 the old value in force without a word, and an emptied box snaps back to its default and recomputes (a

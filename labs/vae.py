@@ -8,7 +8,7 @@ import torch
 
 from dgm_core import catalogue, vae
 from dgm_core.catalogue import TEST_IMAGES, dataset_of
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.checkpoints import CheckpointError
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vae import (
     kl_per_dim_figure,
@@ -16,7 +16,8 @@ from dgm_core.figures.vae import (
     nll_figure,
     training_curves_figure,
 )
-from labs.checkpoints import download_button
+from dgm_core.labs import vae as vae_lab
+from labs.checkpoints import download_button, load
 from labs.export import figure_config
 from labs.inputs import number
 from labs.lesson import lesson_mode
@@ -33,9 +34,8 @@ link, link_message = arrived()
 lesson_mode("vae")
 
 
-@st.cache_resource(show_spinner=False)
 def vae_checkpoint(name: str):
-    return load_checkpoint(name, expected=vae.ConvVAE)
+    return load(name, vae.ConvVAE)             # the pages' one checkpoint cache (labs/checkpoints.py)
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,7 +45,7 @@ def test_set(dataset: str, image_size: int):
 
 @st.cache_resource(show_spinner=False)
 def report(name: str):
-    return catalogue.vae_report(vae_checkpoint(name))
+    return vae_lab.vae_report(vae_checkpoint(name))
 
 
 @st.cache_data(show_spinner=False)
@@ -53,7 +53,7 @@ def shipped_vaes() -> dict[str, dict]:
     """name -> {dataset, beta, schedule, seed} for every shipped VAE checkpoint."""
     return {name: {"dataset": item.dataset, "beta": item.run.get("beta", 1.0), "seed": item.seed,
                    "schedule": item.run.get("beta_schedule", "constant")}
-            for name, item in catalogue.vae_runs().items()}
+            for name, item in catalogue.runs("vae").items()}
 
 
 def label(name: str) -> str:
@@ -236,8 +236,8 @@ with tabs[4]:
                 "for fewer, more independent latent factors.")
     if not names:
         st.info(f"No shipped VAE checkpoints were trained on {dataset}, so there is nothing to compare with.")
-    groups = catalogue.vae_seed_groups(dataset)
-    first_seeds = [group[0] for group in groups.values() if group[0] in names]
+    comparison = vae_lab.beta_comparison(dataset, vae_checkpoint, report)     # the Space's tab shows the same
+    first_seeds = [n for n in comparison["first_seeds"] if n in names]
     columns = st.columns(len(first_seeds)) if first_seeds else []
     for column, other_name in zip(columns, first_seeds):
         other_ck, other_report = vae_checkpoint(other_name), report(other_name)
@@ -258,27 +258,18 @@ with tabs[4]:
                        + (f", MIG {other_report.mig:.3f}" if other_report.mig is not None else ""))
     st.plotly_chart(kl_per_dim_figure({label(n): report(n).kl_per_dim.tolist() for n in first_seeds}),
                     key="vae_cmp_kl", config=figure_config())
-    if names and all(report(n).mig is not None for n in names):
+    st.markdown(f"**Every checkpoint, every training seed.** {comparison['note']}")
+    st.dataframe(pd.DataFrame(comparison["checkpoints"]), hide_index=True, key="vae_cmp_checkpoints")
+    if comparison["summary"]:
+        factors = comparison["factor_names"]
         st.markdown("**Disentanglement: mutual information gap** (Chen et al., 2018) against the known factors "
                     f"of {TEST_IMAGES} test images")
-        st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in first_seeds}, data.factor_names),
+        st.plotly_chart(mig_figure({label(n): report(n).mig_per_factor for n in first_seeds}, factors),
                         key="vae_cmp_mig", config=figure_config())
-        summary = vae.beta_seed_summary({beta: [report(n) for n in group] for beta, group in groups.items()},
-                                        data.factor_names)
-        seeds = min(row["seeds"] for row in summary)
-        st.markdown("**Over every training seed**: a finding about β rests on all of them, with their spread."
-                    if seeds > 1 else "**Only one training seed per β ships here**: no spread can be shown, so "
-                    "no difference below should be read as a finding.")
-        st.dataframe(pd.DataFrame([{
-            "β": f"{row['beta']:g}", "training seeds": row["seeds"],
-            "MIG (mean)": round(row["mig_mean"], 3), "MIG range": f"{row['mig_min']:.3f}–{row['mig_max']:.3f}",
-            "active units per seed": ", ".join(map(str, row["active_units"])),
-            **{f"gap: {name}": round(gap, 3) for name, gap in row["gaps"].items()},
-            f"factors with gap < {vae.LOST_FACTOR_GAP:g}": ", ".join(row["lost"]) or "none"} for row in summary]),
-            hide_index=True, key="vae_cmp_seeds")
-        st.caption(f"{len(data.factor_names)} factors ({', '.join(data.factor_names)}). A larger mean MIG at higher β "
-                   "is a real difference only if the ranges do not overlap; and a model with fewer active units than "
-                   "factors cannot encode them all, so check which gaps fall to almost zero.")
+        st.dataframe(pd.DataFrame(comparison["summary"]), hide_index=True, key="vae_cmp_seeds")
+        st.caption(f"{len(factors)} factors ({', '.join(factors)}). A larger mean MIG at higher β is a real difference "
+                   "only if the ranges do not overlap; and a model with fewer active units than factors cannot encode "
+                   "them all, so check which gaps fall to almost zero.")
     else:
         st.info("MIG needs the true generative factors, which only the `shapes` dataset has.")
     st.markdown("**Training curves** from the checkpoints' histories")

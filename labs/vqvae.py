@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dgm_core import catalogue, clustering
+from dgm_core import clustering
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vqvae import (
     code_maps_figure,
@@ -19,6 +19,7 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
+from dgm_core.labs import vqvae as vqvae_lab
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
 from labs.checkpoints import load_or_say as _load
@@ -31,7 +32,7 @@ st.title("🧩 VQ-VAE and its codes")
 clustering.prepare_umap()     # its first map compiles for seconds: start now, in the background
 link, link_message = arrived()
 lesson_mode("vqvae")
-runs = catalogue.vqvae_runs()
+runs = vqvae_lab.vqvae_runs()
 if not runs:
     st.info("No VQ-VAE checkpoint is shipped here: train one with `python -m training.run vqvae`.")
     st.stop()
@@ -49,22 +50,22 @@ download_button(checkpoint)
 
 @st.cache_data(show_spinner="Encoding the digits…", max_entries=4)
 def _codes(name: str, split: str):
-    return catalogue.vqvae_codes(_checkpoint(name), split)
+    return vqvae_lab.vqvae_codes(_checkpoint(name), split)
 
 
 @st.cache_data(show_spinner="Clustering the codes with k-means…", max_entries=16)
 def _clusters(name: str, representation: str, k: int, seed: int):
-    return catalogue.cluster_report(_codes(name, "test"), representation, k, seed)
+    return vqvae_lab.cluster_report(_codes(name, "test"), representation, k, seed)
 
 
 @st.cache_data(show_spinner="Computing the map (t-SNE or UMAP; up to a minute the first time)…", max_entries=16)
 def _map(name: str, representation: str, method: str, parameter: float, seed: int):
-    return catalogue.code_map(_codes(name, "test"), representation, method, parameter, seed)
+    return vqvae_lab.code_map(_codes(name, "test"), representation, method, parameter, seed)
 
 
 @st.cache_data(show_spinner="Training both classifiers…", max_entries=8)
 def _pseudo(name: str, representation: str, k: int, seed: int):
-    return catalogue.pseudo_label_report(_codes(name, "train"), _codes(name, "test"), representation, k, seed)
+    return vqvae_lab.pseudo_label_report(_codes(name, "train"), _codes(name, "test"), representation, k, seed)
 
 
 test = _codes(name, "test")
@@ -89,7 +90,7 @@ with codes_tab:
 
 # ------------------------------------------------------------------------ codebook health
 with health_tab:
-    comparison = catalogue.codebook_comparison(_checkpoint)
+    comparison = vqvae_lab.codebook_comparison(_checkpoint)
     st.dataframe(pd.DataFrame(comparison["rows"]), hide_index=True)
     left, right = st.columns(2)
     left.plotly_chart(health_over_training_figure(comparison["curves"], "test_perplexity",
@@ -105,8 +106,8 @@ with health_tab:
 # ------------------------------------------------------------------------------ clustering
 with cluster_tab:
     c1, c2, c3 = st.columns(3)
-    representation = c1.radio("cluster on", list(catalogue.REPRESENTATIONS), key="vq_repr", bind=BIND,
-                              format_func=catalogue.REPRESENTATIONS.get)
+    representation = c1.radio("cluster on", list(vqvae_lab.REPRESENTATIONS), key="vq_repr", bind=BIND,
+                              format_func=vqvae_lab.REPRESENTATIONS.get)
     k = int(number(c2, "clusters k", 2, 30, 10, key="vq_k"))
     seed = int(number(c3, "k-means seed", 0, 10_000, 0, key="vq_seed"))
     report = _clusters(name, representation, k, seed)
@@ -143,7 +144,7 @@ with map_tab:
     colour_by = c3.radio("colour by", ["label", "cluster"], key="vq_colour", bind=BIND)
     map_seed = int(number(c4, "map seed", 0, 10_000, 0, key="vq_map_seed"))
     map_repr = st.session_state.get("vq_repr", "latent")
-    st.caption(f"Drawn from each digit's {catalogue.REPRESENTATIONS[map_repr]}, as chosen in **Clustering the codes** "
+    st.caption(f"Drawn from each digit's {vqvae_lab.REPRESENTATIONS[map_repr]}, as chosen in **Clustering the codes** "
                "(where k and the seed of the cluster colours are set too).")
     if method == "umap" and not clustering.umap_ready():
         _wait_for_umap()
@@ -151,17 +152,17 @@ with map_tab:
     groups = test["labels"] if colour_by == "label" else _clusters(name, map_repr, k, seed)["clusters"]
     st.plotly_chart(embedding_figure(points, groups, colour_by, test["images"],
                                      f"{'t-SNE' if method == 'tsne' else 'UMAP'} of the {len(points)} test digits' "
-                                     f"{catalogue.REPRESENTATIONS[map_repr]}; hover a point to see its digit"),
+                                     f"{vqvae_lab.REPRESENTATIONS[map_repr]}; hover a point to see its digit"),
                     key="vq_map", config=figure_config())
     st.warning(clustering.MAP_CAVEATS)
 
 # ---------------------------------------------------------------------- true vs pseudo-labels
 with pseudo_tab:
-    st.markdown(f"Two logistic regressions on the codes ({catalogue.REPRESENTATIONS[representation]}): one trained "
+    st.markdown(f"Two logistic regressions on the codes ({vqvae_lab.REPRESENTATIONS[representation]}): one trained "
                 f"with the true labels, one with k-means pseudo-labels (k = {k}, each cluster named by its matched "
                 "label on the training set). Both are scored on the test set's true labels.")
     study = _pseudo(name, representation, k, seed)
-    st.dataframe(pd.DataFrame(catalogue.pseudo_label_rows(study, k)), hide_index=True,
+    st.dataframe(pd.DataFrame(vqvae_lab.pseudo_label_rows(study, k)), hide_index=True,
                  column_config={"test accuracy (%)": st.column_config.NumberColumn(format="%.1f")})
     st.caption(f"{100 * study['pseudo-labels right (train)']:.1f} % of the training pseudo-labels are the true label. "
                "The second classifier learns from those, so its test accuracy lands near that share, not near the "

@@ -13,29 +13,20 @@ from pathlib import Path
 # A Space runs this file as a script from the repository root; make dgm_core importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import importlib  # noqa: E402
+
 import gradio as gr  # noqa: E402
 
-from space.bayesian_networks import bayesian_network_tab  # noqa: E402
-from space.compare import compare_tab  # noqa: E402
-from space.energy import energy_tab  # noqa: E402
-from space.flows import flows_tab  # noqa: E402
-from space.gans import gans_tab  # noqa: E402
+from dgm_core.labs import LABS  # noqa: E402
 from space.gradio_cache import use_atomic_cache_writes  # noqa: E402
 from space.inputs import draw_defaults  # noqa: E402
-from space.vae import vae_tab  # noqa: E402
-from space.vqvae import vqvae_tab  # noqa: E402
 
-#: The Space's tabs in teaching order, as labs/registry.py lists the pages: to add a lab, write its
-#: space/<lab>.py with a function that builds the tab, and add one line here.
-TABS = [
-    ("Bayesian networks", bayesian_network_tab),
-    ("VAE", vae_tab),
-    ("GANs", gans_tab),
-    ("Normalizing flows", flows_tab),
-    ("Energy-based models", energy_tab),
-    ("VQ-VAE and its codes", vqvae_tab),
-    ("Every model compared", compare_tab),
-]
+
+def tab_builder(lab):
+    """The function that builds a lab's tab, from its record's "module:function" (dgm_core.labs.LABS)."""
+    module, _, function = lab.space_tab.partition(":")
+    return getattr(importlib.import_module(module), function)
+
 
 # The queue, set for a class sharing the Space's 2 CPU cores (tests/test_load.py drives it with 20 clients).
 # - Each event listener has its own queue and runs at most QUEUE_CONCURRENCY requests at once: one per core,
@@ -54,9 +45,9 @@ def build_demo(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     use_atomic_cache_writes()    # two students given the same picture at once both get it (space/gradio_cache.py)
     with gr.Blocks(title="DGM Lab") as demo:
         gr.Markdown("# 🧪 DGM Lab\nAn interactive laboratory for deep generative models, built for teaching.")
-        for title, build_tab in TABS:
-            with gr.Tab(title):
-                build_tab()
+        for lab in LABS:                 # one record per lab, in teaching order: dgm_core.labs
+            with gr.Tab(lab.title):
+                tab_builder(lab)()
     for problem in draw_defaults(demo):
         log.warning("a figure of the Space opens empty: %s", problem)
     return demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=queue_size)

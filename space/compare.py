@@ -11,6 +11,7 @@ import pandas as pd
 from dgm_core import compare
 from dgm_core.figures.compare import class_share_figure, fd_figure, sampling_time_figure
 from dgm_core.figures.images import image_grid_figure
+from dgm_core.labs import compare as compare_lab
 from space.inputs import keeps_figures
 
 
@@ -22,7 +23,7 @@ def _model_figures(body: dict, model: str):
         raise gr.Error(f"model: choose one of {', '.join(names)}.")
     row = body["rows"][names.index(model)]
     grid = image_grid_figure(row["grid"], 4, title=f"{model}: {row['how_sampled']}", height=320)
-    seeds, shares = pd.DataFrame(compare.per_seed_rows(row)), class_share_figure(row)
+    seeds, shares = pd.DataFrame(compare_lab.per_seed_rows(row)), class_share_figure(row)
     if row["interpolation"] is None:
         note = ("No latent space: an energy model draws its samples by running Markov chains on its energy; there is "
                 "no code to move along.")
@@ -36,13 +37,13 @@ def _csv(body: dict) -> str:
     """The table as a CSV file for the download button."""
     folder = Path(tempfile.mkdtemp(prefix="dgm-lab-"))
     path = folder / "dgm-lab-comparison.csv"
-    pd.DataFrame(compare.table_rows(body)).to_csv(path, index=False)
+    pd.DataFrame(compare_lab.table_rows(body)).to_csv(path, index=False)
     return str(path)
 
 
 def compare_tab() -> None:
     try:
-        body = compare.read_results()
+        body = compare_lab.results()
     except compare.ResultsMissing as exc:
         gr.Markdown(str(exc))
         return
@@ -51,17 +52,17 @@ def compare_tab() -> None:
                 f"({body.get('written', 'date not recorded')}), with the lab's own code; nothing is measured while "
                 "you wait.")
     with gr.Tab("Table"):
-        gr.Dataframe(pd.DataFrame(compare.table_rows(body)), label="every model", wrap=False)
+        gr.Dataframe(pd.DataFrame(compare_lab.table_rows(body)), label="every model", wrap=False)
         gr.DownloadButton("Download the table (CSV)", value=_csv(body))
-        gr.Markdown(compare.column_notes(body))
+        gr.Markdown(compare_lab.column_notes(body))
         gr.Plot(fd_figure(rows, body["floor"]), show_label=False)
         gr.Plot(sampling_time_figure(rows, body["timed"], body["repeats"]), show_label=False)
     with gr.Tab("Pros and cons"):
-        gr.Dataframe(pd.DataFrame(compare.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True,
+        gr.Dataframe(pd.DataFrame(compare_lab.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True,
                      column_widths=["16%", "42%", "42%"])
         chosen = gr.Dropdown(names, value=names[0], label="the measurements behind a model's pros and cons")
-        evidence = gr.Dataframe(pd.DataFrame(compare.evidence_rows(body, names[0])), wrap=True, show_label=False)
-        chosen.change(lambda m: pd.DataFrame(compare.evidence_rows(body, m)) if m in names else gr.skip(),
+        evidence = gr.Dataframe(pd.DataFrame(compare_lab.evidence_rows(body, names[0])), wrap=True, show_label=False)
+        chosen.change(lambda m: pd.DataFrame(compare_lab.evidence_rows(body, m)) if m in names else gr.skip(),
                       chosen, evidence)
     with gr.Tab("Samples and interpolations"):
         model = gr.Dropdown(names, value=names[0], label="model")

@@ -11,6 +11,7 @@ from dgm_core.figures.ebm import chain_energy_figure, training_energies_figure
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
+from dgm_core.labs import energy as energy_lab
 from space import live
 from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
@@ -23,7 +24,7 @@ def _shipped(model: str) -> list[str]:
 
 # ------------------------------------------------------------------------ live training
 def _config(data, init, steps, step_size, sigma_start, sigma_end, hidden, lr, alpha, seed) -> ebm.ToyEBMConfig:
-    r = ebm.LIVE_RANGES
+    r = energy_lab.LIVE_RANGES
     if init not in ebm.INITS:
         raise gr.Error(f"chains start from: choose one of {', '.join(ebm.INITS)}.")
     try:
@@ -46,7 +47,7 @@ def _draw(snapshot, until: int):
 
 
 def _run(data, config) -> live.SpaceRun:
-    return live.SpaceRun(ebm.live_session(config), ebm.describe_settings(config) + live.data_caption(data), _draw)
+    return live.SpaceRun(ebm.live_session(config), energy_lab.describe_settings(config) + live.data_caption(data), _draw)
 
 
 @readable_errors
@@ -78,14 +79,14 @@ def conditional_samples(digit, sgld_steps, seed):
     if not names:
         raise gr.Error("No class-conditional checkpoint (ebm-cond-digits) is shipped here.")
     digit, sgld_steps, seed = whole(digit, "class", 0, 9), whole(sgld_steps, "SGLD steps", 1, 200), whole(seed, "seed", 0, 10_000)
-    report = catalogue.conditional_samples(names[0], _loaded, digit, sgld_steps, seed)
+    report = energy_lab.conditional_samples(names[0], _loaded, digit, sgld_steps, seed)
     return (image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
             chain_energy_figure({f"E(x, {digit})": report["energy_curve"]}), report["note"])
 
 
 @lru_cache(maxsize=2)
 def _jem(names: tuple[str, ...]):
-    return catalogue.jem_comparison(names, _loaded)
+    return energy_lab.jem_comparison(names, _loaded)
 
 
 @readable_errors
@@ -110,7 +111,7 @@ def _enlarged(png, factor: int = 4):
 def energy_tab() -> None:
     gr.Markdown("An energy E(x) defines p(x) ∝ exp(−E(x)); contrastive divergence lowers it on data and raises it "
                 "on Langevin samples, x ← x − ε∇E(x) + σ ξ.")
-    R = ebm.LIVE_RANGES
+    R = energy_lab.LIVE_RANGES
     with gr.Tab("Live 2-D EBM"):
         with gr.Row():
             with gr.Column(scale=2):
@@ -140,7 +141,7 @@ def energy_tab() -> None:
         live.wire("ebm", controls, live_training, [dataset, steps, per_refresh, init, sgld_steps, step_size,
                                                     sigma_start, sigma_end, hidden, lr, alpha, seed, points_file, drawing],
                   steps, per_refresh, [panel, energies, status], status_at=2)
-    grids = catalogue.buffer_against_noise(_loaded)
+    grids = energy_lab.buffer_against_noise(_loaded)
     if grids:
         with gr.Tab("Buffer vs noise"):
             gr.Markdown("Chains from the replay buffer against chains from uniform noise, over training (sample grids "

@@ -19,6 +19,7 @@ from dgm_core.figures.flow import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
+from dgm_core.labs import flows as flows_lab
 from space import live
 from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
@@ -28,7 +29,7 @@ SCORES = ["bits/dim", "complexity S(x)"]
 
 
 def _flow_names() -> list[str]:
-    return list(catalogue.flow_runs())
+    return list(flows_lab.flow_runs())
 
 
 def _choice(value, choices: list[str], name: str) -> str:
@@ -39,7 +40,7 @@ def _choice(value, choices: list[str], name: str) -> str:
 
 # ------------------------------------------------------------------------ live training
 def _config(data, couplings, hidden, lr, seed) -> flow.ToyFlowConfig:
-    r = flow.LIVE_RANGES
+    r = flows_lab.LIVE_RANGES
     return flow.ToyFlowConfig(dataset=data, couplings=whole(couplings, "coupling layers", *r["couplings"]),
                               hidden=whole(hidden, "MLP width", *r["hidden"]), lr=real(lr, "learning rate", *r["lr"]),
                               seed=whole(seed, "seed", *r["seed"]))
@@ -58,7 +59,7 @@ def _drawer(direction: str):
 
 
 def _run(data, config, direction: str) -> live.SpaceRun:
-    return live.SpaceRun(flow.live_session(config), flow.describe_settings(config) + live.data_caption(data),
+    return live.SpaceRun(flow.live_session(config), flows_lab.describe_settings(config) + live.data_caption(data),
                          _drawer(direction))
 
 
@@ -93,7 +94,7 @@ def _gmm_reference(dataset: str, size: int, levels: int) -> float:
 
 def _same_data_histories(dataset: str) -> dict[str, dict]:
     """The bits/dim curves of every shipped flow on `dataset` (uniform and variational dequantization)."""
-    return {n: _loaded(n).history for n, item in catalogue.flow_runs().items() if item.dataset == dataset}
+    return {n: _loaded(n).history for n, item in flows_lab.flow_runs().items() if item.dataset == dataset}
 
 
 @readable_errors
@@ -102,7 +103,7 @@ def samples(name, temperature, seed):
     temperature, seed = real(temperature, "temperature", 0.1, 1.5), whole(seed, "seed", 0, 10_000)
     checkpoint = _loaded(name)
     model, history = checkpoint.model, checkpoint.history
-    grid = image_grid_figure(model.sample(64, temperature, torch.Generator().manual_seed(seed)), 8,
+    grid = image_grid_figure(model.sample(64, torch.Generator().manual_seed(seed), temperature), 8,
                              f"64 samples at T = {temperature:g}")
     test = history.get("test")
     text = (f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** (standard error) on "
@@ -117,7 +118,7 @@ def samples(name, temperature, seed):
 # ------------------------------------------------------------------------ OOD detection
 @lru_cache(maxsize=4)
 def _ood(name: str):
-    return catalogue.flow_ood_report(_loaded(name))
+    return flows_lab.flow_ood_report(_loaded(name))
 
 
 @readable_errors
@@ -134,26 +135,26 @@ def ood(name, score):
             f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training entropy); "
             f"0.5 is chance, below 0.5 the score ranks the OOD images as more typical than the {report.in_name} test "
             "images.")
-    note += "".join(f"\n\n**{finding}**" for finding in flow.ood_findings(report))
+    note += "".join(f"\n\n**{finding}**" for finding in flows_lab.ood_findings(report))
     return ood_histogram_figure(values, report.in_name, x_title), table, note
 
 
 # ------------------------------------------------------------------ Hutchinson playground
 @lru_cache(maxsize=64)
 def _study(dim: int, lipschitz: float, draws: int, p_stop: float, seed: int):
-    return flow.hutchinson_study(dim, lipschitz, flow.HUTCHINSON_TERMS, flow.HUTCHINSON_PROBES, draws, p_stop, seed)
+    return flow.hutchinson_study(dim, lipschitz, flows_lab.HUTCHINSON_TERMS, flows_lab.HUTCHINSON_PROBES, draws, p_stop, seed)
 
 
 @readable_errors
 def hutchinson(dim, lipschitz, draws, p_stop, seed):
-    R = flow.HUTCHINSON_RANGES
+    R = flows_lab.HUTCHINSON_RANGES
     dim, lipschitz = whole(dim, "dimension d", *R["dim"]), real(lipschitz, "Lipschitz bound c", *R["lipschitz"])
     draws = whole(draws, "estimates per setting", *R["draws"])
     p_stop = real(p_stop, "roulette stop probability p", *R["p_stop"])
     study = _study(dim, lipschitz, draws, p_stop, whole(seed, "seed", *R["seed"]))
     text = (f"exact log det(I + J) = **{study.exact:.4f}** nats (autograd Jacobian) · ‖J‖₂ at x = "
-            f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f}) · {flow.roulette_variance_note(study, p_stop)}")
-    return text, hutchinson_figure(study), pd.DataFrame(flow.hutchinson_table(study)).round(4)
+            f"{study.jacobian_norm:.3f} (bound c = {lipschitz:.2f}) · {flows_lab.roulette_variance_note(study, p_stop)}")
+    return text, hutchinson_figure(study), pd.DataFrame(flows_lab.hutchinson_table(study)).round(4)
 
 
 # ------------------------------------------------------------------- the flow prior VAE
@@ -161,7 +162,7 @@ def hutchinson(dim, lipschitz, draws, p_stop, seed):
 def prior_comparison():
     from dgm_core.vae_flow_prior import prior_projection
 
-    groups = catalogue.flow_prior_groups()
+    groups = flows_lab.flow_prior_groups()
     if not groups or not all(groups.values()):
         raise gr.Error("The prior comparison needs the shipped vae-flow-prior-digits and vae-digits-beta1 checkpoints.")
     rows, projections, grids = [], {}, []
@@ -184,7 +185,7 @@ def prior_comparison():
 def flows_tab() -> None:
     gr.Markdown("RealNVP: invertible coupling layers, exact likelihood, and what that likelihood can and cannot tell.")
     with gr.Tab("Live 2-D flow"):
-        r = flow.LIVE_RANGES
+        r = flows_lab.LIVE_RANGES
         with gr.Row():
             with gr.Column(scale=2):
                 dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
@@ -227,7 +228,7 @@ def flows_tab() -> None:
         score_button.click(keeps_figures(outputs=3, message_at=2)(ood), [ood_name, score], [histogram, table, note],
                            api_name="flow_ood")
     with gr.Tab("Hutchinson estimator"):
-        R = flow.HUTCHINSON_RANGES
+        R = flows_lab.HUTCHINSON_RANGES
         with gr.Row():
             dim = gr.Number(8, precision=0, label=f"dimension d ({R['dim'][0]}–{R['dim'][1]})")
             lipschitz = gr.Number(0.9, label="Lipschitz bound c (0.05–0.99)")

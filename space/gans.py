@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dgm_core import catalogue, gan
-from dgm_core.checkpoints import CheckpointError, load_checkpoint
+from dgm_core.checkpoints import CheckpointError
 from dgm_core.features import CLASSIFIER
 from dgm_core.figures.gan import (
     FID_AXES,
@@ -23,15 +23,16 @@ from dgm_core.figures.gan import (
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
+from dgm_core.labs import gans as gans_lab
 from space import live
-from space.inputs import keeps_figures, readable_errors, real, says_why, whole
+from space.inputs import checkpoint_of, keeps_figures, readable_errors, real, says_why, whole
 
 
 def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
-    """The three models' settings, each box checked against the page's range (gan.LIVE_RANGES)."""
+    """The three models' settings, each box checked against the page's range (gans_lab.LIVE_RANGES)."""
     if generator_loss not in ("non-saturating", "saturating"):
         raise gr.Error("GAN generator loss: choose 'non-saturating' or 'saturating'.")
-    r = gan.LIVE_RANGES
+    r = gans_lab.LIVE_RANGES
     settings = dict(dataset=data, clip=real(clip, "clip c (WGAN)", *r["clip"]),
                     gp_lambda=real(gp_lambda, "λ (WGAN-GP)", *r["gp_lambda"]), generator_loss=generator_loss,
                     seed=whole(seed, "seed", *r["seed"]))
@@ -54,7 +55,7 @@ def _draw(snapshot, until: int):
 
 
 def _run(data, configs) -> live.SpaceRun:
-    return live.SpaceRun(gan.side_by_side(configs), gan.describe_settings(configs) + live.data_caption(data), _draw)
+    return live.SpaceRun(gan.side_by_side(configs), gans_lab.describe_settings(configs) + live.data_caption(data), _draw)
 
 
 @readable_errors
@@ -100,9 +101,8 @@ def _theory(theta: float, sigma: float):
 EPOCH_SLIDER_MAX = 300
 
 
-@lru_cache(maxsize=16)
 def _checkpoint(name: str):
-    return load_checkpoint(name, expected=gan.ImageGAN)
+    return checkpoint_of(name, gan.ImageGAN)   # the Space's one checkpoint cache (space/inputs.py)
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +111,7 @@ def _judge_with_floor():
 
 
 def _runs() -> dict[str, list]:
-    return catalogue.load_image_gan_runs(_checkpoint)[0]
+    return gans_lab.load_image_gan_runs(_checkpoint)[0]
 
 
 @readable_errors
@@ -126,7 +126,7 @@ def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_upd
     checkpoint = runs[kind][0]
     snaps = checkpoint.snapshots
     epochs = [int(p.stem.split("-")[1]) for p in snaps]
-    epoch, seed = real(epoch, "epoch", 1, EPOCH_SLIDER_MAX), whole(seed, "seed", *gan.LIVE_RANGES["seed"])
+    epoch, seed = real(epoch, "epoch", 1, EPOCH_SLIDER_MAX), whole(seed, "seed", *gans_lab.LIVE_RANGES["seed"])
     chosen = snaps[int(np.argmin([abs(e - epoch) for e in epochs]))]
     updates = next((e.get("generator_updates") for e in checkpoint.history["epochs"]
                     if e["epoch"] == int(chosen.stem.split("-")[1])), None)
@@ -141,9 +141,9 @@ def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_upd
 
 @readable_errors
 def comparison():
-    """The matched comparison table (dgm_core.gan.matched_comparison) and the live-feature count."""
+    """The matched comparison table (dgm_core.gans_lab.matched_comparison) and the live-feature count."""
     runs = _runs()
-    rows = gan.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
+    rows = gans_lab.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
     _, floor, (alive, features) = _judge_with_floor()
     table = pd.DataFrame(comparison_table(rows))
     note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
@@ -155,7 +155,7 @@ def comparison():
 
 @readable_errors
 def conditional_grid(seed: float = 0):
-    seed = whole(seed, "seed", *gan.LIVE_RANGES["seed"])
+    seed = whole(seed, "seed", *gans_lab.LIVE_RANGES["seed"])
     try:
         checkpoint = _checkpoint(catalogue.CGAN)
     except CheckpointError as exc:
@@ -173,11 +173,11 @@ def gans_tab() -> None:
             steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
             per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
                                     label="steps per refresh (1–500; one refresh a second)")
-            n_critic = gr.Number(5, precision=0, label="n_critic (WGANs, {}–{})".format(*gan.LIVE_RANGES["n_critic"]))
+            n_critic = gr.Number(5, precision=0, label="n_critic (WGANs, {}–{})".format(*gans_lab.LIVE_RANGES["n_critic"]))
         with gr.Row():
-            clip = gr.Number(gan.DEFAULT_CLIP, label="clip c (WGAN, {:g}–{:g})".format(*gan.LIVE_RANGES["clip"]),
-                             info=gan.CLIP_LESSON)
-            gp_lambda = gr.Number(0.1, label="λ (WGAN-GP, {:g}–{:g})".format(*gan.LIVE_RANGES["gp_lambda"]))
+            clip = gr.Number(gans_lab.DEFAULT_CLIP, label="clip c (WGAN, {:g}–{:g})".format(*gans_lab.LIVE_RANGES["clip"]),
+                             info=gans_lab.CLIP_LESSON)
+            gp_lambda = gr.Number(0.1, label="λ (WGAN-GP, {:g}–{:g})".format(*gans_lab.LIVE_RANGES["gp_lambda"]))
             generator_loss = gr.Radio(["non-saturating", "saturating"], value="non-saturating", label="GAN generator loss")
             seed = gr.Number(0, precision=0, label="seed (0–10,000)")
         gr.Markdown("**Train from scratch** starts new models from step 0 with the settings shown; **Pause** stops "
@@ -211,7 +211,7 @@ def gans_tab() -> None:
         gr.Dataframe(first_table, label="at matched generator updates")
         gr.Markdown(first_note)
         with gr.Row():
-            kinds = list(catalogue.image_gan_runs()) or ["gan"]
+            kinds = list(gans_lab.image_gan_runs()) or ["gan"]
             kind = gr.Radio(kinds, value=kinds[0], label="checkpoint")
             epoch = gr.Slider(1, EPOCH_SLIDER_MAX, EPOCH_SLIDER_MAX, step=1,
                               label="epoch (nearest snapshot; the GAN's last is 60)")

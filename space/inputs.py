@@ -18,9 +18,17 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=16)
 def cached_checkpoint(name: str):
+    """The one cached load of a checkpoint for every tab of the Space."""
     from dgm_core.checkpoints import load_checkpoint
 
     return load_checkpoint(name)
+
+
+def checkpoint_of(name: str, expected: type | None = None):
+    """The cached checkpoint; CheckpointError when it cannot be loaded or is not an `expected` model."""
+    from dgm_core.checkpoints import require
+
+    return require(cached_checkpoint(name), expected)
 
 
 def loaded(name: str):

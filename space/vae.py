@@ -11,17 +11,16 @@ import torch
 
 from dgm_core import catalogue, vae
 from dgm_core.catalogue import TEST_IMAGES, dataset_of
-from dgm_core.checkpoints import load_checkpoint
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vae import kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
-from space.inputs import readable_errors, real, says_why, whole
+from dgm_core.labs import vae as vae_lab
+from space.inputs import checkpoint_of, readable_errors, real, says_why, whole
 
 MAX_SLIDERS = 10
 
 
-@lru_cache(maxsize=16)
 def _checkpoint(name: str):
-    return load_checkpoint(name, expected=vae.ConvVAE)
+    return checkpoint_of(name, vae.ConvVAE)    # the Space's one checkpoint cache (space/inputs.py)
 
 
 @lru_cache(maxsize=4)
@@ -31,11 +30,11 @@ def _test_set(dataset: str, image_size: int):
 
 @lru_cache(maxsize=16)
 def _report(name: str):
-    return catalogue.vae_report(_checkpoint(name))
+    return vae_lab.vae_report(_checkpoint(name))
 
 
 def vae_names() -> list[str]:
-    return list(catalogue.vae_runs())
+    return list(catalogue.runs("vae"))
 
 
 def _load(name: str):
@@ -111,20 +110,13 @@ def interpolation(name: str, first: float, second: float, mode: str):
 def beta_comparison(dataset: str):
     """Every shipped VAE on `dataset` in the table (one row per β and training seed); the figures show
     each β's seed-0 checkpoint; the spread over seeds is in the table's MIG and active-unit columns."""
-    groups = catalogue.vae_seed_groups(dataset) if isinstance(dataset, str) else {}
+    groups = vae_lab.vae_seed_groups(dataset) if isinstance(dataset, str) else {}
     if not groups:
         shipped = sorted({dataset_of(_checkpoint(n)) for n in vae_names()})
         raise gr.Error(f"dataset: no shipped VAE checkpoints for {str(dataset)[:40]!r}; choose one of "
                        f"{', '.join(shipped)}.")
-    rows = []
-    for beta, group in groups.items():
-        for seed, n in enumerate(group):
-            last, latents = _checkpoint(n).history["epochs"][-1], _report(n)
-            rows.append({"checkpoint": n, "β": f"{beta:g}", "seed": _checkpoint(n).history.get("run", {}).get("seed", seed),
-                         "test ELBO": round(last["elbo"], 2), "reconstruction": round(last["reconstruction"], 2),
-                         "KL": round(last["kl"], 2), "active units": int(latents.active.sum()),
-                         "MIG": None if latents.mig is None else round(latents.mig, 4)})
-    names = [group[0] for group in groups.values()]
+    comparison = vae_lab.beta_comparison(dataset, _checkpoint, _report)      # the page's tab shows the same
+    groups, names = comparison["groups"], comparison["first_seeds"]
     labels = {group[0]: f"β = {beta:g}" for beta, group in groups.items()}
     samples = torch.cat([_checkpoint(n).model.sample(8, torch.Generator().manual_seed(0)) for n in names])
     sample_fig = image_grid_figure(samples, 8, "samples, one row per β (seed 0)", row_labels=[labels[n] for n in names])
@@ -140,7 +132,9 @@ def beta_comparison(dataset: str):
     bits, _ = vae.bits_per_dim_basis(_checkpoint(names[0]).model, dataset)
     nll = nll_figure({labels[n]: _checkpoint(n).history["nll"]["curve"] for n in names if "nll" in _checkpoint(n).history},
                      bits=bits)
-    return pd.DataFrame(rows), sample_fig, kl_fig, mig_fig, curves, nll
+    summary = pd.DataFrame(comparison["summary"] or [{"β": "—", "MIG": "needs the true generative factors: only shapes has them"}])
+    return (pd.DataFrame(comparison["checkpoints"]), summary, comparison["note"], sample_fig, kl_fig, mig_fig, curves,
+            nll)
 
 
 def vae_tab() -> None:
@@ -192,13 +186,16 @@ def vae_tab() -> None:
         dataset = gr.Dropdown(datasets, value=datasets[0], label="dataset")
         compare = gr.Button("Compare β", variant="primary")
         why_beta = gr.Markdown()
-        table = gr.Dataframe(headers=["checkpoint", "β", "test ELBO", "reconstruction", "KL", "active units", "MIG"],
-                             label="last epoch on the test split; MIG on shapes only")
+        table = gr.Dataframe(headers=["checkpoint", "β", "seed", "test ELBO", "reconstruction", "KL", "active units",
+                                      "MIG"], label="every checkpoint: its last epoch on the test split; MIG on shapes only")
+        summary = gr.Dataframe(label="each β over its training seeds (MIG, active units, each factor's gap)")
+        seeds_note = gr.Markdown()
         samples = gr.Plot(label="samples")
         with gr.Row():
             kl = gr.Plot(label="KL per dimension")
             mig = gr.Plot(label="MIG per factor")
         curves = gr.Plot(label="training curves")
         nll = gr.Plot(label="ELBO vs IWAE as k grows")
-        compare.click(says_why(beta_comparison, 6), [dataset], [table, samples, kl, mig, curves, nll, why_beta],
+        compare.click(says_why(beta_comparison, 8), [dataset],
+                      [table, summary, seeds_note, samples, kl, mig, curves, nll, why_beta],
                       api_name="vae_beta_comparison")

@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from dgm_core import catalogue, clustering
+from dgm_core import clustering
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vqvae import (
     code_maps_figure,
@@ -17,6 +17,7 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
+from dgm_core.labs import vqvae as vqvae_lab
 from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
@@ -24,38 +25,38 @@ LABELS = [str(i) for i in range(10)]
 
 
 def _runs() -> list[str]:
-    return list(catalogue.vqvae_runs())
+    return list(vqvae_lab.vqvae_runs())
 
 
 def _name(name) -> str:
-    if name not in catalogue.vqvae_runs():
+    if name not in vqvae_lab.vqvae_runs():
         raise gr.Error(f"VQ-VAE checkpoint: choose one of {', '.join(_runs())}.")
     return name
 
 
 @lru_cache(maxsize=4)
 def _codes(name: str, split: str):
-    return catalogue.vqvae_codes(_loaded(name), split)
+    return vqvae_lab.vqvae_codes(_loaded(name), split)
 
 
 @lru_cache(maxsize=16)
 def _clusters(name: str, representation: str, k: int, seed: int):
-    return catalogue.cluster_report(_codes(name, "test"), representation, k, seed)
+    return vqvae_lab.cluster_report(_codes(name, "test"), representation, k, seed)
 
 
 @lru_cache(maxsize=16)
 def _map(name: str, representation: str, method: str, parameter: float, seed: int):
-    return catalogue.code_map(_codes(name, "test"), representation, method, parameter, seed)
+    return vqvae_lab.code_map(_codes(name, "test"), representation, method, parameter, seed)
 
 
 @lru_cache(maxsize=8)
 def _pseudo(name: str, representation: str, k: int, seed: int):
-    return catalogue.pseudo_label_report(_codes(name, "train"), _codes(name, "test"), representation, k, seed)
+    return vqvae_lab.pseudo_label_report(_codes(name, "train"), _codes(name, "test"), representation, k, seed)
 
 
 def _representation(value) -> str:
-    if value not in catalogue.REPRESENTATIONS:
-        raise gr.Error(f"cluster on: choose one of {', '.join(catalogue.REPRESENTATIONS)}.")
+    if value not in vqvae_lab.REPRESENTATIONS:
+        raise gr.Error(f"cluster on: choose one of {', '.join(vqvae_lab.REPRESENTATIONS)}.")
     return value
 
 
@@ -85,7 +86,7 @@ def reconstructions(name, first):
 @readable_errors
 def codebook_health(name):
     name = _name(name)
-    comparison = catalogue.codebook_comparison(_loaded)
+    comparison = vqvae_lab.codebook_comparison(_loaded)
     counts = _codes(name, "test")["histogram"].sum(0)
     return (pd.DataFrame(comparison["rows"]),
             health_over_training_figure(comparison["curves"], "test_perplexity", "test perplexity (codes)"),
@@ -119,7 +120,7 @@ def code_map(name, representation, method, parameter, colour_by, k, seed, map_se
     points = _map(name, representation, "tsne" if method == "t-SNE" else "umap", float(parameter), map_seed)
     groups = test["labels"] if colour_by == "label" else _clusters(name, representation, k, seed)["clusters"]
     figure = embedding_figure(points, groups, colour_by, test["images"],
-                              f"{method} of the {len(points)} test digits' {catalogue.REPRESENTATIONS[representation]}; "
+                              f"{method} of the {len(points)} test digits' {vqvae_lab.REPRESENTATIONS[representation]}; "
                               "hover a point to see its digit")
     return figure, clustering.MAP_CAVEATS
 
@@ -129,8 +130,8 @@ def code_map(name, representation, method, parameter, colour_by, k, seed, map_se
 def pseudo_labels(name, representation, k, seed):
     name, representation, k, seed = _clustering(name, representation, k, seed)
     study = _pseudo(name, representation, k, seed)
-    return (pd.DataFrame(catalogue.pseudo_label_rows(study, k)),
-            f"Both are scored on the test set's true labels, on each digit's {catalogue.REPRESENTATIONS[representation]} "
+    return (pd.DataFrame(vqvae_lab.pseudo_label_rows(study, k)),
+            f"Both are scored on the test set's true labels, on each digit's {vqvae_lab.REPRESENTATIONS[representation]} "
             f"(the clustering tab's choice). {100 * study['pseudo-labels right (train)']:.1f} % of the training "
             "pseudo-labels are the true label: the second classifier learns from those, so its accuracy lands near "
             "that share.")
@@ -170,7 +171,7 @@ def vqvae_tab() -> None:
                      api_name="vq_health")
     with gr.Tab("Clustering the codes"):
         with gr.Row():
-            representation = gr.Radio(list(catalogue.REPRESENTATIONS), value="latent", label="cluster on "
+            representation = gr.Radio(list(vqvae_lab.REPRESENTATIONS), value="latent", label="cluster on "
                                       "(latent: quantised latent flattened; histogram: code histogram)")
             k = gr.Number(10, precision=0, label="clusters k (2–30)")
             seed = gr.Number(0, precision=0, label="k-means seed")

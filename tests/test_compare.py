@@ -12,9 +12,8 @@ import torch
 from dgm_core import compare
 from dgm_core.checkpoints import load_checkpoint
 from dgm_core.data import load_dataset
-
-ISSUE_MODELS = {"VAE (β = 1)", "VAE, 17-level decoder on 8x8", "VAE, RealNVP prior", "RealNVP", "GAN", "WGAN", "WGAN-GP", "cGAN", "EBM", "JEM",
-                "JEM++", "VQ-VAE"}
+from dgm_core.hub import MODEL_TYPES
+from dgm_core.labs import compare as compare_lab
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +21,36 @@ def entries():
     return {e.label: e for e in compare.entries()}
 
 
-def test_every_family_the_course_compares_is_a_row_with_all_its_seeds(entries):
-    assert ISSUE_MODELS <= set(entries)
+def test_every_shipped_checkpoint_is_a_row_or_left_out_with_a_reason(entries):
+    from dgm_core.catalogue import shipped
+
+    in_rows = {name for e in entries.values() for name in e.checkpoints}
+    left_out = compare.left_out()
+    assert compare.unrecorded() == []
+    for item in shipped():
+        assert (item.name in in_rows) != (item.name in left_out), item.name      # one or the other, never both
+        if item.name in left_out:
+            assert len(left_out[item.name].split()) >= 5, left_out[item.name]   # a reason, in words
+        elif item.dataset == compare.DATASET:
+            assert item.model_type in MODEL_TYPES
+
+
+def test_a_checkpoint_with_no_record_is_named_and_kept_out_of_the_rows(tmp_path):
+    import json
+    import shutil
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+
+    for name in ("gan-digits", "gan-digits-seed1"):
+        shutil.copytree(CHECKPOINT_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("*.safetensors", "*.png"))
+    history = json.loads((tmp_path / "gan-digits-seed1" / "history.json").read_text())
+    del history["run"]["compare_as"]
+    (tmp_path / "gan-digits-seed1" / "history.json").write_text(json.dumps(history))
+    assert compare.unrecorded(tmp_path) == ["gan-digits-seed1"]
+    assert [(e.label, e.checkpoints) for e in compare.entries(tmp_path)] == [("GAN", ("gan-digits",))]
+
+
+def test_the_rows_the_course_compares_have_all_their_seeds(entries):
     assert entries["GAN"].checkpoints == ("gan-digits", "gan-digits-seed1")
     assert entries["JEM"].checkpoints == ("jem-digits", "jem-digits-seed1")     # not its classifier twin
     assert entries["VQ-VAE"].checkpoints == ("vqvae-digits", "vqvae-digits-seed1")  # restarts, codebook loss
@@ -56,25 +83,26 @@ def test_interpolations_start_and_end_at_the_two_ends():
     from dgm_core.vae import encode_means, prepare_batch
 
     checkpoint = load_checkpoint("vae-digits-beta1")
-    sampler = compare.Sampler("vae", checkpoint)
     ends = torch.nn.functional.interpolate(load_dataset("digits", "test", 8).images[:2], size=28, mode="bilinear")
-    path, source = sampler.interpolation(ends.clamp(0, 1), torch.Generator().manual_seed(0))
-    assert len(path) == compare.INTERPOLATION_POINTS == 10
+    path = checkpoint.model.interpolate(ends.clamp(0, 1), compare.INTERPOLATION_POINTS, torch.Generator().manual_seed(0))
+    assert len(path.images) == compare.INTERPOLATION_POINTS == 10
     mu, _ = encode_means(checkpoint.model, prepare_batch(checkpoint.model, ends.clamp(0, 1)))
-    torch.testing.assert_close(path[[0, -1]], checkpoint.model.decode_mean(mu).detach())
-    assert "encoder means" in source
-    assert compare.Sampler("ebm", load_checkpoint("ebm-digits")).interpolation(ends, torch.Generator()) is None
+    torch.testing.assert_close(path.images[[0, -1]], checkpoint.model.decode_mean(mu).detach())
+    assert "encoder means" in path.ends
+    energy = load_checkpoint("ebm-digits").model
+    assert energy.interpolate(ends, 10, torch.Generator()) is None and "Markov chains" in energy.no_latent_space
 
 
 def test_a_gan_counts_its_generator_as_the_weights_it_samples_with():
     model = load_checkpoint("gan-digits").model
-    total, used = compare.Sampler("gan", load_checkpoint("gan-digits")).weights()
+    used = model.sampling_weights()
     assert used == torch.nn.utils.parameters_to_vector(model.generator.parameters()).numel()
+    total = sum(p.numel() for p in model.parameters())
     assert total == used + torch.nn.utils.parameters_to_vector(model.discriminator.parameters()).numel()
 
 
-def _row(model, fd, bpd=None, seconds=0.001, dropped=(), latent=True, train=1.0, epochs=10):
-    return {"model": model, "seeds": 1, "fd_mean": fd, "fd_min": fd, "fd_max": fd, "bits_per_dim": bpd,
+def _row(model, fd, bpd=None, seconds=0.001, dropped=(), latent=True, train=1.0, epochs=10, sd=None):
+    return {"model": model, "seeds": 1, "fd_mean": fd, "fd_min": fd, "fd_max": fd, "bits_per_dim": bpd, "fd_sampling_sd": sd,
             "likelihood": "why not", "seconds_per_sample": seconds, "dropped": list(dropped),
             "interpolation_from": "two points" if latent else None, "train_seconds_per_epoch": train, "epochs": epochs}
 
@@ -84,7 +112,7 @@ def test_pros_and_cons_follow_the_rules_on_rows_with_known_answers():
             _row("C", 120.0, bpd=1.5, seconds=0.100, latent=False, train=0.5),
             _row("D", 130.0, seconds=0.0012, train=0.7), _row("E", 140.0, seconds=0.0013),    # D ties B; E does not
             _row("F", 150.0, seconds=0.085, train=0.1, epochs=400)]      # F ties C's slowness; 40 s to train
-    verdicts = {v["model"]: v for v in compare.pros_and_cons(rows)}
+    verdicts = {v["model"]: v for v in compare_lab.pros_and_cons(rows)}
     claims = lambda model, side: [c["claim"] for c in verdicts[model][side]]  # noqa: E731
     assert "closest to the digits (lowest FD)" in claims("A", "pros")
     assert "farthest from the digits (highest FD)" in claims("B", "cons")
@@ -101,6 +129,18 @@ def test_pros_and_cons_follow_the_rules_on_rows_with_known_answers():
     assert slow["value"] == "100 ms" and "100x the fastest" in slow["rule"]
 
 
+def test_a_gap_within_the_spread_is_a_tie_and_one_beyond_it_a_verdict():
+    rows = [_row("A", 50.0, sd=3.0), _row("B", 55.0, sd=3.0), _row("C", 70.0, sd=3.0)]     # 5 < 3 + 3 < 20
+    verdicts = {v["model"]: v for v in compare_lab.pros_and_cons(rows)}
+    closest = lambda model: [c["claim"] for c in verdicts[model]["pros"] if c["claim"].startswith("closest")]  # noqa: E731
+    assert closest("A") == ["closest to the digits (lowest FD), tied with B within the spread"]
+    assert closest("B") == ["closest to the digits (lowest FD), tied with A within the spread"]
+    assert closest("C") == []
+    two_seeds = {**_row("D", 60.0), "seeds": 2, "fd_min": 40.0, "fd_max": 80.0}          # the seeds' half-range: 20
+    verdicts = {v["model"]: v for v in compare_lab.pros_and_cons([_row("A", 50.0, sd=1.0), two_seeds])}
+    assert any(c["claim"].startswith("closest") for c in verdicts["D"]["pros"])
+
+
 def _scipy_fd(a, b):
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
@@ -111,10 +151,11 @@ def _scipy_fd(a, b):
 def test_a_fresh_measurement_reproduces_what_the_page_reads(entries):
     from dgm_core.data.builtin import resize
     from dgm_core.features import classifier_features
+    from dgm_core.generative import sample_in_batches
 
-    body = compare.read_results()
+    body = compare_lab.results()
     shipped = {r["model"]: r for r in body["rows"]}
-    assert ISSUE_MODELS <= set(shipped)                     # the shipped results cover every row
+    assert set(entries) == set(shipped)                     # the shipped results cover every row the records name
     judge, test_features, floor = compare.reference()
     row = compare.measure(entries["GAN"], load_checkpoint, judge, test_features, samples=body["samples"],
                           draws=body["draws"])
@@ -124,8 +165,8 @@ def test_a_fresh_measurement_reproduces_what_the_page_reads(entries):
         assert fresh["fd"] == pytest.approx(np.mean(written["fd_draws"]), rel=1e-3)
     # the same distances from scipy's matrix square root, on the same samples
     generator = torch.Generator().manual_seed(0)
-    sampler = compare.Sampler("gan", load_checkpoint("gan-digits"))
-    draws = [sampler.sample(body["samples"], generator) for _ in range(body["draws"])]
+    model = compare.prepared(load_checkpoint("gan-digits"))
+    draws = [sample_in_batches(model, body["samples"], generator) for _ in range(body["draws"])]
     for images, fd in zip(draws, row["per_seed"][0]["fd_draws"]):
         features = classifier_features(judge, resize(images, judge.image_size))
         assert fd == pytest.approx(_scipy_fd(features, test_features), rel=1e-4)
@@ -140,18 +181,18 @@ def test_results_round_trip_through_json_and_safetensors(tmp_path):
     grid = torch.rand(16, 1, 8, 8)
     row = {**_row("A", 50.0), "per_seed": [], "_grid": grid, "_interpolation": None}
     compare.write_results([row], 36.4, tmp_path, written="now")
-    body = compare.read_results(tmp_path)
+    body = compare_lab.results(tmp_path)
     assert torch.equal(body["rows"][0]["grid"], grid) and body["rows"][0]["interpolation"] is None
     assert body["floor"] == 36.4 and body["written"] == "now" and body["verdicts"][0]["model"] == "A"
 
 
 def test_missing_results_name_the_command_that_writes_them(tmp_path):
     with pytest.raises(compare.ResultsMissing, match="python -m benchmarks.compare"):
-        compare.read_results(tmp_path)
+        compare_lab.results(tmp_path)
 
 
 def test_the_benchmark_times_an_epoch_of_the_checkpoints_own_command():
     from benchmarks.compare import training_seconds_per_epoch
 
-    seconds = training_seconds_per_epoch("vqvae-digits", "vqvae")
+    seconds = training_seconds_per_epoch("vqvae-digits")
     assert 0 < seconds < math.inf

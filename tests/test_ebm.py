@@ -9,6 +9,7 @@ import torch
 from scipy.special import logsumexp
 
 from dgm_core import ebm
+from dgm_core.labs import energy as energy_lab
 
 
 def _proper(steps: int, eps: float) -> ebm.SGLD:
@@ -167,7 +168,7 @@ def test_the_conditional_report_counts_what_the_judge_reads_in_its_own_samples()
     from dgm_core.data.builtin import resize
 
     load = lru_cache(None)(load_checkpoint)
-    report = catalogue.conditional_samples("ebm-cond-digits", load, 3, 15, seed=4, n=12)
+    report = energy_lab.conditional_samples("ebm-cond-digits", load, 3, 15, seed=4, n=12)
     judge = load(catalogue.JUDGE).model
     with torch.no_grad():
         read = judge(resize(report["samples"].clamp(0, 1), judge.image_size)).argmax(1)

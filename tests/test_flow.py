@@ -11,6 +11,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from dgm_core import flow
+from dgm_core.labs import flows as flows_lab
 from dgm_core.live import PANEL_POINTS, WARP_POINTS
 
 
@@ -325,8 +326,8 @@ def test_the_study_reports_bias_shrinking_with_terms():
 
 def test_the_roulette_variance_note_follows_the_finite_variance_condition():
     study = flow.HutchinsonStudy(exact=0.0, jacobian_norm=0.9, rows=[])
-    assert "finite variance" in flow.roulette_variance_note(study, 0.1)         # 0.81 < 0.9
-    note = flow.roulette_variance_note(study, 0.5)                                # 0.81 ≥ 0.5
+    assert "finite variance" in flows_lab.roulette_variance_note(study, 0.1)         # 0.81 < 0.9
+    note = flows_lab.roulette_variance_note(study, 0.5)                                # 0.81 ≥ 0.5
     assert "infinite" in note and "p < 0.19" in note
 
 
@@ -336,7 +337,7 @@ def test_ood_findings_name_the_sets_where_likelihood_or_a_fix_fails():
             {"OOD set": "noise", "more likely than the median test image": 0.0, "AUROC bits/dim": 1.0,
              "AUROC complexity S(x)": 0.3, "AUROC typicality": 0.2}]
     report = flow.OODReport({}, {}, {}, "digits", 10, rows)
-    findings = flow.ood_findings(report)
+    findings = flows_lab.ood_findings(report)
     assert len(findings) == 3
     assert "25.0% of shapes (AUROC 0.700)" in findings[0] and "noise" not in findings[0]
     assert "S(x) does worse than chance on noise (AUROC 0.300)" in findings[1]
@@ -362,5 +363,5 @@ def test_the_ood_histogram_gives_its_bins_to_the_overlap_and_counts_what_lies_fa
     noise_beyond = np.mean(sets["uniform noise"] > centres[-1] + width / 2)
     assert names[2] == f"uniform noise; {100 * noise_beyond:.0f} % past {centres[-1] + width / 2:.3g}, in the last bar"
     assert names[0] == "digits (test set of the training data)"     # nothing of it lies beyond
-    for trace, values in zip(figure.data, sets.values()):
+    for trace in figure.data:
         assert sum(trace.y) == pytest.approx(100)                # every image counted once, the far ones at the end

@@ -7,6 +7,7 @@ from torch import nn
 
 from dgm_core import gan
 from dgm_core.data import toy_modes
+from dgm_core.labs import gans as gans_lab
 
 
 def test_discriminator_and_generator_losses_match_their_formulas():
@@ -270,14 +271,14 @@ def test_matched_comparison_states_updates_seeds_and_spread():
 
     fair = [100] * 10
     collapsed = [0, 0, 5, 195, 100, 100, 100, 100, 200, 200]     # two classes under 1 %, one at 0.5 %
-    rows = gan.matched_comparison({"gan": [history(50, 50, 200.0, fair, 10.0), history(50, 50, 220.0, fair, 12.0)],
+    rows = gans_lab.matched_comparison({"gan": [history(50, 50, 200.0, fair, 10.0), history(50, 50, 220.0, fair, 12.0)],
                                    "wgan": [history(50, 250, 300.0, collapsed, 40.0)]})
     by_kind = {r["kind"]: r for r in rows}
     assert by_kind["gan"]["fid_mean"] == pytest.approx(210.0) and (by_kind["gan"]["fid_min"], by_kind["gan"]["fid_max"]) == (200.0, 220.0)
     assert by_kind["gan"]["seeds"] == 2 and by_kind["gan"]["seconds"] == pytest.approx(11.0)
     assert by_kind["gan"]["classes_dropped"] == 0 and by_kind["wgan"]["classes_dropped"] == 3
     assert by_kind["wgan"]["critic_updates"] == 250 and all(r["matched"] for r in rows)
-    unmatched = gan.matched_comparison({"gan": [history(50, 50, 1.0, fair, 1.0)], "wgan": [history(10, 50, 1.0, fair, 1.0)]})
+    unmatched = gans_lab.matched_comparison({"gan": [history(50, 50, 1.0, fair, 1.0)], "wgan": [history(10, 50, 1.0, fair, 1.0)]})
     assert not any(r["matched"] for r in unmatched)
 
 
@@ -290,7 +291,7 @@ def test_the_shipped_image_gans_are_matched_at_generator_updates_with_two_seeds_
     runs = image_gan_runs()
     assert set(runs) == {"gan", "wgan", "wgan-gp"}
     histories = {kind: [load_checkpoint(n).history for n in names] for kind, names in runs.items()}
-    rows = gan.matched_comparison(histories)
+    rows = gans_lab.matched_comparison(histories)
     assert all(r["seeds"] >= 2 and r["matched"] and r["generator_updates"] == 1380 for r in rows), rows
     assert {r["kind"]: r["critic_updates"] for r in rows} == {"gan": 1380, "wgan": 6900, "wgan-gp": 6900}
 

@@ -13,6 +13,7 @@ from dgm_core import gan
 from dgm_core.figures.gan import fid_curves_figure, loss_curves_figure, thin
 from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
+from dgm_core.labs import gans as gans_lab
 
 
 def as_sequential(mlp: gan.ToyMLP) -> nn.Sequential:
@@ -279,7 +280,7 @@ def test_fid_chart_places_the_real_vs_real_label_on_its_log_axis():
 
 def test_settings_in_force_are_described():
     configs = {k: gan.default_config(k, dataset="moons", n_critic=3, clip=0.05) for k in gan.KINDS}
-    text = gan.describe_settings(configs)
+    text = gans_lab.describe_settings(configs)
     assert "data moons" in text and "n_critic 3" in text and "clip c 0.05" in text and "λ 0.1" in text
     assert "wgan 0.0005 / 0.0005" in text
 
@@ -305,7 +306,7 @@ def test_the_live_wgan_covers_modes_at_its_default_clip_and_not_at_the_papers():
         model.train(6000)
         return model.mode_coverage()
 
-    default, tight = captured_after(gan.DEFAULT_CLIP), captured_after(0.01)
-    print(f"c = {gan.DEFAULT_CLIP}: {default}; c = 0.01: {tight}")
+    default, tight = captured_after(gans_lab.DEFAULT_CLIP), captured_after(0.01)
+    print(f"c = {gans_lab.DEFAULT_CLIP}: {default}; c = 0.01: {tight}")
     assert default["captured"] >= 5 and default["captured_loose"] == 8
     assert tight["captured"] <= 1 < default["captured"]

@@ -18,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dgm_core.labs import LABS
+
 #: What a box may be given. Kept to values that are wrong in a known way, so that the rare usable draw
 #: (a 0 that is a valid seed) does not start minutes of work.
 JUNK = [None, "", "   ", "abc", "1,5", "1e309", "nan", float("nan"), float("inf"), -float("inf"), 1e308, -1e308, -1,
@@ -130,8 +132,7 @@ def test_every_space_endpoint_answers_wrong_input_with_a_message_naming_the_fiel
 
 
 # ---------------------------------------------------------------------------------- the pages
-PAGES = ["labs/bayesian_networks.py", "labs/vae.py", "labs/gans.py", "labs/flows.py", "labs/energy.py",
-         "labs/vqvae.py", "labs/compare.py"]
+PAGES = [lab.page for lab in LABS]
 #: What a browser's number box can send: any finite number (a number field never sends NaN or ±inf), or
 #: nothing when the box is emptied.
 NUMBERS = st.one_of(st.sampled_from([None, -1, 0, -1e15, 1e15, 10 ** 12, 3.5, -0.001]),

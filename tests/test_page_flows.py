@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from dgm_core import flow
+from dgm_core.labs import flows as flows_lab
 from tests.conftest import by_key as _by_key
 from tests.conftest import chart_spec as _chart
 from tests.conftest import finish_live, open_lab
@@ -83,10 +84,9 @@ def test_the_ood_table_aurocs_are_scikit_learns(page):
     at = page
     table = at.dataframe[0].value
     assert {"shapes", "inverted digits", "uniform noise", "constant images"} <= set(table["OOD set"])
-    from dgm_core import catalogue
     from dgm_core.checkpoints import load_checkpoint
 
-    report = catalogue.flow_ood_report(load_checkpoint("realnvp-digits"))
+    report = flows_lab.flow_ood_report(load_checkpoint("realnvp-digits"))
     for _, row in table.iterrows():
         scores_in, scores_out = report.bits_per_dim["digits"], report.bits_per_dim[row["OOD set"]]
         labels = np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))]

@@ -6,6 +6,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
+from dgm_core.labs import vqvae as vqvae_lab
 from tests.conftest import by_key as _by_key
 from tests.conftest import chart_spec as _chart
 from tests.conftest import no_exception as _no_exception
@@ -34,14 +35,13 @@ def test_codes_and_reconstructions_of_the_chosen_images(page):
 
 
 def test_the_cluster_metrics_agree_with_scikit_learn(page):
-    from dgm_core import catalogue
     from dgm_core.checkpoints import load_checkpoint
 
     at = page
     _by_key(at.number_input, "vq_k").set_value(10).run()
     _no_exception(at)
     name = at.session_state["vq_checkpoint"]
-    codes = catalogue.vqvae_codes(load_checkpoint(name), "test")
+    codes = vqvae_lab.vqvae_codes(load_checkpoint(name), "test")
     x = codes["latent"].numpy().astype(np.float64)
     clusters = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(x)
     assert _metric(at, "silhouette") == f"{silhouette_score(x, clusters):.3f}"

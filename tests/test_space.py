@@ -82,8 +82,9 @@ def test_vae_interpolation_traversal_and_bad_input(client):
 
 
 def test_vae_beta_comparison_reports_mig_on_shapes(client):
-    table, *plots, message = client.predict("shapes", api_name="/vae_beta_comparison")
-    assert message == ""
+    table, summary, note, *plots, message = client.predict("shapes", api_name="/vae_beta_comparison")
+    assert message == "" and "training seed" in note
+    assert [r[0] for r in summary["data"]] == ["1", "4"]             # each β over its seeds
     rows = {r[1]: dict(zip(table["headers"], r)) for r in table["data"]}
     assert set(rows) == {"1", "4"}
     assert all(0 <= row["MIG"] <= 1 for row in rows.values())
@@ -99,6 +100,23 @@ def test_vae_beta_comparison_reports_mig_on_shapes(client):
         assert np.allclose(bars[f"β = {beta}"], kl, atol=1e-4)
     table, *_ = client.predict("digits", api_name="/vae_beta_comparison")
     assert all(r[table["headers"].index("MIG")] in (None, "") for r in table["data"])
+
+
+def test_the_beta_table_is_the_same_on_the_page_and_in_the_space(client):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    table, *_ = client.predict("shapes", api_name="/vae_beta_comparison")
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("labs/vae.py").run()
+    next(s for s in at.selectbox if s.key == "vae_dataset").set_value("shapes").run()
+    page = next(d for d in at.dataframe if d.proto.id and "vae_cmp_checkpoints" in d.proto.id).value
+    space = [dict(zip(table["headers"], row)) for row in table["data"]]
+    assert [str(v) for v in page["checkpoint"]] == [r["checkpoint"] for r in space]
+    for column in ("test ELBO", "KL", "active units", "MIG"):
+        np.testing.assert_allclose(page[column].astype(float), [float(r[column]) for r in space], rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------------- GAN tab

@@ -5,6 +5,7 @@ import re
 import gradio as gr
 import pytest
 
+from dgm_core.labs import energy as energy_lab
 from tests.conftest import plotly_json as _plotly_json
 
 
@@ -67,10 +68,9 @@ def test_the_jem_comparison_lists_every_model():
 def test_buffer_against_noise_pairs_every_snapshot_both_trainers_wrote():
     from functools import lru_cache
 
-    from dgm_core import catalogue
     from dgm_core.checkpoints import CHECKPOINT_DIR, load_checkpoint
 
-    grids = catalogue.buffer_against_noise(lru_cache(None)(load_checkpoint))
+    grids = energy_lab.buffer_against_noise(lru_cache(None)(load_checkpoint))
     on_disk = {p.stem for p in (CHECKPOINT_DIR / "ebm-digits" / "samples").glob("*.png")}
     on_disk &= {p.stem for p in (CHECKPOINT_DIR / "ebm-digits-noise" / "samples").glob("*.png")}
     assert list(grids) == sorted(on_disk) and len(grids) >= 2

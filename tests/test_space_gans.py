@@ -5,6 +5,7 @@ import gradio as gr
 import pytest
 
 from dgm_core import gan
+from dgm_core.labs import gans as gans_lab
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_the_live_stream_says_which_settings_train():
 
     *_, status, _run = next(live_training(**{**LIVE, "clip": 0.02, "seed": 3}))
     configs = {k: gan.default_config(k, clip=0.02, seed=3, n_critic=1 if k == "gan" else 5) for k in gan.KINDS}
-    assert f"Training with {gan.describe_settings(configs)}" in status
+    assert f"Training with {gans_lab.describe_settings(configs)}" in status
 
 
 def test_empty_seed_and_epoch_boxes_of_the_image_tabs_get_messages():

@@ -3,7 +3,7 @@ button with the figures kept."""
 import gradio as gr
 import pytest
 
-from dgm_core import catalogue
+from dgm_core.labs import vqvae as vqvae_lab
 from tests.conftest import plotly_json as _plotly_json
 
 
@@ -12,7 +12,7 @@ def plotly_json(figure) -> dict:
 
 
 def _name():
-    return next(iter(catalogue.vqvae_runs()))
+    return next(iter(vqvae_lab.vqvae_runs()))
 
 
 def test_reconstructions_and_code_maps():
@@ -30,7 +30,7 @@ def test_the_clustering_matches_the_page_call():
     summary, confusion, distribution = cluster_codes(_name(), "histogram", 6, 1)
     from dgm_core.checkpoints import load_checkpoint
 
-    report = catalogue.cluster_report(catalogue.vqvae_codes(load_checkpoint(_name())), "histogram", 6, 1)
+    report = vqvae_lab.cluster_report(vqvae_lab.vqvae_codes(load_checkpoint(_name())), "histogram", 6, 1)
     assert f"silhouette {report['silhouette']:.3f}" in summary
     assert f"matched accuracy {100 * report['matched accuracy']:.1f} %" in summary
     z = plotly_json(confusion)["data"][0]["z"]

@@ -14,10 +14,10 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
+from training.recipes import RECIPES
 
 BUDGET_MB = 2048
-MODELS = ["vae", "gan", "wgan", "wgan-gp", "cgan", "classifier", "realnvp", "vae-flow-prior", "ebm", "ebm-cond", "jem",
-          "jempp", "vqvae"]
+MODELS = list(RECIPES)          # every model the trainer knows
 
 WRAPPER = """
 import resource, subprocess, sys

@@ -9,6 +9,7 @@ from torch.distributions import Bernoulli, Categorical, Normal, kl_divergence
 
 from dgm_core import vae
 from dgm_core.data import load_dataset
+from dgm_core.labs import vae as vae_lab
 
 
 def test_kl_to_the_prior_matches_torch_distributions():
@@ -317,7 +318,7 @@ def test_beta_seed_summary_gives_the_spread_over_seeds_and_the_lost_factors():
         return SimpleNamespace(mig=mig, mig_per_factor=gaps, active=torch.tensor([True] * active + [False] * (10 - active)))
 
     names = ["shape", "x"]
-    rows = vae.beta_seed_summary({1.0: [report(0.03, [0.02, 0.04], 5), report(0.05, [0.06, 0.04], 8)],
+    rows = vae_lab.beta_seed_summary({1.0: [report(0.03, [0.02, 0.04], 5), report(0.05, [0.06, 0.04], 8)],
                                   4.0: [report(0.09, [0.0, 0.18], 3)]}, names)
     one, four = rows
     assert one["active_units"] == [5, 8] and one["seeds"] == 2

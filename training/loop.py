@@ -136,6 +136,15 @@ def _set_rng_state(state: torch.Tensor) -> None:
         torch.cuda.set_rng_state(state[cpu_size:])
 
 
+def comparison_line(compare_as: str | None, not_compared: str | None) -> str:
+    """The card's line on the comparison lab: the row it belongs to, or why it is not there."""
+    if compare_as:
+        return f"Every model compared: the row **{compare_as}** (`--compare-as`)"
+    if not_compared:
+        return f"Every model compared: not a row, because {not_compared} (`--not-compared`)"
+    return "Every model compared: not recorded (give --compare-as LABEL or --not-compared REASON)"
+
+
 def model_card(recipe, args, command: str, history: dict, ctx: Context) -> str:
     last = history["epochs"][-1] if history["epochs"] else {}
     rows = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in last.items())
@@ -159,6 +168,7 @@ data, same code: the same weights on the same hardware and torch version).
 
 - epochs completed: {len(history['epochs'])} of {args.epochs}; optimisation steps: {last.get('step', 0)}
 - devices: {ctx.world} × {ctx.device.type}; mixed precision: {args.amp or 'off'}; torch.compile: {'on' if args.compile else 'off'}; torch {torch.__version__}
+- {comparison_line(getattr(args, 'compare_as', None), getattr(args, 'not_compared', None))}
 
 ## Last epoch, on the test split
 

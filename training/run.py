@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--push-to-hub", metavar="REPO", default=None, help="upload the checkpoint to this Hub repo")
         p.add_argument("--sample-every", type=int, default=5, help="write a sample grid every N epochs")
         p.add_argument("--log-every", type=int, default=10, help="record the step metrics every N steps")
+        record = p.add_mutually_exclusive_group()
+        record.add_argument("--compare-as", metavar="LABEL", default=None,
+                            help="the row of 'Every model compared' this checkpoint belongs to (the seeds of one model "
+                                 "share a label); recorded in its history and card")
+        record.add_argument("--not-compared", metavar="REASON", default=None,
+                            help="why this checkpoint is not in the comparison; recorded in its history and card")
         recipe.add_arguments(p)
     return parser
 
@@ -61,6 +67,10 @@ def check(args) -> None:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be at least 1; got {getattr(args, flag)}.")
     if not args.lr > 0:
         raise SystemExit(f"error: --lr must be positive; got {args.lr}.")
+    for flag in ("compare_as", "not_compared"):
+        value = getattr(args, flag, None)
+        if value is not None and not value.strip():
+            raise SystemExit(f"error: --{flag.replace('_', '-')} needs words; got an empty one.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,8 @@ class Recipe:
     owns_step: ClassVar[bool] = False        # True: `step` runs the update; False: the loop runs `loss`
     #: What the divergence stop tells the user to try, after "Stopped; the last good checkpoint is kept".
     divergence_advice: ClassVar[str] = "Lower --lr or check the data."
+    #: Flags that make a short run skip its end-of-training extras (the comparison's timing reruns use them).
+    short_run_flags: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, args: argparse.Namespace):
         self.args = args

@@ -84,7 +84,7 @@ class GANRecipe(Recipe):
             self._judge = (judge, classifier_features(judge, test.images))
         judge, real = self._judge
         labels = torch.arange(a.fid_samples) % model.num_classes if model.num_classes else None
-        fake_images = model.sample(a.fid_samples, labels, seed=a.seed).cpu()
+        fake_images = model.sample(a.fid_samples, labels=labels, seed=a.seed).cpu()
         fake = classifier_features(judge, fake_images)
         predicted = classifier_lib.predict(judge, fake_images)
         metrics.update({"fid_classifier": frechet_distance(real, fake),

@@ -15,6 +15,7 @@ class VAERecipe(Recipe):
     summary = "convolutional VAE / β-VAE (Kingma & Welling 2014; Higgins et al. 2017)"
     datasets = ("digits", "shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 30, "batch_size": 64, "lr": 1e-3}
+    short_run_flags = ("--nll-images", "1", "--nll-k", "1")
 
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:

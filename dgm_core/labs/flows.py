@@ -1,0 +1,158 @@
+"""What the normalizing-flow lab shows: the live flow's ranges and settings line, the shipped image flows,
+the OOD study of a checkpoint and the sentences its AUROC table gives, the Hutchinson playground's
+ranges, table and variance note, the VAEs the prior comparison sets side by side, and the lesson check
+it registers.
+
+The maths is in dgm_core.flow (RealNVP, the live 2-D flow, OOD scores, the residual block)."""
+from __future__ import annotations
+
+from dgm_core import catalogue
+from dgm_core.catalogue import Shipped, dataset_of, runs, shipped
+from dgm_core.flow import RANGES, HutchinsonStudy, OODReport, ToyFlowConfig
+from dgm_core.lessons import Check, Reveal, checkpoint_problems, option, options_problems, yes_no
+
+# ----------------------------------------------------------------------------- the live flow
+#: The settings the live flow accepts, as the page's number boxes and the Space's offer them.
+LIVE_RANGES = RANGES
+
+
+def describe_settings(config: ToyFlowConfig) -> str:
+    from dgm_core.data.points import OwnPoints, describe
+
+    data = describe(config.dataset) if isinstance(config.dataset, OwnPoints) else config.dataset
+    return (f"{data} · {config.couplings} couplings, MLPs of width {config.hidden} · Adam lr {config.lr:g}, "
+            f"batch {config.batch_size} · seed {config.seed}")
+
+
+def ood_findings(report: OODReport) -> list[str]:
+    """What the AUROC table shows, in sentences both front ends print: where likelihood ranks OOD images
+    as more likely than the test data (the failure Nalisnick et al., 2019 report), and where a fix
+    does worse than chance."""
+    findings = []
+    likelier = [(r["OOD set"], r["more likely than the median test image"], r["AUROC bits/dim"]) for r in report.table
+                if r["more likely than the median test image"] > 0]
+    if likelier:
+        listed = "; ".join(f"{share:.1%} of {name} (AUROC {a:.3f})" for name, share, a in likelier)
+        worst = min(a for _, _, a in likelier)
+        severity = ("Likelihood fails here" if worst < 0.5 else
+                    "Likelihood mostly works here, but shows the failure the literature reports" if worst >= 0.9 else
+                    "Likelihood is a weak detector here")
+        findings.append(f"{severity}: {listed} get a higher likelihood than the median test image of "
+                        f"{report.in_name}.")
+    for column, label in (("AUROC complexity S(x)", "The complexity score S(x)"),
+                          ("AUROC typicality", f"The typicality test (batches of {report.typicality_batch})")):
+        worse = [(r["OOD set"], r[column]) for r in report.table if r[column] < 0.5]
+        if worse:
+            listed = ", ".join(f"{name} (AUROC {a:.3f})" for name, a in worse)
+            findings.append(f"{label} does worse than chance on {listed}" + (
+                ": it subtracts the compressed length, which helps when OOD images are simpler than the training "
+                "data and hurts when they are more complex." if "S(x)" in label else "."))
+    return findings
+
+
+#: The playground's settings: (low, high) of each number the page and the Space accept.
+HUTCHINSON_RANGES = {"dim": (2, 64), "lipschitz": (0.05, 0.99), "draws": (20, 2000), "p_stop": (0.05, 0.95),
+                     "seed": (0, 10_000)}
+HUTCHINSON_TERMS = [1, 2, 4, 8, 16, 32]
+HUTCHINSON_PROBES = [1, 2, 4, 8, 16]
+
+
+def hutchinson_table(study: HutchinsonStudy) -> list[dict]:
+    """The study's rows as the front ends show them: the roulette's number of terms named, not None."""
+    return [{**row, "terms n": "N ~ Geometric(p)" if row["terms n"] is None else str(row["terms n"])}
+            for row in study.rows]
+
+
+def roulette_variance_note(study: HutchinsonStudy, p_stop: float) -> str:
+    """When the Russian-roulette estimator has finite variance: its k-th term is about ρ^k/k reweighted by
+    1/(1 − p)^{k−1} (ρ = ‖J‖₂), so its second moment sums (ρ² / (1 − p))^k: finite only if ρ² < 1 − p."""
+    rho = study.jacobian_norm
+    if rho ** 2 < 1 - p_stop:
+        return (f"With ρ = ‖J‖₂ = {rho:.3f} and p = {p_stop:g}, ρ²/(1 − p) = {rho ** 2 / (1 - p_stop):.2f} < 1: the "
+                "roulette estimate has finite variance.")
+    return (f"With ρ = ‖J‖₂ = {rho:.3f} and p = {p_stop:g}, ρ²/(1 − p) = {rho ** 2 / (1 - p_stop):.2f} ≥ 1: the roulette "
+            f"estimate is unbiased (its exact bias is 0) but its variance is infinite, so its sample mean and "
+            f"standard error below cannot be trusted (rare long draws dominate); take p < {1 - rho ** 2:.2f}.")
+
+
+# ----------------------------------------------------------------------------- shipped checkpoints
+def flow_runs() -> dict[str, Shipped]:
+    """name -> Shipped for every shipped image RealNVP."""
+    return runs("realnvp")
+
+
+def flow_ood_report(checkpoint, n: int = 500, seed: int = 0):
+    """The OOD study of a RealNVP checkpoint (dgm_core.flow.ood_report): its own test set (the first n
+    images) against every OOD set, all at the model's size and levels; the entropy estimate of the
+    typicality test comes from the first 2n training images."""
+    from dgm_core import flow
+    from dgm_core.data import load_dataset
+
+    model, dataset = checkpoint.model, dataset_of(checkpoint)
+    size, levels = model.image_size, model.levels
+    quantise = lambda x: flow.to_levels(x, levels) / (levels - 1)  # noqa: E731
+    test = quantise(load_dataset(dataset, "test", size, **({"n": n} if dataset == "shapes" else {})).images[:n])
+    train = quantise(load_dataset(dataset, "train", size, **({"n": 2 * n} if dataset == "shapes" else {})).images[:2 * n])
+    ood = flow.ood_images(dataset, size, levels, len(test), seed=seed)
+    return flow.ood_report(model, test, train, ood, in_name=dataset, seed=seed)
+
+
+def flow_prior_groups(dataset: str = "digits") -> dict[str, list[str]]:
+    """The VAEs the prior comparison sets side by side, each in seed order: the Gaussian-prior VAEs
+    (β = 1, constant) and the RealNVP-prior VAEs trained with the same settings."""
+    flows = sorted((i for i in shipped() if i.model_type == "vae-flow-prior" and i.dataset == dataset),
+                   key=lambda i: i.seed)
+    if not flows:
+        return {}
+    settings = ("latent_dim", "width", "hidden", "likelihood", "epochs", "beta")
+    setting = lambda run, k: run.get(k, 0) if k == "hidden" else run.get(k)  # noqa: E731  (runs before --hidden: none)
+    reference = {k: setting(flows[0].run, k) for k in settings}
+    gaussian = sorted((i for i in runs("vae").values() if i.dataset == dataset
+                       and i.run.get("beta_schedule", "constant") == "constant"
+                       and all(setting(i.run, k) == v for k, v in reference.items())), key=lambda i: i.seed)
+    return {"Gaussian prior N(0, I)": [i.name for i in gaussian], "RealNVP prior": [i.name for i in flows]}
+
+
+# ----------------------------------------------------------------------------- lesson checks
+OOD_SETS = {"constant": "constant images", "noise": "uniform noise", "inverted": "inverted digits", "shapes": "shapes"}
+
+
+def _ood_validate(words, options, settings):
+    problems = options_problems(options, {"share": (0.0, 0.0, 1.0, False)}) + checkpoint_problems(words[:1], 1, ("realnvp",))
+    if len(words) != 2 or words[1] not in OOD_SETS:
+        problems.append(f"it needs a RealNVP checkpoint and one of {', '.join(OOD_SETS)}")
+    return problems
+
+
+def _ood_run(words, options, settings):
+    """Yes when more than `share` of the set gets a higher likelihood (fewer bits/dim) than the median
+    test image of the training data: the lab's own OOD finding (dgm_core.flow.ood_findings)."""
+    import numpy as np
+
+    from dgm_core import flow
+    from dgm_core.figures.flow import ood_histogram_figure
+
+    share = option(options, "share", 0.0, 0.0, 1.0)
+    checkpoint = options["_load"](words[0])
+    model, dataset = checkpoint.model, catalogue.dataset_of(checkpoint)
+    quantise = lambda x: flow.to_levels(x, model.levels) / (model.levels - 1)  # noqa: E731
+    test = quantise(catalogue.test_images(dataset, model.image_size).images[:500])
+    name = OOD_SETS[words[1]].replace("digits", dataset)
+    other = flow.ood_images(dataset, model.image_size, model.levels, len(test), seed=0)[name]
+    generator = catalogue.torch_generator(0)
+    values = {dataset: flow.image_bits_per_dim(model, test, generator).numpy(),
+              name: flow.image_bits_per_dim(model, other, generator).numpy()}
+    median = float(np.median(values[dataset]))
+    beaten = float((values[name] < median).mean())
+    yes = beaten > share
+    text = (f"**{'Yes' if yes else 'No'}:** {100 * beaten:.1f} % of the {len(other)} images of the set '{name}' get "
+            "a higher likelihood "
+            f"(fewer bits/dim) than the median {dataset} test image ({median:.2f} bits/dim); the asked share was "
+            f"{'more than ' + format(100 * share, '.0f') + ' %' if share else 'any at all'}. The median of {name} is "
+            f"{np.median(values[name]):.2f} bits/dim. A likelihood measures how simple an image is as much as how "
+            "digit-like: the histogram shows where the two sets overlap.")
+    return Reveal(0 if yes else 1, text, ood_histogram_figure(values, dataset, "bits per dimension"))
+
+
+CHECKS = {"higher-likelihood": Check(f"higher-likelihood CHECKPOINT {'|'.join(OOD_SETS)} [share=0]", yes_no,
+                                     _ood_validate, _ood_run)}
