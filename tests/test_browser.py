@@ -1,14 +1,31 @@
 """A real browser: `streamlit run app.py` in Chromium, the lab opened from the home page, a
-d-separation query run, and the verdict and the drawn graph seen. The screenshot it takes is
-the one in the README."""
+d-separation query run, and the verdict and the drawn graph seen. The screenshots it takes are
+the README's: they replace docs/*.png only with DGM_UPDATE_SCREENSHOTS=1, and go to a temporary
+folder otherwise (taken and checked all the same), so a test run leaves the tracked files alone."""
+import os
 import re
+import struct
 
 import pytest
 
 from .conftest import ROOT
 
 pytestmark = pytest.mark.browser
-SCREENSHOT = ROOT / "docs" / "bayesian-networks.png"
+UPDATE_SCREENSHOTS = "DGM_UPDATE_SCREENSHOTS"
+
+
+def _screenshot(page, name: str, tmp_path):
+    """The page's picture as docs/`name` (with DGM_UPDATE_SCREENSHOTS=1) or in tmp_path; checked to be a
+    PNG of the viewport's size."""
+    folder = ROOT / "docs" if os.environ.get(UPDATE_SCREENSHOTS) == "1" else tmp_path
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=False)
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", path
+    size = page.viewport_size
+    assert struct.unpack(">II", head[16:24]) == (size["width"], size["height"]), path
+    return path
 
 
 def _open_from_home(browser, streamlit_url, lab: str):
@@ -22,7 +39,7 @@ def _open_from_home(browser, streamlit_url, lab: str):
     return page, errors
 
 
-def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
+def test_bayesian_network_lab_in_chromium(browser, streamlit_url, tmp_path):
     page, errors = _open_from_home(browser, streamlit_url, "Bayesian networks")
 
     # The default question on the student network.
@@ -45,12 +62,11 @@ def test_bayesian_network_lab_in_chromium(browser, streamlit_url):
         timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_timeout(1000)  # let the charts finish their transition before the picture
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    _screenshot(page, "bayesian-networks.png", tmp_path)
     assert not errors, errors
 
 
-def test_vae_lab_in_chromium(browser, streamlit_url):
+def test_vae_lab_in_chromium(browser, streamlit_url, tmp_path):
     page, errors = _open_from_home(browser, streamlit_url, "VAE")
     page.get_by_text("Variational autoencoders").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
@@ -71,7 +87,7 @@ def test_vae_lab_in_chromium(browser, streamlit_url):
     page.get_by_role("tab", name="β comparison").click()
     page.get_by_text("Training curves").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(ROOT / "docs" / "vae.png"), full_page=False)
+    _screenshot(page, "vae.png", tmp_path)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
 
@@ -106,14 +122,14 @@ def _every_tab_shows(page, errors, tabs: list[tuple[str, str]]) -> None:
     assert not errors, errors
 
 
-def test_gan_lab_trains_live_in_chromium(browser, streamlit_url):
+def test_gan_lab_trains_live_in_chromium(browser, streamlit_url, tmp_path):
     page, errors = _open_from_home(browser, streamlit_url, "GANs")
     page.get_by_text("Generative adversarial networks").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     _run_until_the_steps_climb_then_pause(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(ROOT / "docs" / "gans.png"), full_page=False)
+    _screenshot(page, "gans.png", tmp_path)
     assert not errors, errors
 
 

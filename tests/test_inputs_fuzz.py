@@ -38,11 +38,9 @@ def demo():
     return build_demo()
 
 
-def _endpoints():
-    from space.app import build_demo
-
+def _endpoint_names(blocks: gr.Blocks) -> list[str]:
     names = []
-    for dependency in build_demo().fns.values():
+    for dependency in blocks.fns.values():
         if dependency.fn is None or not dependency.api_name or dependency.api_name.startswith("request_pause"):
             continue
         if not dependency.inputs or all(isinstance(c, gr.State) for c in dependency.inputs):
@@ -51,7 +49,26 @@ def _endpoints():
     return names
 
 
+def _endpoints():
+    """The Space's endpoints by name, read at collection from its tabs built as build_demo builds them but
+    without drawing their first figures: every run collects this module, also one that deselects its
+    slow tests, and build_demo's drawing took minutes of it on 2 cores. The tests call the handlers of
+    the `demo` fixture, build_demo's own (test_the_endpoints_listed_at_collection_are_the_space_s)."""
+    from space.app import tab_builder
+
+    with gr.Blocks() as blocks:
+        for lab in LABS:
+            with gr.Tab(lab.title):
+                tab_builder(lab)()
+    return _endpoint_names(blocks)
+
+
 ENDPOINTS = _endpoints()
+
+
+@pytest.mark.slow
+def test_the_endpoints_listed_at_collection_are_the_space_s(demo):
+    assert _endpoint_names(demo) == ENDPOINTS
 
 
 _BASELINES: dict[str, list[str]] = {}

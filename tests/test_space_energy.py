@@ -80,20 +80,23 @@ def test_buffer_against_noise_pairs_every_snapshot_both_trainers_wrote():
         assert pair["replay buffer"].stem == pair["uniform noise"].stem == epoch
 
 
-def test_the_space_builds_the_buffer_against_noise_tab():
+@pytest.fixture(scope="module")
+def demo():
+    """The whole Space, built once for the tests that read it (each built its own)."""
     import space.app as app
 
-    demo = app.build_demo()
+    return app.build_demo()
+
+
+def test_the_space_builds_the_buffer_against_noise_tab(demo):
     labels = {getattr(b, "label", None) for b in demo.blocks.values()}
     texts = {getattr(b, "value", None) for b in demo.blocks.values() if isinstance(b, gr.Markdown)}
     assert "snapshot" in labels
     assert {"**chains started from replay buffer**", "**chains started from uniform noise**"} <= texts
 
 
-def test_a_train_click_during_a_live_run_is_run_next_not_dropped():
+def test_a_train_click_during_a_live_run_is_run_next_not_dropped(demo):
     """Gradio's default trigger_mode "once" dropped the click while the pause it also sends stopped the
     run: the run froze with no message (seen in Chromium)."""
-    import space.app as app
-
-    modes = {d.get("api_name"): d.get("trigger_mode") for d in app.build_demo().config["dependencies"]}
+    modes = {d.get("api_name"): d.get("trigger_mode") for d in demo.config["dependencies"]}
     assert modes["ebm_live"] == modes["flow_live"] == modes["gan_live"] == "always_last"

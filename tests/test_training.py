@@ -1,6 +1,7 @@
 """`python -m training.run`: a tiny real run end to end, resume after a kill, DDP on gloo,
 divergence, the Hub push with HfApi replaced, and the import rule (no streamlit / gradio)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -27,6 +28,16 @@ def weights(folder):
 def untimed(history: dict) -> list[dict]:
     """The epochs' entries without their wall-clock ("seconds"), the one field a rerun changes."""
     return [{k: v for k, v in e.items() if k != "seconds"} for e in history["epochs"]]
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory):
+    """One tiny VAE run of one epoch, trained once for the tests that start from its checkpoint (each
+    trained the same run); a test copies it before writing to it."""
+    out = tmp_path_factory.mktemp("one-epoch") / "run"
+    result = run([*TINY, "--epochs", "1", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    return out
 
 
 def test_help_lists_every_model_with_defaults_and_datasets():
@@ -58,9 +69,9 @@ def test_tiny_vae_run_end_to_end(tmp_path):
     assert history["epochs"][-1]["elbo"] > history["steps"][0]["elbo"] + 10
 
 
-def test_existing_checkpoint_is_never_overwritten_and_bad_flags_are_refused(tmp_path):
+def test_existing_checkpoint_is_never_overwritten_and_bad_flags_are_refused(tmp_path, one_epoch):
     out = tmp_path / "run"
-    assert run([*TINY, "--epochs", "1", "--out", str(out)]).returncode == 0
+    shutil.copytree(one_epoch, out)
     before = (out / "model.safetensors").read_bytes()
     again = run([*TINY, "--epochs", "1", "--out", str(out)])
     assert again.returncode == 2 and "already holds a checkpoint. Pass --resume" in again.stderr
@@ -86,12 +97,12 @@ def test_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     assert untimed(load_checkpoint(killed).history) == untimed(load_checkpoint(straight).history)
 
 
-def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys, one_epoch):
     from training import run as run_module
     from training.recipes.vae import VAERecipe
 
     out = tmp_path / "run"
-    assert run_module.main([*TINY, "--epochs", "1", "--out", str(out)]) == 0
+    shutil.copytree(one_epoch, out)
     good = (out / "model.safetensors").read_bytes()
     real_loss = VAERecipe.loss
 
