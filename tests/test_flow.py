@@ -362,5 +362,5 @@ def test_the_ood_histogram_gives_its_bins_to_the_overlap_and_counts_what_lies_fa
     noise_beyond = np.mean(sets["uniform noise"] > centres[-1] + width / 2)
     assert names[2] == f"uniform noise; {100 * noise_beyond:.0f} % past {centres[-1] + width / 2:.3g}, in the last bar"
     assert names[0] == "digits (test set of the training data)"     # nothing of it lies beyond
-    for trace, values in zip(figure.data, sets.values()):
+    for trace in figure.data:
         assert sum(trace.y) == pytest.approx(100)                # every image counted once, the far ones at the end

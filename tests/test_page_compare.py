@@ -3,7 +3,6 @@
 page says which command writes them."""
 import json
 
-import pandas as pd
 import pytest
 
 from dgm_core import compare
