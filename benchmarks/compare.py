@@ -34,7 +34,7 @@ def training_seconds_per_epoch(checkpoint_name: str) -> float:
     from training.recipes import RECIPES
     from training.run import main as train
 
-    command = json.loads((CHECKPOINT_DIR / checkpoint_name / "history.json").read_text())["run"]["command"]
+    command = json.loads((CHECKPOINT_DIR / checkpoint_name / "history.json").read_text(encoding="utf-8"))["run"]["command"]
     words = shlex.split(command)
     args, skip = [], False
     for word in words[words.index("training.run") + 1:]:
@@ -50,7 +50,7 @@ def training_seconds_per_epoch(checkpoint_name: str) -> float:
         code = train([*args, "--epochs", "2", "--sample-every", "1000", *extra, "--out", out])
         if code:
             raise RuntimeError(f"{command} exited with {code} when rerun for timing")
-        epochs = json.loads((Path(out) / "history.json").read_text())["epochs"]
+        epochs = json.loads((Path(out) / "history.json").read_text(encoding="utf-8"))["epochs"]
     return epochs[1]["seconds"] - epochs[0]["seconds"]
 
 

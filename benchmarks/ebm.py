@@ -27,7 +27,7 @@ def _seconds_per_epoch(model: str, epochs: int, out: Path) -> float:
     code = train([model, "--epochs", str(epochs), "--sample-every", str(epochs), "--out", str(out)])
     if code != 0:
         raise RuntimeError(f"python -m training.run {model} exited with {code}")
-    last = json.loads((out / "history.json").read_text())["epochs"][-1]
+    last = json.loads((out / "history.json").read_text(encoding="utf-8"))["epochs"][-1]
     return last["seconds"] / last["epoch"]
 
 

@@ -59,8 +59,8 @@ def shipped(directory: Path = CHECKPOINT_DIR) -> list[Shipped]:
         return found
     for folder in sorted(directory.iterdir()):
         try:
-            config = json.loads((folder / CONFIG_NAME).read_text())
-            history = json.loads((folder / HISTORY_NAME).read_text()) if (folder / HISTORY_NAME).is_file() else {}
+            config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+            history = json.loads((folder / HISTORY_NAME).read_text(encoding="utf-8")) if (folder / HISTORY_NAME).is_file() else {}
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             continue                # not a checkpoint, or a corrupt one: load_checkpoint names the problem
         if isinstance(config, dict) and "model_type" in config:

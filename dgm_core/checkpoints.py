@@ -73,7 +73,7 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not file.is_file():
         raise CheckpointError(f"{file} is missing: a checkpoint folder needs {CONFIG_NAME} and {WEIGHTS_NAME}.")
     try:
-        config = json.loads(file.read_text())
+        config = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{file} is not valid JSON ({exc}); the checkpoint is corrupt.") from None
     if not isinstance(config, dict) or "model_type" not in config:
@@ -128,10 +128,10 @@ def load_local(path: str | Path, expected: type | None = None, device: str = "cp
     history = {}
     if (path / HISTORY_NAME).is_file():
         try:
-            history = json.loads((path / HISTORY_NAME).read_text())
+            history = json.loads((path / HISTORY_NAME).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise CheckpointError(f"{path / HISTORY_NAME} is not valid JSON ({exc}).") from None
-    card = (path / CARD_NAME).read_text() if (path / CARD_NAME).is_file() else ""
+    card = (path / CARD_NAME).read_text(encoding="utf-8") if (path / CARD_NAME).is_file() else ""
     return Checkpoint(model, path, config, history, card)
 
 
@@ -183,9 +183,9 @@ def write_checkpoint(model: HubModel, folder: str | Path, *, command: str, histo
     recover_folder(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
-        (tmp / CARD_NAME).write_text(card)
+        (tmp / CARD_NAME).write_text(card, encoding="utf-8")
         model.save_pretrained(tmp)
-        (tmp / HISTORY_NAME).write_text(json.dumps(history))
+        (tmp / HISTORY_NAME).write_text(json.dumps(history), encoding="utf-8")
         for directory, new in ((SAMPLES_DIR, samples), (SNAPSHOTS_DIR, snapshots)):
             if (folder / directory).is_dir():          # keep what earlier epochs wrote
                 shutil.copytree(folder / directory, tmp / directory)

@@ -235,7 +235,7 @@ def write_results(rows: list[dict], floor: float, directory: Path = RESULTS_DIR,
     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     body = {"floor": floor, "quantisation": QUANTISATION, "samples": SAMPLES, "draws": DRAWS, "importance": IMPORTANCE,
             "timed": TIMED, "repeats": REPEATS, **settings, "rows": clean}
-    (directory / RESULTS_NAME).write_text(json.dumps(body, indent=1))
+    (directory / RESULTS_NAME).write_text(json.dumps(body, indent=1), encoding="utf-8")
     return directory / RESULTS_NAME
 
 
@@ -251,7 +251,7 @@ def read_results(directory: Path = RESULTS_DIR) -> dict:
 
     path = directory / RESULTS_NAME
     try:
-        body = json.loads(path.read_text())
+        body = json.loads(path.read_text(encoding="utf-8"))
         tensors = load_file(str(directory / IMAGES_NAME))
     except (OSError, json.JSONDecodeError, SafetensorError) as exc:
         raise ResultsMissing(f"No comparison results could be read in {directory} ({exc.__class__.__name__}). "

@@ -71,7 +71,7 @@ class HubModel(nn.Module, PyTorchModelHubMixin, library_name="dgm-lab", tags=["d
 
         save_model(self, str(Path(save_directory) / WEIGHTS_NAME))
         config = {"model_type": self.model_type, **self.config}
-        (Path(save_directory) / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
+        (Path(save_directory) / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,

@@ -161,6 +161,7 @@ class LiveSession:
     def __post_init__(self):
         for name in self.models:
             self.metrics.setdefault(name, [])
+        self.record_metrics()            # step 0 measured too: a panel opens on its numbers, not on blanks
 
     @property
     def steps(self) -> int:
@@ -303,16 +304,19 @@ class LiveRunner:
 
     def pause(self, note: str = "", wait: float = 5.0) -> None:
         """Stop before the next step; wait (at most `wait` seconds) for the thread to publish the last
-        snapshot. A second pause changes nothing."""
+        snapshot. A second pause changes nothing. `note` is shown with that snapshot; "{steps}" in it
+        becomes the step the run stopped at (the thread may finish the step it is in after the call)."""
         with self._cond:
             was_busy = self._state != "paused"
             self._state, self._pending = "paused", 0
-            if was_busy and note:
-                self._note = note
             thread = self._thread
             self._cond.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(wait)
+        if was_busy and note:
+            with self._cond:
+                self._note = note.format(steps=f"{self._session.steps:,}")
+                self._publish()
 
     def replace(self, session: LiveSession, settings: object = None) -> None:
         """Reset: stop the old session and show the new one at its first step (paused)."""

@@ -66,8 +66,9 @@ def draw_live(snapshot) -> None:
 with live:
     st.markdown("An energy E(x) defines p(x) ∝ exp(−E(x)). Contrastive divergence lowers E on the data and raises "
                 "it on the model's own samples, drawn by Langevin dynamics: x ← x − ε∇E(x) + σ ξ.")
+    controls = st.container()            # Run, Pause, Step and Reset: above the settings, so they never move
     live_training("ebm", settings_from_widgets(), ebm.live_session, energy_lab.describe_settings, draw_live,
-                  {"ebm": "EBM"}, steps_per_refresh=50)
+                  {"ebm": "EBM"}, steps_per_refresh=50, controls=controls)
 
 
 # ------------------------------------------------------------------------- image samples

@@ -75,11 +75,12 @@ with live:
     st.markdown("A RealNVP on R²: each **coupling** keeps one coordinate and moves the other by a scale and "
                 "shift computed from it, so the map is invertible with a triangular Jacobian. It learns by "
                 "maximum likelihood, log p(x) = log N(f(x)) + log |det ∂f/∂x|.")
+    controls = st.container()            # Run, Pause, Step and Reset: above the settings, so they never move
     live_config = settings_from_widgets()
     st.radio("Warp shown under the panel", ["data → z (forward)", "z → data (inverse)"], horizontal=True,
              key="flow_warp_direction", bind=BIND)
     live_training("flow", live_config, flow.live_session, flows_lab.describe_settings, draw_live, {"realnvp": "RealNVP"},
-                  steps_per_refresh=100)
+                  steps_per_refresh=100, controls=controls)
 
 
 # ------------------------------------------------------------------------- image samples

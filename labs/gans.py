@@ -93,12 +93,13 @@ with live:
                 "Background: the discriminator's σ(D(x)) (GAN) or the critic's value (WGANs); orange: where "
                 "the generator loss pushes each generated point. One step is one generator update, after "
                 "n_critic critic updates.")
+    controls = st.container()            # Run, Pause, Step and Reset: above the settings, so they never move
     try:
         configs = settings_from_widgets()
     except ValueError as exc:
         st.error(f"These settings cannot be used: {exc}")
         st.stop()
-    live_training("gan", configs, gan.side_by_side, gans_lab.describe_settings, draw_live, TITLES)
+    live_training("gan", configs, gan.side_by_side, gans_lab.describe_settings, draw_live, TITLES, controls=controls)
 
 # ------------------------------------------------------------------------------- theory
 with theory:

@@ -75,20 +75,24 @@ def leave_other_pages(page: str) -> None:
     ss[_PAGE] = page
     for owner, runner in ss.get(_RUNNERS, {}).values():
         if owner != page and runner.busy:
-            runner.pause(note=f"Paused at step {runner.session.steps:,} when you left the page. Press Run to go on.")
+            runner.pause(note="Paused at step {steps} when you left the page. Press Run to go on.")
 
 
 def live_training(prefix: str, configs, create: Callable[[object], LiveSession], describe_settings: Callable[[object], str],
-                  draw: Callable[[LiveSnapshot], None], titles: dict[str, str], steps_per_refresh: int = 20) -> None:
+                  draw: Callable[[LiveSnapshot], None], titles: dict[str, str], steps_per_refresh: int = 20,
+                  controls=None) -> None:
     """The controls and the refreshing panel of one lab's live session. `configs` are the settings
     the widgets show now (None: not usable yet, keep the session as it is); `create(configs)`
     builds a fresh session; `draw(snapshot)` draws one dgm_core.live.LiveSnapshot inside the
-    refreshing fragment; `steps_per_refresh` is the slider's starting value."""
+    refreshing fragment; `steps_per_refresh` is the slider's starting value. `controls`: a container
+    the page made above its settings, where the buttons go, so that a message appearing under a
+    settings box (labs/inputs.number) never moves them."""
+    controls = controls if controls is not None else st.container()
     ss = st.session_state
     runner_key, reset_key, speed_key = f"{prefix}_runner", f"{prefix}_reset_asked", f"{prefix}_steps_per_refresh"
     if runner_key not in ss:
         if configs is None:
-            st.info("Choose the data to train on.")
+            controls.info("Choose the data to train on.")
             return
         ss[runner_key] = LiveRunner(create(configs), configs, ss.get(speed_key, steps_per_refresh))
         ss.setdefault(_RUNNERS, {})[prefix] = (ss.get(_PAGE, ""), ss[runner_key])
@@ -118,7 +122,7 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
     # the page once, which also starts or stops the fragment's refresh timer.
     changed = configs is not None and configs != runner.settings
     busy, frozen = runner.busy, runner.session.all_diverged
-    b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
+    b1, b2, b3, b4, b5 = controls.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
     b1.button("▶ Run", key=f"{prefix}_run", disabled=busy or changed or frozen, on_click=runner.run,
               help="Train until Pause.", width="stretch")
     b2.button("⏸ Pause", key=f"{prefix}_pause", disabled=not busy, on_click=runner.pause,
@@ -131,10 +135,11 @@ def live_training(prefix: str, configs, create: Callable[[object], LiveSession],
     b5.slider("steps per second (at most)", 1, 200, runner.steps_per_refresh, key=speed_key, on_change=speed,
               help=f"Training takes at most this many steps each second (fewer if they take longer); the panels "
                    f"redraw every {REFRESH_SECONDS:g} s. Step trains this many.")
-    st.caption("**Training with** " + describe_settings(runner.settings) +
-               (" · the widgets' new values apply on **Reset**." if changed else ""))
+    controls.caption("**Training with** " + describe_settings(runner.settings) +
+                     (" · the widgets' new values apply on **Reset**." if changed else ""))
     if changed:
-        st.info("Settings changed: press **Reset** to start the models again with them.")
+        controls.info("Settings changed: press **Reset** to start the models again with them (Run goes on "
+                      "with the settings above only once they are back to what is training).")
 
     @st.fragment(run_every=REFRESH_SECONDS if busy else None)
     def live_panel():

@@ -134,7 +134,9 @@ def _number(value, name: str) -> float:
 
 
 def _shown(number: float) -> str:
-    return f"{number:,.0f}" if number.is_integer() else f"{number:g}"
+    """A number as a message writes it: whole ones with separators up to a trillion, others (and 1e308,
+    which printed 309 digits) in six significant digits."""
+    return f"{number:,.0f}" if number.is_integer() and abs(number) < 1e12 else f"{number:g}"
 
 
 def whole(value, name: str, low: int, high: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -118,14 +118,16 @@ class SpaceRun:
     version: int = 0
 
 
-def stream(run: SpaceRun, until: int, steps_per_refresh, request: gr.Request | None = None) -> Iterator[tuple]:
+def stream(run: SpaceRun, until: int, steps_per_refresh, request: gr.Request | None = None,
+           step_of: int | None = None) -> Iterator[tuple]:
     """Train `run` up to step `until`, yielding (*run.draw(snapshot, until), run) after every refresh, until
     done or until this browser session presses Pause (`request_pause`).
 
     A refresh trains for at most LIVE_TRAIN_SECONDS and at most `steps_per_refresh` steps, and comes at
     most every REFRESH_SECONDS: the browser redraws its charts on every update (faster updates queued up
     in it until a Pause click took 40 s to land), and the wait frees the core for the other students of
-    the Space. Steps per second are counted over wall-clock (dgm_core.live.RateMeter)."""
+    the Space. Steps per second are counted over wall-clock (dgm_core.live.RateMeter). `step_of`: this
+    stream is a Step of that many steps (the status says so, not "of `until`")."""
     per_refresh = whole(steps_per_refresh, "steps per refresh", *PER_REFRESH_RANGE)
     key = request.session_hash if request is not None else None
     run_started = time.monotonic()                # a Pause pressed before this run does not stop it
@@ -140,8 +142,11 @@ def stream(run: SpaceRun, until: int, steps_per_refresh, request: gr.Request | N
         session.advance(min(per_refresh, until - session.steps), seconds=LIVE_TRAIN_SECONDS, stop=stop)
         run.version += 1
         finished = session.steps >= until or session.all_diverged or stop()
-        snapshot = session.snapshot(run.version, meter.rate(), "paused" if finished else "running", settings=run.settings)
-        yield (*run.draw(snapshot, until), run)
+        state = "paused" if finished else "stepping" if step_of else "running"
+        snapshot = session.snapshot(run.version, meter.rate(), state, settings=run.settings)
+        if step_of and finished and session.steps >= until:
+            snapshot = replace(snapshot, note=f"a Step of {step_of:,} done")
+        yield (*run.draw(snapshot, None if step_of else until), run)
         if finished:
             return
         while time.monotonic() - started < REFRESH_SECONDS and not stop():
@@ -167,8 +172,8 @@ def resume(run: SpaceRun | None, steps, steps_per_refresh, request: gr.Request =
     if run.session.all_diverged:
         raise gr.Error("Every model of this run diverged: change the settings and train again.")
     if run.session.steps >= until:
-        raise gr.Error(f"The run is at step {run.session.steps:,} of {until:,}: raise 'steps' to train further, "
-                       "then press Resume.")
+        raise gr.Error(f"steps: the run is at step {run.session.steps:,}, already past the {until:,} this box asks "
+                       f"for; raise it above {run.session.steps:,} to train further, then press Resume.")
     yield from stream(run, until, steps_per_refresh, request)
 
 
@@ -183,7 +188,7 @@ def step(run: SpaceRun | None, steps_per_refresh, request: gr.Request = None) ->
     until = min(run.session.steps + per_refresh, MAX_LIVE_STEPS)
     if until <= run.session.steps:
         raise gr.Error(f"The run is at step {run.session.steps:,}, the most a live run takes here.")
-    yield from stream(run, until, per_refresh, request)
+    yield from stream(run, until, per_refresh, request, step_of=until - run.session.steps)
 
 
 @dataclass
@@ -225,16 +230,20 @@ def wire(lab: str, controls: Buttons, train, train_inputs: list, steps, per_refr
     controls.step.click(kept(step), [state, per_refresh], [*outputs, state], api_name=f"{lab}_step", **shared)
 
 
-def status(snapshot: LiveSnapshot, until: int) -> str:
+def status(snapshot: LiveSnapshot, until: int | None) -> str:
+    """The line under a live tab's figures: the step (of `until`, the 'steps' box, for Train and Resume;
+    None for a Step), whether it trains, is paused or is done, and the rate over wall-clock."""
     frozen = "".join(f"\n\n**{name} diverged at step {at_step}**: "
                      f"{snapshot.divergence_notes[name].replace('press Reset', 'train again')}"
                      for name, at_step in snapshot.diverged.items())
     rate = snapshot.steps_per_second
     measured = "–" if rate is None else f"**{rate:.0f}** steps/s"
     if snapshot.state == "paused":
-        stopped = "paused" if snapshot.steps < until and not snapshot.diverged else "done"
+        reached = until is not None and snapshot.steps >= until
+        stopped = snapshot.note or ("done" if reached or snapshot.diverged else "paused")
         speed = stopped + ("" if rate is None else f" (it trained at {measured} over its last seconds)")
     else:
-        speed = measured
-    return (f"step **{snapshot.steps:,}** of {until:,} ({snapshot.step_unit}) · {speed}{frozen}\n\n"
+        speed = ("a Step: " if snapshot.state == "stepping" else "") + measured
+    of = f" of {until:,}" if until is not None else ""
+    return (f"step **{snapshot.steps:,}**{of} ({snapshot.step_unit}) · {speed}{frozen}\n\n"
             f"Training with {snapshot.settings}")

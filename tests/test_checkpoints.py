@@ -269,3 +269,25 @@ def test_a_zipped_checkpoint_unzips_to_a_folder_that_loads_without_its_resume_st
     again = load_checkpoint(tmp_path / "unzipped" / "vqvae-digits")
     original = load_checkpoint(source)
     assert all(torch.equal(v, original.model.state_dict()[k]) for k, v in again.model.state_dict().items())
+
+
+def test_every_shipped_checkpoint_loads_where_the_locale_is_not_utf8():
+    """Cards, histories and configs hold non-ASCII text (×, β, σ): they are read as UTF-8 whatever the
+    locale. Under LC_ALL=C without Python's UTF-8 mode the default encoding is ASCII, and the Space's
+    class-conditional tab opened on a UnicodeDecodeError (seen in a new user's run)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import locale; assert locale.getpreferredencoding(False).lower() in ('ansi_x3.4-1968', 'ascii'); "
+            "from dgm_core.catalogue import shipped; from dgm_core.checkpoints import load_checkpoint; "
+            "from dgm_core.lessons import load_all; "
+            "names = [i.name for i in shipped()]; [load_checkpoint(n) for n in names]; "
+            "lessons, problems = load_all(); assert not problems, problems; print(len(names))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
+    result = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env={**env, "LC_ALL": "C", "PYTHONUTF8": "0"}, encoding="utf-8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.split()[-1]) >= 30

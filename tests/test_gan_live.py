@@ -231,10 +231,11 @@ def test_coverage_and_drawing_are_computed_once_per_refresh_not_per_step(monkeyp
     monkeypatch.setattr(gan.ToyGAN, "mode_coverage", coverage)
     monkeypatch.setattr(gan.ToyGAN, "critic_field", field_)
     live = gan.side_by_side({k: gan.default_config(k) for k in gan.KINDS})
+    assert calls == {"coverage": 3, "field": 0}              # step 0, measured once so the table opens filled
     live.advance(40)
-    assert calls == {"coverage": 3, "field": 0}
+    assert calls == {"coverage": 6, "field": 0}              # then once for the 40 steps of one refresh
     live.view()
-    assert calls == {"coverage": 3, "field": 3}
+    assert calls == {"coverage": 6, "field": 3}
 
 
 def test_curves_are_thinned_to_a_fixed_number_of_points():

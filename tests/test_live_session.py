@@ -125,6 +125,24 @@ def test_pause_acts_before_the_next_step():
     assert model.steps == 1
 
 
+def test_a_pause_note_names_the_step_the_run_stopped_at_not_the_one_it_was_in():
+    """Leaving a page pauses its run with a note: a step under way when pause() is called still ends,
+    and the note says the step shown beside it (it said 625 beside a counter at 626)."""
+    gate, entered = threading.Event(), threading.Event()
+    model = Counter(gate, entered)
+    runner = LiveRunner(session(model), steps_per_refresh=1000)
+    runner.run()
+    assert entered.wait(HANG)           # inside the first step: 0 steps done
+    pauser = threading.Thread(target=runner.pause, kwargs={"note": "Paused at step {steps} when you left."})
+    pauser.start()
+    while runner.busy:
+        time.sleep(0.001)
+    gate.set()
+    pauser.join(HANG)
+    assert runner.snapshot.steps == model.steps == 1
+    assert runner.snapshot.note == "Paused at step 1 when you left."
+
+
 def test_run_after_pause_goes_on_and_a_refresh_takes_at_most_its_budget():
     """Pacing: a refresh trains at most steps_per_refresh steps, then publishes and waits."""
     model = Counter()

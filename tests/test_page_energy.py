@@ -37,7 +37,7 @@ def test_step_trains_the_energy_and_draws_its_chains():
 
 def test_a_one_sided_noise_schedule_is_refused_and_the_model_keeps_its_settings():
     at = open_lab(PAGE)
-    _by_key(at.number_input, "ebm_sigma0").set_value(0.0).run()
+    _by_key(at.text_input, "ebm_sigma0").set_value('0.0').run()
     _no_exception(at)
     assert any("both ends above 0" in e.value for e in at.error)
     assert at.session_state["ebm_runner"].settings.sigma_start == 0.1
@@ -46,7 +46,7 @@ def test_a_one_sided_noise_schedule_is_refused_and_the_model_keeps_its_settings(
 def test_noise_init_and_a_schedule_apply_at_step_zero():
     at = open_lab(PAGE)
     _by_key(at.radio, "ebm_init").set_value("noise").run()
-    _by_key(at.number_input, "ebm_sigma1").set_value(0.01).run()
+    _by_key(at.text_input, "ebm_sigma1").set_value('0.01').run()
     config = at.session_state["ebm_runner"].settings
     assert config.init == "noise" and config.sigma_end == 0.01
     assert any("uniform noise" in c.value and "σ 0.1 → 0.01" in c.value for c in at.caption)

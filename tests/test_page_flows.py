@@ -53,7 +53,7 @@ def test_changed_settings_apply_on_reset_and_say_so():
     at = open_lab(PAGE)
     _by_key(at.button, "flow_step").click().run()
     _finish_steps(at)
-    _by_key(at.number_input, "flow_couplings").set_value(4).run()
+    _by_key(at.text_input, "flow_couplings").set_value('4').run()
     assert any("apply on **Reset**" in c.value for c in at.caption)
     assert len(at.session_state["flow_runner"].session.models["realnvp"].flow.layers) == 6
     _by_key(at.button, "flow_reset").click().run()
@@ -96,8 +96,8 @@ def test_the_ood_table_aurocs_are_scikit_learns(page):
 
 def test_the_hutchinson_playground_reports_the_exact_logdet(page):
     at = page
-    _by_key(at.number_input, "hutch_dim").set_value(5).run()
-    _by_key(at.number_input, "hutch_lip").set_value(0.7).run()
+    _by_key(at.text_input, "hutch_dim").set_value('5').run()
+    _by_key(at.text_input, "hutch_lip").set_value('0.7').run()
     _no_exception(at)
     g = torch.Generator().manual_seed(0)
     block = flow.ResidualBlock(5, 0.7, generator=g)

@@ -71,7 +71,7 @@ def test_settings_changed_before_any_step_apply_at_once():
     """A value typed without Enter, then a click on Run: at step 0 there is nothing to lose, so the
     new value applies and Run stays enabled (it used to grey out until Reset)."""
     at = open_lab(PAGE)
-    _by_key(at.number_input, "gan_n_critic").set_value(3).run()
+    _by_key(at.text_input, "gan_n_critic").set_value('3').run()
     assert not _by_key(at.button, "gan_run").disabled
     assert _live(at).models["wgan"].config.n_critic == 3
     assert any("Training with** data 8gaussians" in c.value and "n_critic 3" in c.value for c in at.caption)
@@ -89,7 +89,7 @@ def test_changed_settings_wait_for_reset_then_apply():
     assert any("press **Reset**" in i.value for i in at.info)
     assert _by_key(at.button, "gan_step").disabled
     assert _live(at).models["gan"].config.dataset == "8gaussians"
-    _by_key(at.number_input, "gan_n_critic").set_value(3).run()
+    _by_key(at.text_input, "gan_n_critic").set_value('3').run()
     in_force = next(c.value for c in at.caption if c.value.startswith("**Training with**"))
     assert "data 8gaussians" in in_force and "n_critic 5" in in_force and "apply on **Reset**" in in_force
     _by_key(at.button, "gan_reset").click().run()

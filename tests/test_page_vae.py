@@ -118,7 +118,7 @@ def test_moving_a_slider_decodes_that_latent_point():
 def test_starting_from_a_test_image_sets_the_sliders_to_its_code():
     at = _lab()
     _by_key(at.radio, "vae_start").set_value("a test image's code").run()
-    _by_key(at.number_input, "vae_start_image").set_value(5).run()
+    _by_key(at.text_input, "vae_start_image").set_value('5').run()
     _no_exception(at)
     sliders = [s for s in at.slider if s.key and s.key.startswith("vae_z")]
     assert any(abs(s.value) > 0.05 for s in sliders)
@@ -127,14 +127,14 @@ def test_starting_from_a_test_image_sets_the_sliders_to_its_code():
 def test_interpolation_traversal_and_reconstruction_panels():
     at = _lab()
     _by_key(at.radio, "vae_interp_mode").set_value("spherical").run()
-    _by_key(at.number_input, "vae_interp_b").set_value(7).run()
+    _by_key(at.text_input, "vae_interp_b").set_value('7').run()
     _no_exception(at)
     strip = _chart(at, "vae_interp")
     assert "spherical interpolation" in strip["layout"]["title"]["text"]
     assert strip["layout"]["xaxis"]["ticktext"][:2] == ["A", "μ(A)"] and len(strip["layout"]["xaxis"]["ticktext"]) == 14
     trav = _chart(at, "vae_traversal")
     assert len(trav["layout"]["yaxis"]["ticktext"]) == 10 and len(trav["layout"]["xaxis"]["ticktext"]) == 9
-    _by_key(at.number_input, "vae_sample_seed").set_value(3).run()
+    _by_key(at.text_input, "vae_sample_seed").set_value('3').run()
     _no_exception(at)
 
 
@@ -280,8 +280,8 @@ def test_interpolation_selectors_sit_in_their_own_columns():
     interpolation = at.tabs[2]
     columns = interpolation.columns
     assert len(columns) == 3
-    assert [w.key for w in columns[0].number_input] == ["vae_interp_a"]
-    assert [w.key for w in columns[1].number_input] == ["vae_interp_b"]
+    assert [w.key for w in columns[0].text_input] == ["vae_interp_a"]
+    assert [w.key for w in columns[1].text_input] == ["vae_interp_b"]
     assert [w.key for w in columns[2].radio] == ["vae_interp_mode"]
 
 
@@ -295,7 +295,7 @@ def test_iwae_panel_shows_the_cost_first_and_asks_before_a_long_run():
     at = _lab()
     assert "8 images × k = 100 = 800 decoder evaluations" in _iwae_caption(at)
     assert not _by_key(at.button, "vae_nll_go").disabled and not at.tabs[5].warning
-    _by_key(at.number_input, "vae_nll_images").set_value(32).run()
+    _by_key(at.text_input, "vae_nll_images").set_value('32').run()
     _by_key(at.selectbox, "vae_nll_k").set_value(5000).run()
     _no_exception(at)
     assert "32 images × k = 5000 = 160,000 decoder evaluations" in _iwae_caption(at)

@@ -26,7 +26,7 @@ def _metric(at, starts: str) -> str:
 
 def test_codes_and_reconstructions_of_the_chosen_images(page):
     at = page
-    _by_key(at.number_input, "vq_first").set_value(5).run()
+    _by_key(at.text_input, "vq_first").set_value('5').run()
     _no_exception(at)
     maps = _chart(at, "vq_code_maps")
     assert len([t for t in maps["data"] if t["type"] == "heatmap"]) == 8
@@ -38,7 +38,7 @@ def test_the_cluster_metrics_agree_with_scikit_learn(page):
     from dgm_core.checkpoints import load_checkpoint
 
     at = page
-    _by_key(at.number_input, "vq_k").set_value(10).run()
+    _by_key(at.text_input, "vq_k").set_value('10').run()
     _no_exception(at)
     name = at.session_state["vq_checkpoint"]
     codes = vqvae_lab.vqvae_codes(load_checkpoint(name), "test")
@@ -90,15 +90,15 @@ def test_the_extremes_of_every_setting_answer_without_an_exception():
     at = open_lab(PAGE, timeout=300)
     _by_key(at.radio, "vq_repr").set_value("histogram").run()
     for k in (2, 30):
-        _by_key(at.number_input, "vq_k").set_value(k).run()
+        _by_key(at.text_input, "vq_k").set_value(str(k)).run()
         _no_exception(at)
         ticks = _chart(at, "vq_distribution")["data"][0]["x"]
         assert len(ticks) == k and all("→" in t for t in ticks)
     for perplexity in (5, 100):
-        _by_key(at.number_input, "vq_perplexity_value").set_value(perplexity).run()
+        _by_key(at.text_input, "vq_perplexity_value").set_value(str(perplexity)).run()
         _no_exception(at)
     last = len(load_dataset("digits", "test", 8).labels) - 8
-    _by_key(at.number_input, "vq_first").set_value(last).run()
+    _by_key(at.text_input, "vq_first").set_value(str(last)).run()
     _no_exception(at)
     assert len([t for t in _chart(at, "vq_code_maps")["data"] if t["type"] == "heatmap"]) == 8
 
@@ -113,14 +113,19 @@ def test_an_emptied_or_out_of_range_box_keeps_the_value_in_force_and_says_so():
     from tests.conftest import by_key
 
     at = open_lab(PAGE)
-    box = by_key(at.number_input, "vq_k")
+    box = by_key(at.text_input, "vq_k")
     assert box.label == "clusters k (2–30)"
-    box.set_value(17).run()
+    box.set_value('17').run()
     measured = {m.label: m.value for m in at.metric}
     assert "matched accuracy (each cluster named by its best label)" in measured
-    by_key(at.number_input, "vq_k").set_value(None).run()
-    assert any(c.value == "The box is empty: **17** is in force. Enter a number from 2 to 30." for c in at.caption)
+    by_key(at.text_input, "vq_k").set_value("").run()
+    assert any(c.value == "The box is empty: **17** is in force. Enter a whole number from 2 to 30." for c in at.caption)
     assert {m.label: m.value for m in at.metric} == measured          # still the clustering with k = 17
-    by_key(at.number_input, "vq_k").set_value(40).run()
-    assert any(c.value == "40 is outside 2–30: **17** is in force." for c in at.caption)
+    by_key(at.text_input, "vq_k").set_value('40').run()
+    assert any(c.value == "40 is outside 2–30: **17** is in force. Enter a whole number from 2 to 30." for c in at.caption)
+    for typed, problem in (("1e9", "1e+09 is outside 2–30"), ("2.5", "2.5 is not a whole number"),
+                           ("99999999999999999999", "1e+20 is outside 2–30"), ("ten", "'ten' is not a number")):
+        by_key(at.text_input, "vq_k").set_value(typed).run()      # Streamlit's box read 1e9 as 1 and 2.5 as 2
+        assert any(c.value.startswith(f"{problem}: **17** is in force.") for c in at.caption), typed
+    assert at.session_state["_vq_k_in_force"] == 17
     assert at.session_state["_vq_k_in_force"] == 17

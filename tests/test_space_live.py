@@ -33,7 +33,8 @@ def test_resume_goes_on_from_where_the_run_stopped_and_step_adds_one_refresh():
     assert titles(panels) == ["GAN · step 15", "WGAN (clipping) · step 15", "WGAN-GP · step 15"]
     assert set(table["steps"]) == {15}
     *panels, losses, table, status, same = last(live.step(run, 4))
-    assert run.session.steps == 19 and "step **19** of 19" in status
+    assert run.session.steps == 19 and "step **19** (" in status and "a Step of 4 done" in status
+    assert " of 19" not in status                   # a Step has no goal to be "done" at: it said "19 of 19 · done"
     assert [len(h) for h in run.session.histories().values()] == [19, 19, 19]
 
 
@@ -55,7 +56,8 @@ def test_resume_at_the_end_says_how_to_go_on():
     from space.gans import live_training
 
     *_, run = last(live_training(**GAN))
-    with pytest.raises(gr.Error, match="at step 6 of 6: raise 'steps' to train further"):
+    with pytest.raises(gr.Error, match="steps: the run is at step 6, already past the 6 this box asks for; raise it "
+                                       "above 6 to train further"):
         next(live.resume(run, 6, 3))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dgm_core.figures.style import REAL_COLOUR, colour, legend_below, margins, thin
+from dgm_core.figures.style import REAL_COLOUR, colour, legend_below, margins, not_trained_yet, thin
 
 
 def training_energies_figure(history: list[dict], unit: str = "Adam steps") -> go.Figure:
@@ -17,7 +17,7 @@ def training_energies_figure(history: list[dict], unit: str = "Adam steps") -> g
         fig.add_scatter(x=x, y=y, mode="lines", name=name, line=dict(color=line))
     fig.update_layout(height=300, margin=margins(20), legend=legend_below(-0.35), xaxis_title=unit,
                       yaxis_title="mean energy (low: likely)")
-    return fig
+    return fig if steps else not_trained_yet(fig)
 
 
 def chain_energy_figure(curves: dict[str, list[float]]) -> go.Figure:

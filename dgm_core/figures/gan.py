@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dgm_core.figures.style import MODEL_COLOURS as COLOURS
-from dgm_core.figures.style import REAL_COLOUR, REFERENCE, legend_above, legend_below, margins, thin
+from dgm_core.figures.style import REAL_COLOUR, REFERENCE, legend_above, legend_below, margins, not_trained_yet, thin
 
 TITLES = {"gan": "GAN", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "cgan": "cGAN"}
 #: What one step of the live models is: the WGANs' step holds n_critic critic updates, the GAN's one.
@@ -35,7 +35,7 @@ def loss_curves_figure(histories: dict[str, list[dict]]) -> go.Figure:
     fig.add_annotation(text=STEP_AXIS, xref="paper", yref="paper", x=1, y=-0.42, showarrow=False,
                        xanchor="right", font=dict(size=11, color="#666"))
     fig.update_layout(height=320, margin=margins(40), legend=legend_below(-0.35))
-    return fig
+    return fig if any(histories.values()) else not_trained_yet(fig)
 
 
 def coverage_figure(coverage: dict[str, list[dict]], modes: int) -> go.Figure:

@@ -44,3 +44,10 @@ def thin(steps: list, values: list, limit: int = MAX_CURVE_POINTS) -> tuple[list
     s = np.asarray(steps, dtype=float)
     return ([float(s[a:b].mean()) for a, b in zip(edges, edges[1:])],
             [float(v[a:b].mean()) for a, b in zip(edges, edges[1:])])
+
+
+def not_trained_yet(fig, text: str = "no steps yet: the curves start with the first step (Train, Run or Step)"):
+    """Say so on a curve figure of a live run at step 0, instead of leaving an empty frame."""
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                       font=dict(size=13, color="#666"))
+    return fig
