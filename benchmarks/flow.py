@@ -129,7 +129,7 @@ def rows(quick: bool = False) -> list[dict]:
         bpd_ours = float(torch.stack([flow.image_bits_per_dim(ours, test, eval_g) for _ in range(4)]).mean())
         bpds = {name: float(torch.stack([flow.bits_per_dim(_nf_log_prob(m.eval(), test, eval_g), 64)
                                          for _ in range(4)]).mean()) for name, m in references.items()}
-    bpd_gmm = flow.gmm_baseline_bits_per_dim(train, test, LEVELS)
+    bpd_gmm = flow.gmm_baseline(train, test, LEVELS, ours.alpha)["bits_per_dim"]
 
     # interactivity: one forward pass of 64 images is the unit
     batch = test[:64]

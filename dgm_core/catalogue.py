@@ -73,6 +73,22 @@ def runs(model_type: str) -> dict[str, Shipped]:
     return {item.name: item for item in shipped() if item.model_type == model_type}
 
 
+#: What may differ between the seeds of one model: the seed, and what the record says of the run.
+SEED_ONLY = {"seed", "command", "compare_as", "not_compared", "world_size", "out"}
+
+
+def seed_group(name: str) -> list[str]:
+    """The shipped checkpoints trained exactly as `name` was but for the seed, seed 0 first (`name` among
+    them): a finding about a model rests on all of them."""
+    items = {i.name: i for i in shipped()}
+    settings = lambda item: {k: v for k, v in item.run.items() if k not in SEED_ONLY}  # noqa: E731
+    if name not in items:
+        return [name]
+    mine = settings(items[name])
+    group = [i for i in items.values() if i.model_type == items[name].model_type and settings(i) == mine]
+    return [i.name for i in sorted(group, key=lambda i: (i.seed, i.name))]
+
+
 def dataset_of(checkpoint) -> str:
     """The dataset a loaded checkpoint (dgm_core.checkpoints.Checkpoint) was trained on."""
     return checkpoint.history.get("run", {}).get("dataset", "digits")

@@ -338,20 +338,10 @@ DIVERGENCE_ADVICE = ("Energy-based models diverge when the sampler cannot keep u
                      "(--alpha).")
 
 
-class EnergyDiverged(RuntimeError):
-    """The energies of data or samples left the range where training is meaningful."""
-
-
-def check_energies(e_data: torch.Tensor, e_sample: torch.Tensor, limit: float = ENERGY_LIMIT) -> None:
-    worst = max(float(e_data.abs().max()), float(e_sample.abs().max()))
-    if not math.isfinite(worst) or worst > limit:
-        raise EnergyDiverged(f"the energies reached {worst:.3g} (limit {limit:g}). {DIVERGENCE_ADVICE}")
-
-
 # --------------------------------------------------------------------------- live, in 2-D
 #: The settings the live 2-D EBM accepts: (low, high) of each number (the lab offers these ranges).
 RANGES = {"sgld_steps": (1, 200), "step_size": (1e-4, 1.0), "sigma_start": (0.0, 1.0), "sigma_end": (0.0, 1.0),
-               "hidden": (8, 256), "lr": (1e-5, 0.05), "alpha": (0.0, 10.0), "seed": (0, 10_000)}
+          "hidden": (8, 256), "lr": (1e-5, 0.05), "alpha": (0.0, 10.0), "seed": (0, 10_000)}
 INITS = ("buffer", "noise")
 
 

@@ -218,12 +218,14 @@ def load_all(directory: Path | None = None) -> tuple[dict[str, list[Lesson]], di
     return lessons, problems
 
 
-def reveal(lesson: Lesson, index: int, load, progress=None) -> Reveal:
+def reveal(lesson: Lesson, index: int, load, progress=None, seed: int = 0) -> Reveal:
     """Compute the answer of question `index` now; `load(name)` is the front end's checkpoint loader, and
-    `progress(fraction, text)`, if given, hears how far a long check (a live race) has come."""
+    `progress(fraction, text)`, if given, hears how far a long check (a live race) has come. `seed` draws
+    whatever the check samples (0 in class; tests recompute each answer under other seeds, and an answer
+    that changes with the seed is a lesson that rests on noise)."""
     kind, words, options = split_check(lesson.questions[index].check)
-    return checks()[kind][1].run(words, {**options, "_load": load, "_progress": progress or (lambda *_: None)},
-                                 lesson.settings)
+    return checks()[kind][1].run(words, {**options, "_load": load, "_progress": progress or (lambda *_: None),
+                                         "_seed": seed}, lesson.settings)
 
 
 # ---------------------------------------------------------- what the labs' checks share (dgm_core.labs.<lab>)

@@ -191,11 +191,6 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
 
 
-def gaussian_kl_between(mu1, logvar1, mu2, logvar2) -> torch.Tensor:
-    """KL(N(μ1, σ1²) ‖ N(μ2, σ2²)) per dimension = log σ2/σ1 + (σ1² + (μ1 − μ2)²) / (2σ2²) − ½."""
-    return 0.5 * (logvar2 - logvar1) + (logvar1.exp() + (mu1 - mu2) ** 2) / (2 * logvar2.exp()) - 0.5
-
-
 # ------------------------------------------------------------------------------- the ELBO
 @dataclass
 class ElboTerms:
@@ -341,27 +336,6 @@ def likelihood_estimate(model: ConvVAE, images: torch.Tensor, k: int, *, generat
 def bits_per_dim(nll_nats: float | torch.Tensor, pixels: int):
     """Negative log-likelihood per pixel in bits: NLL / (D ln 2)."""
     return nll_nats / (pixels * math.log(2))
-
-
-def bits_per_dim_basis(model: ConvVAE, dataset: str) -> tuple[bool, str]:
-    """Whether bits/dim means something for `model` on `dataset`, and the sentence that says so.
-
-    It does when the model's pixels are the data's own: then the figure is per real pixel, at the
-    stated quantisation (a Bernoulli decoder models binarised images, 2 levels). It does not when
-    the data was resized for the model (digits: 8x8 images upscaled to 28x28): a density over 784
-    interpolated pixels measures the interpolation, and compares with nothing published."""
-    from dgm_core.data import DATASETS
-
-    info = DATASETS.get(dataset)
-    native = info.native_size if info is not None else None
-    levels = {"bernoulli": "binarised images (2 levels)", "gaussian": "continuous pixels in [0, 1]",
-              "categorical": f"the images' {model.levels} grey levels"}[model.likelihood]
-    if native is not None and native != model.image_size:
-        return False, (f"No bits/dim: this model sees the {dataset} data's {native}x{native} images upscaled to "
-                       f"{model.image_size}x{model.image_size}, so a per-pixel figure would be over interpolated "
-                       "pixels and compare with nothing. The NLL is per image, in nats.")
-    return True, (f"bits/dim = NLL / ({model.pixels} pixels · ln 2), over the {model.image_size}x{model.image_size} "
-                  f"pixels the data has, for {levels}.")
 
 
 # ------------------------------------------------------------ looking inside the latent space

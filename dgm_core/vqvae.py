@@ -26,7 +26,6 @@ resume exactly.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -255,11 +254,6 @@ def reconstruction_report(model: VQVAE, images: torch.Tensor, batch_size: int = 
         error += float(F.mse_loss(recon, batch, reduction="sum"))
         counts += torch.bincount(q.indices.flatten().cpu(), minlength=model.num_codes).float()
     return {"mse": error / images.numel(), **codebook_health(counts), "counts": counts}
-
-
-def bits_per_image(model: VQVAE) -> float:
-    """How much a code grid can say: h·h positions of log₂K bits each."""
-    return model.latent_size ** 2 * math.log2(model.num_codes)
 
 
 # --------------------------------------------------------------------------- sampling new images

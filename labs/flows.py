@@ -7,7 +7,6 @@ import streamlit as st
 import torch
 
 from dgm_core import catalogue, flow
-from dgm_core.data import load_dataset
 from dgm_core.figures.flow import (
     bits_per_dim_curve_figure,
     hutchinson_figure,
@@ -88,11 +87,9 @@ def _flow_names() -> list[str]:
     return list(flows_lab.flow_runs())
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _gmm_reference(dataset: str, size: int, levels: int) -> float:
-    train = load_dataset(dataset, "train", size).images
-    test = load_dataset(dataset, "test", size).images
-    return flow.gmm_baseline_bits_per_dim(train, test, levels)
+@st.cache_data(show_spinner="Fitting the GaussianMixture baseline…", max_entries=4)
+def _gmm_reference(dataset: str, size: int, levels: int, alpha: float) -> dict:
+    return flows_lab.gmm_reference(dataset, size, levels, alpha)
 
 
 with samples_tab:
@@ -110,21 +107,13 @@ with samples_tab:
             model, history = checkpoint.model, checkpoint.history
             images = model.sample(64, torch.Generator().manual_seed(sample_seed), temperature)
             st.plotly_chart(image_grid_figure(images, 8, f"64 samples at T = {temperature:g}"), key="flow_samples", config=figure_config())
-            test = history.get("test")
-            if test:
-                st.markdown(f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** "
-                            f"(standard error) on {test['images']} test images at {model.image_size}×{model.image_size} "
-                            f"with {test['levels']} grey levels, {test['draws']} dequantization draws each; every "
-                            "log-determinant counted (dequantization, logit, couplings).")
             dataset = catalogue.dataset_of(checkpoint)
-            reference = _gmm_reference(dataset, model.image_size, model.levels)
+            gmm = _gmm_reference(dataset, model.image_size, model.levels, model.alpha)
+            st.markdown(flows_lab.test_bits_sentence(checkpoint, gmm))
             same_data = {n: c.history for n, item in flows_lab.flow_runs().items()
                          if item.dataset == dataset and (c := _load(n)) is not None}
-            st.plotly_chart(bits_per_dim_curve_figure(same_data,
-                                                      {"scikit-learn GaussianMixture (5 components)": reference}),
+            st.plotly_chart(bits_per_dim_curve_figure(same_data, {flows_lab.gmm_label(gmm): gmm["bits_per_dim"]}),
                             key="flow_bpd_curve", config=figure_config())
-            st.caption("The dashed line is scikit-learn's GaussianMixture (5 full-covariance components) fitted to the "
-                       "same dequantized training images, scored the same way on the same test set.")
 
 
 # ------------------------------------------------------------------------ OOD detection
@@ -141,20 +130,15 @@ with ood_tab:
         c1, c2 = st.columns(2)
         name = c1.selectbox("model", names, key="flow_ood_checkpoint", bind=BIND,
                             help="realnvp-shapes was trained on shapes at 8×8 with 17 levels: the reverse direction.")
-        score = c2.radio("score", ["bits/dim", "complexity S(x)"], horizontal=True, key="flow_ood_score", bind=BIND)
+        score = c2.radio("score", list(flows_lab.OOD_SCORES), horizontal=True, key="flow_ood_score", bind=BIND)
         if _load(name) is not None:
             report = _ood(name)
-            values = report.bits_per_dim if score == "bits/dim" else report.complexity
-            x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == "bits/dim"
-                       else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
+            values, x_title = flows_lab.ood_scores(report, score), flows_lab.OOD_SCORES[score][0]
             st.plotly_chart(ood_histogram_figure(values, report.in_name, x_title), key="flow_ood_hist", config=figure_config())
             table = pd.DataFrame(report.table)
             st.dataframe(table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
                                                                 for c in table.columns if c.startswith("AUROC")})
-            st.caption(f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
-                       f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training "
-                       f"entropy); 0.5 is chance, below 0.5 the score ranks the OOD images as *more* typical than the "
-                       f"{report.in_name} test images.")
+            st.caption(flows_lab.auroc_note(report))
             for finding in flows_lab.ood_findings(report):
                 st.warning(finding)
 

@@ -10,13 +10,13 @@ import torch
 
 from dgm_core import catalogue, gan
 from dgm_core.checkpoints import CheckpointError
+from dgm_core.compare import fd_sentence, measured
 from dgm_core.data import toy_modes
-from dgm_core.features import CLASSIFIER, classifier_features
+from dgm_core.features import CLASSIFIER
 from dgm_core.figures.gan import (
     FID_AXES,
     TITLES,
     class_histogram_figure,
-    comparison_table,
     coverage_figure,
     fid_curves_figure,
     loss_curves_figure,
@@ -134,13 +134,6 @@ def judge_with_floor():
     return catalogue.judge_with_floor()
 
 
-@st.cache_resource(show_spinner=False)
-def sampling_spread(name: str):
-    judge, _, _ = judge_with_floor()
-    test = catalogue.test_images("digits", judge.image_size)
-    return gan.sampling_spread(image_gan(name).model, judge, classifier_features(judge, test.images[:2000]))
-
-
 @st.cache_data(show_spinner=False)
 def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
     checkpoint = image_gan(name)
@@ -157,7 +150,7 @@ with images:
                  "(and wgan, wgan-gp with --epochs 300, for the same 1,380 generator updates).")
     else:
         judge, floor, (alive, features) = judge_with_floor()
-        rows = gans_lab.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
+        rows = gans_lab.matched_comparison(runs)
         updates = rows[0]["generator_updates"]
         st.markdown(
             f"Trained on `digits` (28x28) by `python -m training.run` until every model had made the **same number "
@@ -173,12 +166,10 @@ with images:
         axis = st.radio("Against", list(FID_AXES), format_func=FID_AXES.get, horizontal=True, key="gan_fid_axis", bind=BIND)
         st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
                                           "classifier features", axis), key="gan_fid_curves", config=figure_config())
-        spread = sampling_spread(runs["gan"][0].path.name) if "gan" in runs else None
-        st.dataframe(pd.DataFrame(comparison_table(rows)), hide_index=True)
-        st.caption(("Sampling alone moves the distance: the GAN's, over 5 draws of 1,000 samples, has standard "
-                    f"deviation {spread['std']:.1f} around {spread['mean']:.1f}. " if spread else "") +
-                   "A class read in under 1 % of 1,000 samples counts as dropped (a fair share is 10 %). The class "
-                   "histograms below show each model's samples spreading over the classes as training goes on.")
+        st.dataframe(pd.DataFrame(gans_lab.comparison_table(rows)), hide_index=True)
+        st.caption(gans_lab.comparison_note(rows) + " A class read in under 1 % of the samples counts as dropped (a "
+                   "fair share is 10 %). The class histograms below show each model's samples spreading over the "
+                   "classes as training goes on.")
         kind = st.radio("Checkpoint", list(runs), format_func=lambda k: TITLES[k], horizontal=True,
                         key="gan_image_kind", bind=BIND)
         chosen = runs[kind][0]
@@ -203,8 +194,9 @@ with images:
                                                    f"{TITLES[kind]}: classes of 1,000 samples over training"),
                             key="gan_class_histogram", config=figure_config())
             last = chosen.history["epochs"][-1]
-            st.caption(f"Last epoch (seed 0): Fréchet distance {last['fid_classifier']:.1f} (real vs real "
-                       f"{floor:.1f}); feature spread {last['feature_spread']:.2f} against "
+            record = measured(chosen.path.name)
+            st.caption((fd_sentence(record) + ". " if record else "") +
+                       f"At the last epoch of training: feature spread {last['feature_spread']:.2f} against "
                        f"{last['real_feature_spread']:.2f} for real images (lower means less diverse samples).")
 
 with conditional:

@@ -156,7 +156,7 @@ def likelihood_panel() -> None:
     result = st.session_state.get("vae_nll_result")
     if result is not None and result[0] == name:
         e = result[1]
-        bits, basis = vae.bits_per_dim_basis(model, dataset_of(checkpoint))
+        bits, basis = vae_lab.bits_per_dim_basis(model, dataset_of(checkpoint))
         st.success(f"ELBO {e.elbo:.2f} nats; IWAE L_{e.k} = {e.iwae:.2f} nats → NLL ≤ {e.nll:.2f} nats per image"
                    + (f" = {e.bits_per_dim:.4f} bits/dim" if bits else "") +
                    f" ({e.images} test images, seed {NLL_SEED}, {e.decodes:,} decoder evaluations). {basis}")
@@ -285,7 +285,7 @@ with tabs[5]:
     curves = {label(n): vae_checkpoint(n).history["nll"]["curve"] for n in first_seeds if "nll" in vae_checkpoint(n).history}
     if curves:
         images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)
-        bits, basis = vae.bits_per_dim_basis(model, dataset)
+        bits, basis = vae_lab.bits_per_dim_basis(model, dataset)
         st.plotly_chart(nll_figure(curves, bits=bits), key="vae_nll_curves", config=figure_config())
         st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints). {basis}")
         st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats per image)": round(p["nll_nats"], 3),

@@ -8,7 +8,6 @@ import pandas as pd
 import torch
 
 from dgm_core import catalogue, flow
-from dgm_core.data import load_dataset
 from dgm_core.figures.flow import (
     bits_per_dim_curve_figure,
     hutchinson_figure,
@@ -25,7 +24,7 @@ from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
 WARP_CHOICES = ["data → z (forward)", "z → data (inverse)"]
-SCORES = ["bits/dim", "complexity S(x)"]
+SCORES = list(flows_lab.OOD_SCORES)
 
 
 def _flow_names() -> list[str]:
@@ -87,9 +86,8 @@ def _first_picture():
 
 # ------------------------------------------------------------------------- image samples
 @lru_cache(maxsize=4)
-def _gmm_reference(dataset: str, size: int, levels: int) -> float:
-    return flow.gmm_baseline_bits_per_dim(load_dataset(dataset, "train", size).images,
-                                          load_dataset(dataset, "test", size).images, levels)
+def _gmm_reference(dataset: str, size: int, levels: int, alpha: float) -> dict:
+    return flows_lab.gmm_reference(dataset, size, levels, alpha)
 
 
 def _same_data_histories(dataset: str) -> dict[str, dict]:
@@ -102,16 +100,13 @@ def samples(name, temperature, seed):
     name = _choice(name, _flow_names(), "checkpoint")
     temperature, seed = real(temperature, "temperature", 0.1, 1.5), whole(seed, "seed", 0, 10_000)
     checkpoint = _loaded(name)
-    model, history = checkpoint.model, checkpoint.history
+    model = checkpoint.model
     grid = image_grid_figure(model.sample(64, torch.Generator().manual_seed(seed), temperature), 8,
                              f"64 samples at T = {temperature:g}")
-    test = history.get("test")
-    text = (f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** (standard error) on "
-            f"{test['images']} test images at {model.image_size}×{model.image_size} with {test['levels']} grey levels, "
-            f"{test['draws']} dequantization draws each; every log-determinant counted.") if test else ""
-    reference = _gmm_reference(catalogue.dataset_of(checkpoint), model.image_size, model.levels)
+    gmm = _gmm_reference(catalogue.dataset_of(checkpoint), model.image_size, model.levels, model.alpha)
+    text = flows_lab.test_bits_sentence(checkpoint, gmm)
     curve = bits_per_dim_curve_figure(_same_data_histories(catalogue.dataset_of(checkpoint)),
-                                      {"scikit-learn GaussianMixture (5 components)": reference})
+                                      {flows_lab.gmm_label(gmm): gmm["bits_per_dim"]})
     return grid, text, curve
 
 
@@ -125,17 +120,11 @@ def _ood(name: str):
 def ood(name, score):
     name, score = _choice(name, _flow_names(), "model"), _choice(score, SCORES, "score")
     report = _ood(name)
-    values = report.bits_per_dim if score == SCORES[0] else report.complexity
-    x_title = ("bits/dim −log₂ p(x) / D (larger: less likely)" if score == SCORES[0]
-               else "S(x) = −log₂ p(x)/D − L(x)/D, L the PNG length (bits/dim)")
+    values, x_title = flows_lab.ood_scores(report, score), flows_lab.OOD_SCORES[score][0]
     table = pd.DataFrame(report.table)
     for column in table.columns[2:]:
         table[column] = table[column].map(lambda v: f"{v:.3f}")
-    note = (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
-            f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training entropy); "
-            f"0.5 is chance, below 0.5 the score ranks the OOD images as more typical than the {report.in_name} test "
-            "images.")
-    note += "".join(f"\n\n**{finding}**" for finding in flows_lab.ood_findings(report))
+    note = flows_lab.auroc_note(report) + "".join(f"\n\n**{finding}**" for finding in flows_lab.ood_findings(report))
     return ood_histogram_figure(values, report.in_name, x_title), table, note
 
 

@@ -14,7 +14,6 @@ from dgm_core.figures.gan import (
     FID_AXES,
     TITLES,
     class_histogram_figure,
-    comparison_table,
     fid_curves_figure,
     loss_curves_figure,
     separation_figure,
@@ -143,13 +142,13 @@ def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_upd
 def comparison():
     """The matched comparison table (dgm_core.gans_lab.matched_comparison) and the live-feature count."""
     runs = _runs()
-    rows = gans_lab.matched_comparison({k: [c.history for c in cs] for k, cs in runs.items()})
+    rows = gans_lab.matched_comparison(runs)
     _, floor, (alive, features) = _judge_with_floor()
-    table = pd.DataFrame(comparison_table(rows))
+    table = pd.DataFrame(gans_lab.comparison_table(rows))
     note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
             f"real vs real (train vs test) {floor:.1f}. The Fréchet distance uses the {CLASSIFIER} (`{catalogue.JUDGE}`): "
             f"{alive} of its {features} features vary on the test set, so the distance measures those {alive} "
-            "dimensions.") if rows else "No GAN checkpoints are shipped here."
+            f"dimensions. {gans_lab.comparison_note(rows)}") if rows else "No GAN checkpoints are shipped here."
     return table, note
 
 

@@ -129,7 +129,7 @@ def beta_comparison(dataset: str):
                                              f"not {dataset}.", showarrow=False, font=dict(size=14))
         mig_fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=300)
     curves = training_curves_figure({labels[n]: _checkpoint(n).history for n in names})
-    bits, _ = vae.bits_per_dim_basis(_checkpoint(names[0]).model, dataset)
+    bits, _ = vae_lab.bits_per_dim_basis(_checkpoint(names[0]).model, dataset)
     nll = nll_figure({labels[n]: _checkpoint(n).history["nll"]["curve"] for n in names if "nll" in _checkpoint(n).history},
                      bits=bits)
     summary = pd.DataFrame(comparison["summary"] or [{"β": "—", "MIG": "needs the true generative factors: only shapes has them"}])

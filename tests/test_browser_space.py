@@ -4,10 +4,11 @@ import re
 
 import pytest
 
+import dgm_core.labs
+
 pytestmark = pytest.mark.browser
 
-LABS = ["Bayesian networks", "VAE", "GANs", "Normalizing flows", "Energy-based models", "VQ-VAE and its codes",
-        "Every model compared"]
+LABS = [lab.title for lab in dgm_core.labs.LABS]         # one tab per lab record
 #: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, an image, or
 #: ("text", what the page must then say).
 EXPECTED = {

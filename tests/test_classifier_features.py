@@ -43,30 +43,6 @@ def test_classifier_features_give_a_fréchet_distance_that_separates_real_from_f
         < frechet_distance(f_test, features.classifier_features(shipped, noise))
 
 
-def test_inception_plumbing_with_random_weights():
-    model = features.inception_model(weights=None)
-    grey = torch.rand(2, 1, 28, 28)
-    out = features.inception_features(grey, model=model)
-    assert out.shape == (2, 2048) and out.dtype == np.float64 and np.isfinite(out).all()
-    colour = features.inception_features(grey.expand(-1, 3, -1, -1), model=model)
-    assert np.allclose(out, colour)                    # grey is repeated to three channels
-
-
-def test_inception_weights_that_cannot_be_downloaded_get_a_clear_error(monkeypatch):
-    import urllib.error
-
-    from torchvision.models import _api
-
-    def offline(self, *args, **kwargs):
-        raise urllib.error.URLError("no route to host")
-
-    monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", offline)
-    with pytest.raises(features.FeatureExtractorUnavailable) as info:
-        features.inception_model()
-    message = str(info.value)
-    assert "inception_v3_google-0cc3c7bd.pth" in message and "classifier features" in message
-
-
 def test_tiny_classifier_run_learns(tmp_path):
     import subprocess
     import sys

@@ -141,9 +141,6 @@ def test_contrastive_divergence_and_the_guard():
     loss, parts = ebm.contrastive_divergence(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0]), 0.5)
     assert float(parts["cd"]) == pytest.approx(1.0)
     assert float(loss) == pytest.approx(1.0 + 0.5 * (5.0 + 2.0))
-    with pytest.raises(ebm.EnergyDiverged, match="more SGLD steps"):
-        ebm.check_energies(torch.tensor([1e5]), torch.tensor([0.0]))
-    ebm.check_energies(torch.tensor([1.0]), torch.tensor([-2.0]))
 
 
 def test_a_diverging_run_stops_with_the_ebm_advice_and_keeps_no_checkpoint(tmp_path, monkeypatch, capsys):

@@ -365,3 +365,39 @@ def test_the_ood_histogram_gives_its_bins_to_the_overlap_and_counts_what_lies_fa
     assert names[0] == "digits (test set of the training data)"     # nothing of it lies beyond
     for trace in figure.data:
         assert sum(trace.y) == pytest.approx(100)                # every image counted once, the far ones at the end
+
+
+def test_the_gmm_baseline_is_counted_in_the_flow_s_logit_space_like_the_flow():
+    """One full Gaussian, checked against scipy: its log density of w = logit(α + (1 − 2α)(k + u)/L), plus the
+    logit's log-determinant, minus D log L, is the bound the baseline reports; and the mixture kept is the
+    one with the best held-out score, never chosen on the test images."""
+    from scipy.stats import multivariate_normal
+
+    from dgm_core.flow import gmm_baseline
+    from dgm_core.flow.baseline import VALIDATION
+
+    gen = torch.Generator().manual_seed(0)
+    levels, alpha = 5, 0.05
+    train = torch.randint(levels, (300, 1, 2, 2), generator=gen).float() / (levels - 1)
+    test = torch.randint(levels, (80, 1, 2, 2), generator=gen).float() / (levels - 1)
+    result = gmm_baseline(train, test, levels, alpha, candidates=(("full", 1),), seed=3)
+    # the same draws, by hand
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(train))
+    held = int(round(VALIDATION * len(train)))
+
+    def logit_space(images):
+        k = torch.round(images * (levels - 1)).flatten(1).double().numpy()
+        y = (k + rng.random(k.shape)) / levels
+        s = alpha + (1 - 2 * alpha) * y
+        return np.log(s) - np.log1p(-s), (np.log(1 - 2 * alpha) - np.log(s) - np.log1p(-s)).sum(1)
+
+    w_fit, _ = logit_space(train[order[held:]])
+    logit_space(train[order[:held]])
+    w_test, log_det = logit_space(test)
+    gaussian = multivariate_normal(w_fit.mean(0), np.cov(w_fit, rowvar=False, bias=True) + 1e-3 * np.eye(4))
+    expected = -(gaussian.logpdf(w_test) + log_det - 4 * math.log(levels)).mean() / (4 * math.log(2))
+    assert result["bits_per_dim"] == pytest.approx(expected, rel=1e-6)
+    chosen = gmm_baseline(train, test, levels, alpha, seed=3)
+    best = min(chosen["validation"], key=chosen["validation"].get)
+    assert best == f"{chosen['covariance']}, {chosen['components']}"

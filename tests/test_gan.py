@@ -265,9 +265,13 @@ def test_tiny_wgan_and_cgan_runs_with_snapshots_and_fid(tmp_path):
 
 
 def test_matched_comparison_states_updates_seeds_and_spread():
-    def history(updates, step, fid, histogram, seconds):
-        return {"epochs": [{"epoch": 1, "step": step, "generator_updates": updates, "seconds": seconds,
-                            "fid_classifier": fid, "class_histogram": histogram}]}
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    def history(updates, step, fid, histogram, seconds):      # a checkpoint the comparison never measured
+        return SimpleNamespace(path=Path(f"not-measured-{updates}-{step}-{fid}"), history={"epochs": [
+            {"epoch": 1, "step": step, "generator_updates": updates, "seconds": seconds, "fid_classifier": fid,
+             "class_histogram": histogram}]})
 
     fair = [100] * 10
     collapsed = [0, 0, 5, 195, 100, 100, 100, 100, 200, 200]     # two classes under 1 %, one at 0.5 %
@@ -278,6 +282,7 @@ def test_matched_comparison_states_updates_seeds_and_spread():
     assert by_kind["gan"]["seeds"] == 2 and by_kind["gan"]["seconds"] == pytest.approx(11.0)
     assert by_kind["gan"]["classes_dropped"] == 0 and by_kind["wgan"]["classes_dropped"] == 3
     assert by_kind["wgan"]["critic_updates"] == 250 and all(r["matched"] for r in rows)
+    assert all(r["fid_source"].startswith("one draw at the last epoch of training") for r in rows)
     unmatched = gans_lab.matched_comparison({"gan": [history(50, 50, 1.0, fair, 1.0)], "wgan": [history(10, 50, 1.0, fair, 1.0)]})
     assert not any(r["matched"] for r in unmatched)
 
@@ -285,15 +290,24 @@ def test_matched_comparison_states_updates_seeds_and_spread():
 def test_the_shipped_image_gans_are_matched_at_generator_updates_with_two_seeds_each():
     """Issue 9: the WGANs had 276 generator updates against the GAN's 1,380; they are now trained to
     the same number, with two seeds, and the Fréchet distance's sampling spread is measured."""
-    from dgm_core.catalogue import image_gan_runs
-    from dgm_core.checkpoints import load_checkpoint
+    import json
 
-    runs = image_gan_runs()
+    from dgm_core.checkpoints import load_checkpoint
+    from dgm_core.compare import RESULTS_DIR, RESULTS_NAME
+
+    runs = gans_lab.image_gan_runs()
     assert set(runs) == {"gan", "wgan", "wgan-gp"}
-    histories = {kind: [load_checkpoint(n).history for n in names] for kind, names in runs.items()}
-    rows = gans_lab.matched_comparison(histories)
+    rows = gans_lab.matched_comparison({kind: [load_checkpoint(n) for n in names] for kind, names in runs.items()})
     assert all(r["seeds"] >= 2 and r["matched"] and r["generator_updates"] == 1380 for r in rows), rows
     assert {r["kind"]: r["critic_updates"] for r in rows} == {"gan": 1380, "wgan": 6900, "wgan-gp": 6900}
+    # one measurement per checkpoint: the lab's distances are the comparison's, read from its file here
+    written = {s["checkpoint"]: s for row in json.loads((RESULTS_DIR / RESULTS_NAME).read_text("utf-8"))["rows"]
+               for s in row["per_seed"]}
+    for r in rows:
+        fds = [written[name]["fd"] for name in r["checkpoints"]]
+        assert r["fid_mean"] == pytest.approx(np.mean(fds)) and (r["fid_min"], r["fid_max"]) == (min(fds), max(fds))
+        assert r["fid_sampling_sd"] == pytest.approx(np.mean([np.std(written[n]["fd_draws"], ddof=1)
+                                                               for n in r["checkpoints"]]))
 
 
 def test_the_class_histogram_ticks_every_class():

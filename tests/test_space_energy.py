@@ -95,6 +95,7 @@ def test_the_space_builds_the_buffer_against_noise_tab(demo):
     assert {"**chains started from replay buffer**", "**chains started from uniform noise**"} <= texts
 
 
+@pytest.mark.slow
 def test_a_train_click_during_a_live_run_is_run_next_not_dropped(demo):
     """Gradio's default trigger_mode "once" dropped the click while the pause it also sends stopped the
     run: the run froze with no message (seen in Chromium)."""

@@ -83,6 +83,7 @@ def test_existing_checkpoint_is_never_overwritten_and_bad_flags_are_refused(tmp_
     assert "Unknown dataset 'imagenet'" in run([*TINY, "--dataset", "imagenet", "--out", str(tmp_path / "x")]).stderr
 
 
+@pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert run([*TINY, "--epochs", "3", "--out", str(straight)]).returncode == 0
@@ -157,6 +158,7 @@ def test_compiled_run(tmp_path):
     assert load_checkpoint(tmp_path / "compiled").history["epochs"]
 
 
+@pytest.mark.slow
 def test_two_process_ddp_on_gloo_agrees_and_its_checkpoint_loads(tmp_path):
     out = tmp_path / "ddp"
     result = subprocess.run(
@@ -273,6 +275,7 @@ def killed_and_resumed(args: list[str], tmp_path, kill_at: int = 17, env: dict |
     return straight, killed
 
 
+@pytest.mark.slow
 def test_gan_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     # 12 steps per epoch; step 17 is in the middle of the second epoch, between generator updates.
     straight, killed = killed_and_resumed(["wgan", *TINY_GAN, "--epochs", "3"], tmp_path)
@@ -312,6 +315,7 @@ def _buffered_vae_recipe(restore: bool):
     return BufferedVAE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("restore", [True, False])
 def test_a_recipe_state_with_tensors_is_saved_and_resumed_exactly(tmp_path, monkeypatch, restore):
     """The loop saves `recipe.state_dict()` in training_state.safetensors after each epoch and gives it
@@ -330,6 +334,7 @@ def test_a_recipe_state_with_tensors_is_saved_and_resumed_exactly(tmp_path, monk
     assert ((a["buffer"], a["refreshes"]) == (b["buffer"], b["refreshes"])) is restore
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["wgan-gp", "cgan"])
 def test_two_process_ddp_gan_on_gloo_agrees_and_its_checkpoint_loads(tmp_path, kind):
     """Generator and critic each under DistributedDataParallel: WGAN-GP's penalty needs a double
@@ -351,6 +356,7 @@ def test_two_process_ddp_gan_on_gloo_agrees_and_its_checkpoint_loads(tmp_path, k
 FLOW_TINY = ["realnvp", "--dataset", "digits", "--width", "8", "--batch-size", "128", "--sample-every", "1"]
 
 
+@pytest.mark.slow
 def test_tiny_realnvp_run_models_digits_at_8x8_with_17_levels(tmp_path):
     out = tmp_path / "flow"
     result = run([*FLOW_TINY, "--epochs", "2", "--out", str(out)])
@@ -365,12 +371,14 @@ def test_tiny_realnvp_run_models_digits_at_8x8_with_17_levels(tmp_path):
     assert "python -m training.run realnvp" in checkpoint.card
 
 
+@pytest.mark.slow
 def test_realnvp_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     # 12 steps per epoch: step 17 is in the middle of the second epoch.
     straight, killed = killed_and_resumed([*FLOW_TINY, "--epochs", "3", "--dequantization", "variational"], tmp_path)
     assert untimed(load_checkpoint(killed).history) == untimed(load_checkpoint(straight).history)
 
 
+@pytest.mark.slow
 def test_tiny_flow_prior_vae_run_records_its_iwae_curve(tmp_path):
     out = tmp_path / "fp"
     result = run(["vae-flow-prior", "--dataset", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8",
@@ -445,6 +453,7 @@ def test_tiny_energy_model_runs_write_a_loadable_checkpoint_with_the_buffer_in_i
     assert buffer.shape == (100, 1, 8, 8)
 
 
+@pytest.mark.slow
 def test_ebm_run_killed_mid_epoch_resumes_the_same_chains_and_weights(tmp_path):
     from dgm_core.checkpoints import load_state
 
@@ -473,6 +482,7 @@ def test_tiny_vqvae_run_writes_codebook_health_and_restarts_dead_codes(tmp_path)
     assert (out / "samples" / "epoch-002.png").exists()
 
 
+@pytest.mark.slow
 def test_vqvae_run_killed_mid_epoch_resumes_the_same_codebook_and_usage(tmp_path):
     straight, killed = killed_and_resumed([*VQ_TINY, "--epochs", "3", "--codebook", "ema"], tmp_path,
                                           env={"OMP_NUM_THREADS": "1"})

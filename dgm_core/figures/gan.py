@@ -175,13 +175,3 @@ def class_histogram_figure(history: dict, class_names: list[str], title: str) ->
                       xaxis=dict(title="class the classifier reads", type="category", tickmode="array",
                                  tickvals=list(class_names), ticktext=list(class_names)))
     return fig
-
-
-def comparison_table(rows: list[dict]) -> list[dict]:
-    """The rows of dgm_core.gan.matched_comparison as both front ends show them, one per model."""
-    return [{"model": TITLES[r["kind"]], "training seeds": r["seeds"], "generator updates": r["generator_updates"],
-             "critic updates": r["critic_updates"], "epochs": r["epochs"],
-             "training time (s, mean)": None if r["seconds"] is None else round(r["seconds"]),
-             "Fréchet distance (mean)": None if r["fid_mean"] is None else round(r["fid_mean"], 1),
-             "range over seeds": None if r["fid_mean"] is None else f"{r['fid_min']:.0f}–{r['fid_max']:.0f}",
-             "classes dropped (under 1 %, worst seed)": r["classes_dropped"]} for r in rows]

@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from dgm_core.figures.style import colour, legend_above, margins
 
 
-def kl_per_dim_figure(kl_by_model: dict[str, list[float]], active_threshold: float | None = None) -> go.Figure:
+def kl_per_dim_figure(kl_by_model: dict[str, list[float]]) -> go.Figure:
     """Average KL(q(z_j|x) ‖ p(z_j)) per latent dimension, one bar group per model."""
     fig = go.Figure()
     for i, (name, kl) in enumerate(kl_by_model.items()):
@@ -41,7 +41,7 @@ def training_curves_figure(histories: dict[str, dict]) -> go.Figure:
 
 def nll_figure(curves: dict[str, list[dict]], bits: bool = False) -> go.Figure:
     """The IWAE estimate −L_k of the NLL against k (log axis): k = 1 is the ELBO; it falls as k grows.
-    `bits`: show bits/dim on hover too (only where dgm_core.vae.bits_per_dim_basis allows it)."""
+    `bits`: show bits/dim on hover too (only where dgm_core.labs.vae.bits_per_dim_basis allows it)."""
     fig = go.Figure()
     for i, (name, curve) in enumerate(curves.items()):
         extra = dict(customdata=[p["bits_per_dim"] for p in curve],

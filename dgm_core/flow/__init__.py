@@ -11,8 +11,9 @@ One module per layer, read in this order:
   residual.py   the residual block and the estimators of its log-determinant
 What the flow lab shows (its ranges, findings, tables and lesson checks) is in dgm_core/labs/flows.py.
 """
-from dgm_core.flow.baseline import gmm_baseline_bits_per_dim
+from dgm_core.flow.baseline import gmm_baseline, gmm_baseline_sentence
 from dgm_core.flow.ood import (
+    COMPRESSORS,
     OODReport,
     auroc,
     complexity_score,

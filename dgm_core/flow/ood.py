@@ -110,28 +110,39 @@ def ood_images(model_dataset: str, size: int, levels: int, n: int, seed: int = 0
     return sets
 
 
+#: The compressors of the complexity score, side by side: the paper's PNG, and zlib on the raw levels (at 8x8
+#: a PNG is mostly its fixed headers, so its length says little about the pixels).
+COMPRESSORS = {"PNG": png_bits, "zlib": zlib_bits}
+
+
 @dataclass
 class OODReport:
-    """Per-image bits/dim and complexity scores of the in-distribution test set and each OOD set, and
-    the AUROC of each score (OOD positive, larger score = more OOD)."""
+    """Per-image bits/dim, complexity scores (one per compressor) and typicality of the in-distribution test
+    set and each OOD set, the AUROC of each score (OOD positive, larger score = more OOD), and each
+    compressor's mean length in bits per image of the in-distribution set (what S(x) subtracts)."""
     bits_per_dim: dict[str, np.ndarray]
-    complexity: dict[str, np.ndarray]
+    complexity: dict[str, dict[str, np.ndarray]]       # compressor -> set -> S(x)
     typicality: dict[str, np.ndarray]
     in_name: str
     typicality_batch: int
     table: list[dict] = field(default_factory=list)
+    compressed_bits: dict[str, float] = field(default_factory=dict)
+    images: dict[str, int] = field(default_factory=dict)     # how many images each set has
 
 
 @torch.no_grad()
 def ood_report(model: RealNVP, in_images: torch.Tensor, train_images: torch.Tensor, ood: dict[str, torch.Tensor],
                in_name: str, typicality_batch: int = 10, seed: int = 0) -> OODReport:
-    """Scores every set with the model's bits/dim, the input-complexity score S(x) (PNG lengths) and
-    the batch typicality test, and builds one AUROC table: one row per OOD set, a column per score."""
+    """Scores every set with the model's bits/dim, the input-complexity score S(x) with each compressor
+    (COMPRESSORS) and the batch typicality test, and builds one AUROC table: one row per OOD set, a column
+    per score."""
     generator = torch.Generator(next(model.parameters()).device).manual_seed(seed)
     sets = {in_name: in_images, **ood}
     bpd = {name: image_bits_per_dim(model, images, generator).numpy() for name, images in sets.items()}
-    complexity = {name: complexity_score(bpd[name], png_bits(images, model.levels), model.pixels)
-                  for name, images in sets.items()}
+    lengths = {c: {name: compress(images, model.levels) for name, images in sets.items()}
+               for c, compress in COMPRESSORS.items()}
+    complexity = {c: {name: complexity_score(bpd[name], lengths[c][name], model.pixels) for name in sets}
+                  for c in COMPRESSORS}
     entropy = float(image_bits_per_dim(model, train_images, generator).mean())
     typical = {name: typicality_scores(bpd[name], entropy, typicality_batch, np.random.default_rng(seed))
                for name in sets}
@@ -141,8 +152,11 @@ def ood_report(model: RealNVP, in_images: torch.Tensor, train_images: torch.Tens
                       "mean bits/dim (in → OOD)": f"{bpd[in_name].mean():.2f} → {bpd[name].mean():.2f}",
                       "more likely than the median test image": float(np.mean(bpd[name] < np.median(bpd[in_name]))),
                       "AUROC bits/dim": auroc(bpd[in_name], bpd[name]),
-                      "AUROC complexity S(x)": auroc(complexity[in_name], complexity[name]),
+                      **{f"AUROC complexity S(x), {c}": auroc(complexity[c][in_name], complexity[c][name])
+                         for c in COMPRESSORS},
                       "AUROC typicality": auroc(typical[in_name], typical[name])})
-    return OODReport(bpd, complexity, typical, in_name, typicality_batch, table)
+    return OODReport(bpd, complexity, typical, in_name, typicality_batch, table,
+                     {c: float(np.mean(lengths[c][in_name])) for c in COMPRESSORS},
+                     {name: len(images) for name, images in sets.items()})
 
 

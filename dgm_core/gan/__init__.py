@@ -22,7 +22,6 @@ from dgm_core.gan.image import (
     image_gan_optimizer,
     image_gan_step,
     load_snapshot,
-    sampling_spread,
     snapshot_model,
 )
 from dgm_core.gan.objectives import (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -300,14 +299,3 @@ def image_gan_optimizer(model: ImageGAN, lr: float) -> PairedOptimizer:
 # ------------------------------------------------- comparing trained image GANs fairly
 #: Below this share of samples a class counts as dropped (fewer than 10 of 1,000; a fair share is 10 %).
 DROPPED_SHARE = 0.01
-
-
-def sampling_spread(model: ImageGAN, judge, real_features: np.ndarray, n: int = 1000, seeds: int = 5) -> dict:
-    """The Fréchet distance of one trained generator over `seeds` sample draws of n images: its
-    standard deviation is the spread that comes from sampling alone, before any training seed."""
-    from dgm_core.features import classifier_features
-    from dgm_core.metrics import frechet_distance
-
-    values = [frechet_distance(real_features, classifier_features(judge, model.sample(n, seed=seed).cpu()))
-              for seed in range(seeds)]
-    return {"values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)), "n": n}

@@ -30,91 +30,115 @@ def describe_settings(config: ToyEBMConfig) -> str:
 
 
 # ----------------------------------------------------------------------------- shipped energy models
-CHAINS = 500          # chains behind each Fréchet distance of the JEM comparison
+#: Chains run to draw the energy curves and the sample grids of the JEM comparison (an illustration: its
+#: Fréchet distances are the comparison's measurement), and starts behind the distance of the starts.
+SHOWN_CHAINS, STARTS = 64, 500
+
+
+def kind_of(checkpoint) -> str:
+    """JEM, JEM++, or the plain classifier of the same network (a JEM run with no generative term)."""
+    run = checkpoint.history.get("run", {})
+    if run.get("generative_weight", 1.0) <= 0:
+        return "classifier (same network)"
+    return "JEM++" if run.get("model") == "jempp" else "JEM"
+
+
+def test_accuracy(checkpoint) -> float:
+    """A classifier's accuracy on the whole test split, as its trainer measured it after the last epoch (the
+    one figure of it every tab and lesson shows)."""
+    return float(checkpoint.history["epochs"][-1]["test_accuracy"])
+
+
+def accuracy_gaps(checkpoints: list) -> dict[str, dict]:
+    """Each generative kind's test accuracy against the plain classifier's, over every seed of both:
+    kind -> {"gap": points below the classifier on average, "accuracies", "classifier"} (in %)."""
+    by_kind: dict[str, list[float]] = {}
+    for checkpoint in checkpoints:
+        by_kind.setdefault(kind_of(checkpoint), []).append(100 * test_accuracy(checkpoint))
+    base = by_kind.get("classifier (same network)")
+    if not base:
+        return {}
+    return {kind: {"gap": sum(base) / len(base) - sum(accs) / len(accs), "accuracies": accs, "classifier": base}
+            for kind, accs in by_kind.items() if not kind.startswith("classifier")}
+
+
+def gap_sentence(kind: str, gap: dict) -> str:
+    accs, base = gap["accuracies"], gap["classifier"]
+    seeds = f"{len(accs)} seed{'s' if len(accs) > 1 else ''} against {len(base)}"
+    return (f"{kind} is {gap['gap']:.1f} points below the plain classifier on average over {seeds} "
+            f"({min(accs):.1f}–{max(accs):.1f} % against {min(base):.1f}–{max(base):.1f} %)")
 
 
 def jem_comparison(names, load, seed: int = 0) -> dict:
-    """JEM, JEM++ and the plain classifier of the same network side by side: test accuracy, training
-    seconds per epoch, and for the generative ones the classifier-feature Fréchet distance (the GAN
-    lab's judge) of their chains' starts and of the chains after the sampler they were trained with,
-    beside the shipped GANs' last distance. `load(name)` is the front end's cached loader."""
-    from dgm_core import ebm
-    from dgm_core.data import load_dataset
-    from dgm_core.features import classifier_features
+    """JEM, JEM++ and the plain classifier of the same network side by side: test accuracy, training seconds
+    per epoch, and for the generative ones the classifier-feature Fréchet distance (the GAN lab's judge) of
+    their chains as the comparison measured it (dgm_core.compare.measured, the same figure everywhere) and of
+    STARTS fresh starts, beside the shipped GANs' distances; SHOWN_CHAINS chains per kind drawn for the
+    energy curves and the grids. `load(name)` is the front end's cached loader."""
+    from dgm_core import compare, ebm
+    from dgm_core.labs.gans import NAMES
 
     judge, floor, _ = judge_with_floor()
-    test_features = classifier_features(judge, load_dataset("digits", "test", judge.image_size).images)
+    _, test_features, _ = compare.reference()
     rows, curves, samples = [], {}, {}
     generator = torch_generator(seed)
-    gaussians = None
-    for name in names:
-        checkpoint = load(name)
-        run, last = checkpoint.history.get("run", {}), checkpoint.history["epochs"][-1]
-        generative = run.get("generative_weight", 1.0) > 0
-        kind = ("JEM++" if run.get("model") == "jempp" else "JEM") if generative else "classifier (same network)"
+    checkpoints = [load(name) for name in names]
+    for name, checkpoint in zip(names, checkpoints):
+        run, last, kind = checkpoint.history.get("run", {}), checkpoint.history["epochs"][-1], kind_of(checkpoint)
         row = {"model": kind, "checkpoint": name, "seed": run.get("seed", 0),
-               "test accuracy (%)": round(100 * last.get("test_accuracy", float("nan")), 1),
-               # Fréchet distance of the chains' starts and of the chains, in the judge's features
+               "test accuracy (%)": round(100 * test_accuracy(checkpoint), 1),
                "seconds per epoch": round(last.get("seconds", 0.0) / max(last["epoch"], 1), 2),
-               "FD of the starts": None, "FD of the chains": None, "chains": "none: a classifier has no sampler"}
-        if generative:
-            model = checkpoint.model
-            shape = (model.channels, model.image_size, model.image_size)
-            if run.get("model") == "jempp":
-                if gaussians is None:
-                    train = load_dataset("digits", "train", model.image_size)
-                    gaussians = ebm.ClassGaussians(train.images, train.labels, model.outputs)
-                starts = gaussians.sample(CHAINS, generator)[0]
-            else:
-                starts = ebm.uniform_noise(CHAINS, shape, generator)
-            sampler = ebm.recipe_sampler(run)
-            row["chains"] = (f"{sampler.steps} proximal steps of {sampler.inner} inner, from per-class Gaussians"
-                             if run.get("model") == "jempp" else f"{sampler.steps} SGLD steps from uniform noise")
-            report = ebm.chains_report(model, sampler, starts, judge, test_features, generator)
-            row["FD of the starts"], row["FD of the chains"] = round(report["fid_start"], 1), round(report["fid_chains"], 1)
+               f"FD of {STARTS} starts": None, "FD of the chains": None, "FD sd of one draw": None,
+               "chains": "none: a classifier has no sampler"}
+        if not kind.startswith("classifier"):
+            model = compare.prepared(checkpoint)
+            row["chains"] = model.sampling_note()
+            starts = (model.starts.sample(STARTS, generator)[0] if model.starts is not None else
+                      ebm.uniform_noise(STARTS, (model.channels, model.image_size, model.image_size), generator))
+            row[f"FD of {STARTS} starts"] = round(ebm.judge_distance(judge, starts, test_features), 1)
+            record = compare.measured(name)
+            if record is not None:
+                row["FD of the chains"], row["FD sd of one draw"] = round(record["fd"], 1), round(record["fd_sd"], 1)
             if kind not in {r["model"] for r in rows}:
+                report = ebm.chains_report(model, model.chains, starts[:SHOWN_CHAINS], judge, test_features, generator)
                 curves[f"{kind} ({name}): {row['chains']}"] = report["energy_curve"]
-                samples[f"{kind} ({name}): 32 chains after {sampler.steps} steps"] = report["samples"][:32]
+                samples[f"{kind} ({name}): 32 chains after {model.chains.steps} steps"] = report["samples"][:32]
         rows.append(row)
     gans = {}
     for kind, members in image_gan_runs().items():
-        finals = [load(m).history["epochs"][-1].get("fid_classifier") for m in members]
-        finals = [f for f in finals if f is not None]
-        if finals:
-            gans[kind] = sum(finals) / len(finals)
-    accuracy = {r["checkpoint"]: load(r["checkpoint"]).history["epochs"][-1].get("test_accuracy", float("nan"))
-                for r in rows}                  # unrounded, for the averages below
-    classifier = [accuracy[r["checkpoint"]] for r in rows if r["model"].startswith("classifier")]
-    note = (f"Fréchet distance (FD): how far {CHAINS} fresh chains are from the test digits in the features of "
-            f"`{JUDGE}`, the GAN lab's digit classifier; lower is better, and real digits against real digits give "
-            f"{floor:.1f}, the floor. 'FD of the starts' is where the chains begin, 'FD of the chains' where the "
-            "sampler each model was trained with takes them. The GAN lab's GANs, for scale: " +
-            ", ".join(f"{k} {v:.1f}" for k, v in gans.items()) + ". Samples are upscaled from 8x8 to the judge's "
-            f"{judge.image_size}x{judge.image_size} the way the data were.")
-    if classifier:
-        note += (f" Accuracy is on {len(test_features)} test digits, so one image is "
-                 f"{100 / len(test_features):.2f} points: two models can tie exactly.")
-        base = sum(classifier) / len(classifier)
-        for kind in ("JEM", "JEM++"):
-            accs = [accuracy[r["checkpoint"]] for r in rows if r["model"] == kind]
-            if accs:
-                note += (f" {kind} is {100 * (base - sum(accs) / len(accs)):.1f} points below the plain classifier on "
-                         f"average over {len(accs)} seed{'s' if len(accs) > 1 else ''} ({100 * min(accs):.1f}–"
-                         f"{100 * max(accs):.1f} % against {100 * min(classifier):.1f}–{100 * max(classifier):.1f} %).")
-    return {"rows": rows, "energy_curves": curves, "samples": samples, "note": note, "gans": gans, "floor": floor}
+        records = [compare.measured(m) for m in members]
+        if all(records):
+            gans[NAMES[kind]] = sum(r["fd"] for r in records) / len(records)
+    measured_any = next((compare.measured(r["checkpoint"]) for r in rows if r["FD of the chains"] is not None), None)
+    draws = (f"the mean of {measured_any['draws']} draws of {measured_any['samples']:,} chains, as measured for "
+             "'Every model compared' (the same figure there), with the standard deviation of one draw"
+             if measured_any else "not measured: run python -m benchmarks.compare")
+    note = (f"Fréchet distance (FD): how far the chains are from the test digits in the features of `{JUDGE}`, the "
+            f"GAN lab's digit classifier; lower is better, and real digits against real digits give {floor:.1f}, "
+            f"the floor. 'FD of the chains' is {draws}; 'FD of {STARTS} starts' is where the chains begin. The GAN "
+            "lab's GANs, for scale (mean over seeds): " + ", ".join(f"{k} {v:.1f}" for k, v in gans.items()) +
+            f". Samples are upscaled from 8x8 to the judge's {judge.image_size}x{judge.image_size} the way the data "
+            "were.")
+    gaps = accuracy_gaps(checkpoints)
+    if gaps:
+        note += (f" Accuracy is on the {len(test_features)} test digits, so one image is "
+                 f"{100 / len(test_features):.2f} points: two models can tie exactly. " +
+                 "; ".join(gap_sentence(kind, gap) for kind, gap in gaps.items()) + ".")
+    return {"rows": rows, "energy_curves": curves, "samples": samples, "note": note, "gans": gans, "floor": floor,
+            "gaps": gaps}
 
 
 def buffer_against_noise(load) -> dict[str, dict[str, Path]]:
-    """The sample grids the trainer wrote for the shipped EBM with a replay buffer and the one whose
-    chains start from uniform noise (same network, data and SGLD settings), by snapshot:
-    {"epoch-005": {"replay buffer": png, "uniform noise": png}, ...}; {} when either is not shipped."""
-    runs = [i.name for i in sorted(shipped(), key=lambda i: (i.name, i.seed)) if i.model_type == "ebm" and i.model == "ebm"]
-    buffer = [n for n in runs if not n.endswith("-noise")]
-    noise = [n for n in runs if n.endswith("-noise")]
-    if not (buffer and noise):
+    """The sample grids the trainer wrote for the shipped EBM whose chains start from a replay buffer and the
+    one whose chains start from uniform noise (same network, data and SGLD settings; `--init` in their runs),
+    by snapshot: {"epoch-005": {"replay buffer": png, "uniform noise": png}, ...}; {} when either is missing."""
+    runs = sorted((i for i in shipped() if i.model_type == "ebm" and i.model == "ebm"), key=lambda i: (i.seed, i.name))
+    first = {init: next((i.name for i in runs if i.run.get("init", "buffer") == init), None)
+             for init in ("buffer", "noise")}
+    if None in first.values():
         return {}
     grids: dict[str, dict[str, Path]] = {}
-    for label, name in (("replay buffer", buffer[0]), ("uniform noise", noise[0])):
+    for label, name in (("replay buffer", first["buffer"]), ("uniform noise", first["noise"])):
         for png in load(name).samples:
             grids.setdefault(png.stem, {})[label] = png
     return {epoch: pair for epoch, pair in sorted(grids.items()) if len(pair) == 2}
@@ -148,30 +172,26 @@ def _accuracy_validate(words, options, settings):
     return options_problems(options, {"points": (2.0, 0.0, 100.0, False)}) + checkpoint_problems(words, 2, ("ebm", "classifier"))
 
 
-def _accuracy(model, data) -> float:
-    import torch
-
-    with torch.no_grad():
-        return float((model(data.images).argmax(1) == data.labels).float().mean())
-
-
 def _accuracy_run(words, options, settings):
-    from dgm_core.data import load_dataset
+    """Yes when MODEL's test accuracy is within `points` of REFERENCE's, each averaged over every seed it
+    ships with (catalogue.seed_group): the same figures and average as the JEM tab's note."""
+    from dgm_core.catalogue import seed_group
 
     load = options["_load"]
     points = option(options, "points", 2.0, 0.0, 100.0)
-    accs = []
-    for w in words:
-        model = load(w).model.eval()
-        accs.append(100 * _accuracy(model, load_dataset("digits", "test", model.image_size)))
-    within = accs[1] - accs[0] <= points
-    text = (f"**{'Yes' if within else 'No'}:** {words[0]} classifies {accs[0]:.1f} % of the test digits right, "
-            f"{words[1]} {accs[1]:.1f} %: {abs(accs[1] - accs[0]):.1f} points {'below' if accs[0] < accs[1] else 'above'} "
-            +
-            ("(within" if within else "(more than") + f" {points:g}). Computed now on the 359 test digits; one "
-            "digit is 0.28 points.")
-    return Reveal(0 if within else 1, text, table=[{"checkpoint": w, "test accuracy (%)": round(a, 1)}
-                                                    for w, a in zip(words, accs)])
+    groups = [seed_group(w) for w in words]
+    accs = [[100 * test_accuracy(load(n)) for n in group] for group in groups]
+    means = [sum(a) / len(a) for a in accs]
+    within = means[1] - means[0] <= points
+    seeds = " and ".join(f"{w}: {len(g)} seed{'s' if len(g) > 1 else ''} ({', '.join(f'{a:.1f}' for a in acc)} %)"
+                         for w, g, acc in zip(words, groups, accs))
+    text = (f"**{'Yes' if within else 'No'}:** on average over its seeds {words[0]} classifies {means[0]:.1f} % of "
+            f"the test digits right, {words[1]} {means[1]:.1f} %: {abs(means[1] - means[0]):.1f} points "
+            f"{'below' if means[0] < means[1] else 'above'} " + ("(within" if within else "(more than") +
+            f" {points:g}). {seeds}; each accuracy is its trainer's on the whole test split (one digit is 0.28 "
+            "points), the figure the JEM tab shows.")
+    return Reveal(0 if within else 1, text, table=[{"checkpoint": n, "test accuracy (%)": round(a, 1)}
+                                                    for group, acc in zip(groups, accs) for n, a in zip(group, acc)])
 
 
 def _conditional_validate(words, options, settings):
@@ -186,11 +206,18 @@ def _conditional_run(words, options, settings):
     digit = int(option(options, "digit", 3, 0, 9, whole=True))
     steps = int(option(options, "steps", 100, 1, 500, whole=True))
     share = option(options, "share", 0.5, 0.0, 1.0)
-    report = conditional_samples(words[0], options["_load"], digit, steps, seed=0)
+    seed = int(options.get("_seed", 0))
+    report = conditional_samples(words[0], options["_load"], digit, steps, seed=seed, n=LESSON_CHAINS)
     above = report["read_as_asked"] > share
     text = (f"**{'Yes' if above else 'No'}:** {report['note']} That is {100 * report['read_as_asked']:.0f} %, "
             f"{'above' if above else 'not above'} {100 * share:.0f} %, after {steps} SGLD steps from noise.")
-    return Reveal(0 if above else 1, text, image_grid_figure(report["samples"], 8, title=f"16 chains for a {digit}"))
+    return Reveal(0 if above else 1, text, image_grid_figure(report["samples"][:16], 8,
+                                                             title=f"16 of the {LESSON_CHAINS} chains for a {digit}"))
+
+
+#: Chains behind the lesson's share: enough that another seed gives the same answer (the standard error of a
+#: share near a half is 3.5 points with 200 chains; with the tab's 16 it was 12).
+LESSON_CHAINS = 200
 
 
 CHECKS = {

@@ -6,9 +6,10 @@ it registers.
 The maths is in dgm_core.flow (RealNVP, the live 2-D flow, OOD scores, the residual block)."""
 from __future__ import annotations
 
-from dgm_core import catalogue
+import numpy as np
+
 from dgm_core.catalogue import Shipped, dataset_of, runs, shipped
-from dgm_core.flow import RANGES, HutchinsonStudy, OODReport, ToyFlowConfig
+from dgm_core.flow import COMPRESSORS, RANGES, HutchinsonStudy, OODReport, ToyFlowConfig
 from dgm_core.lessons import Check, Reveal, checkpoint_problems, option, options_problems, yes_no
 
 # ----------------------------------------------------------------------------- the live flow
@@ -32,15 +33,16 @@ def ood_findings(report: OODReport) -> list[str]:
     likelier = [(r["OOD set"], r["more likely than the median test image"], r["AUROC bits/dim"]) for r in report.table
                 if r["more likely than the median test image"] > 0]
     if likelier:
-        listed = "; ".join(f"{share:.1%} of {name} (AUROC {a:.3f})" for name, share, a in likelier)
+        listed = "; ".join(f"{share:.1%} of the {report.images.get(name, '')} images of {name} (AUROC {a:.3f})"
+                           for name, share, a in likelier)
         worst = min(a for _, _, a in likelier)
         severity = ("Likelihood fails here" if worst < 0.5 else
                     "Likelihood mostly works here, but shows the failure the literature reports" if worst >= 0.9 else
                     "Likelihood is a weak detector here")
         findings.append(f"{severity}: {listed} get a higher likelihood than the median test image of "
                         f"{report.in_name}.")
-    for column, label in (("AUROC complexity S(x)", "The complexity score S(x)"),
-                          ("AUROC typicality", f"The typicality test (batches of {report.typicality_batch})")):
+    for column, label in ((*((f"AUROC complexity S(x), {c}", f"The complexity score S(x) with {c}") for c in COMPRESSORS),
+                           ("AUROC typicality", f"The typicality test (batches of {report.typicality_batch})"))):
         worse = [(r["OOD set"], r[column]) for r in report.table if r[column] < 0.5]
         if worse:
             listed = ", ".join(f"{name} (AUROC {a:.3f})" for name, a in worse)
@@ -48,6 +50,35 @@ def ood_findings(report: OODReport) -> list[str]:
                 ": it subtracts the compressed length, which helps when OOD images are simpler than the training "
                 "data and hurts when they are more complex." if "S(x)" in label else "."))
     return findings
+
+
+#: The scores the OOD tab can show, and where each lives in an OODReport.
+OOD_SCORES = {"bits/dim": ("bits/dim −log₂ p(x) / D (larger: less likely)", None),
+              **{f"complexity S(x), {c}": (f"S(x) = −log₂ p(x)/D − L(x)/D, L the {c} length (bits/dim)", c)
+                 for c in COMPRESSORS}}
+
+
+def ood_scores(report: OODReport, score: str) -> dict:
+    """The per-image values of one of OOD_SCORES, by set."""
+    compressor = OOD_SCORES[score][1]
+    return report.bits_per_dim if compressor is None else report.complexity[compressor]
+
+
+def auroc_note(report: OODReport) -> str:
+    """How to read the AUROC table, and what the complexity score subtracts (both front ends show it)."""
+    return (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
+            f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training entropy); "
+            f"0.5 is chance, below 0.5 the score ranks the OOD images as *more* typical than the {report.in_name} "
+            f"test images. {compressor_note(report)}")
+
+
+def compressor_note(report: OODReport) -> str:
+    """What the complexity score subtracts, compressor by compressor."""
+    lengths = ", ".join(f"{c} {bits:.0f} bits ({bits / 8:.0f} bytes)" for c, bits in report.compressed_bits.items())
+    return (f"S(x) subtracts a generic compressor's length of the image (Serrà et al., 2020, use PNG). Per "
+            f"{report.in_name} test image: {lengths}. At this size most of a PNG is its fixed headers and checksums, "
+            "so its length says little about the pixels; zlib on the raw levels has far less overhead. Both are "
+            "shown, side by side.")
 
 
 #: The playground's settings: (low, high) of each number the page and the Space accept.
@@ -73,6 +104,44 @@ def roulette_variance_note(study: HutchinsonStudy, p_stop: float) -> str:
     return (f"With ρ = ‖J‖₂ = {rho:.3f} and p = {p_stop:g}, ρ²/(1 − p) = {rho ** 2 / (1 - p_stop):.2f} ≥ 1: the roulette "
             f"estimate is unbiased (its exact bias is 0) but its variance is infinite, so its sample mean and "
             f"standard error below cannot be trusted (rare long draws dominate); take p < {1 - rho ** 2:.2f}.")
+
+
+# ----------------------------------------------------------------------------- the image flows
+def gmm_reference(dataset: str, size: int, levels: int, alpha: float) -> dict:
+    """The GaussianMixture baseline (dgm_core.flow.gmm_baseline) of a flow's data, in its logit space."""
+    from dgm_core.data import load_dataset
+    from dgm_core.flow import gmm_baseline
+
+    return gmm_baseline(load_dataset(dataset, "train", size).images, load_dataset(dataset, "test", size).images,
+                        levels, alpha)
+
+
+def gmm_label(result: dict) -> str:
+    return (f"scikit-learn GaussianMixture ({result['components']} components, {result['covariance']} covariance, "
+            "chosen on held-out images)")
+
+
+def test_bits_sentence(checkpoint, gmm: dict) -> str:
+    """A flow's test bits/dim as both front ends state it: the comparison's one measurement of the checkpoint
+    where it has one (the same figure as 'Every model compared'), else its trainer's, with what each is; and
+    the baseline beside it."""
+    from dgm_core.compare import measured
+    from dgm_core.flow import gmm_baseline_sentence
+
+    record, test = measured(checkpoint.path.name), checkpoint.history.get("test")
+    model = checkpoint.model
+    if record is not None and record["bits_per_dim"] is not None:
+        text = (f"**Test bits/dim {record['bits_per_dim']:.3f}** on the {model.image_size}×{model.image_size} test digits "
+                f"at {model.levels} grey levels: {record['likelihood']} (as in 'Every model compared').")
+    elif test:
+        text = (f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** (standard error) on "
+                f"{test['images']} test images at {model.image_size}×{model.image_size} with {test['levels']} grey "
+                f"levels, {test['draws']} dequantization draws each, as its trainer measured it; every log-determinant "
+                "counted.")
+    else:
+        text = "No test bits/dim is recorded for this checkpoint."
+    return (f"{text} Beside it, **{gmm['bits_per_dim']:.3f}** bits/dim for {gmm_baseline_sentence(gmm)}. The curves "
+            "below were measured during training, one dequantization draw per image and epoch.")
 
 
 # ----------------------------------------------------------------------------- shipped checkpoints
@@ -126,31 +195,27 @@ def _ood_validate(words, options, settings):
 
 def _ood_run(words, options, settings):
     """Yes when more than `share` of the set gets a higher likelihood (fewer bits/dim) than the median
-    test image of the training data: the lab's own OOD finding (dgm_core.flow.ood_findings)."""
-    import numpy as np
-
-    from dgm_core import flow
+    test image of the training data: the OOD tab's own report (flow_ood_report), so the lesson and the tab
+    show one figure."""
     from dgm_core.figures.flow import ood_histogram_figure
 
     share = option(options, "share", 0.0, 0.0, 1.0)
     checkpoint = options["_load"](words[0])
-    model, dataset = checkpoint.model, catalogue.dataset_of(checkpoint)
-    quantise = lambda x: flow.to_levels(x, model.levels) / (model.levels - 1)  # noqa: E731
-    test = quantise(catalogue.test_images(dataset, model.image_size).images[:500])
+    report = flow_ood_report(checkpoint, seed=int(options.get("_seed", 0)))
+    dataset = report.in_name
     name = OOD_SETS[words[1]].replace("digits", dataset)
-    other = flow.ood_images(dataset, model.image_size, model.levels, len(test), seed=0)[name]
-    generator = catalogue.torch_generator(0)
-    values = {dataset: flow.image_bits_per_dim(model, test, generator).numpy(),
-              name: flow.image_bits_per_dim(model, other, generator).numpy()}
-    median = float(np.median(values[dataset]))
-    beaten = float((values[name] < median).mean())
+    row = next(r for r in report.table if r["OOD set"] == name)
+    beaten = row["more likely than the median test image"]
+    median = float(np.median(report.bits_per_dim[dataset]))
     yes = beaten > share
-    text = (f"**{'Yes' if yes else 'No'}:** {100 * beaten:.1f} % of the {len(other)} images of the set '{name}' get "
-            "a higher likelihood "
-            f"(fewer bits/dim) than the median {dataset} test image ({median:.2f} bits/dim); the asked share was "
+    text = (f"**{'Yes' if yes else 'No'}:** {100 * beaten:.1f} % of the {report.images[name]} images of the set "
+            f"'{name}' get a higher likelihood (fewer bits/dim) than the median {dataset} test image ({median:.2f} "
+            f"bits/dim, over {report.images[dataset]} test images); the asked share was "
             f"{'more than ' + format(100 * share, '.0f') + ' %' if share else 'any at all'}. The median of {name} is "
-            f"{np.median(values[name]):.2f} bits/dim. A likelihood measures how simple an image is as much as how "
-            "digit-like: the histogram shows where the two sets overlap.")
+            f"{np.median(report.bits_per_dim[name]):.2f} bits/dim. A likelihood measures how simple an image is as "
+            "much as how digit-like: the histogram shows where the two sets overlap. The OOD tab shows the same "
+            "report.")
+    values = {dataset: report.bits_per_dim[dataset], name: report.bits_per_dim[name]}
     return Reveal(0 if yes else 1, text, ood_histogram_figure(values, dataset, "bits per dimension"))
 
 

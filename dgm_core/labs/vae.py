@@ -18,6 +18,27 @@ def vae_report(checkpoint):
     return vae.latent_report(checkpoint.model, data.images[:TEST_IMAGES], getattr(data, "factor_index", None))
 
 
+def bits_per_dim_basis(model: vae.ConvVAE, dataset: str) -> tuple[bool, str]:
+    """Whether bits/dim means something for `model` on `dataset`, and the sentence that says so.
+
+    It does when the model's pixels are the data's own: then the figure is per real pixel, at the
+    stated quantisation (a Bernoulli decoder models binarised images, 2 levels). It does not when
+    the data was resized for the model (digits: 8x8 images upscaled to 28x28): a density over 784
+    interpolated pixels measures the interpolation, and compares with nothing published."""
+    from dgm_core.data import DATASETS
+
+    info = DATASETS.get(dataset)
+    native = info.native_size if info is not None else None
+    levels = {"bernoulli": "binarised images (2 levels)", "gaussian": "continuous pixels in [0, 1]",
+              "categorical": f"the images' {model.levels} grey levels"}[model.likelihood]
+    if native is not None and native != model.image_size:
+        return False, (f"No bits/dim: this model sees the {dataset} data's {native}x{native} images upscaled to "
+                       f"{model.image_size}x{model.image_size}, so a per-pixel figure would be over interpolated "
+                       "pixels and compare with nothing. The NLL is per image, in nats.")
+    return True, (f"bits/dim = NLL / ({model.pixels} pixels · ln 2), over the {model.image_size}x{model.image_size} "
+                  f"pixels the data has, for {levels}.")
+
+
 # ----------------------------------------------------------------------------- the β comparison
 def vae_seed_groups(dataset: str) -> dict[float, list[str]]:
     """The shipped VAEs on `dataset` grouped by β, each group's names in seed order (seed 0 first):
@@ -94,33 +115,46 @@ def _vae_pair_validate(words, options, settings):
     return options_problems(options, {}) + checkpoint_problems(words, 2, ("vae", "vae-flow-prior"))
 
 
-def _evaluate_pair(words, load) -> list[dict]:
+def _evaluate_pairs(words, load, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """The test ELBO terms (vae.evaluate, the function the trainer records each epoch with; evaluation seed 0
+    is the trainer's own) of every seed of each named checkpoint's model (catalogue.seed_group): the rows per
+    checkpoint, and per name the mean over its seeds."""
+    from dgm_core.catalogue import seed_group
 
-
-    rows = []
+    rows, means = [], []
     for w in words:
-        model = load(w).model
-        data = test_images(dataset_of(load(w)), model.image_size)
-        rows.append({"checkpoint": w, **{k: round(v, 2) for k, v in vae.evaluate(model, data.images).items()}})
-    return rows
+        group = []
+        for name in seed_group(w):
+            model = load(name).model
+            data = test_images(dataset_of(load(name)), model.image_size)
+            group.append({"checkpoint": name, **{k: round(v, 2) for k, v in vae.evaluate(model, data.images,
+                                                                                           seed=seed).items()}})
+        rows += group
+        means.append({"name": w, "seeds": len(group), **{k: float(np.mean([g[k] for g in group]))
+                                                         for k in ("kl", "reconstruction")}})
+    return rows, means
+
+
+def _seeds(means: list[dict]) -> str:
+    return " and ".join(f"{m['name']} over {m['seeds']} seed{'s' if m['seeds'] > 1 else ''}" for m in means)
 
 
 def _more_information_run(words, options, settings):
-    rows = _evaluate_pair(words, options["_load"])
-    more = 0 if rows[0]["kl"] >= rows[1]["kl"] else 1
+    rows, means = _evaluate_pairs(words, options["_load"], int(options.get("_seed", 0)))
+    more = 0 if means[0]["kl"] >= means[1]["kl"] else 1
     text = (f"**{words[more]} keeps more information about each digit in z:** KL(q(z|x) ‖ p(z)) is " +
-            " against ".join(f"{r['kl']:.1f}" for r in rows) + " nats per test image. A larger β pays more for every "
-            "nat of KL, so the encoder sends less through the code.")
+            " against ".join(f"{m['kl']:.1f}" for m in means) + f" nats per test image on average ({_seeds(means)}). "
+            "A larger β pays more for every nat of KL, so the encoder sends less through the code.")
     return Reveal(more, text, table=rows)
 
 
 def _better_reconstruction_run(words, options, settings):
-    rows = _evaluate_pair(words, options["_load"])
-    better = 0 if rows[0]["reconstruction"] <= rows[1]["reconstruction"] else 1
+    rows, means = _evaluate_pairs(words, options["_load"], int(options.get("_seed", 0)))
+    better = 0 if means[0]["reconstruction"] <= means[1]["reconstruction"] else 1
     text = (f"**{words[better]} reconstructs better:** the reconstruction error −E_q[log p(x|z)] is " +
-            " against ".join(f"{r['reconstruction']:.1f}" for r in rows) + " nats per test image (lower is better), "
-            "and the KL term " + " against ".join(f"{r['kl']:.1f}" for r in rows) + " nats: what one gains, the "
-            "other pays.")
+            " against ".join(f"{m['reconstruction']:.1f}" for m in means) + " nats per test image (lower is better), "
+            "and the KL term " + " against ".join(f"{m['kl']:.1f}" for m in means) + f" nats, on average "
+            f"({_seeds(means)}): what one gains, the other pays.")
     return Reveal(better, text, table=rows)
 
 

@@ -128,7 +128,7 @@ def _clusters_run(words, options, settings):
     share = option(options, "share", 0.5, 0.0, 1.0)
     on = options.get("on", "latent")
     codes = vqvae_codes(options["_load"](words[0]), "test")
-    report = cluster_report(codes, on, k, seed=0)
+    report = cluster_report(codes, on, k, seed=int(options.get("_seed", 0)))
     accuracy = report["matched accuracy"]
     above = accuracy > share
     text = (f"**{'Yes' if above else 'No'}:** k-means with k = {k} on the codes ({REPRESENTATIONS[on]}), each cluster named by "

@@ -406,9 +406,6 @@ class BayesianNetwork:
             self._require_node(n)
         return list(dict.fromkeys(names))
 
-    def cardinality(self, node: str) -> int:
-        return len(self.states[node])
-
     def __len__(self) -> int:
         return len(self.nodes)
 
