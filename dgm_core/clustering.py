@@ -129,9 +129,9 @@ def pseudo_label_study(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndar
             "pseudo-labels right (train)": float((pseudo == train_y).mean())}
 
 
-# UMAP's first fit in a process compiles its numba code (13 s on 2 cores here, then 0.4 s a map): the front
-# ends start that compile in the background when the lab opens (`prepare_umap`), and wait for it with the
-# seconds shown (`umap_ready`), instead of a spinner that said nothing for 19 s.
+# UMAP's first fit in a process compiles its numba code, far slower than any later map (docs/experiments.md):
+# the front ends start that compile in the background when the lab opens (`prepare_umap`), and wait for it
+# with the seconds shown (`umap_ready`), instead of a silent spinner.
 _umap_compiled = threading.Event()
 _umap_compiling = threading.Lock()
 

@@ -40,7 +40,7 @@ from dgm_core.checkpoints import CHECKPOINT_DIR
 from dgm_core.generative import GenerativeModel, Quantisation, sample_in_batches
 
 #: Images behind each Fréchet distance, and how many independent draws of them per checkpoint: the spread
-#: of a distance needs enough draws to be trusted (three gave a standard deviation of 2.6 where ten give 5–15).
+#: of a distance needs enough draws to be trusted; a few draws understate it (docs/experiments.md).
 SAMPLES, DRAWS = 1000, 10
 #: Importance samples of every likelihood bound: the VAE's IWAE k and the flow's dequantisation draws.
 IMPORTANCE = 100

@@ -49,8 +49,7 @@ RATE_WINDOW_SECONDS = 5.0
 RATE_MIN_SECONDS = 0.9
 #: Points drawn per set (data, samples, chains) in a live panel, and per layer in the flow's warp. Each is
 #: an SVG marker that Plotly restyles at every refresh; per-point styling was the largest share of
-#: Chromium's time while a page trained (with 1,000-3,800 markers a refresh its main thread was busy 95 %
-#: of the time and a click took seconds to land).
+#: Chromium's time while a page trained, enough to delay clicks (docs/experiments.md).
 PANEL_POINTS = 300
 WARP_POINTS = 150
 #: The app's runner pauses itself when no page has drawn it for this long: the tab was closed, hidden
@@ -97,7 +96,7 @@ class RateMeter:
     once a refresh has ended (its training and its wait), and the rate is (steps at the last end − steps
     at the end RATE_WINDOW_SECONDS before it) / the seconds between them. Every second counts, the time
     spent drawing and waiting included, so the rate times the seconds watched is what the counter climbs
-    by (a rate over training time alone showed 3-10x that). Counting only whole refreshes keeps a rate
+    by (a rate over training time alone overstates it several-fold). Counting only whole refreshes keeps a rate
     read just after a burst of steps from leaving out the wait that follows it."""
 
     def __init__(self, window: float = RATE_WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic):

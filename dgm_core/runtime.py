@@ -3,8 +3,8 @@
 Torch starts one intra-op thread per core. For the lab's interactive work — 64-unit MLPs on batches
 of 128, decoding one 28x28 image, a 60x60 critic field — an operation is a few microseconds of
 arithmetic, and splitting it across threads costs more than it saves. On a shared machine it is
-far worse: with a second busy process on 2 cores the live GAN fell from 14 to 2 steps/s with torch's
-default two threads, because each operation waits for a thread that the other process holds.
+far worse: with torch's default threads each operation waits for a thread that another busy process
+holds, and the live GAN slows several-fold (docs/experiments.md).
 Several students' sessions in one server are exactly that case. So the app and the Space run torch
 with one thread per process (`python -m benchmarks.gan_live` measures both policies, idle and
 with a second busy process); the sessions of a server share the cores between them instead.

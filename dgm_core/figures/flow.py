@@ -62,8 +62,8 @@ def training_curve_figure(history: list[dict]) -> go.Figure:
 
 
 #: The histogram's axis ends this many in-distribution spreads (its 1st to 99th percentile) past that set's
-#: 99th percentile: the overlap the lesson is about gets the bins, and sets far beyond it (uniform noise at
-#: 55 bits/dim squeezed the overlap into 3-4 bins) go into one bar at the end, counted in the legend.
+#: 99th percentile: the overlap the lesson is about gets the bins, and sets far beyond it (which would squeeze
+#: the overlap into a few bins) go into one bar at the end, counted in the legend.
 OOD_AXIS_SPREADS = 3.0
 
 

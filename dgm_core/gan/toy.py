@@ -184,9 +184,8 @@ class ToyGANConfig:
     of 64 units, not 3 of 512), the batch (128, not 256) and the learning rates (1e-3, 5e-4 for the
     clipped WGAN; the papers use 1e-4 and 5e-5 with many more steps). The clip c = 0.1, not the
     paper's 0.01: c bounds every weight, so its effect on the critic's capacity depends on the
-    width; at 64 units c = 0.01 leaves the critic almost flat and the clipped WGAN covered 0 of the
-    8 Gaussians (within 3σ) in 6,000 steps, while c = 0.1 covered 6 and 8 (seeds 0 and 1). c = 0.01
-    stays a choice: the "too tight a clip" lesson (see CLIP_LESSON)."""
+    width, and at 64 units c = 0.01 leaves the critic almost flat (docs/experiments.md). c = 0.01
+    stays a choice: the "too tight a clip" lesson (dgm_core.labs.gans.CLIP_LESSON)."""
     kind: str = "gan"
     dataset: str = "8gaussians"
     generator_loss: str = "non-saturating"   # GAN only: or "saturating"

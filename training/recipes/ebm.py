@@ -141,8 +141,8 @@ class ConditionalEBMRecipe(EBMRecipe):
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:
         super().add_arguments(p)
-        # 20 steps per training step left chains from noise mostly unclassifiable: 25 % of 160 read as
-        # the class asked after 60 sampling steps (31 % after 200); trained with 40, 49 % and 74 %.
+        # 40 SGLD steps per training step: with fewer, chains started from noise mostly do not become the
+        # class asked (docs/experiments.md).
         p.set_defaults(sgld_steps=40)
 
     def loss(self, step_model, x, y, step):
@@ -162,8 +162,8 @@ class JEMRecipe(EBMRecipe):
         super().add_arguments(p)
         p.add_argument("--generative-weight", type=float, default=1.0,
                        help="weight of the log p(x) term (0: the plain classifier of the same network)")
-        # α = 0.1 held the logits down so far that JEM did not learn to classify (5 % after 5 epochs);
-        # α = 0 let JEM++'s energies run away (−311 at epoch 6); 0.01 trains both (77–80 % at epoch 10).
+        # α = 0.01: the L2 energy penalty must keep JEM++'s energies from running away without holding the
+        # logits down so far that JEM cannot learn to classify (docs/experiments.md).
         p.set_defaults(alpha=0.01)
 
     def loss(self, step_model, x, y, step):
@@ -192,10 +192,8 @@ class JEMPPRecipe(JEMRecipe):
         p.add_argument("--inner-steps", type=int, default=3, help="proximal inner steps per SGLD step")
         p.add_argument("--proximal-step", type=float, default=1.0, help="step η of the inner steps")
         # Each inner step repeats the outer gradient (layer_one is linear), so a pixel moves up to
-        # inner × clip per outer step. With clip 0.03 that was 0.09: the steps overshot, the chains'
-        # energy rose (−26 → −7.7 on one run) and the energy learned to tell Gaussian starts from data
-        # (81.9 % test accuracy). With 0.01 the chains descend and JEM++ classifies (96.9 / 93.6 %).
-        # η 0.01 (our first default) left the chains where they started.
+        # inner × clip per outer step: the clip is kept small (0.01) so the steps do not overshoot, and
+        # η = 1 so the chains move at all (docs/experiments.md).
         p.set_defaults(sgld_steps=5, grad_clip=0.01)
 
     def prepare(self, train_data) -> None:
