@@ -30,8 +30,9 @@ except (compare.ResultsMissing, FileNotFoundError) as exc:
 rows = body["rows"]
 st.caption(
     f"Every number below was measured by `python -m benchmarks.compare` ({body.get('written', 'date not recorded')}, "
-    f"{body.get('machine', '')}) with the lab's own code in `dgm_core/compare.py`: {body['samples']} samples per seed "
-    f"behind each Fréchet distance, times on that machine in that run. Run the command again to regenerate them.")
+    f"{body.get('machine', '')}) with the lab's own code in `dgm_core/compare.py`: {body.get('draws', 1)} draws of "
+    f"{body['samples']:,} samples per seed behind each Fréchet distance, times on that machine in that run. The "
+    "other labs show these same figures for their models. Run the command again to regenerate them.")
 
 table_tab, verdict_tab, samples_tab, path_tab, seeds_tab = st.tabs(
     ["Table", "Pros and cons", "Samples", "Interpolations", "Per seed"])
@@ -69,8 +70,7 @@ with path_tab:
                "included, decoded by each model.")
     for i, row in enumerate(rows):
         if row["interpolation"] is None:
-            st.markdown(f"**{row['model']}**: no latent space. An energy model draws samples by running Markov chains "
-                        "on its energy; there is no code to move along.")
+            st.markdown(f"**{row['model']}**: no latent space: {row.get('no_latent_space') or 'the model has none'}.")
             continue
         st.plotly_chart(image_grid_figure(row["interpolation"], compare.INTERPOLATION_POINTS,
                                           title=f"{row['model']}: between {row['interpolation_from']}", height=150),

@@ -25,8 +25,7 @@ def _model_figures(body: dict, model: str):
     grid = image_grid_figure(row["grid"], 4, title=f"{model}: {row['how_sampled']}", height=320)
     seeds, shares = pd.DataFrame(compare_lab.per_seed_rows(row)), class_share_figure(row)
     if row["interpolation"] is None:
-        note = ("No latent space: an energy model draws its samples by running Markov chains on its energy; there is "
-                "no code to move along.")
+        note = f"No latent space: {row.get('no_latent_space') or 'the model has none'}."
         return grid, gr.update(value=None, visible=False), note, seeds, shares
     path = image_grid_figure(row["interpolation"], compare.INTERPOLATION_POINTS, height=170,
                              title=f"{compare.INTERPOLATION_POINTS} points between {row['interpolation_from']}")

@@ -73,3 +73,27 @@ def test_loading_one_family_imports_no_other(checkpoint, family):
 
 def test_the_flow_prior_vae_imports_the_two_families_it_combines_and_no_other():
     assert _families_imported_by("vae-flow-prior-digits") == {"dgm_core.vae", "dgm_core.flow", "dgm_core.vae_flow_prior"}
+
+
+def test_every_lab_record_names_a_page_a_tab_a_module_and_model_types_that_exist():
+    """One record per lab (dgm_core.labs.LABS) is what the app, the Space, the lessons and the tests read:
+    each of its names must resolve."""
+    import ast
+
+    from dgm_core import lessons
+    from dgm_core.labs import LABS
+    from tests.conftest import ROOT
+
+    assert len({lab.name for lab in LABS}) == len(LABS) and len({lab.page for lab in LABS}) == len(LABS)
+    for lab in LABS:
+        assert (ROOT / lab.page).is_file(), lab.page
+        module, _, function = lab.space_tab.partition(":")
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, lab.space_tab
+        assert set(lab.model_types) <= set(MODEL_TYPES), lab.model_types
+        assert isinstance(lab.checks(), dict)
+        if lab.lesson:
+            assert lessons.declared_lab((lessons.LESSONS_DIR / lab.lesson).read_text(encoding="utf-8")) == lab.name
+    shown = {t for lab in LABS for t in lab.model_types}
+    generative = {t for t, where in MODEL_TYPES.items() if family(where) != JUDGE}
+    assert generative <= shown, generative - shown          # every generative family has a lab that shows it
