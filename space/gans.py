@@ -183,9 +183,11 @@ def gans_tab() -> None:
                     "them, **Resume** goes on to 'steps', **Step** trains one refresh's worth.")
         controls = live.buttons("Train from scratch")
         first = _first_picture()
+        # the status line (the step, the rate, and what is wrong with a box) right under the buttons, where a
+        # message is seen without scrolling past the panels
+        status = gr.Markdown(first[-1])
         with gr.Row():
             panels = [gr.Plot(picture, label=TITLES[k]) for k, picture in zip(gan.KINDS, first)]
-        status = gr.Markdown(first[-1])
         losses = gr.Plot(first[3], label="losses")
         table = gr.Dataframe(first[4], label="mode coverage (Gaussian mixtures): within 3σ of a mode, and within "
                                              f"{gan.LOOSE_RADIUS:g}")

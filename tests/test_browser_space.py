@@ -109,7 +109,7 @@ def test_a_live_tab_opens_drawn_and_pause_resume_step_go_on_from_where_it_stoppe
     resumed = page.evaluate(STATUS_STEP)
     assert resumed > paused
     page.get_by_role("button", name="Step", exact=True).click()
-    page.get_by_text(re.compile(rf"step {resumed + 100:,} of {resumed + 100:,} \(Adam steps\) · done")).wait_for(
+    page.get_by_text(re.compile(rf"step {resumed + 100:,} \(Adam steps\) · a Step of 100 done")).wait_for(
         timeout=120_000)
     assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0
     assert not errors, errors
