@@ -2,12 +2,13 @@
 checkpoint for every page, and a message in place of the figures where a checkpoint cannot be loaded."""
 import streamlit as st
 
-from dgm_core.checkpoints import CheckpointError, load_checkpoint, require, zip_folder
+from dgm_core import checkpoints
+from dgm_core.checkpoints import CheckpointError, require, zip_folder
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def cached(name: str):
-    return load_checkpoint(name)
+    return checkpoints.load_checkpoint(name)
 
 
 def load(name: str, expected: type | None = None):

@@ -333,14 +333,14 @@ def test_the_roulette_variance_note_follows_the_finite_variance_condition():
 
 def test_ood_findings_name_the_sets_where_likelihood_or_a_fix_fails():
     rows = [{"OOD set": "shapes", "more likely than the median test image": 0.25, "AUROC bits/dim": 0.7,
-             "AUROC complexity S(x)": 0.9, "AUROC typicality": 1.0},
+             "AUROC complexity S(x), PNG": 0.9, "AUROC complexity S(x), zlib": 0.95, "AUROC typicality": 1.0},
             {"OOD set": "noise", "more likely than the median test image": 0.0, "AUROC bits/dim": 1.0,
-             "AUROC complexity S(x)": 0.3, "AUROC typicality": 0.2}]
-    report = flow.OODReport({}, {}, {}, "digits", 10, rows)
+             "AUROC complexity S(x), PNG": 0.3, "AUROC complexity S(x), zlib": 0.6, "AUROC typicality": 0.2}]
+    report = flow.OODReport({}, {}, {}, "digits", 10, rows, images={"shapes": 400, "noise": 400})
     findings = flows_lab.ood_findings(report)
     assert len(findings) == 3
-    assert "25.0% of shapes (AUROC 0.700)" in findings[0] and "noise" not in findings[0]
-    assert "S(x) does worse than chance on noise (AUROC 0.300)" in findings[1]
+    assert "25.0% of the 400 images of shapes (AUROC 0.700)" in findings[0] and "noise" not in findings[0]
+    assert "S(x) with PNG does worse than chance on noise (AUROC 0.300)" in findings[1]    # not with zlib
     assert "typicality test (batches of 10) does worse than chance on noise" in findings[2]
 
 

@@ -42,9 +42,13 @@ def test_the_table_shows_every_model_with_the_numbers_the_benchmark_wrote(page, 
 
 def test_the_verdicts_name_the_sharpest_and_the_collapsed_from_the_numbers(page, written):
     verdicts = page.table[0].value
-    closest = min(written["rows"], key=lambda r: r["fd_mean"])["model"]
-    assert "closest to the digits (lowest FD)" in verdicts.loc[closest, "pros"]
-    assert sum("closest to the digits" in p for p in verdicts["pros"]) == 1
+    best = min(written["rows"], key=lambda r: r["fd_mean"])
+    assert "closest to the digits (lowest FD)" in verdicts.loc[best["model"], "pros"]
+    # a model ties for closest when its gap to the lowest is within the two spreads (half the seeds' range or
+    # the sd of one draw, the larger): computed here from the file, by the rule the page states
+    spread = lambda r: max((r["fd_max"] - r["fd_min"]) / 2 if r["seeds"] > 1 else 0, r["fd_sampling_sd"] or 0)  # noqa: E731
+    tied = {r["model"] for r in written["rows"] if r["fd_mean"] - best["fd_mean"] <= spread(r) + spread(best)}
+    assert {m for m, p in verdicts["pros"].items() if "closest to the digits" in p} == tied
     for row in written["rows"]:
         collapsed = "collapsed" in verdicts.loc[row["model"], "cons"]
         assert collapsed == bool(set(d for s in row["per_seed"] for d in s["dropped"]))

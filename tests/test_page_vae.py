@@ -73,11 +73,12 @@ def test_each_checkpoint_loads_once_per_process_and_a_slider_move_decodes_only_i
     assert "Variational autoencoders" in at.title[0].value
     assert [t.label for t in at.tabs][:3] == ["Latent sliders", "Traversals", "Interpolation"]
     # The catalogue (dgm_core.catalogue) reads config and history files only: the page loads the
-    # weights of the VAEs it shows (digits, β = 1 and β = 4, seed 0), each once.
+    # weights of the VAEs it shows (digits: both seeds of β = 1 and β = 4, for the β table over every
+    # seed, which the Space's tab shows too), each once, through the pages' one cache.
     vae_loads = [n for n in loads if n.startswith("vae-")]
     assert sorted(vae_loads) == sorted(set(vae_loads)) and {"vae-digits-beta1", "vae-digits-beta4"} <= set(vae_loads)
     assert all(n.startswith("vae-digits") for n in vae_loads)
-    assert len(reports) == 2                                              # digits: β = 1 and β = 4
+    assert len(reports) == 4                                              # digits: β = 1 and β = 4, two seeds each
     loads.clear(), reports.clear(), points.clear()
     slider = next(s for s in at.slider if s.key and s.key.startswith("vae_z"))
     slider.set_value(1.5).run()

@@ -59,12 +59,13 @@ def test_samples_come_at_the_temperature_asked_and_bad_boxes_are_named():
 def test_the_ood_table_has_every_set_and_aurocs_in_range():
     from space.flows import ood
 
-    figure, table, note = ood("realnvp-shapes", "complexity S(x)")
+    figure, table, note = ood("realnvp-shapes", "complexity S(x), PNG")
     assert {"digits", "inverted shapes", "uniform noise", "constant images"} <= set(table["OOD set"])
     aurocs = table.filter(like="AUROC").astype(float)
     assert aurocs.apply(lambda c: c.between(0, 1)).all().all()
-    assert table["AUROC complexity S(x)"].str.fullmatch(r"\d\.\d{3}").all()     # shown with three decimals
-    assert any("does worse than chance on digits" in line for line in note.split("\n"))
+    assert table["AUROC complexity S(x), PNG"].str.fullmatch(r"\d\.\d{3}").all()     # shown with three decimals
+    assert any("with PNG does worse than chance on digits" in line for line in note.split("\n"))
+    assert "PNG" in note and "zlib" in note and "bits" in note          # what each compressor's S(x) subtracts
     assert "positive class" in note
     assert "S(x)" in plotly_json(figure)["layout"]["xaxis"]["title"]["text"]
 
