@@ -62,7 +62,7 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
                     raise AssertionError(f"{lab} / {sub}: no chart drawn within 2 minutes (screenshot {shot})") from None
                 seen[sub] = page.evaluate(DRAWN_CHARTS)
             elif isinstance(kind, tuple):
-                page.get_by_text(kind[1]).first.wait_for(timeout=120_000)
+                page.get_by_text(kind[1]).locator("visible=true").first.wait_for(timeout=120_000)
                 seen[sub] = kind[1]
             else:
                 image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")

@@ -112,7 +112,7 @@ def test_the_beta_table_is_the_same_on_the_page_and_in_the_space(client):
     at.run()
     at.switch_page("labs/vae.py").run()
     next(s for s in at.selectbox if s.key == "vae_dataset").set_value("shapes").run()
-    page = next(d for d in at.dataframe if d.proto.id and "vae_cmp_checkpoints" in d.proto.id).value
+    page = next(d.value for d in at.dataframe if list(d.value.columns)[:2] == ["checkpoint", "β"])
     space = [dict(zip(table["headers"], row)) for row in table["data"]]
     assert [str(v) for v in page["checkpoint"]] == [r["checkpoint"] for r in space]
     for column in ("test ELBO", "KL", "active units", "MIG"):
@@ -155,7 +155,7 @@ def test_gan_theory_samples_and_conditional_grid(client):
     assert all(x is not None for x in (grid, fid, histogram))
     # The samples are the snapshot's, as dgm_core draws them.
     from dgm_core import gan
-    from dgm_core.catalogue import image_gan_runs
+    from dgm_core.labs.gans import image_gan_runs
 
     checkpoint = load_checkpoint(image_gan_runs()["wgan-gp"][0])
     snapshot = min(checkpoint.snapshots, key=lambda p: abs(int(p.stem.split("-")[1]) - 30))
@@ -172,8 +172,9 @@ def test_gan_fid_chart_has_the_real_vs_real_floor_and_every_seed(client):
     The floor is recomputed here with scipy's sqrtm on the classifier's features."""
     from scipy import linalg
 
-    from dgm_core.catalogue import JUDGE, image_gan_runs
+    from dgm_core.catalogue import JUDGE
     from dgm_core.features import classifier_features
+    from dgm_core.labs.gans import image_gan_runs
 
     judge = load_checkpoint(JUDGE).model
     real = [classifier_features(judge, load_dataset("digits", split, 28).images) for split in ("train", "test")]
