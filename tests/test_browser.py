@@ -163,6 +163,7 @@ def test_vqvae_lab_shows_every_tab_in_chromium(browser, streamlit_url):
 def test_a_shared_link_opens_the_same_view_and_changes_write_the_link(browser, streamlit_url):
     """A lecturer's link with the lab's settings opens them; a change updates the address; leaving for
     another lab does not carry the settings over as a stale link."""
+    from playwright.sync_api import expect   # the browser fixture says what to install when it is missing
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -171,8 +172,10 @@ def test_a_shared_link_opens_the_same_view_and_changes_write_the_link(browser, s
     k_box = page.get_by_label("clusters k")
     k_box.wait_for(timeout=120_000)
     page.get_by_text("matched accuracy").first.wait_for(timeout=120_000)
-    assert k_box.input_value() == "17" and page.get_by_label("k-means seed").input_value() == "3"
-    assert page.get_by_role("radio", name="code histogram").is_checked()
+    # Playwright's expect waits for the value: a box can be drawn a moment before its value on a loaded machine
+    expect(k_box).to_have_value("17", timeout=60_000)
+    expect(page.get_by_label("k-means seed")).to_have_value("3", timeout=60_000)
+    expect(page.get_by_role("radio", name="code histogram")).to_be_checked(timeout=60_000)
     assert page.get_by_text("This link's settings").count() == 0
     k_box.fill("12")
     k_box.press("Enter")
@@ -181,7 +184,7 @@ def test_a_shared_link_opens_the_same_view_and_changes_write_the_link(browser, s
     page.goto(f"{streamlit_url}/vqvae?vq_k=banana", wait_until="domcontentloaded")
     page.get_by_role("tab", name="Clustering the codes").click()
     page.get_by_text("'banana' is not a number").wait_for(timeout=120_000)
-    assert page.get_by_label("clusters k").input_value() == "banana"
+    expect(page.get_by_label("clusters k")).to_have_value("banana", timeout=60_000)
     assert "10 is in force" in page.get_by_text("'banana' is not a number").first.inner_text()
     page.get_by_role("link", name="Energy-based models").first.click()
     page.get_by_text("Energy-based models").first.wait_for(timeout=60_000)
