@@ -5,7 +5,7 @@ multipage navigation, and a bookmarked URL such as /vae would then run the page 
 directly, without this router (no wide layout, the folder's helper modules listed as pages)."""
 import streamlit as st
 
-from dgm_core.labs import LABS
+from dgm_core.lab_records import LABS
 from dgm_core.runtime import use_interactive_threads
 from labs.export import format_choice
 from labs.live import leave_other_pages

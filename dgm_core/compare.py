@@ -38,6 +38,7 @@ import torch
 from dgm_core import catalogue, paths
 from dgm_core.checkpoints import CHECKPOINT_DIR
 from dgm_core.generative import GenerativeModel, Quantisation, sample_in_batches
+from dgm_core.lab_records import LABS, lab_of_model_type
 
 #: Images behind each Fréchet distance, and how many independent draws of them per checkpoint: the spread
 #: of a distance needs enough draws to be trusted; a few draws understate it (docs/experiments.md).
@@ -71,9 +72,7 @@ class Entry:
 
 def entries(directory: Path = CHECKPOINT_DIR, dataset: str = DATASET) -> list[Entry]:
     """The rows the shipped checkpoints on `dataset` record (`compare_as` in their history's run), in the
-    order of the labs that show them (dgm_core.labs.LABS), then by label."""
-    from dgm_core.labs import LABS, lab_of_model_type
-
+    order of the labs that show them (dgm_core.lab_records.LABS), then by label."""
     groups: dict[str, list[catalogue.Shipped]] = {}
     for item in catalogue.shipped(directory):
         if item.compare_as and item.dataset == dataset:

@@ -4,7 +4,7 @@ lecturer reveals it (nothing in the file is an answer).
 
 The format (one file per lesson, in lessons/; `#` starts a comment line):
 
-    lab: bayesian-networks            which lab runs it (a name in dgm_core.labs.LABS)
+    lab: bayesian-networks            which lab runs it (a name in dgm_core.lab_records.LABS)
     title: Explaining away            shown above the questions
     network: earthquake               lab settings the checks need (the Bayesian-network lab: a network)
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dgm_core import paths
+from dgm_core.lab_records import LABS
 
 LESSONS_DIR = paths.lessons_dir()
 HEADER_KEYS = {"lab", "title", "network"}
@@ -80,16 +81,12 @@ class Check:
 
 # ------------------------------------------------------------------------------ the labs and their checks
 def lab_titles() -> dict[str, str]:
-    """Lab names a lesson may give, and the title of each (dgm_core.labs.LABS)."""
-    from dgm_core.labs import LABS
-
+    """Lab names a lesson may give, and the title of each (dgm_core.lab_records.LABS)."""
     return {lab.name: lab.title for lab in LABS}
 
 
 def checks() -> dict[str, tuple[str, Check]]:
     """Every check a lesson can name: check name -> (the lab that registers it, the Check)."""
-    from dgm_core.labs import LABS
-
     return {name: (lab.name, check) for lab in LABS for name, check in lab.checks().items()}
 
 

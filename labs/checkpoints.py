@@ -1,4 +1,4 @@
-"""The pages' checkpoint loader (not a page: dgm_core.labs.LABS does not list it): the one cached load per
+"""The pages' checkpoint loader (not a page: dgm_core.lab_records.LABS does not list it): the one cached load per
 checkpoint for every page, and a message in place of the figures where a checkpoint cannot be loaded."""
 import streamlit as st
 

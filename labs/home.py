@@ -1,7 +1,7 @@
 """The home page: what DGM Lab is, and a link to each lab that exists."""
 import streamlit as st
 
-from dgm_core.labs import LABS
+from dgm_core.lab_records import LABS
 
 st.title("🧪 DGM Lab")
 st.markdown(

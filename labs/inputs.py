@@ -1,4 +1,4 @@
-"""Number boxes that say what they do with what is typed (not a page: dgm_core.labs.LABS does not list it).
+"""Number boxes that say what they do with what is typed (not a page: dgm_core.lab_records.LABS does not list it).
 
 Streamlit's own number box cannot: given a range, it refuses a value outside it with only a red "!"; a
 whole-number box reads "1e9" as 1 and "2.5" as 2 without a word; a number past ±2^53 turns the box red

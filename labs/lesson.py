@@ -1,4 +1,4 @@
-"""A lab's lesson mode (not a page: dgm_core.labs.LABS does not list it). The lab's lessons come from
+"""A lab's lesson mode (not a page: dgm_core.lab_records.LABS does not list it). The lab's lessons come from
 the plain text files in lessons/ (dgm_core.lessons), read again whenever one changes; the class
 predicts each answer, and the lab computes it only when the lecturer presses Reveal. The question
 number is in the URL (`<lab>_lesson_step`), so a shared link opens the same question."""

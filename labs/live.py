@@ -1,4 +1,4 @@
-"""The pages' controller for live 2-D training (not a page: dgm_core.labs.LABS does not list it).
+"""The pages' controller for live 2-D training (not a page: dgm_core.lab_records.LABS does not list it).
 
 Any lab whose models follow dgm_core.live's protocol calls `data_choice` for its data and
 `live_training` for the rest. Training never happens in a Streamlit rerun: each browser session has a

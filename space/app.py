@@ -17,13 +17,13 @@ import importlib  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from dgm_core.labs import LABS  # noqa: E402
+from dgm_core.lab_records import LABS  # noqa: E402
 from space.gradio_cache import use_atomic_cache_writes  # noqa: E402
 from space.inputs import draw_defaults  # noqa: E402
 
 
 def tab_builder(lab):
-    """The function that builds a lab's tab, from its record's "module:function" (dgm_core.labs.LABS)."""
+    """The function that builds a lab's tab, from its record's "module:function" (dgm_core.lab_records.LABS)."""
     module, _, function = lab.space_tab.partition(":")
     return getattr(importlib.import_module(module), function)
 

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-import dgm_core.labs
+import dgm_core.lab_records
 
 pytestmark = pytest.mark.browser
 
-LABS = [lab.title for lab in dgm_core.labs.LABS]         # one tab per lab record
+LABS = [lab.title for lab in dgm_core.lab_records.LABS]         # one tab per lab record
 #: What each sub-tab must show after its button (if any) is pressed: plotly charts with data, an image, or
 #: ("text", what the page must then say).
 EXPECTED = {

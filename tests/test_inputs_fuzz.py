@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dgm_core.labs import LABS
+from dgm_core.lab_records import LABS
 
 #: What a box may be given. Kept to values that are wrong in a known way, so that the rare usable draw
 #: (a 0 that is a valid seed) does not start minutes of work.

@@ -5,7 +5,7 @@ import networkx as nx
 import pytest
 
 from dgm_core import lessons
-from dgm_core.labs import LABS
+from dgm_core.lab_records import LABS
 from dgm_core.labs import bayesian_networks as bn_lab
 from tests.conftest import by_key, no_exception, open_lab
 

@@ -36,7 +36,7 @@ def test_home_links_every_lab_and_only_those():
     at.run()
     _no_exception(at)
     assert "DGM Lab" in at.title[0].value
-    from dgm_core.labs import LABS
+    from dgm_core.lab_records import LABS
 
     assert [lab.title for lab in LABS] == ["Bayesian networks", "VAE", "GANs", "Normalizing flows",
                                               "Energy-based models", "VQ-VAE and its codes", "Every model compared"]

@@ -90,32 +90,36 @@ CHECKS = {"bits-above": Check("bits-above CHECKPOINT BITS", yes_no, lambda w, o,
 def plugged_in(monkeypatch, tmp_path):
     """The family's three registrations, undone after the test; its checkpoint trained into tmp_path."""
     from dgm_core import checkpoints, compare, hub, lessons
-    from dgm_core.labs import LABS, Lab
+    from dgm_core.lab_records import LABS, Lab, register
     from training.recipes import RECIPES
 
     monkeypatch.setitem(hub.MODEL_TYPES, IndependentPixels.model_type, f"{__name__}:IndependentPixels")   # line 1
     monkeypatch.setitem(RECIPES, IndependentPixelsRecipe.name, IndependentPixelsRecipe)                   # line 2
     page = tmp_path / "independent_pixels.py"
     page.write_text("import streamlit as st\n\nst.title('Independent pixels')\n")
-    monkeypatch.setattr("dgm_core.labs.LABS", [*LABS, Lab(                                                # line 3
-        "independent-pixels", "Independent pixels", "🎲", "Every pixel on its own: the simplest density of an image.",
-        str(page), f"{__name__}:no_tab", __name__, (IndependentPixels.model_type,))])
-    from training.run import main as train
+    labs_before = list(LABS)
+    register(Lab("independent-pixels", "Independent pixels", "🎲",                                        # line 3
+                 "Every pixel on its own: the simplest density of an image.",
+                 str(page), f"{__name__}:no_tab", __name__, (IndependentPixels.model_type,)))
+    try:
+        from training.run import main as train
 
-    folder = tmp_path / "independent-pixels-digits"
-    assert train(["independent-pixels", "--seed", "0", "--sample-every", "1000", "--out", str(folder),
-                  "--compare-as", "Independent pixels"]) == 0
-    for name in ("classifier-digits", "gan-digits"):                 # the judge, and a row to be ranked beside
-        (tmp_path / name).symlink_to(checkpoints.CHECKPOINT_DIR / name)
-    monkeypatch.setattr(checkpoints, "CHECKPOINT_DIR", tmp_path)
-    return {"folder": folder, "compare": compare, "lessons": lessons}
+        folder = tmp_path / "independent-pixels-digits"
+        assert train(["independent-pixels", "--seed", "0", "--sample-every", "1000", "--out", str(folder),
+                      "--compare-as", "Independent pixels"]) == 0
+        for name in ("classifier-digits", "gan-digits"):             # the judge, and a row to be ranked beside
+            (tmp_path / name).symlink_to(checkpoints.CHECKPOINT_DIR / name)
+        monkeypatch.setattr(checkpoints, "CHECKPOINT_DIR", tmp_path)
+        yield {"folder": folder, "compare": compare, "lessons": lessons}
+    finally:
+        LABS[:] = labs_before        # register changes the one list in place: put it back
 
 
 def test_a_family_defined_outside_the_library_is_trained_catalogued_compared_and_taught(plugged_in, tmp_path):
     from dgm_core import catalogue
     from dgm_core.checkpoints import load_checkpoint
     from dgm_core.data import load_dataset
-    from dgm_core.labs import LABS, lab_of_model_type
+    from dgm_core.lab_records import LABS, lab_of_model_type
 
     compare, lessons = plugged_in["compare"], plugged_in["lessons"]
     # the catalogue lists it, with its record

@@ -76,12 +76,12 @@ def test_the_flow_prior_vae_imports_the_two_families_it_combines_and_no_other():
 
 
 def test_every_lab_record_names_a_page_a_tab_a_module_and_model_types_that_exist():
-    """One record per lab (dgm_core.labs.LABS) is what the app, the Space, the lessons and the tests read:
+    """One record per lab (dgm_core.lab_records.LABS) is what the app, the Space, the lessons and the tests read:
     each of its names must resolve."""
     import ast
 
     from dgm_core import lessons
-    from dgm_core.labs import LABS
+    from dgm_core.lab_records import LABS
     from tests.conftest import ROOT
 
     assert len({lab.name for lab in LABS}) == len(LABS) and len({lab.page for lab in LABS}) == len(LABS)
