@@ -73,8 +73,10 @@ def runs(model_type: str) -> dict[str, Shipped]:
     return {item.name: item for item in shipped() if item.model_type == model_type}
 
 
-#: What may differ between the seeds of one model: the seed, and what the record says of the run.
-SEED_ONLY = {"seed", "command", "compare_as", "not_compared", "world_size", "out"}
+#: What may differ between the seeds of one model: the seed, what the record says of the run, and how often
+#: the loop logs and draws sample grids (training/loop.py draws them with their own generator, after saving the
+#: random state, so they change nothing trained: jem-digits drew a grid every 5 epochs, its seed 1 every 20).
+SEED_ONLY = {"seed", "command", "compare_as", "not_compared", "world_size", "out", "sample_every", "log_every"}
 
 
 def seed_group(name: str) -> list[str]:

@@ -28,6 +28,7 @@ The measures, and why they are fair:
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +132,9 @@ def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: 
     """The one measurement of a checkpoint's Fréchet distance and bits/dim: FD of each of `draws` draws of
     `samples` images, the digits the judge reads in all of them, and bits/dim of the test digits on
     QUANTISATION with `importance` importance samples (None, and why, where the model has no probability
-    there). Returns the record `write_results` stores per checkpoint and `measured` gives back."""
+    there), with its standard error over the test digits (sd of the images' bits/dim / √n: how much another
+    draw of test digits would move it). Returns the record `write_results` stores per checkpoint and
+    `measured` gives back."""
     from dgm_core.data import load_dataset
     from dgm_core.data.builtin import resize
     from dgm_core.features import classifier_features
@@ -147,19 +150,25 @@ def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: 
     test = load_dataset(DATASET, "test", DIGITS.side).images
     side = model.image_size
     likelihood = model.likelihood_of(resize(test, side) if side != DIGITS.side else test, generator, importance)
+    bpd_se = None
     if likelihood.bits_per_dim is None:
         bpd, about = None, likelihood.estimator
     elif likelihood.quantisation == DIGITS:
-        bpd, about = float(likelihood.bits_per_dim.mean()), likelihood.estimator
+        per_image = likelihood.bits_per_dim.double()
+        bpd, about = float(per_image.mean()), likelihood.estimator
+        bpd_se = float(per_image.std() / len(per_image) ** 0.5)
     else:
+        # a per-image figure, not bits/dim: over the upscaled digits' interpolated pixels a per-pixel figure would
+        # compare with nothing (the VAE lab's likelihood tab says the same: dgm_core.labs.vae.bits_per_dim_basis)
+        nats = float(likelihood.bits_per_dim.mean()) * likelihood.quantisation.side ** 2 * math.log(2)
         bpd, about = None, (f"none on this quantisation: this model's probability is over "
-                            f"{likelihood.quantisation.describe()}, another data space. There it gives "
-                            f"{float(likelihood.bits_per_dim.mean()):.3f} bits/dim on the {len(test)} test digits, "
-                            f"by {likelihood.estimator}")
+                            f"{likelihood.quantisation.describe()}, another data space. There its negative "
+                            f"log-likelihood is {nats:.1f} nats per image on the {len(test)} test digits, by "
+                            f"{likelihood.estimator}")
     return {"checkpoint": name, "fd": float(np.mean(fds)), "fd_draws": fds,
             "fd_sd": float(np.std(fds, ddof=1)) if draws > 1 else None, "samples": samples,
             "class_shares": shares, "dropped": [d for d, s in enumerate(shares) if s < DROPPED_SHARE],
-            "bits_per_dim": bpd, "likelihood": about, "_images": drawn[0][:GRID]}
+            "bits_per_dim": bpd, "bits_per_dim_se": bpd_se, "likelihood": about, "_images": drawn[0][:GRID]}
 
 
 def seconds_per_sample(model: GenerativeModel, generator: torch.Generator, n: int = TIMED,
@@ -198,6 +207,7 @@ def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0,
     fds = [s["fd"] for s in per_seed]
     bpds = [s["bits_per_dim"] for s in per_seed if s["bits_per_dim"] is not None]
     sampling_sd = [s["fd_sd"] for s in per_seed if s["fd_sd"] is not None]
+    bpd_se = [s["bits_per_dim_se"] for s in per_seed if s.get("bits_per_dim_se") is not None]
     return {
         "model": entry.label, "model_type": entry.model_type, "checkpoints": list(entry.checkpoints),
         "seeds": len(per_seed), "side": model.image_size,
@@ -207,6 +217,7 @@ def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0,
         "fd_sampling_sd": float(np.mean(sampling_sd)) if sampling_sd else None,
         "bits_per_dim": float(np.mean(bpds)) if bpds else None,
         "bits_per_dim_min": min(bpds, default=None), "bits_per_dim_max": max(bpds, default=None),
+        "bits_per_dim_se": float(np.mean(bpd_se)) if bpd_se else None,
         "likelihood": per_seed[0]["likelihood"],
         "dropped": sorted(set(d for s in per_seed for d in s["dropped"])),
         "weights": sum(p.numel() for p in model.parameters()), "weights_to_sample": model.sampling_weights(),
@@ -263,7 +274,8 @@ def read_results(directory: Path = RESULTS_DIR) -> dict:
 
 def measured(name: str, directory: Path = RESULTS_DIR) -> dict | None:
     """The stored measurement of checkpoint `name` (measure_checkpoint's record, with the judge's floor, the
-    number of samples and draws, and the row it belongs to), or None when the comparison did not measure it."""
+    number of samples and draws, and the row it belongs to with the row's mean FD over seeds and its training
+    seconds as shipped), or None when the comparison did not measure it."""
     try:
         body = read_results(directory)
     except ResultsMissing:
@@ -272,13 +284,23 @@ def measured(name: str, directory: Path = RESULTS_DIR) -> dict | None:
         for record in row["per_seed"]:
             if record["checkpoint"] == name:
                 return {"samples": body["samples"], "draws": len(record.get("fd_draws", [])), "floor": body["floor"],
-                        "row": row["model"], **record}
+                        "row": row["model"], "row_seeds": row["seeds"], "row_fd_mean": row["fd_mean"],
+                        "row_training_seconds": training_seconds(row), "row_epochs": row.get("epochs"), **record}
     return None
+
+
+def training_seconds(row: dict) -> float | None:
+    """Seconds to train a row's model as shipped: the benchmark's seconds per epoch (one more epoch of the
+    first seed's own command, timed in the benchmark's run) times the epochs it was trained for."""
+    per_epoch = row.get("train_seconds_per_epoch")
+    return None if per_epoch is None or not row.get("epochs") else per_epoch * row["epochs"]
 
 
 def fd_sentence(record: dict) -> str:
     """How a stored FD is to be read: its value, spread, sample size and where it comes from."""
     spread = f" ± {record['fd_sd']:.1f}" if record.get("fd_sd") is not None else ""
+    row = (f"; the row '{record['row']}' shows the mean over its {record['row_seeds']} seeds, "
+           f"{record['row_fd_mean']:.1f}" if record.get("row_seeds", 1) > 1 else "")
     return (f"FD {record['fd']:.1f}{spread} (mean ± sd over {record['draws']} draws of {record['samples']:,} samples "
-            f"of `{record['checkpoint']}`, in the judge `{catalogue.JUDGE}`'s features; real digits: "
-            f"{record['floor']:.1f}), as measured by `python -m benchmarks.compare`")
+            f"of `{record['checkpoint']}`, one checkpoint, in the judge `{catalogue.JUDGE}`'s features; real digits: "
+            f"{record['floor']:.1f}{row}), as measured by `python -m benchmarks.compare`")

@@ -210,8 +210,6 @@ with conditional:
         grid = gan.class_grid(cgan.model, seed=seed)
         st.plotly_chart(image_grid_figure(grid, 8, "one row per class: the generator is told which digit to draw",
                                           row_labels=[str(d) for d in range(10)], height=620), key="gan_cgan_grid", config=figure_config())
-        last = cgan.history["epochs"][-1]
-        st.caption(f"The classifier reads {last['label_accuracy']:.0%} of 1,000 conditional samples as the digit "
-                   f"they were asked for; Fréchet distance {last['fid_classifier']:.1f} ({CLASSIFIER}).")
+        st.caption(gans_lab.conditional_caption(cgan))
 
 explain(link, link_message)

@@ -268,7 +268,7 @@ with tabs[4]:
                         key="vae_cmp_mig", config=figure_config())
         st.dataframe(pd.DataFrame(comparison["summary"]), hide_index=True, key="vae_cmp_seeds")
         st.caption(f"{len(factors)} factors ({', '.join(factors)}). A larger mean MIG at higher β is a real difference "
-                   "only if the ranges do not overlap; and a model with fewer active units than factors cannot encode "
+                   "only if the gap exceeds the sum of the two spreads (half of each range); and a model with fewer active units than factors cannot encode "
                    "them all, so check which gaps fall to almost zero.")
     else:
         st.info("MIG needs the true generative factors, which only the `shapes` dataset has.")

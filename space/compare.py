@@ -51,14 +51,16 @@ def compare_tab() -> None:
                 f"({body.get('written', 'date not recorded')}), with the lab's own code; nothing is measured while "
                 "you wait.")
     with gr.Tab("Table"):
-        gr.Dataframe(pd.DataFrame(compare_lab.table_rows(body)), label="every model", wrap=False)
+        # tall enough for every row: the last model was hidden below a scroll inside the table
+        gr.Dataframe(pd.DataFrame(compare_lab.table_rows(body)), label="every model", wrap=False,
+                     max_height=40 * (len(rows) + 2))
         gr.DownloadButton("Download the table (CSV)", value=_csv(body))
         gr.Markdown(compare_lab.column_notes(body))
         gr.Plot(fd_figure(rows, body["floor"]), show_label=False)
         gr.Plot(sampling_time_figure(rows, body["timed"], body["repeats"]), show_label=False)
     with gr.Tab("Pros and cons"):
         gr.Dataframe(pd.DataFrame(compare_lab.verdict_rows(body)), label="derived from the table by fixed rules", wrap=True,
-                     column_widths=["16%", "42%", "42%"])
+                     column_widths=["16%", "42%", "42%"], max_height=2000)
         chosen = gr.Dropdown(names, value=names[0], label="the measurements behind a model's pros and cons")
         evidence = gr.Dataframe(pd.DataFrame(compare_lab.evidence_rows(body, names[0])), wrap=True, show_label=False)
         chosen.change(lambda m: pd.DataFrame(compare_lab.evidence_rows(body, m)) if m in names else gr.skip(),

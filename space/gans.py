@@ -159,8 +159,9 @@ def conditional_grid(seed: float = 0):
         checkpoint = _checkpoint(catalogue.CGAN)
     except CheckpointError as exc:
         raise gr.Error(str(exc)) from None
-    return image_grid_figure(gan.class_grid(checkpoint.model, seed=int(seed)), 8,
-                             "one row per class", row_labels=[str(d) for d in range(10)], height=620)
+    return (image_grid_figure(gan.class_grid(checkpoint.model, seed=int(seed)), 8,
+                              "one row per class", row_labels=[str(d) for d in range(10)], height=620),
+            gans_lab.conditional_caption(checkpoint))
 
 
 def gans_tab() -> None:
@@ -231,4 +232,6 @@ def gans_tab() -> None:
         draw = gr.Button("Draw", variant="primary")
         why_cgan = gr.Markdown()
         cgan_grid = gr.Plot()
-        draw.click(says_why(conditional_grid, 1), [cgan_seed], [cgan_grid, why_cgan], api_name="gan_conditional")
+        cgan_caption = gr.Markdown()
+        draw.click(says_why(conditional_grid, 2), [cgan_seed], [cgan_grid, cgan_caption, why_cgan],
+                   api_name="gan_conditional")

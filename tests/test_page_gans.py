@@ -143,6 +143,14 @@ def test_checkpoint_samples_fid_curves_and_conditional_grid():
     grid = _chart(at, "gan_cgan_grid")
     assert grid["layout"]["yaxis"]["ticktext"] == [str(d) for d in range(10)]
     assert any("as the digit they were asked for" in c.value for c in at.caption)
+    # the cGAN's FD under its grid is the comparison's figure, read here from the results file itself
+    import json
+
+    from dgm_core.paths import home
+    body = json.loads((home() / "benchmarks/results/compare/compare.json").read_text(encoding="utf-8"))
+    stored = next(s["fd"] for r in body["rows"] for s in r["per_seed"] if s["checkpoint"] == "cgan-digits")
+    caption = next(c.value for c in at.caption if "as the digit they were asked for" in c.value)
+    assert f"FD {stored:.1f} ±" in caption and "`cgan-digits`" in caption
 
 
 # ------------------------------------------------------------------ a student's own points

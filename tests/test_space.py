@@ -161,7 +161,10 @@ def test_gan_theory_samples_and_conditional_grid(client):
     snapshot = min(checkpoint.snapshots, key=lambda p: abs(int(p.stem.split("-")[1]) - 30))
     expected = mosaic(gan.snapshot_model(checkpoint, snapshot).sample(64, seed=0), 8)
     assert np.abs(heatmap_image(grid) - expected).max() < 1e-5
-    assert client.predict(0, api_name="/gan_conditional")[0] is not None
+    answer = client.predict(0, api_name="/gan_conditional")
+    assert answer[0] is not None
+    from dgm_core.labs import gans as gans_lab
+    assert answer[1] == gans_lab.conditional_caption(load_checkpoint("cgan-digits"))   # the page's one call
     cgan = load_checkpoint("cgan-digits").model
     assert np.abs(heatmap_image(client.predict(3, api_name="/gan_conditional")[0])
                   - mosaic(gan.class_grid(cgan, seed=3), 8)).max() < 1e-5

@@ -25,7 +25,7 @@ def chain_energy_figure(curves: dict[str, list[float]]) -> go.Figure:
     fig = go.Figure()
     for i, (name, curve) in enumerate(curves.items()):
         fig.add_scatter(x=list(range(len(curve))), y=curve, mode="lines+markers", name=name, line=dict(color=colour(i)))
-    fig.update_layout(height=320, margin=margins(20), legend=legend_below(-0.35),
+    fig.update_layout(height=360, margin=margins(20), legend=legend_below(-0.35),
                       xaxis_title="sampler step (SGLD, or JEM++'s outer step; 0: the starts)",
-                      yaxis_title="mean E(x) of the chains (low: likely)")
+                      yaxis_title="chains' mean E(x), low = likely")   # short: a long title was cut in the Space
     return fig

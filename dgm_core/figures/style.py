@@ -27,7 +27,8 @@ def legend_below(y: float = -0.3) -> dict:
 
 
 def legend_above(y: float = 1.12) -> dict:
-    return dict(orientation="h", y=y)
+    # at the right: the Space draws each figure's label in a box at its top left, which hid a legend there
+    return dict(orientation="h", y=y, x=1, xanchor="right")
 
 
 MAX_CURVE_POINTS = 400      # curves are thinned to this many points: drawing cost must not grow with training

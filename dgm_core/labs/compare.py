@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgm_core.compare import QUANTISATION, RESULTS_DIR, read_results
+from dgm_core.compare import QUANTISATION, RESULTS_DIR, read_results, training_seconds
 
 #: Models within this factor of the fastest (slowest) share "fastest" ("slowest"): timing noise.
 TIE = 1.25
@@ -23,12 +23,6 @@ def _fmt_ms(seconds: float) -> str:
     return f"{1000 * seconds:.3g} ms"
 
 
-def training_seconds(row: dict) -> float | None:
-    """Seconds to train the model as shipped: seconds per epoch times the epochs it was trained for."""
-    per_epoch = row.get("train_seconds_per_epoch")
-    return None if per_epoch is None or not row.get("epochs") else per_epoch * row["epochs"]
-
-
 def fd_spread(row: dict) -> float:
     """How far a row's mean FD could move without any change in the model: the larger of half its seeds'
     range and the standard deviation one draw of samples has (zero where neither was measured)."""
@@ -37,9 +31,11 @@ def fd_spread(row: dict) -> float:
 
 
 def bpd_spread(row: dict) -> float:
-    """Half the seeds' range of a row's bits/dim (zero with one seed)."""
+    """How far a row's bits/dim could move without any change in the model, by the rule of fd_spread: the
+    larger of half its seeds' range and the standard error over the test digits."""
     low, high = row.get("bits_per_dim_min"), row.get("bits_per_dim_max")
-    return 0.0 if low is None or high is None else (high - low) / 2
+    half_range = 0.0 if low is None or high is None else (high - low) / 2
+    return max(half_range, row.get("bits_per_dim_se") or 0.0)
 
 
 def tied_extreme(rows: list[dict], key: str, spread, best: bool) -> list[str]:
@@ -73,6 +69,10 @@ def pros_and_cons(rows: list[dict]) -> list[dict]:
     best_bpd = tied_extreme(rows, "bits_per_dim", bpd_spread, best=True)
     sampling = [r["seconds_per_sample"] for r in rows]
     training = [t for t in map(training_seconds, rows) if t is not None]
+    fastest_sampling = [r["model"] for r in rows if r["seconds_per_sample"] <= TIE * min(sampling)]
+    slowest_sampling = [r["model"] for r in rows if r["seconds_per_sample"] * TIE >= max(sampling)]
+    fastest_training = [r["model"] for r in rows if (training_seconds(r) or float("inf")) <= TIE * min(training, default=0)]
+    slowest_training = [r["model"] for r in rows if (training_seconds(r) or 0.0) * TIE >= max(training, default=float("inf"))]
     verdicts = []
     for r in rows:
         pros, cons = [], []
@@ -80,9 +80,11 @@ def pros_and_cons(rows: list[dict]) -> list[dict]:
         def claim(to, text, measure, value, rule):
             to.append({"claim": text, "measure": measure, "value": value, "rule": rule})
 
-        def tied(group, model=r["model"]):
+        def tied(group, model=r["model"], within="the spread"):
             others = [m for m in group if m != model]
-            return f", tied with {', '.join(others)} within the spread" if others else ""
+            return f", tied with {', '.join(others)} within {within}" if others else ""
+
+        timing = f"{TIE:g}x (timing noise)"
 
         fd = (f"{r['fd_mean']:.1f} ± {fd_spread(r):.1f}" + (f" (seeds {r['fd_min']:.1f}–{r['fd_max']:.1f})"
                                                             if r["seeds"] > 1 else " (one seed)"))
@@ -97,26 +99,27 @@ def pros_and_cons(rows: list[dict]) -> list[dict]:
                   "highest mean Fréchet distance of all models" + spread_rule)
         if r["bits_per_dim"] is not None:
             text = "has a likelihood" + (", the best" + tied(best_bpd) if r["model"] in best_bpd else "")
-            claim(pros, text, "bits/dim", f"{r['bits_per_dim']:.3f}",
-                  f"bits/dim on {QUANTISATION}; lower is better; models within the seeds' half-range tie. "
-                  f"{r['likelihood']}")
+            claim(pros, text, "bits/dim", f"{r['bits_per_dim']:.3f} ± {bpd_spread(r):.3f}",
+                  f"bits/dim on {QUANTISATION}; lower is better; the spread is the larger of half the seeds' range "
+                  f"and the standard error over the test digits, and models whose gap is within the sum of their "
+                  f"spreads tie. {r['likelihood']}")
         else:
             claim(cons, "no likelihood on the shared quantisation", "bits/dim", "none", r["likelihood"])
         seconds = r["seconds_per_sample"]
-        if seconds <= TIE * min(sampling):
-            claim(pros, "fastest to sample", "seconds per sample", _fmt_ms(seconds),
+        if r["model"] in fastest_sampling:
+            claim(pros, "fastest to sample" + tied(fastest_sampling, within=timing), "seconds per sample", _fmt_ms(seconds),
                   f"time to draw one image within {TIE:g}x of the lowest ({_fmt_ms(min(sampling))}): timing noise")
-        if seconds * TIE >= max(sampling):
-            claim(cons, "slowest to sample", "seconds per sample", _fmt_ms(seconds),
+        if r["model"] in slowest_sampling:
+            claim(cons, "slowest to sample" + tied(slowest_sampling, within=timing), "seconds per sample", _fmt_ms(seconds),
                   f"time to draw one image within {TIE:g}x of the highest, {seconds / min(sampling):.0f}x the fastest")
         total = training_seconds(r)
         if total is not None:
             value = f"{total:.0f} s ({r['train_seconds_per_epoch']:.2f} s per epoch × {r['epochs']} epochs)"
-            if total <= TIE * min(training):
-                claim(pros, "fastest to train", "training seconds as shipped", value,
+            if r["model"] in fastest_training:
+                claim(pros, "fastest to train" + tied(fastest_training, within=timing), "training seconds as shipped", value,
                       f"seconds to train as shipped within {TIE:g}x of the lowest ({min(training):.0f} s)")
-            if total * TIE >= max(training):
-                claim(cons, "slowest to train", "training seconds as shipped", value,
+            if r["model"] in slowest_training:
+                claim(cons, "slowest to train" + tied(slowest_training, within=timing), "training seconds as shipped", value,
                       f"seconds to train as shipped within {TIE:g}x of the highest ({max(training):.0f} s)")
         if r["dropped"]:
             claim(cons, "collapsed: drops digit" + ("s " if len(r["dropped"]) > 1 else " ") +
@@ -150,6 +153,7 @@ def table_rows(body: dict) -> list[dict]:
             # text, so a model without a likelihood shows "—" (a missing number showed "None"); the
             # values share one format, so the column still sorts
             "bits/dim": "—" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.3f}",
+            "bits/dim spread": "—" if r["bits_per_dim"] is None else f"{bpd_spread(r):.3f}",
             "dropped digits (any seed)": ", ".join(map(str, r["dropped"])) or "—",
             "weights (trained)": r["weights"],
             "weights (to sample)": r["weights_to_sample"],
@@ -176,7 +180,8 @@ def column_notes(body: dict) -> str:
         "sharp one sample looks: a VAE's smooth means can look clear and still score far.\n"
         f"- **bits/dim** on {body['quantisation']}: only where the model defines a probability there; every bound "
         f"uses {body.get('importance', 'the same number of')} importance samples (the reasons for 'none' are under "
-        "Pros and cons).\n"
+        "Pros and cons). Its **spread** is the larger of half the seeds' range and the standard error of the mean "
+        "over the test digits.\n"
         "- **dropped digits**: digits the classifier reads in under 1 % of the samples (a fair share is 10 %), on any "
         "seed (the per-seed tab has each).\n"
         "- **weights**: every trained parameter, and those used to draw a sample (a GAN's generator, a VAE's "
@@ -187,7 +192,8 @@ def column_notes(body: dict) -> str:
         "second timed by the training loop; **training seconds (as shipped)**: that times the epochs it was "
         "trained for (the WGANs need several times the GAN's epochs). **ms per sample**: the median of "
         f"{body['repeats']} draws of {body['timed']} images, divided by {body['timed']}, on "
-        f"{body.get('machine', 'the benchmark machine')}.")
+        f"{body.get('machine', 'the benchmark machine')}. Times are one run's: 'fastest' and 'slowest' go to every "
+        f"model within {TIE:g}x of the extreme, which then tie.")
 
 
 def verdict_rows(body: dict) -> list[dict]:

@@ -87,7 +87,7 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
         run, last, kind = checkpoint.history.get("run", {}), checkpoint.history["epochs"][-1], kind_of(checkpoint)
         row = {"model": kind, "checkpoint": name, "seed": run.get("seed", 0),
                "test accuracy (%)": round(100 * test_accuracy(checkpoint), 1),
-               "seconds per epoch": round(last.get("seconds", 0.0) / max(last["epoch"], 1), 2),
+               "seconds per epoch (its training)": round(last.get("seconds", 0.0) / max(last["epoch"], 1), 2),
                f"FD of {STARTS} starts": None, "FD of the chains": None, "FD sd of one draw": None,
                "chains": "none: a classifier has no sampler"}
         if not kind.startswith("classifier"):
@@ -113,12 +113,18 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
     draws = (f"the mean of {measured_any['draws']} draws of {measured_any['samples']:,} chains, as measured for "
              "'Every model compared' (the same figure there), with the standard deviation of one draw"
              if measured_any else "not measured: run python -m benchmarks.compare")
+    timed = {r["model"]: compare.measured(r["checkpoint"]) for r in rows if compare.measured(r["checkpoint"])}
+    timed = {kind: record["row_training_seconds"] / record["row_epochs"] for kind, record in timed.items()
+             if record.get("row_training_seconds") and record.get("row_epochs")}
     note = (f"Fréchet distance (FD): how far the chains are from the test digits in the features of `{JUDGE}`, the "
             f"GAN lab's digit classifier; lower is better, and real digits against real digits give {floor:.1f}, "
             f"the floor. 'FD of the chains' is {draws}; 'FD of {STARTS} starts' is where the chains begin. The GAN "
             "lab's GANs, for scale (mean over seeds): " + ", ".join(f"{k} {v:.1f}" for k, v in gans.items()) +
             f". Samples are upscaled from 8x8 to the judge's {judge.image_size}x{judge.image_size} the way the data "
-            "were.")
+            "were. 'Seconds per epoch (its training)' is each checkpoint's own training, on however busy a machine "
+            "trained it, and the only timing of the classifier" +
+            (": to compare the models' cost, 'Every model compared' times one more epoch of each in one run (" +
+             ", ".join(f"{kind} {seconds:.2f} s per epoch" for kind, seconds in timed.items()) + ")." if timed else "."))
     gaps = accuracy_gaps(checkpoints)
     if gaps:
         note += (f" Accuracy is on the {len(test_features)} test digits, so one image is "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dgm_core.catalogue import Shipped, dataset_of, runs, shipped
+from dgm_core.compare import IMPORTANCE
 from dgm_core.flow import COMPRESSORS, RANGES, HutchinsonStudy, OODReport, ToyFlowConfig
 from dgm_core.lessons import Check, Reveal, checkpoint_problems, option, options_problems, yes_no
 
@@ -69,7 +70,9 @@ def auroc_note(report: OODReport) -> str:
     return (f"AUROC: the OOD set is the positive class and a larger score means 'more out of distribution' "
             f"(bits/dim, S(x), or a batch of {report.typicality_batch} images' distance from the training entropy); "
             f"0.5 is chance, below 0.5 the score ranks the OOD images as *more* typical than the {report.in_name} "
-            f"test images. {compressor_note(report)}")
+            f"test images. Each image's bits/dim here is scored with one dequantization draw, as a detector scores "
+            f"one image; the model's test bits/dim under 'Image samples' (and in 'Every model compared') is the "
+            f"tighter bound with {IMPORTANCE} draws per image, so it is lower than this table's mean. {compressor_note(report)}")
 
 
 def compressor_note(report: OODReport) -> str:
@@ -210,7 +213,8 @@ def _ood_run(words, options, settings):
     yes = beaten > share
     text = (f"**{'Yes' if yes else 'No'}:** {100 * beaten:.1f} % of the {report.images[name]} images of the set "
             f"'{name}' get a higher likelihood (fewer bits/dim) than the median {dataset} test image ({median:.2f} "
-            f"bits/dim, over {report.images[dataset]} test images); the asked share was "
+            f"bits/dim, over {report.images[dataset]} test images, each scored with one dequantization draw as the "
+            f"OOD tab scores them); the asked share was "
             f"{'more than ' + format(100 * share, '.0f') + ' %' if share else 'any at all'}. The median of {name} is "
             f"{np.median(report.bits_per_dim[name]):.2f} bits/dim. A likelihood measures how simple an image is as "
             "much as how digit-like: the histogram shows where the two sets overlap. The OOD tab shows the same "

@@ -102,8 +102,9 @@ def beta_comparison(dataset: str, load, report) -> dict:
                             **{f"gap: {name}": round(gap, 3) for name, gap in row["gaps"].items()},
                             f"factors with gap < {LOST_FACTOR_GAP:g}": ", ".join(row["lost"]) or "none"})
     seeds = min((len(g) for g in groups.values()), default=0)
-    note = ("Every training seed is in the table: a finding about β rests on all of them, with their spread; a "
-            "difference is real only if the seeds' ranges do not overlap." if seeds > 1 else
+    note = ("Every training seed is in the table: a finding about β rests on all of them, with their spread. As "
+            "everywhere in the lab, a figure's spread is half its seeds' range, and two figures whose gap is within "
+            "the sum of their spreads tie (with two seeds each: when their ranges overlap)." if seeds > 1 else
             "Only one training seed per β ships here: no spread can be shown, so no difference should be read as a "
             "finding.")
     return {"groups": groups, "first_seeds": [g[0] for g in groups.values()], "checkpoints": checkpoints,
