@@ -167,9 +167,8 @@ with images:
         st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
                                           "classifier features", axis), key="gan_fid_curves", config=figure_config())
         st.dataframe(pd.DataFrame(gans_lab.comparison_table(rows)), hide_index=True)
-        st.caption(gans_lab.comparison_note(rows) + " A class read in under 1 % of the samples counts as dropped (a "
-                   "fair share is 10 %). The class histograms below show each model's samples spreading over the "
-                   "classes as training goes on.")
+        st.caption(gans_lab.comparison_note(rows) + " The class histograms below show each model's samples spreading "
+                   "over the classes as training goes on.")
         kind = st.radio("Checkpoint", list(runs), format_func=lambda k: TITLES[k], horizontal=True,
                         key="gan_image_kind", bind=BIND)
         chosen = runs[kind][0]

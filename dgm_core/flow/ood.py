@@ -149,7 +149,7 @@ def ood_report(model: RealNVP, in_images: torch.Tensor, train_images: torch.Tens
     table = []
     for name in ood:
         table.append({"OOD set": name,
-                      "mean bits/dim, one dequantization draw (in → OOD)":
+                      "mean bits/dim, one draw (in → OOD)":
                           f"{bpd[in_name].mean():.2f} → {bpd[name].mean():.2f}",
                       "more likely than the median test image": float(np.mean(bpd[name] < np.median(bpd[in_name]))),
                       "AUROC bits/dim": auroc(bpd[in_name], bpd[name]),
