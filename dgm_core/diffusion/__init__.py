@@ -1,0 +1,31 @@
+"""Diffusion, score-based and flow-matching models: DDPM (Ho et al., 2020) with linear and cosine
+schedules (Nichol & Dhariwal, 2021), DDIM (Song, Meng & Ermon, 2021), and conditional flow matching
+(Lipman et al., 2023; Liu et al., 2023) with independent or minibatch-OT coupling (Tong et al., 2024).
+
+One module per layer, read in this order:
+  schedules.py      the forward process: β schedules, q(x_t | x_0), the posterior q(x_{t−1} | x_t, x_0)
+  samplers.py       the reverse process of an ε-prediction model: DDPM's ancestral step, DDIM's step
+  flow_matching.py  the straight conditional path, OT coupling, the loss, Euler and Heun ODE solvers
+"""
+from dgm_core.diffusion.flow_matching import (
+    COUPLINGS,
+    SOLVERS,
+    conditional_path,
+    couple,
+    flow_matching_loss,
+    integrate,
+    ot_pairing,
+    straightness,
+)
+from dgm_core.diffusion.samplers import ddim_step, ddpm_step, sample, sampling_timesteps
+from dgm_core.diffusion.schedules import (
+    KINDS,
+    NoiseSchedule,
+    cosine_schedule,
+    linear_schedule,
+    posterior,
+    predicted_x0,
+    q_moments,
+    q_sample,
+    schedule,
+)
