@@ -6,6 +6,8 @@ One module per layer, read in this order:
   schedules.py      the forward process: β schedules, q(x_t | x_0), the posterior q(x_{t−1} | x_t, x_0)
   samplers.py       the reverse process of an ε-prediction model: DDPM's ancestral step, DDIM's step
   flow_matching.py  the straight conditional path, OT coupling, the loss, Euler and Heun ODE solvers
+  score_matching.py denoising score matching over a noise ladder, annealed Langevin, a noised mixture's true score
+  likelihood.py     log p(x) through the ODE: exact divergence or Hutchinson's estimate
 """
 from dgm_core.diffusion.flow_matching import (
     COUPLINGS,
@@ -17,7 +19,16 @@ from dgm_core.diffusion.flow_matching import (
     ot_pairing,
     straightness,
 )
+from dgm_core.diffusion.likelihood import DIVERGENCES, divergence, log_likelihood
 from dgm_core.diffusion.samplers import ddim_step, ddpm_step, sample, sampling_timesteps
+from dgm_core.diffusion.score_matching import (
+    GaussianMixture,
+    annealed_langevin,
+    dsm_loss,
+    langevin_step,
+    noise_levels,
+    toy_mixture,
+)
 from dgm_core.diffusion.schedules import (
     KINDS,
     NoiseSchedule,
