@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from dgm_core import diffusion
-from dgm_core.diffusion import schedules
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers is a dev requirement (pip install -r requirements-dev.txt)")
 

@@ -21,14 +21,6 @@ from dgm_core.diffusion.flow_matching import (
 )
 from dgm_core.diffusion.likelihood import DIVERGENCES, divergence, log_likelihood
 from dgm_core.diffusion.samplers import ddim_step, ddpm_step, sample, sampling_timesteps
-from dgm_core.diffusion.score_matching import (
-    GaussianMixture,
-    annealed_langevin,
-    dsm_loss,
-    langevin_step,
-    noise_levels,
-    toy_mixture,
-)
 from dgm_core.diffusion.schedules import (
     KINDS,
     NoiseSchedule,
@@ -39,4 +31,12 @@ from dgm_core.diffusion.schedules import (
     q_moments,
     q_sample,
     schedule,
+)
+from dgm_core.diffusion.score_matching import (
+    GaussianMixture,
+    annealed_langevin,
+    dsm_loss,
+    langevin_step,
+    noise_levels,
+    toy_mixture,
 )
