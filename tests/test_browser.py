@@ -163,7 +163,7 @@ def test_vqvae_lab_shows_every_tab_in_chromium(browser, streamlit_url):
 def test_a_shared_link_opens_the_same_view_and_changes_write_the_link(browser, streamlit_url):
     """A lecturer's link with the lab's settings opens them; a change updates the address; leaving for
     another lab does not carry the settings over as a stale link."""
-    from playwright.sync_api import expect   # the browser fixture says what to install when it is missing
+    from playwright.sync_api import expect  # the browser fixture says what to install when it is missing
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
