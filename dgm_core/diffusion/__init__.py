@@ -8,6 +8,8 @@ One module per layer, read in this order:
   flow_matching.py  the straight conditional path, OT coupling, the loss, Euler and Heun ODE solvers
   score_matching.py denoising score matching over a noise ladder, annealed Langevin, a noised mixture's true score
   likelihood.py     log p(x) through the ODE: exact divergence or Hutchinson's estimate
+  toy.py            the four trained live on 2-D data, side by side (dgm_core.live.LiveModel)
+The lab that shows them (page, Space tab, lesson, digits checkpoints) is not built yet: issue 22 continues.
 """
 from dgm_core.diffusion.flow_matching import (
     COUPLINGS,

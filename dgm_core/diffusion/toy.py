@@ -1,0 +1,216 @@
+"""DDPM, score matching and flow matching trained live on 2-D data, side by side (dgm_core.live.LiveModel).
+
+Each model is the same small network, an MLP on (x, an embedding of its noise level), trained one Adam step
+at a time on its own objective, from the same data and seed:
+
+    ddpm      ε-prediction on the cosine schedule (Ho et al., 2020; Nichol & Dhariwal, 2021); samples by DDPM
+    score     σ-weighted denoising score matching on a geometric ladder of σ, the output divided by σ (Song &
+              Ermon, 2019; 2020); samples by annealed Langevin dynamics
+    flow      conditional flow matching, independent coupling (Lipman et al., 2023); samples by Euler's method
+    flow-ot   the same with minibatch OT coupling (Tong et al., 2024)
+
+A panel draws the model's samples (with the number of sampler steps set), the field it learned at a chosen
+time as arrows (the score ∇ log p_t, or the velocity), and, on a Gaussian-mixture toy, the noised data's true
+log-density at that time behind them. The metric is the energy distance (dgm_core.metrics.energy_distance)
+between 1,000 samples and 1,000 held-out points: no kernel to choose, zero only for the data's law.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from dgm_core.diffusion.flow_matching import flow_matching_loss, integrate
+from dgm_core.diffusion.samplers import sample as diffusion_sample
+from dgm_core.diffusion.schedules import cosine_schedule, q_sample
+from dgm_core.diffusion.score_matching import annealed_langevin, dsm_loss, noise_levels, toy_mixture
+from dgm_core.live import PANEL_POINTS, Field, LiveSession, LiveView
+
+KINDS = ("ddpm", "score", "flow", "flow-ot")
+NAMES = {"ddpm": "DDPM", "score": "Score matching", "flow": "Flow matching", "flow-ot": "Flow matching, OT coupling"}
+SAMPLERS = {"ddpm": "DDPM ancestral", "score": "annealed Langevin", "flow": "Euler", "flow-ot": "Euler"}
+#: The settings the live models accept: (low, high) of each number.
+RANGES = {"hidden": (16, 512), "lr": (1e-5, 0.05), "batch_size": (16, 2048), "sampler_steps": (1, 1000),
+          "seed": (0, 10_000)}
+#: The DDPM's schedule: 1,000 steps, cosine.
+TRAIN_STEPS = 1000
+#: Score matching's ladder: 10 levels from 3 (about the toys' spread, Song & Ermon 2020's first technique) to 0.05,
+#: and Langevin's step size at the smallest level.
+SIGMA_MAX, SIGMA_MIN, LEVELS, LANGEVIN_EPSILON = 3.0, 0.05, 10, 2e-4
+#: Points behind the energy distance, of the samples and of the held-out data.
+METRIC_POINTS = 1000
+
+
+@dataclass(frozen=True)
+class ToyDiffusionConfig:
+    kind: str = "ddpm"
+    dataset: object = "8gaussians"     # a toy name or a student's OwnPoints
+    hidden: int = 128
+    lr: float = 2e-3
+    batch_size: int = 256
+    sampler_steps: int = 50           # model calls of the panel's sampler
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {self.kind!r}.")
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low:g} and {high:g}; got {value:g}.")
+
+
+class NoiseLevelMLP(nn.Module):
+    """f(x, c): an MLP on x and a sinusoidal embedding of one scalar per point (the time or log σ)."""
+
+    def __init__(self, dim: int = 2, hidden: int = 128, frequencies: int = 8):
+        super().__init__()
+        self.register_buffer("frequencies", torch.exp(torch.linspace(0, math.log(100.0), frequencies)))
+        self.net = nn.Sequential(nn.Linear(dim + 2 * frequencies, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        angles = c.reshape(-1, 1).to(x.dtype) * self.frequencies
+        return self.net(torch.cat([x, torch.sin(angles), torch.cos(angles)], 1))
+
+
+class ToyDiffusion:
+    """One model of KINDS trained live on 2-D points: one Adam step on its objective per step."""
+
+    def __init__(self, config: ToyDiffusionConfig):
+        from dgm_core.data import sample_toy
+
+        self.config = c = config
+        pool = sample_toy(c.dataset, 20_000, seed=c.seed)
+        self.pool, self.held_out = pool[:18_000], pool[18_000:18_000 + METRIC_POINTS]
+        self.rng = torch.Generator().manual_seed(c.seed)
+        init = torch.Generator().manual_seed(c.seed + 1)
+        with torch.random.fork_rng(devices=[]):   # initial weights from the seed, the global RNG untouched
+            torch.manual_seed(int(torch.randint(2 ** 31, (1,), generator=init)))
+            self.net = NoiseLevelMLP(2, c.hidden)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=c.lr)
+        self.schedule = cosine_schedule(TRAIN_STEPS)
+        self.sigmas = noise_levels(SIGMA_MAX, SIGMA_MIN, LEVELS)
+        self.mixture = toy_mixture(c.dataset) if isinstance(c.dataset, str) else None
+        self.steps, self.history = 0, []
+        extent = float(np.percentile(self.pool.abs().numpy(), 99.5))
+        self.limit = max(1.5, math.ceil(extent * 1.15 * 2) / 2)
+
+    # ------------------------------------------------------------------ the model as each family reads it
+    def eps(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """DDPM's ε̂(x_t, t) at integer timesteps."""
+        return self.net(x, t.to(x.dtype) / TRAIN_STEPS)
+
+    def score(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """Score matching's s(x, σ) = f(x, log σ) / σ (Song & Ermon, 2020, technique 3)."""
+        sigma = sigma.to(x.dtype)
+        return self.net(x, sigma.log()) / sigma.reshape(-1, 1)
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Flow matching's v(x, t), t ∈ [0, 1] from noise to data."""
+        return self.net(x, t)
+
+    # ------------------------------------------------------------------ training
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        kind = self.config.kind
+        if kind == "ddpm":
+            t = torch.randint(TRAIN_STEPS, (len(x),), generator=self.rng)
+            noise = torch.randn(x.shape, generator=self.rng)
+            return ((self.eps(q_sample(self.schedule, x, t, noise), t) - noise) ** 2).sum(1).mean()
+        if kind == "score":
+            return dsm_loss(self.score, x, self.sigmas, self.rng)
+        return flow_matching_loss(self.velocity, x, self.rng, "ot" if kind == "flow-ot" else "independent")
+
+    def step(self) -> dict[str, float]:
+        x = self.pool[torch.randint(len(self.pool), (self.config.batch_size,), generator=self.rng)]
+        loss = self.loss(x)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.steps += 1
+        record = {"step": self.steps, "loss": float(loss.detach())}
+        self.history.append(record)
+        return {"loss": record["loss"]}
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def sample(self, n: int, steps: int | None = None, generator: torch.Generator | None = None,
+               trajectory: bool = False):
+        """n samples with `steps` model calls (the config's by default) by the kind's own sampler."""
+        steps = self.config.sampler_steps if steps is None else steps
+        noise = torch.randn(n, 2, generator=generator)
+        kind = self.config.kind
+        if kind == "ddpm":
+            return diffusion_sample(self.eps, self.schedule, noise, min(steps, TRAIN_STEPS), "ddpm",
+                                    generator=generator, trajectory=trajectory)
+        if kind == "score":
+            start = noise * float(self.sigmas[0])
+            x, _ = annealed_langevin(self.score, start, self.sigmas, max(1, steps // LEVELS), LANGEVIN_EPSILON,
+                                     generator)
+            return [start, x] if trajectory else x
+        return integrate(self.velocity, noise, steps, "euler", trajectory=trajectory)
+
+    # ------------------------------------------------------------------ what a panel draws
+    def field_at(self, points: torch.Tensor, time: float) -> torch.Tensor:
+        """The learned field at `time` ∈ [0, 1] (0: the data's end, as a student reads the slider): the score
+        for DDPM (−ε̂/√(1 − ᾱ)) and score matching (at the σ of that fraction of the ladder), the velocity for
+        flow matching (at flow time 1 − time, so that 0 is the data there too)."""
+        n = len(points)
+        kind = self.config.kind
+        if kind == "ddpm":
+            t = torch.full((n,), min(int(round(time * (TRAIN_STEPS - 1))), TRAIN_STEPS - 1))
+            return -self.eps(points, t) / (1 - self.schedule.alpha_bar(t)).sqrt().reshape(-1, 1).float()
+        if kind == "score":
+            sigma = SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** time
+            return self.score(points, torch.full((n,), sigma))
+        return self.velocity(points, torch.full((n,), 1.0 - time))
+
+    def noised_mixture(self, time: float):
+        """The toy's law at `time` where it is a Gaussian mixture (closed form), else None."""
+        if self.mixture is None:
+            return None
+        if self.config.kind == "ddpm":
+            a = float(self.schedule.alpha_bar(min(int(round(time * (TRAIN_STEPS - 1))), TRAIN_STEPS - 1)))
+            return self.mixture.noised(math.sqrt(a), math.sqrt(1 - a))
+        if self.config.kind == "score":
+            return self.mixture.noised(1.0, SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** time)
+        t = 1.0 - time                         # flow matching: x_t = (1 − t) x_0 + t x_1
+        return self.mixture.noised(t, 1 - t)
+
+    @torch.no_grad()
+    def view(self, time: float = 0.5, arrows: int = 15, resolution: int = 60) -> LiveView:
+        axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)
+        background = None
+        law = self.noised_mixture(time)
+        if law is not None:
+            gx, gy = np.meshgrid(axis, axis)
+            grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).double()
+            log_p = law.log_prob(grid).view(resolution, resolution).numpy()
+            background = Field(axis, np.maximum(log_p, log_p.max() - 10), "true log density of the noised data (nats)",
+                               zmin=float(log_p.max() - 10), zmax=float(log_p.max()), colorscale="Blues")
+        ticks = np.linspace(-self.limit, self.limit, arrows, dtype=np.float32)
+        ax, ay = np.meshgrid(ticks, ticks)
+        starts = torch.from_numpy(np.stack([ax.ravel(), ay.ravel()], 1))
+        directions = self.field_at(starts, time).numpy()
+        samples = self.sample(PANEL_POINTS, generator=torch.Generator().manual_seed(0)).numpy()
+        label = "score ∇ log p" if self.config.kind in ("ddpm", "score") else "velocity v"
+        return LiveView(NAMES[self.config.kind], self.steps, background, samples,
+                        points_label=f"samples ({SAMPLERS[self.config.kind]}, {self.config.sampler_steps} steps)",
+                        arrows=(starts.numpy(), directions), arrows_label=f"{label} at time {time:.2f}")
+
+    @torch.no_grad()
+    def metrics(self) -> dict:
+        from dgm_core.metrics import energy_distance
+
+        samples = self.sample(METRIC_POINTS, generator=torch.Generator().manual_seed(1))
+        return {"energy_distance": energy_distance(samples.numpy(), self.held_out.numpy())}
+
+
+def live_session(configs: dict[str, ToyDiffusionConfig]) -> LiveSession:
+    """The chosen kinds trained side by side on the same data, step for step (dgm_core.live)."""
+    models = {name: ToyDiffusion(config) for name, config in configs.items()}
+    first = next(iter(models.values()))
+    return LiveSession(models, real=first.pool[:PANEL_POINTS].numpy(), step_unit="Adam steps")
