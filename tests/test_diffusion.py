@@ -107,6 +107,28 @@ def test_a_ddim_step_equals_diffusers(kind, eta):
         assert torch.allclose(mine, reference, atol=2e-5), (t, eta, (mine - reference).abs().max())
 
 
+@pytest.mark.parametrize("method", ["ddpm", "ddim"])
+def test_a_clipped_step_equals_diffusers_clip_sample(method):
+    """x̂_0 clipped to [−c, c] (diffusers' clip_sample with its range; DDIM recomputes ε from the clipped x̂_0,
+    diffusers' use_clipped_model_output)."""
+    ours = diffusion.cosine_schedule()
+    make = diffusers.DDPMScheduler if method == "ddpm" else diffusers.DDIMScheduler
+    theirs = make(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True, clip_sample_range=2.5,
+                  timestep_spacing="trailing")
+    theirs.set_timesteps(10)
+    generator = torch.Generator().manual_seed(6)
+    x, eps = torch.randn(64, 2, generator=generator), torch.randn(64, 2, generator=generator) * 1.5
+    for t, t_prev in ((999, 899), (499, 399), (99, -1)):
+        if method == "ddpm":
+            mine = diffusion.ddpm_step(ours, eps, t, x, t_prev, torch.Generator().manual_seed(t), clip=2.5)
+            reference = theirs.step(eps, t, x, generator=torch.Generator().manual_seed(t)).prev_sample
+        else:
+            mine = diffusion.ddim_step(ours, eps, t, x, t_prev, 0.3, torch.Generator().manual_seed(t), clip=2.5)
+            reference = theirs.step(eps, t, x, eta=0.3, use_clipped_model_output=True,
+                                    generator=torch.Generator().manual_seed(t)).prev_sample
+        assert torch.allclose(mine, reference, atol=2e-5), (method, t, (mine - reference).abs().max())
+
+
 def test_ddim_with_eta_one_has_the_ddpm_posterior_variance():
     """σ² of DDIM at η = 1 is β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t (Ho et al., eq. 7), written here from the βs."""
     sched = diffusion.cosine_schedule()

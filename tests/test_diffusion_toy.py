@@ -53,3 +53,35 @@ def test_the_session_trains_every_kind_in_lockstep_from_the_same_data():
     assert {m.steps for m in session.models.values()} == {5}
     pools = [m.pool for m in session.models.values()]
     assert all(torch.equal(pools[0], p) for p in pools[1:])
+
+
+# ------------------------------------------------------------------ what the lab measures (dgm_core.diffusion.measures)
+def test_calls_to_reach_picks_the_fewest_calls_within_the_margin_of_the_best():
+    from dgm_core.diffusion.measures import calls_to_reach
+
+    rows = [{"model": "m", "sampler": "s", "model calls": c, "energy distance": e}
+            for c, e in ((5, 0.30), (10, 0.12), (20, 0.051), (50, 0.050), (100, 0.049))]
+    assert calls_to_reach(rows, margin=0.005) == {("m", "s"): 20}
+    assert calls_to_reach(rows, margin=0.0) == {("m", "s"): 100}
+
+
+def test_a_trained_ddpm_learns_the_true_score_away_from_the_data_and_ddim_samples_it():
+    from dgm_core.diffusion.measures import data_floor, path_straightness, quality_against_calls, score_error_by_time
+
+    model = ToyDiffusion(ToyDiffusionConfig(kind="ddpm"))
+    for _ in range(1500):
+        model.step()
+    errors = {r["time"]: r["relative error"] for r in score_error_by_time(model, [0.3, 0.6])}
+    assert all(e < 0.2 for e in errors.values()), errors          # a few % of the true score's size
+    rows = quality_against_calls({"ddpm": model}, [50], seeds=2, n=500)
+    assert [(r["sampler"], r["model calls"]) for r in rows] == [("DDPM ancestral", 50), ("DDIM", 50)]
+    floor, _ = data_floor(model)
+    assert all(r["energy distance"] < 0.15 for r in rows) and floor < 0.02
+    mean, _ = path_straightness(model, 20, "DDIM")
+    assert mean >= 1.0
+    with pytest.raises(ValueError, match="adds noise at every step"):
+        path_straightness(model, 20, "DDPM ancestral")
+    with pytest.raises(ValueError, match="samples by DDPM ancestral or DDIM, not Euler"):
+        model.sample(10, 5, sampler="Euler")
+    with pytest.raises(ValueError, match="learns a velocity"):
+        score_error_by_time(ToyDiffusion(ToyDiffusionConfig(kind="flow", hidden=16)), [0.5])

@@ -9,6 +9,7 @@ One module per layer, read in this order:
   score_matching.py denoising score matching over a noise ladder, annealed Langevin, a noised mixture's true score
   likelihood.py     log p(x) through the ODE: exact divergence or Hutchinson's estimate
   toy.py            the four trained live on 2-D data, side by side (dgm_core.live.LiveModel)
+  measures.py       quality against model calls (energy distance, seeds), score error per time, path straightness
 The lab that shows them (page, Space tab, lesson, digits checkpoints) is not built yet: issue 22 continues.
 """
 from dgm_core.diffusion.flow_matching import (

@@ -31,7 +31,9 @@ from dgm_core.live import PANEL_POINTS, Field, LiveSession, LiveView
 
 KINDS = ("ddpm", "score", "flow", "flow-ot")
 NAMES = {"ddpm": "DDPM", "score": "Score matching", "flow": "Flow matching", "flow-ot": "Flow matching, OT coupling"}
-SAMPLERS = {"ddpm": "DDPM ancestral", "score": "annealed Langevin", "flow": "Euler", "flow-ot": "Euler"}
+#: Each kind's samplers, its own first (the panel's): DDPM's model also samples by DDIM (η = 0), a flow by Heun.
+SAMPLERS = {"ddpm": ("DDPM ancestral", "DDIM"), "score": ("annealed Langevin",), "flow": ("Euler", "Heun"),
+            "flow-ot": ("Euler", "Heun")}
 #: The settings the live models accept: (low, high) of each number.
 RANGES = {"hidden": (16, 512), "lr": (1e-5, 0.05), "batch_size": (16, 2048), "sampler_steps": (1, 1000),
           "seed": (0, 10_000)}
@@ -136,22 +138,38 @@ class ToyDiffusion:
         return {"loss": record["loss"]}
 
     # ------------------------------------------------------------------ sampling
+    def calls(self, sampler: str, budget: int) -> int:
+        """The model calls `sampler` makes when given `budget`: Heun takes two per step, annealed Langevin a
+        whole number of steps per level and one last denoising call, DDPM and DDIM at most the schedule's."""
+        if sampler == "Heun":
+            return 2 * max(1, budget // 2)
+        if sampler == "annealed Langevin":
+            return LEVELS * max(1, budget // LEVELS) + 1
+        return min(budget, TRAIN_STEPS) if sampler in ("DDPM ancestral", "DDIM") else budget
+
     @torch.no_grad()
-    def sample(self, n: int, steps: int | None = None, generator: torch.Generator | None = None,
-               trajectory: bool = False):
-        """n samples with `steps` model calls (the config's by default) by the kind's own sampler."""
-        steps = self.config.sampler_steps if steps is None else steps
+    def sample(self, n: int, budget: int | None = None, generator: torch.Generator | None = None,
+               sampler: str | None = None, trajectory: bool = False):
+        """n samples by `sampler` (the kind's own by default) with about `budget` model calls (the config's
+        sampler steps by default; `calls` says how many exactly). With trajectory=True, every x on the way."""
+        budget = self.config.sampler_steps if budget is None else budget
+        sampler = SAMPLERS[self.config.kind][0] if sampler is None else sampler
+        if sampler not in SAMPLERS[self.config.kind]:
+            raise ValueError(f"{NAMES[self.config.kind]} samples by {' or '.join(SAMPLERS[self.config.kind])}, "
+                             f"not {sampler}")
         noise = torch.randn(n, 2, generator=generator)
-        kind = self.config.kind
-        if kind == "ddpm":
-            return diffusion_sample(self.eps, self.schedule, noise, min(steps, TRAIN_STEPS), "ddpm",
-                                    generator=generator, trajectory=trajectory)
-        if kind == "score":
+        if sampler in ("DDPM ancestral", "DDIM"):
+            return diffusion_sample(self.eps, self.schedule, noise, min(budget, TRAIN_STEPS),
+                                    "ddpm" if sampler == "DDPM ancestral" else "ddim", generator=generator,
+                                    trajectory=trajectory, clip=self.limit)   # x̂_0 within the panel's square
+        if sampler == "annealed Langevin":
             start = noise * float(self.sigmas[0])
-            x, _ = annealed_langevin(self.score, start, self.sigmas, max(1, steps // LEVELS), LANGEVIN_EPSILON,
+            x, _ = annealed_langevin(self.score, start, self.sigmas, max(1, budget // LEVELS), LANGEVIN_EPSILON,
                                      generator)
             return [start, x] if trajectory else x
-        return integrate(self.velocity, noise, steps, "euler", trajectory=trajectory)
+        if sampler == "Heun":
+            return integrate(self.velocity, noise, max(1, budget // 2), "heun", trajectory=trajectory)
+        return integrate(self.velocity, noise, budget, "euler", trajectory=trajectory)
 
     # ------------------------------------------------------------------ what a panel draws
     def field_at(self, points: torch.Tensor, time: float) -> torch.Tensor:
@@ -197,8 +215,9 @@ class ToyDiffusion:
         directions = self.field_at(starts, time).numpy()
         samples = self.sample(PANEL_POINTS, generator=torch.Generator().manual_seed(0)).numpy()
         label = "score ∇ log p" if self.config.kind in ("ddpm", "score") else "velocity v"
+        own = SAMPLERS[self.config.kind][0]
         return LiveView(NAMES[self.config.kind], self.steps, background, samples,
-                        points_label=f"samples ({SAMPLERS[self.config.kind]}, {self.config.sampler_steps} steps)",
+                        points_label=f"samples ({own}, {self.calls(own, self.config.sampler_steps)} model calls)",
                         arrows=(starts.numpy(), directions), arrows_label=f"{label} at time {time:.2f}")
 
     @torch.no_grad()
