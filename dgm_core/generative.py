@@ -7,7 +7,7 @@ class here says itself:
   sampling_note()                 how it draws a sample, in a sentence;
   interpolate(ends, points, g)    images on the straight line between the latent points of two images,
                                   or None where it has no latent space (`no_latent_space` says why);
-  likelihood(images, g, k)        bits/dim of each image on a stated quantisation, with what the number
+  likelihood_of(images, g, k)     bits/dim of each image on a stated quantisation, with what the number
                                   is (its estimator, with k importance samples), or None and why not;
   sampling_weights()              how many of its weights draw a sample.
 
@@ -69,7 +69,7 @@ class GenerativeModel:
         """`points` images between the latent points of the two images `ends` (2, C, H, W), or None."""
         return None
 
-    def likelihood(self, images: torch.Tensor, generator: torch.Generator, importance: int) -> Likelihood:
+    def likelihood_of(self, images: torch.Tensor, generator: torch.Generator, importance: int) -> Likelihood:
         raise NotImplementedError(f"{type(self).__name__} must give its likelihood, or say why it has none")
 
     def sampling_modules(self) -> list[nn.Module]:

@@ -97,3 +97,27 @@ def test_every_lab_record_names_a_page_a_tab_a_module_and_model_types_that_exist
     shown = {t for lab in LABS for t in lab.model_types}
     generative = {t for t, where in MODEL_TYPES.items() if family(where) != JUDGE}
     assert generative <= shown, generative - shown          # every generative family has a lab that shows it
+
+
+def test_a_model_that_forgets_a_protocol_method_is_told_which_and_the_shipped_ones_override_each():
+    """The protocol's defaults are the names the comparison calls: a family that leaves one out hears which,
+    not an AttributeError (the likelihood's default was once under another name than the one called)."""
+    import inspect
+
+    import torch
+
+    from dgm_core import generative
+
+    class Forgetful(generative.GenerativeModel):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Forgetful must give its likelihood"):
+        Forgetful().likelihood_of(torch.zeros(1, 1, 8, 8), torch.Generator(), 1)
+    with pytest.raises(NotImplementedError, match="Forgetful must say how it samples"):
+        Forgetful().sample(1, torch.Generator())
+    from dgm_core import compare
+
+    callers = inspect.getsource(compare) + inspect.getsource(generative.sample_in_batches)
+    for method in ("sample", "sampling_note", "interpolate", "likelihood_of", "sampling_weights", "prepare"):
+        assert hasattr(generative.GenerativeModel, method), method
+        assert f".{method}(" in callers, method          # the comparison calls the protocol by these names
