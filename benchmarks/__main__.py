@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ["dseparation", "vae_slider", "fid", "gan_live", "flow", "ebm", "vqvae", "live"]
+BENCHMARKS = ["dseparation", "vae_slider", "fid", "gan_live", "flow", "ebm", "vqvae", "live", "diffusion"]
 HEADER = ["| benchmark | measure | ours | reference | unit | ratio (ours vs reference) |",
           "| --- | --- | ---: | ---: | --- | ---: |"]
 
