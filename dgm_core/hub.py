@@ -34,6 +34,7 @@ MODEL_TYPES: dict[str, str] = {
     "vae-flow-prior": "dgm_core.vae_flow_prior:FlowPriorVAE",
     "ebm": "dgm_core.ebm:EnergyNet",
     "vqvae": "dgm_core.vqvae:VQVAE",
+    "diffusion": "dgm_core.diffusion.image:DiffusionModel",
 }
 
 

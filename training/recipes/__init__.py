@@ -3,6 +3,7 @@ training/recipes/<family>.py, implementing training/recipes/base.py. To add a fa
 recipe module and add its classes to the list below."""
 from training.recipes.base import FLAGS, Recipe
 from training.recipes.classifier import ClassifierRecipe
+from training.recipes.diffusion import DDPMRecipe, FlowMatchingRecipe
 from training.recipes.ebm import ConditionalEBMRecipe, EBMRecipe, JEMPPRecipe, JEMRecipe
 from training.recipes.flow import FlowPriorVAERecipe, RealNVPRecipe
 from training.recipes.gan import ConditionalGANRecipe, GANRecipe, WGANGPRecipe, WGANRecipe
@@ -12,6 +13,7 @@ from training.recipes.vqvae import VQVAERecipe
 RECIPES: dict[str, type[Recipe]] = {r.name: r for r in [VAERecipe, GANRecipe, WGANRecipe, WGANGPRecipe,
                                                           ConditionalGANRecipe, ClassifierRecipe, RealNVPRecipe,
                                                           FlowPriorVAERecipe, EBMRecipe, ConditionalEBMRecipe,
-                                                          JEMRecipe, JEMPPRecipe, VQVAERecipe]}
+                                                          JEMRecipe, JEMPPRecipe, VQVAERecipe, DDPMRecipe,
+                                                          FlowMatchingRecipe]}
 
 __all__ = ["FLAGS", "RECIPES", "Recipe"]
