@@ -283,9 +283,11 @@ def vae_visit() -> LabVisit:
 
     def move_slider(page):
         page.evaluate(f"() => {{ window.__before = {picture}; }}")
-        page.locator('[data-testid="stSlider"] input[type="range"]').first.focus()
+        # each press finds the slider and focuses it again: a page still finishing its first run re-drew the
+        # slider after a single focus, and the keys went nowhere (one of five sessions, in one full run)
+        slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
         for _ in range(30):
-            page.keyboard.press("ArrowRight")
+            slider.press("ArrowRight")
 
     return LabVisit("VAE", "() => !!document.querySelector('.js-plotly-plot')?.data", move_slider,
                     f"() => window.__before !== undefined && {picture} !== window.__before")
