@@ -113,8 +113,9 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
     draws = (f"the mean of {measured_any['draws']} draws of {measured_any['samples']:,} chains, as measured for "
              "'Every model compared' (the same figure there), with the standard deviation of one draw"
              if measured_any else "not measured: run python -m benchmarks.compare")
-    timed = {r["model"]: compare.measured(r["checkpoint"]) for r in rows if compare.measured(r["checkpoint"])}
-    timed = {kind: record["row_training_seconds"] / record["row_epochs"] for kind, record in timed.items()
+    # each measured checkpoint's record, read once (measured() reads the results file at each call)
+    records = {r["model"]: record for r in rows if (record := compare.measured(r["checkpoint"])) is not None}
+    timed = {kind: record["row_training_seconds"] / record["row_epochs"] for kind, record in records.items()
              if record.get("row_training_seconds") and record.get("row_epochs")}
     note = (f"Fréchet distance (FD): how far the chains are from the test digits in the features of `{JUDGE}`, the "
             f"GAN lab's digit classifier; lower is better, and real digits against real digits give {floor:.1f}, "
