@@ -94,3 +94,21 @@ def importance_weighted_bits(draws: torch.Tensor, pixels: int) -> torch.Tensor:
 
     log_p = torch.logsumexp(draws, 0) - math.log(len(draws))
     return -log_p / (pixels * math.log(2))
+
+
+# ---------------------------------------------------------------- what several families' likelihoods share
+def to_levels(images: torch.Tensor, levels: int) -> torch.Tensor:
+    """Images in [0, 1] with `levels` grey levels → integers 0 … levels − 1 (as floats): the discrete data
+    every likelihood on a stated Quantisation counts."""
+    return torch.round(images.clamp(0, 1) * (levels - 1))
+
+
+def probes(kind: str, count: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """Hutchinson probes with E[v vᵀ] = I, so that E[vᵀ A v] = tr A (Hutchinson, 1989): Gaussian N(0, I) or
+    Rademacher (±1, each with ½). Residual flows estimate a log-determinant with them, continuous-time models
+    (flow matching, the probability-flow ODE) a divergence."""
+    if kind == "gaussian":
+        return torch.randn(count, dim, generator=generator)
+    if kind == "rademacher":
+        return torch.randint(0, 2, (count, dim), generator=generator).float() * 2 - 1
+    raise ValueError(f"probe kind must be 'gaussian' or 'rademacher'; got {kind!r}")

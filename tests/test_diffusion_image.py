@@ -33,6 +33,35 @@ def test_the_likelihood_of_a_zero_velocity_flow_is_the_gaussians_probability_of_
     assert result.bits_per_dim.mean().item() >= exact_bits.mean() - 0.002
 
 
+def test_ddpms_likelihood_with_a_zero_network_is_the_bin_probability_of_the_gaussian_its_ode_implies():
+    """With ε̂ = 0 the probability-flow ODE is dx/dλ = −(1 − ᾱ) x, which shrinks x by s = √(ᾱ(σ̄_max)/ᾱ(σ̄_min))
+    from the data end to σ̄_max: the model's x is N(0, I/s²), so P(k) is that Gaussian's mass on each bin (scipy)."""
+    model = _zero_velocity_model("ddpm")
+    images = load_dataset("digits", "test", 8).images[:4]
+    k = torch.round(images * 16).numpy().reshape(4, -1)
+    a0 = float(model.schedule.alpha_bar(0))
+    sd = math.sqrt((1 + model.SIGMA_MAX ** 2) * a0)          # 1/s, with ᾱ = 1/(1 + σ̄²)
+    exact = np.log(norm.cdf((2 * (k + 1) / 17 - 1) / sd) - norm.cdf((2 * k / 17 - 1) / sd)).sum(1)
+    result = model.likelihood_of(images, torch.Generator().manual_seed(0), importance=2)
+    assert np.allclose(result.bits_per_dim.numpy(), -exact / (64 * math.log(2)), atol=0.01)
+    assert "probability-flow" in result.estimator
+
+
+def test_ddpms_ode_asks_the_network_at_the_time_index_of_each_noise_level():
+    """The continuous cosine schedule's time of ᾱ_t is the index t the network was trained with (c = t/T)."""
+    model = _zero_velocity_model("ddpm")
+    seen = []
+    model.predict = lambda x, c, labels, guidance=0.0: seen.append(c.clone()) or torch.zeros_like(x)
+    velocity = model.likelihood_velocity()
+    a0 = float(model.schedule.alpha_bar(0))
+    top, bottom = math.log(model.SIGMA_MAX), 0.5 * math.log((1 - a0) / a0)
+    for index in (0, 37, 500, 980):
+        a = float(model.schedule.alpha_bar(index))
+        lam = 0.5 * math.log((1 - a) / a)
+        velocity(torch.zeros(1, 1, 8, 8, dtype=torch.float64), torch.tensor([(top - lam) / (top - bottom)], dtype=torch.float64))
+        assert seen[-1].item() == pytest.approx(index / 1000, abs=1e-6)
+
+
 def test_samples_are_images_on_the_datas_levels_and_labels_steer_them():
     model = _zero_velocity_model("ddpm")
     samples = model.sample(5, torch.Generator().manual_seed(0))

@@ -120,6 +120,38 @@ def test_the_ode_likelihood_of_a_gaussian_flow_is_the_gaussians_density():
     assert torch.allclose(samples.mean(0), mean, atol=0.02) and torch.allclose(samples.std(0), torch.full((2,), std, dtype=torch.float64), rtol=0.03)
 
 
+def test_a_ddpms_probability_flow_likelihood_of_gaussian_data_is_its_closed_form():
+    """Data N(μ, s² I) noised to ᾱ is N(√ᾱ μ, (ᾱ s² + 1 − ᾱ) I), whose exact ε-prediction is
+    √(1 − ᾱ)(x − √ᾱ μ)/v: the VP ODE from σ̄ = 1,000 (taken as N(0, I)) down to σ̄_min must give the density of
+    the data noised to σ̄_min, in closed form (scipy)."""
+    from scipy import stats
+
+    mean, std = torch.tensor([0.4, -0.3, 0.1], dtype=torch.float64), 0.35
+    sigma_min, sigma_max = 0.01, 1000.0
+
+    def eps(x, alpha_bar):
+        a = alpha_bar.reshape(-1, 1)
+        variance = a * std ** 2 + 1 - a
+        return (1 - a).sqrt() * (x - a.sqrt() * mean) / variance
+
+    x = mean + std * torch.randn(40, 3, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    ours = diffusion.log_likelihood(diffusion.vp_velocity(eps, sigma_min, sigma_max), x, steps=80)
+    a_min = 1 / (1 + sigma_min ** 2)
+    exact = stats.multivariate_normal(math.sqrt(a_min) * mean.numpy(), (a_min * std ** 2 + 1 - a_min) * np.eye(3)).logpdf(x.numpy())
+    assert np.allclose(ours.numpy(), exact, atol=2e-3), np.abs(ours.numpy() - exact).max()
+    # an ε-prediction off by 10 % is told apart
+    wrong = diffusion.log_likelihood(diffusion.vp_velocity(lambda x, a: 1.1 * eps(x, a), sigma_min, sigma_max), x, steps=80)
+    assert np.abs(wrong.numpy() - exact).mean() > 0.05
+
+
+def test_the_continuous_cosine_schedule_is_the_discrete_one_and_its_inverse():
+    discrete = diffusion.cosine_schedule(1000)
+    t = torch.arange(0, 990)        # the last steps are clipped at β = 0.999 in the discrete one
+    assert torch.allclose(diffusion.cosine_alpha_bar((t + 1).double() / 1000), discrete.alphas_cumprod[:990], rtol=1e-9)
+    u = torch.linspace(0.001, 0.995, 50, dtype=torch.float64)
+    assert torch.allclose(diffusion.cosine_time(diffusion.cosine_alpha_bar(u)), u, atol=1e-9)
+
+
 def test_hutchinsons_divergence_is_unbiased_for_the_exact_one():
     with torch.random.fork_rng():      # the network's initial weights only, leaving the global stream as it was
         torch.manual_seed(0)

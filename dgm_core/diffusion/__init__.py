@@ -7,7 +7,7 @@ One module per layer, read in this order:
   samplers.py       the reverse process of an ε-prediction model: DDPM's ancestral step, DDIM's step
   flow_matching.py  the straight conditional path, OT coupling, the loss, Euler and Heun ODE solvers
   score_matching.py denoising score matching over a noise ladder, annealed Langevin, a noised mixture's true score
-  likelihood.py     log p(x) through the ODE: exact divergence or Hutchinson's estimate
+  likelihood.py     log p(x) through the ODE (flow matching's, or a DDPM's probability flow): exact or Hutchinson divergence
   toy.py            the four trained live on 2-D data, side by side (dgm_core.live.LiveModel)
   measures.py       quality against model calls (energy distance, seeds), score error per time, path straightness
 The lab that shows them (page, Space tab, lesson, digits checkpoints) is not built yet: issue 22 continues.
@@ -22,12 +22,14 @@ from dgm_core.diffusion.flow_matching import (
     ot_pairing,
     straightness,
 )
-from dgm_core.diffusion.likelihood import DIVERGENCES, divergence, log_likelihood
+from dgm_core.diffusion.likelihood import DIVERGENCES, divergence, log_likelihood, vp_velocity
 from dgm_core.diffusion.samplers import ddim_step, ddpm_step, sample, sampling_timesteps
 from dgm_core.diffusion.schedules import (
     KINDS,
     NoiseSchedule,
+    cosine_alpha_bar,
     cosine_schedule,
+    cosine_time,
     linear_schedule,
     posterior,
     predicted_x0,

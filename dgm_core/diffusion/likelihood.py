@@ -11,6 +11,16 @@ The divergence is exact (D backward passes, one per dimension: fine in 2-D) or H
 E_ε[εᵀ (∂v/∂x) ε] with E[ε εᵀ] = I (one backward pass per probe: what images need; the flow lab's
 residual-flow playground estimates a log-determinant the same way, and its probes are reused here).
 The integral is fourth-order Runge–Kutta with `steps` equal steps, the divergence integrated alongside.
+
+A DDPM's ε-prediction gives its probability-flow ODE (Song et al., 2021, eq. 13, for the variance-preserving
+SDE). Written in λ = log σ̄ with σ̄² = (1 − ᾱ)/ᾱ (the noise-to-signal ratio whose square root DDIM's ODE
+steps in, dx̄/dσ̄ = ε̂ for x̄ = x/√ᾱ; Song et al., 2021a, eq. 14), and carried back to x = √ᾱ x̄, it is
+
+    dx/dλ = −(1 − ᾱ) x + √(1 − ᾱ) ε̂(x, ᾱ),
+
+bounded at both ends, where the same ODE in the schedule's own time has β(t) → ∞ as ᾱ → 0. `vp_velocity`
+maps λ from σ̄_max (noise, t = 0) down to σ̄_min (the data end, t = 1), so `log_likelihood` integrates it as
+it integrates flow matching's velocity.
 """
 from __future__ import annotations
 
@@ -19,7 +29,7 @@ from collections.abc import Callable
 
 import torch
 
-from dgm_core.flow.residual import probes
+from dgm_core.generative import probes
 
 DIVERGENCES = ("exact", "hutchinson")
 VelocityModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,6 +52,24 @@ def divergence(velocity: VelocityModel, x: torch.Tensor, t: torch.Tensor, method
             (row,) = torch.autograd.grad(flat[:, i].sum(), x, retain_graph=i + 1 < flat.shape[1])
             total = total + row.flatten(1)[:, i]
         return v.detach(), total
+
+
+def vp_velocity(eps: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sigma_min: float, sigma_max: float
+                ) -> VelocityModel:
+    """The probability-flow ODE of an ε-prediction model eps(x, ᾱ) as a velocity on t ∈ [0, 1]: λ = log σ̄ runs
+    from log sigma_max at t = 0 (where x is nearly N(0, I): √ᾱ = 1/√(1 + σ̄²)) to log sigma_min at t = 1, and
+    dx/dt = (dx/dλ)(dλ/dt) = −(λ_max − λ_min) (−(1 − ᾱ) x + √(1 − ᾱ) ε̂)."""
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(f"need 0 < sigma_min < sigma_max; got {sigma_min:g} and {sigma_max:g}")
+    top, bottom = math.log(sigma_max), math.log(sigma_min)
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        lam = top - t * (top - bottom)
+        alpha_bar = torch.sigmoid(-2 * lam).to(x.dtype)            # ᾱ = 1/(1 + σ̄²) = 1/(1 + e^{2λ})
+        noise = (1 - alpha_bar).reshape(-1, *([1] * (x.dim() - 1)))
+        return -(top - bottom) * (-noise * x + noise.sqrt() * eps(x, alpha_bar))
+
+    return velocity
 
 
 def log_likelihood(velocity: VelocityModel, x: torch.Tensor, steps: int = 50, method: str = "exact",

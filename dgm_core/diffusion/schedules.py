@@ -75,6 +75,21 @@ def cosine_schedule(steps: int = 1000, offset: float = 0.008, max_beta: float = 
     return NoiseSchedule(torch.tensor(betas, dtype=torch.float64), "cosine")
 
 
+def cosine_alpha_bar(u: torch.Tensor, offset: float = 0.008) -> torch.Tensor:
+    """The cosine schedule in continuous time, ᾱ(u) = f(u)/f(0) with f(u) = cos²((u + s)/(1 + s) · π/2),
+    u ∈ [0, 1]: the discrete ᾱ at index t is ᾱ((t + 1)/T) (up to the clip of β near u = 1)."""
+    def f(v):
+        return torch.cos((v + offset) / (1 + offset) * math.pi / 2) ** 2
+    return f(torch.as_tensor(u, dtype=torch.float64)) / f(torch.zeros((), dtype=torch.float64))
+
+
+def cosine_time(alpha_bar: torch.Tensor, offset: float = 0.008) -> torch.Tensor:
+    """The inverse of cosine_alpha_bar: the continuous time u at which the cosine schedule reaches ᾱ."""
+    f0 = math.cos(offset / (1 + offset) * math.pi / 2) ** 2
+    angle = torch.arccos((torch.as_tensor(alpha_bar, dtype=torch.float64) * f0).sqrt().clamp(max=1.0))
+    return angle * 2 / math.pi * (1 + offset) - offset
+
+
 def schedule(kind: str, steps: int = 1000) -> NoiseSchedule:
     """The schedule called `kind` (KINDS)."""
     if kind not in KINDS:

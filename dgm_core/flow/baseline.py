@@ -17,7 +17,8 @@ import math
 import numpy as np
 import torch
 
-from dgm_core.flow.realnvp import LN2, logit_transform, to_levels
+from dgm_core.flow.realnvp import LN2, logit_transform
+from dgm_core.generative import to_levels
 
 #: The mixtures tried, (covariance, components); the one with the best held-out likelihood is kept. Full
 #: covariances of 64 pixels overfit past a few components, diagonal ones need many.

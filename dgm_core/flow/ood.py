@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from dgm_core.flow.realnvp import RealNVP, image_bits_per_dim, to_levels
+from dgm_core.flow.realnvp import RealNVP, image_bits_per_dim
+from dgm_core.generative import to_levels
 
 
 def png_bits(images: torch.Tensor, levels: int) -> np.ndarray:

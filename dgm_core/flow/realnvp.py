@@ -27,6 +27,7 @@ from dgm_core.generative import (
     Likelihood,
     Quantisation,
     importance_weighted_bits,
+    to_levels,
 )
 from dgm_core.hub import HubModel
 
@@ -141,11 +142,6 @@ def unsqueeze(x: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------- dequantization and the logit
-def to_levels(images: torch.Tensor, levels: int) -> torch.Tensor:
-    """Images in [0, 1] with `levels` grey levels → integers 0 … levels − 1 (as floats)."""
-    return torch.round(images.clamp(0, 1) * (levels - 1))
-
-
 def logit_transform(y: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
     """w = logit(α + (1 − 2α) y) for y ∈ (0, 1) (Dinh et al., 2017, §4.1), with
     log |dw/dy| = Σ log(1 − 2α) − log p − log(1 − p),  p = α + (1 − 2α) y. The flow models w ∈ R^D."""

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgm_core.generative import probes
+
 
 class ResidualBlock(nn.Module):
     """g(x) = c · Wᵀ φ(W x + b) / ‖W‖₂², φ = ELU (1-Lipschitz, φ' ∈ (0, 1]), so Lip(g) ≤ c < 1 and
@@ -51,15 +53,6 @@ def _vjp_powers(block: ResidualBlock, x: torch.Tensor, v: torch.Tensor, terms: i
         (w,) = torch.autograd.grad(out, xs, grad_outputs=w, retain_graph=True)   # wᵀ J (rows are independent)
         products.append((w * v).sum(1))
     return torch.stack(products)
-
-
-def probes(kind: str, count: int, dim: int, generator: torch.Generator) -> torch.Tensor:
-    """Hutchinson probes with E[v vᵀ] = I: Gaussian N(0, I) or Rademacher (±1, each with ½)."""
-    if kind == "gaussian":
-        return torch.randn(count, dim, generator=generator)
-    if kind == "rademacher":
-        return torch.randint(0, 2, (count, dim), generator=generator).float() * 2 - 1
-    raise ValueError(f"probe kind must be 'gaussian' or 'rademacher'; got {kind!r}")
 
 
 def power_series_logdet(block: ResidualBlock, x: torch.Tensor, terms: int, n_probes: int, kind: str,
