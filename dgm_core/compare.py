@@ -126,6 +126,17 @@ def class_shares(judge, images: torch.Tensor) -> list[float]:
     return (torch.bincount(read, minlength=judge.num_classes).float() / len(images)).tolist()
 
 
+def frechet_distance_to_test(judge, images: torch.Tensor, test_features: np.ndarray) -> float:
+    """The Fréchet distance of one draw of images to the test digits in the judge's features, the images taken
+    to the judge's side first: the one function behind every Fréchet distance of generated digits (the
+    comparison's, and a trainer's curve of it against sampler steps)."""
+    from dgm_core.data.builtin import resize
+    from dgm_core.features import classifier_features
+    from dgm_core.metrics import frechet_distance
+
+    return frechet_distance(classifier_features(judge, resize(images, judge.image_size)), test_features)
+
+
 def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: np.ndarray,
                        generator: torch.Generator, samples: int = SAMPLES, draws: int = DRAWS,
                        importance: int = IMPORTANCE) -> dict:
@@ -137,14 +148,12 @@ def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: 
     `measured` gives back."""
     from dgm_core.data import load_dataset
     from dgm_core.data.builtin import resize
-    from dgm_core.features import classifier_features
     from dgm_core.gan import DROPPED_SHARE
-    from dgm_core.metrics import frechet_distance
 
     fds, drawn = [], []
     for _ in range(draws):
         images = sample_in_batches(model, samples, generator)
-        fds.append(frechet_distance(classifier_features(judge, resize(images, judge.image_size)), test_features))
+        fds.append(frechet_distance_to_test(judge, images, test_features))
         drawn.append(images)
     shares = class_shares(judge, torch.cat(drawn))
     test = load_dataset(DATASET, "test", DIGITS.side).images

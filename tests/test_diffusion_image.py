@@ -93,8 +93,27 @@ def test_the_trainers_run_and_their_checkpoints_sample(recipe, extra, tmp_path):
 
     out = tmp_path / recipe
     assert train([recipe, "--epochs", "1", "--width", "16", "--blocks", "1", "--sampler-calls", "5",
-                  "--sample-every", "1", "--out", str(out), *extra]) == 0
+                  "--sample-every", "1", "--fd-calls", "2,4", "--out", str(out), *extra]) == 0
     checkpoint = load_checkpoint(out)
+    curve = checkpoint.history["fd_by_calls"]
+    samplers = {"ddpm": ["DDPM ancestral", "DDIM"], "flow-matching": ["Euler", "Heun"]}[recipe]
+    assert [(r["sampler"], r["model calls"]) for r in curve["rows"]] == [(s, c) for s in samplers for c in (2, 4)]
+    assert all(r["fd"] > curve["floor"] and r["draws"] == 2 and r["samples"] == 1000 for r in curve["rows"])
     assert checkpoint.model.kind == ("ddpm" if recipe == "ddpm" else "flow")
     assert np.isfinite(checkpoint.history["epochs"][-1]["test_loss"])
     assert checkpoint.model.sample(2, torch.Generator().manual_seed(0)).shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize("kind, sampler, budget", [("ddpm", "DDPM ancestral", 7), ("ddpm", "DDIM", 7),
+                                                   ("ddpm", "DDIM", 1500), ("flow", "Euler", 7), ("flow", "Heun", 7)])
+def test_each_sampler_makes_the_model_calls_it_says(kind, sampler, budget):
+    """A count, not a time: the network is called exactly `calls(sampler, budget)` times per sample."""
+    model = _zero_velocity_model(kind)
+    counted = []
+    forward = model.net.forward
+    model.net.forward = lambda *args: counted.append(1) or forward(*args)
+    model.sample(3, torch.Generator().manual_seed(0), calls=budget, sampler=sampler)
+    assert len(counted) == model.calls(sampler, budget) == {("DDPM ancestral", 7): 7, ("DDIM", 7): 7, ("DDIM", 1500): 1000,
+                                                            ("Euler", 7): 7, ("Heun", 7): 6}[(sampler, budget)]
+    with pytest.raises(ValueError, match="samples by"):
+        model.sample(1, torch.Generator(), sampler="annealed Langevin")

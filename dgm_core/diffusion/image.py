@@ -30,6 +30,10 @@ from dgm_core.hub import HubModel
 
 KINDS = ("ddpm", "flow")
 TRAIN_STEPS = 1000
+#: Each kind's samplers, its default first: a DDPM samples by its ancestral chain or by DDIM (η = 0, the same
+#: network), a flow by Euler's or Heun's method. DDPM and DDIM make at most TRAIN_STEPS model calls; Heun two
+#: per step.
+SAMPLERS = {"ddpm": ("DDPM ancestral", "DDIM"), "flow": ("Euler", "Heun")}
 
 
 class FiLMBlock(nn.Module):
@@ -142,22 +146,34 @@ class DiffusionModel(HubModel, GenerativeModel):
         return self.training_loss(images, labels)
 
     # ------------------------------------------------------------------ the protocol
+    def calls(self, sampler: str, budget: int) -> int:
+        """The model calls `sampler` makes when given `budget` (twice as many with guidance: the conditional and
+        the unconditional prediction)."""
+        if sampler == "Heun":
+            return 2 * max(1, budget // 2)
+        return min(budget, TRAIN_STEPS) if sampler in ("DDPM ancestral", "DDIM") else budget
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
-               guidance: float = 0.0, calls: int | None = None) -> torch.Tensor:
-        """n images in [0, 1] with `calls` model calls (sampler_calls by default): DDPM ancestral for "ddpm",
-        Euler for "flow"; class `labels` with guidance scale w, or unconditional."""
+               guidance: float = 0.0, calls: int | None = None, sampler: str | None = None) -> torch.Tensor:
+        """n images in [0, 1] with about `calls` model calls (sampler_calls by default; `calls()` says how many
+        exactly) by `sampler` (the kind's first by default: DDPM ancestral, or Euler); class `labels` with
+        guidance scale w, or unconditional."""
         calls = self.sampler_calls if calls is None else calls
+        sampler = SAMPLERS[self.kind][0] if sampler is None else sampler
+        if sampler not in SAMPLERS[self.kind]:
+            raise ValueError(f"a {self.kind} model samples by {' or '.join(SAMPLERS[self.kind])}, not {sampler}")
         device = next(self.parameters()).device
         noise = torch.randn(n, self.channels, self.image_size, self.image_size, generator=generator, device=device)
         if labels is not None:
             labels = labels.to(device)
         if self.kind == "ddpm":
             eps = lambda x, t: self.predict(x, t.float() / TRAIN_STEPS, labels, guidance)  # noqa: E731
-            x = diffusion_sample(eps, self.schedule, noise, min(calls, TRAIN_STEPS), "ddpm", generator=generator,
-                                 clip=1.0)
+            x = diffusion_sample(eps, self.schedule, noise, min(calls, TRAIN_STEPS),
+                                 "ddpm" if sampler == "DDPM ancestral" else "ddim", generator=generator, clip=1.0)
         else:
-            x = integrate(lambda x, t: self.predict(x, t, labels, guidance), noise, calls, "euler")
+            steps = max(1, calls // 2) if sampler == "Heun" else calls
+            x = integrate(lambda x, t: self.predict(x, t, labels, guidance), noise, steps, sampler.lower())
         return self.quantised(x)
 
     def sampling_note(self) -> str:

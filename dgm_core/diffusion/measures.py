@@ -89,5 +89,32 @@ def path_straightness(model: ToyDiffusion, budget: int, sampler: str | None = No
     return float(values.mean()), float(values.std())
 
 
-__all__ = ["data_floor", "quality_against_calls", "calls_to_reach", "score_error_by_time", "path_straightness",
+@torch.no_grad()
+def fd_against_calls(model, budgets: list[int], frechet_distance_of, generator: torch.Generator, samples: int = 1000,
+                     draws: int = 2, batch: int = 500) -> list[dict]:
+    """For a digits model (dgm_core.diffusion.image.DiffusionModel): each sampler at each budget of model calls,
+    the Fréchet distance of `draws` draws of `samples` unconditional samples (`frechet_distance_of(images)`: the
+    comparison's function, dgm_core.compare.frechet_distance_to_test), mean and sd over the draws."""
+    from dgm_core.diffusion.image import SAMPLERS
+
+    rows = []
+    for sampler in SAMPLERS[model.kind]:
+        done = set()
+        for budget in budgets:
+            calls = model.calls(sampler, budget)
+            if calls in done:                  # DDPM and DDIM stop at the schedule's 1,000 steps
+                continue
+            done.add(calls)
+            values = []
+            for _ in range(draws):
+                images = torch.cat([model.sample(min(batch, samples - i), generator, calls=budget, sampler=sampler).cpu()
+                                    for i in range(0, samples, batch)])
+                values.append(float(frechet_distance_of(images)))
+            rows.append({"sampler": sampler, "model calls": calls, "fd": float(np.mean(values)),
+                         "fd_sd": float(np.std(values, ddof=1)) if draws > 1 else None, "draws": draws,
+                         "samples": samples})
+    return rows
+
+
+__all__ = ["fd_against_calls", "data_floor", "quality_against_calls", "calls_to_reach", "score_error_by_time", "path_straightness",
            "LEVELS", "SIGMA_MAX", "SIGMA_MIN", "TRAIN_STEPS"]

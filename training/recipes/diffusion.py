@@ -18,6 +18,7 @@ class DiffusionRecipe(Recipe):
     defaults = {"dataset": "digits", "epochs": 100, "batch_size": 128, "lr": 1e-3}
     # the data's own 8x8: a density over interpolated pixels would measure the interpolation
     native_resolution = True
+    short_run_flags = ("--fd-calls", "")
 
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:
@@ -26,6 +27,10 @@ class DiffusionRecipe(Recipe):
         p.add_argument("--label-dropout", type=float, default=0.1,
                        help="share of labels replaced by 'no label' (classifier-free guidance); default 0.1")
         p.add_argument("--sampler-calls", type=int, default=100, help="model calls per sample; default 100")
+        p.add_argument("--fd-calls", default="5,10,20,50,100,200,500,1000",
+                       help="after training, the Fréchet distance (classifier-digits' features, digits only) of "
+                            "each sampler at these model calls, comma-separated; '' to skip")
+        p.add_argument("--fd-draws", type=int, default=2, help="draws of 1,000 samples per point of that curve")
 
     def build(self, train_data):
         a = self.args
@@ -49,6 +54,23 @@ class DiffusionRecipe(Recipe):
         loss = float(self.model.training_loss(images, labels, generator))
         self.model.train()
         return {"test_loss": loss}
+
+    def final(self, test):
+        """Sample quality against sampler steps: the comparison's Fréchet distance (dgm_core.compare) of each
+        sampler at each of --fd-calls, on digits, where the comparison's judge is."""
+        a = self.args
+        budgets = [int(v) for v in str(a.fd_calls).split(",") if v.strip()]
+        if not budgets or a.dataset != "digits":
+            return {}
+        from dgm_core import compare
+        from dgm_core.diffusion.measures import fd_against_calls
+
+        judge, test_features, floor = compare.reference()
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        rows = fd_against_calls(self.model, budgets, lambda images: compare.frechet_distance_to_test(judge, images, test_features),
+                                torch.Generator(device).manual_seed(self.args.seed), draws=a.fd_draws)
+        return {"fd_by_calls": {"rows": rows, "floor": floor, "judge": compare.catalogue.JUDGE}}
 
     def samples(self):
         device = next(self.model.parameters()).device
