@@ -69,6 +69,12 @@ LABS: list[Lab] = [
         "cluster the codes with k-means and judge the clusters against the labels, explore t-SNE and UMAP "
         "maps, and compare a classifier on true labels with one on cluster pseudo-labels.",
         "labs/vqvae.py", "space.vqvae:vqvae_tab", "dgm_core.labs.vqvae", ("vqvae",), lesson="vqvae.txt"),
+    Lab("diffusion", "Diffusion and flow matching", "🌫️",
+        "Watch the forward process noise the data, train DDPM, score matching and flow matching (random or OT "
+        "coupling) side by side live with their learned fields and sample paths, measure every sampler's quality "
+        "against its model calls, and sample digits with classifier-free guidance.",
+        "labs/diffusion.py", "space.diffusion:diffusion_tab", "dgm_core.labs.diffusion", ("diffusion",),
+        lesson="diffusion.txt"),
     Lab("compare", "Every model compared", "⚖️",
         "Every shipped digits model side by side, measured the same way: sample grids, latent interpolations, "
         "Fréchet distance with its floor, bits/dim where a model has a density, weights, time to train and to "

@@ -25,7 +25,14 @@ from dgm_core.diffusion.flow_matching import conditional_path, couple, integrate
 from dgm_core.diffusion.likelihood import log_likelihood, vp_velocity
 from dgm_core.diffusion.samplers import sample as diffusion_sample
 from dgm_core.diffusion.schedules import cosine_schedule, cosine_time, q_sample
-from dgm_core.generative import GenerativeModel, Interpolation, Likelihood, Quantisation, importance_weighted_bits, to_levels
+from dgm_core.generative import (
+    GenerativeModel,
+    Interpolation,
+    Likelihood,
+    Quantisation,
+    importance_weighted_bits,
+    to_levels,
+)
 from dgm_core.hub import HubModel
 
 KINDS = ("ddpm", "flow")

@@ -53,13 +53,15 @@ def langevin_step(score_at_x: torch.Tensor, x: torch.Tensor, alpha: float, gener
 
 @torch.no_grad()
 def annealed_langevin(score: ScoreModel, x: torch.Tensor, sigmas: torch.Tensor, steps_per_level: int = 100,
-                      epsilon: float = 2e-5, generator: torch.Generator | None = None, final_denoise: bool = True):
+                      epsilon: float = 2e-5, generator: torch.Generator | None = None, final_denoise: bool = True,
+                      trajectory: bool = False):
     """Song & Ermon's Algorithm 1 from starts x: `steps_per_level` Langevin steps at each σ_i, step size
     α_i = ε σ_i² / σ_L². With final_denoise, one last Tweedie step x + σ_L² s(x, σ_L) removes the smallest noise
-    (Song & Ermon, 2020, §3.3 of "Improved techniques"). Returns the samples and the model calls made."""
+    (Song & Ermon, 2020, §3.3 of "Improved techniques"). Returns the samples (with trajectory=True, the starts
+    and the state after each level and after the denoising step) and the model calls made."""
     if steps_per_level < 1 or epsilon <= 0:
         raise ValueError("annealed Langevin needs at least 1 step per level and a step size ε above 0")
-    calls = 0
+    calls, path = 0, [x]
     last = float(sigmas[-1])
     for sigma in sigmas.tolist():
         alpha = epsilon * sigma ** 2 / last ** 2
@@ -67,10 +69,12 @@ def annealed_langevin(score: ScoreModel, x: torch.Tensor, sigmas: torch.Tensor, 
         for _ in range(steps_per_level):
             x = langevin_step(score(x, level), x, alpha, generator)
             calls += 1
+        path.append(x)
     if final_denoise:
         x = x + last ** 2 * score(x, torch.full((len(x),), last, dtype=x.dtype, device=x.device))
         calls += 1
-    return x, calls
+        path.append(x)
+    return (path if trajectory else x), calls
 
 
 # ------------------------------------------------------------------------------ the oracle: a noised mixture

@@ -34,6 +34,9 @@ NAMES = {"ddpm": "DDPM", "score": "Score matching", "flow": "Flow matching", "fl
 #: Each kind's samplers, its own first (the panel's): DDPM's model also samples by DDIM (η = 0), a flow by Heun.
 SAMPLERS = {"ddpm": ("DDPM ancestral", "DDIM"), "score": ("annealed Langevin",), "flow": ("Euler", "Heun"),
             "flow-ot": ("Euler", "Heun")}
+#: The sampler whose paths a panel draws: deterministic where the kind has one (DDIM is DDPM's probability-flow
+#: ODE, so its paths can be measured for straightness); score matching's Langevin paths are a noisy walk.
+PATH_SAMPLERS = {"ddpm": "DDIM", "score": "annealed Langevin", "flow": "Euler", "flow-ot": "Euler"}
 #: The settings the live models accept: (low, high) of each number.
 RANGES = {"hidden": (16, 512), "lr": (1e-5, 0.05), "batch_size": (16, 2048), "sampler_steps": (1, 1000),
           "seed": (0, 10_000)}
@@ -44,6 +47,36 @@ TRAIN_STEPS = 1000
 SIGMA_MAX, SIGMA_MIN, LEVELS, LANGEVIN_EPSILON = 3.0, 0.05, 10, 2e-4
 #: Points behind the energy distance, of the samples and of the held-out data.
 METRIC_POINTS = 1000
+#: The times at which a panel can show the learned field (0: the data, 1: the most noise trained with).
+FIELD_TIMES = tuple(i / 10 for i in range(11))
+#: Sample paths drawn from noise to data on each panel, and the states kept of each.
+TRAJECTORIES, PATH_POINTS = 30, 60
+
+
+_COSINE = cosine_schedule(TRAIN_STEPS)
+
+
+def signal_and_noise(kind: str, time: float) -> tuple[float, float]:
+    """(a, s) with x_time = a x_0 + s ε, ε ~ N(0, I), for the forward process `kind` reads at `time` ∈ [0, 1]
+    (0: the data, 1: the most noise it trains with): DDPM's cosine schedule at step round(time (T − 1)),
+    a = √ᾱ, s = √(1 − ᾱ) (variance preserving); score matching's σ ladder at that fraction in log σ, a = 1,
+    s = σ (variance exploding); flow matching's straight path at flow time 1 − time, a = 1 − time, s = time."""
+    if not 0.0 <= time <= 1.0:
+        raise ValueError(f"time must be between 0 and 1; got {time:g}")
+    if kind == "ddpm":
+        a = float(_COSINE.alpha_bar(min(int(round(time * (TRAIN_STEPS - 1))), TRAIN_STEPS - 1)))
+        return math.sqrt(a), math.sqrt(1 - a)
+    if kind == "score":
+        return 1.0, SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** time
+    if kind in ("flow", "flow-ot"):
+        return 1.0 - time, time
+    raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+
+
+def noised_points(kind: str, points: torch.Tensor, time: float, generator: torch.Generator) -> torch.Tensor:
+    """The data noised to `time` by the forward process of `kind`: a x_0 + s ε (signal_and_noise)."""
+    a, s = signal_and_noise(kind, time)
+    return a * points + s * torch.randn(points.shape, generator=generator, dtype=points.dtype)
 
 
 @dataclass(frozen=True)
@@ -163,10 +196,9 @@ class ToyDiffusion:
                                     "ddpm" if sampler == "DDPM ancestral" else "ddim", generator=generator,
                                     trajectory=trajectory, clip=self.limit)   # x̂_0 within the panel's square
         if sampler == "annealed Langevin":
-            start = noise * float(self.sigmas[0])
-            x, _ = annealed_langevin(self.score, start, self.sigmas, max(1, budget // LEVELS), LANGEVIN_EPSILON,
-                                     generator)
-            return [start, x] if trajectory else x
+            x, _ = annealed_langevin(self.score, noise * float(self.sigmas[0]), self.sigmas, max(1, budget // LEVELS),
+                                     LANGEVIN_EPSILON, generator, trajectory=trajectory)
+            return x
         if sampler == "Heun":
             return integrate(self.velocity, noise, max(1, budget // 2), "heun", trajectory=trajectory)
         return integrate(self.velocity, noise, budget, "euler", trajectory=trajectory)
@@ -190,35 +222,53 @@ class ToyDiffusion:
         """The toy's law at `time` where it is a Gaussian mixture (closed form), else None."""
         if self.mixture is None:
             return None
-        if self.config.kind == "ddpm":
-            a = float(self.schedule.alpha_bar(min(int(round(time * (TRAIN_STEPS - 1))), TRAIN_STEPS - 1)))
-            return self.mixture.noised(math.sqrt(a), math.sqrt(1 - a))
-        if self.config.kind == "score":
-            return self.mixture.noised(1.0, SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** time)
-        t = 1.0 - time                         # flow matching: x_t = (1 − t) x_0 + t x_1
-        return self.mixture.noised(t, 1 - t)
+        return self.mixture.noised(*signal_and_noise(self.config.kind, time))
 
-    @torch.no_grad()
-    def view(self, time: float = 0.5, arrows: int = 15, resolution: int = 60) -> LiveView:
-        axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)
-        background = None
+    def _background(self, time: float, resolution: int = 60) -> Field | None:
         law = self.noised_mixture(time)
-        if law is not None:
-            gx, gy = np.meshgrid(axis, axis)
-            grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).double()
-            log_p = law.log_prob(grid).view(resolution, resolution).numpy()
-            background = Field(axis, np.maximum(log_p, log_p.max() - 10), "true log density of the noised data (nats)",
-                               zmin=float(log_p.max() - 10), zmax=float(log_p.max()), colorscale="Blues")
+        if law is None:
+            return None
+        axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)
+        gx, gy = np.meshgrid(axis, axis)
+        grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).double()
+        log_p = law.log_prob(grid).view(resolution, resolution).numpy()
+        return Field(axis, np.maximum(log_p, log_p.max() - 10), "true log density of the noised data (nats)",
+                     zmin=float(log_p.max() - 10), zmax=float(log_p.max()), colorscale="Blues")
+
+    def _arrows(self, time: float, arrows: int = 15) -> tuple[np.ndarray, np.ndarray]:
         ticks = np.linspace(-self.limit, self.limit, arrows, dtype=np.float32)
         ax, ay = np.meshgrid(ticks, ticks)
         starts = torch.from_numpy(np.stack([ax.ravel(), ay.ravel()], 1))
-        directions = self.field_at(starts, time).numpy()
+        return starts.numpy(), self.field_at(starts, time).numpy()
+
+    def field_label(self, time: float) -> str:
+        return f"{'score ∇ log p' if self.config.kind in ('ddpm', 'score') else 'velocity v'} at time {time:.2f}"
+
+    @torch.no_grad()
+    def view(self, time: float = 0.0) -> LiveView:
+        """Samples of the kind's own sampler, the learned field at `time` as arrows, and (on a Gaussian-mixture
+        toy) the noised data's true log density at that time behind them."""
         samples = self.sample(PANEL_POINTS, generator=torch.Generator().manual_seed(0)).numpy()
-        label = "score ∇ log p" if self.config.kind in ("ddpm", "score") else "velocity v"
         own = SAMPLERS[self.config.kind][0]
-        return LiveView(NAMES[self.config.kind], self.steps, background, samples,
+        return LiveView(NAMES[self.config.kind], self.steps, self._background(time), samples,
                         points_label=f"samples ({own}, {self.calls(own, self.config.sampler_steps)} model calls)",
-                        arrows=(starts.numpy(), directions), arrows_label=f"{label} at time {time:.2f}")
+                        arrows=self._arrows(time), arrows_label=self.field_label(time))
+
+    @torch.no_grad()
+    def details(self) -> dict:
+        """What the lab draws beside the panel, at this step: the learned field and the true noised density at
+        each of FIELD_TIMES (the page's time slider picks one), and TRAJECTORIES paths of the kind's own sampler
+        from noise to data (at most PATH_POINTS states each), with their length over end-to-end distance."""
+        from dgm_core.diffusion.flow_matching import straightness
+
+        fields = {t: (self._arrows(t), self._background(t), self.field_label(t)) for t in FIELD_TIMES}
+        sampler = PATH_SAMPLERS[self.config.kind]
+        path = self.sample(TRAJECTORIES, generator=torch.Generator().manual_seed(2), sampler=sampler, trajectory=True)
+        keep = np.unique(np.linspace(0, len(path) - 1, min(len(path), PATH_POINTS)).round().astype(int))
+        paths = torch.stack([path[i] for i in keep], 1).numpy()            # (paths, states, 2)
+        ratio = straightness(path) if sampler != "annealed Langevin" else None   # a noisy walk has no length to compare
+        return {"fields": fields, "paths": paths, "path_sampler": sampler,
+                "straightness": None if ratio is None else (float(ratio.mean()), float(ratio.std()))}
 
     @torch.no_grad()
     def metrics(self) -> dict:
