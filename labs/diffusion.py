@@ -32,8 +32,8 @@ from labs.url_state import BIND, arrived, explain
 st.title("🌫️ Diffusion and flow matching")
 link, link_message = arrived()
 lesson_mode("diffusion")
-forward_tab, live, samplers_tab, digits_tab = st.tabs(
-    ["Forward process", "Live 2-D training", "Samplers vs steps", "Digits"])
+live, forward_tab, samplers_tab, digits_tab = st.tabs(
+    ["Live 2-D diffusion", "Forward process", "Samplers vs steps", "Digits"])
 
 
 # ------------------------------------------------------------------------ the forward process
@@ -126,7 +126,7 @@ with samplers_tab:
                 "them in the live tab first: a few thousand steps).")
     runner = st.session_state.get("diff_runner")
     if runner is None or runner.session.steps == 0:
-        st.info("No live model has trained yet: press Run in the **Live 2-D training** tab, then come back.")
+        st.info("No live model has trained yet: press Run in the **Live 2-D diffusion** tab, then come back.")
     elif st.button("Measure every sampler now", key="diff_measure", type="primary"):
         with st.spinner("Sampling every model at every budget, three seeds each…"):
             try:

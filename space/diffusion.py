@@ -141,7 +141,7 @@ def _first_picture(time: float = 0.0):
 @readable_errors
 def measure_samplers(run):
     if run is None or run.session.steps == 0:
-        raise gr.Error("No live model has trained yet: press 'Train the four from scratch' in the live tab first.")
+        raise gr.Error("No live model has trained yet: press 'Train the four from scratch' in the **Live 2-D diffusion** tab first.")
     try:
         report = diffusion_lab.measure_samplers(run.session)
     except ValueError as exc:
@@ -196,21 +196,9 @@ def _comparison_lines(names: list[str]) -> str:
 def diffusion_tab() -> None:
     gr.Markdown("Diffusion models learn to undo a process that turns data into noise; flow matching learns a velocity "
                 "that carries noise to data. Here DDPM, score matching and flow matching meet on 2-D data and digits.")
-    with gr.Tab("Forward process"):
-        with gr.Row():
-            fwd_data = gr.Dropdown(list(TOY_DISTRIBUTIONS), value="8gaussians", label="data")
-            fwd_kind = gr.Radio([(label, key) for key, label in diffusion_lab.FORWARD_KINDS.items()], value="ddpm",
-                                label="process")
-            fwd_seed = gr.Number(0, precision=0, label="seed (0–10,000)")
-        fwd_time = gr.Slider(0.0, 1.0, 0.3, step=0.01, label="time t (0: the data, 1: the most noise trained with)")
-        first_forward, first_caption = forward_process("8gaussians", "ddpm", 0.3, 0)
-        fwd_plot, fwd_caption = gr.Plot(first_forward), gr.Markdown(first_caption)
-        gr.on([fwd_data.change, fwd_kind.change, fwd_time.change, fwd_seed.change],
-              keeps_figures(outputs=2, message_at=1)(forward_process), [fwd_data, fwd_kind, fwd_time, fwd_seed],
-              [fwd_plot, fwd_caption], api_name="diffusion_forward", trigger_mode="always_last")
     R = diffusion_lab.LIVE_RANGES
     D = diffusion_lab.LIVE_DEFAULTS
-    with gr.Tab("Live 2-D training"):
+    with gr.Tab("Live 2-D diffusion"):
         with gr.Row():
             with gr.Column(scale=2):
                 dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
@@ -244,6 +232,18 @@ def diffusion_tab() -> None:
                   steps, per_refresh, [*panels, curves, paths_note, status], status_at=6)
         field_time.release(keeps_figures(outputs=5, message_at=4)(show_time), [field_time, controls.state],
                            [*panels, status], api_name="diffusion_field_time", trigger_mode="always_last")
+    with gr.Tab("Forward process"):
+        with gr.Row():
+            fwd_data = gr.Dropdown(list(TOY_DISTRIBUTIONS), value="8gaussians", label="data")
+            fwd_kind = gr.Radio([(label, key) for key, label in diffusion_lab.FORWARD_KINDS.items()], value="ddpm",
+                                label="process")
+            fwd_seed = gr.Number(0, precision=0, label="seed (0–10,000)")
+        fwd_time = gr.Slider(0.0, 1.0, 0.3, step=0.01, label="time t (0: the data, 1: the most noise trained with)")
+        first_forward, first_caption = forward_process("8gaussians", "ddpm", 0.3, 0)
+        fwd_plot, fwd_caption = gr.Plot(first_forward), gr.Markdown(first_caption)
+        gr.on([fwd_data.change, fwd_kind.change, fwd_time.change, fwd_seed.change],
+              keeps_figures(outputs=2, message_at=1)(forward_process), [fwd_data, fwd_kind, fwd_time, fwd_seed],
+              [fwd_plot, fwd_caption], api_name="diffusion_forward", trigger_mode="always_last")
     with gr.Tab("Samplers vs steps"):
         gr.Markdown("Every sampler of the live models at " + ", ".join(map(str, diffusion_lab.BUDGETS)) +
                     " model calls, three seeds each, on the models as they are now (train them in the live tab first: "

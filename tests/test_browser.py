@@ -151,6 +151,18 @@ def test_energy_lab_trains_live_and_shows_every_tab_in_chromium(browser, streaml
                                      ("JEM vs JEM++", "points below the plain classifier")])
 
 
+def test_diffusion_lab_trains_live_and_shows_every_tab_in_chromium(browser, streamlit_url):
+    page, errors = _open_from_home(browser, streamlit_url, "Diffusion and flow matching")
+    page.get_by_text("Diffusion and flow matching").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    _run_until_the_steps_climb_then_pause(page)
+    page.get_by_role("tab", name="Samplers vs steps").click()
+    page.get_by_role("button", name="Measure every sampler now").click()
+    _every_tab_shows(page, errors, [("Forward process", "signal-to-noise ratio"),
+                                     ("Samplers vs steps", "Calls to come within"),
+                                     ("Digits", "Fréchet distance against sampler steps")])
+
+
 def test_vqvae_lab_shows_every_tab_in_chromium(browser, streamlit_url):
     page, errors = _open_from_home(browser, streamlit_url, "VQ-VAE and its codes")
     page.get_by_text("VQ-VAE and its codes").first.wait_for(timeout=60_000)

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 #: Each live page, its step counter's label, and the titles its panels carry "· step N" in.
-LIVE_PAGES = {"flows": "RealNVP", "gans": "WGAN-GP", "energy": "EBM"}
+LIVE_PAGES = {"flows": "RealNVP", "gans": "WGAN-GP", "energy": "EBM", "diffusion": "DDPM"}
 COUNTER = """() => { const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
     .find(e => e.innerText.startsWith('step ('));
     return m ? Number(m.querySelector('[data-testid="stMetricValue"]').innerText.replace(/,/g, '')) : null; }"""

@@ -28,11 +28,13 @@ EXPECTED = {
     "True vs pseudo-labels": ("Train both classifiers", ("text", "of the training pseudo-labels are the true label")),
     "Table": (None, "plot"), "Pros and cons": (None, ("text", "closest to the digits (lowest FD)")),
     "Samples and interpolations": (None, "plot"),
+    "Live 2-D diffusion": ("Train the four from scratch", "plot"), "Forward process": (None, "plot"),
+    "Samplers vs steps": ("Measure every sampler now", "plot"), "Digits": ("Sample", "plot"),
 }
 #: Sub-tabs that draw more than one chart: wait for all of them, not the first.
-CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "VAE with a flow prior": 3, "Reconstructions and codes": 2,
+CHARTS = {"Live 2-D flow": 2, "Image samples": 2, "Samplers vs steps": 2, "Digits": 2, "VAE with a flow prior": 3, "Reconstructions and codes": 2,
           "Clustering the codes": 2, "Samples and interpolations": 2}   # the rest lie below the fold
-LIVE_CHARTS = {"Live 2-D training": 4, "Live 2-D flow": 2, "Live 2-D EBM": 2}   # panels and curves, once training
+LIVE_CHARTS = {"Live 2-D training": 4, "Live 2-D flow": 2, "Live 2-D EBM": 2, "Live 2-D diffusion": 5}   # panels and curves, once training
 DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
 
@@ -68,7 +70,7 @@ def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
                 image = page.locator("img[src*='/file=']:visible, img[src^='data:']:visible, img[src*='gradio_api']:visible")
                 image.first.wait_for(timeout=60_000)
                 seen[sub] = image.count()
-            if sub in ("Live 2-D training", "Live 2-D flow", "Live 2-D EBM"):
+            if sub in LIVE_CHARTS:
                 # drawn at step 0 before the click; once training, the loss curves have data too
                 page.wait_for_function("() => document.body.innerText.includes('steps/s')", timeout=120_000)
                 page.wait_for_function(f"() => ({DRAWN_CHARTS})() >= {LIVE_CHARTS[sub]}", timeout=120_000)

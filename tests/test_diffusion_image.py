@@ -93,7 +93,7 @@ def test_the_trainers_run_and_their_checkpoints_sample(recipe, extra, tmp_path):
 
     out = tmp_path / recipe
     assert train([recipe, "--epochs", "1", "--width", "16", "--blocks", "1", "--sampler-calls", "5",
-                  "--sample-every", "1", "--fd-calls", "2,4", "--out", str(out), *extra]) == 0
+                  "--sample-every", "1", "--fd-calls", "2,4", "--fd-ddpm-calls", "", "--out", str(out), *extra]) == 0
     checkpoint = load_checkpoint(out)
     curve = checkpoint.history["fd_by_calls"]
     samplers = {"ddpm": ["DDPM ancestral", "DDIM"], "flow-matching": ["Euler", "Heun"]}[recipe]

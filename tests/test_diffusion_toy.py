@@ -41,10 +41,32 @@ def test_each_objective_learns_the_eight_gaussians(kind):
 
 def test_a_panel_draws_samples_the_field_as_arrows_and_the_noised_law_on_a_mixture():
     model = ToyDiffusion(ToyDiffusionConfig(kind="flow", sampler_steps=10))
-    view = model.view(time=0.3, arrows=7)
-    assert view.points.shape == (300, 2) and view.arrows[0].shape == (49, 2) and view.arrows[1].shape == (49, 2)
-    assert view.field is not None and "noised data" in view.field.label and "velocity" in view.arrows_label
+    view = model.view(time=0.3)
+    assert view.points.shape == (300, 2) and view.arrows[0].shape == (225, 2) and view.arrows[1].shape == (225, 2)
+    assert view.field is not None and "noised data" in view.field.label and "velocity v at time 0.30" == view.arrows_label
+    # the arrows are the learned field at that time, at their starts
+    starts, directions = view.arrows
+    assert torch.allclose(model.field_at(torch.from_numpy(starts), 0.3), torch.from_numpy(directions))
     assert ToyDiffusion(ToyDiffusionConfig(kind="ddpm", dataset="moons")).view().field is None
+
+
+def test_the_details_hold_the_field_at_every_time_and_paths_from_noise_to_data():
+    from dgm_core.diffusion.toy import FIELD_TIMES, PATH_POINTS, TRAJECTORIES
+
+    for kind, sampler in (("ddpm", "DDIM"), ("score", "annealed Langevin"), ("flow-ot", "Euler")):
+        model = ToyDiffusion(ToyDiffusionConfig(kind=kind, sampler_steps=20))
+        details = model.details()
+        assert set(details["fields"]) == set(FIELD_TIMES) and details["path_sampler"] == sampler
+        (starts, directions), background, label = details["fields"][0.5]
+        assert torch.allclose(model.field_at(torch.from_numpy(starts), 0.5), torch.from_numpy(directions))
+        assert background is not None and "0.50" in label
+        paths = details["paths"]
+        assert paths.shape[0] == TRAJECTORIES and 2 <= paths.shape[1] <= PATH_POINTS
+        # a path runs from the sampler's noise to its sample: the same draw as the sampler itself gives
+        end = model.sample(TRAJECTORIES, generator=torch.Generator().manual_seed(2), sampler=sampler).numpy()
+        assert np.allclose(paths[:, -1], end, atol=1e-5)
+        ratio = details["straightness"]
+        assert (ratio is None) == (kind == "score") and (ratio is None or ratio[0] >= 1.0)
 
 
 def test_the_session_trains_every_kind_in_lockstep_from_the_same_data():

@@ -66,7 +66,8 @@ def _families_imported_by(checkpoint: str) -> set[str]:
 @pytest.mark.parametrize(("checkpoint", "family"), [("vae-digits-beta1", "dgm_core.vae"),
                                                     ("gan-digits", "dgm_core.gan"),
                                                     ("classifier-digits", None),
-                                                    ("realnvp-digits", "dgm_core.flow")])
+                                                    ("realnvp-digits", "dgm_core.flow"),
+                                                    ("ddpm-digits", "dgm_core.diffusion")])
 def test_loading_one_family_imports_no_other(checkpoint, family):
     assert _families_imported_by(checkpoint) == ({family} if family else set())
 

@@ -91,16 +91,17 @@ def path_straightness(model: ToyDiffusion, budget: int, sampler: str | None = No
 
 @torch.no_grad()
 def fd_against_calls(model, budgets: list[int], frechet_distance_of, generator: torch.Generator, samples: int = 1000,
-                     draws: int = 2, batch: int = 500) -> list[dict]:
-    """For a digits model (dgm_core.diffusion.image.DiffusionModel): each sampler at each budget of model calls,
-    the Fréchet distance of `draws` draws of `samples` unconditional samples (`frechet_distance_of(images)`: the
-    comparison's function, dgm_core.compare.frechet_distance_to_test), mean and sd over the draws."""
+                     draws: int = 2, batch: int = 500, extra: dict[str, list[int]] | None = None) -> list[dict]:
+    """For a digits model (dgm_core.diffusion.image.DiffusionModel): each sampler at each budget of model calls
+    (and a sampler named in `extra` at those budgets too), the Fréchet distance of `draws` draws of `samples`
+    unconditional samples (`frechet_distance_of(images)`: the comparison's function,
+    dgm_core.compare.frechet_distance_to_test), mean and sd over the draws."""
     from dgm_core.diffusion.image import SAMPLERS
 
     rows = []
     for sampler in SAMPLERS[model.kind]:
         done = set()
-        for budget in budgets:
+        for budget in sorted(set(budgets) | set((extra or {}).get(sampler, []))):
             calls = model.calls(sampler, budget)
             if calls in done:                  # DDPM and DDIM stop at the schedule's 1,000 steps
                 continue

@@ -209,6 +209,30 @@ def fd_curve_note(names: list[str], load) -> str:
             "Lower is better.")
 
 
+def digit_calls_to_reach(curves: dict[str, list[dict]], relative: float = 0.1) -> dict[tuple[str, str], int | None]:
+    """For each checkpoint and sampler: the fewest model calls whose Fréchet distance is within `relative` of the
+    best that sampler reached on that checkpoint's curve (None where it has no curve)."""
+    out = {}
+    for name, rows in curves.items():
+        for sampler in dict.fromkeys(r["sampler"] for r in rows):
+            mine = sorted((r for r in rows if r["sampler"] == sampler), key=lambda r: r["model calls"])
+            best = min(r["fd"] for r in mine)
+            out[(name, sampler)] = next(r["model calls"] for r in mine if r["fd"] <= best * (1 + relative))
+    return out
+
+
+def digit_reach_table(curves: dict[str, list[dict]], relative: float = 0.1) -> list[dict]:
+    """The table under the digits' curve: each checkpoint's samplers, their best FD, and the calls to come near it."""
+    reach = digit_calls_to_reach(curves, relative)
+    table = []
+    for (name, sampler), calls in reach.items():
+        best = min((r for r in curves[name] if r["sampler"] == sampler), key=lambda r: r["fd"])
+        table.append({"checkpoint": name, "sampler": sampler, "best FD": round(best["fd"], 2),
+                      "sd over draws": round(best["fd_sd"], 2) if best["fd_sd"] is not None else None,
+                      "at model calls": best["model calls"], f"calls to within {relative:.0%} of its best": calls})
+    return table
+
+
 # ----------------------------------------------------------------------------- lesson checks
 def _ddim_validate(words, options, settings):
     return options_problems(options, {"calls": (100, 1, 1000, True)}) + checkpoint_problems(words, 1, ("diffusion",))

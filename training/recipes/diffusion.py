@@ -22,14 +22,16 @@ class DiffusionRecipe(Recipe):
 
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--width", type=int, default=64, help="channels of the network; default 64")
-        p.add_argument("--blocks", type=int, default=4, help="residual blocks; default 4")
+        p.add_argument("--width", type=int, default=32, help="channels of the network; default 32")
+        p.add_argument("--blocks", type=int, default=2, help="residual blocks; default 2")
         p.add_argument("--label-dropout", type=float, default=0.1,
                        help="share of labels replaced by 'no label' (classifier-free guidance); default 0.1")
         p.add_argument("--sampler-calls", type=int, default=100, help="model calls per sample; default 100")
-        p.add_argument("--fd-calls", default="5,10,20,50,100,200,500,1000",
+        p.add_argument("--fd-calls", default="2,5,10,20,50,100,200",
                        help="after training, the Fréchet distance (classifier-digits' features, digits only) of "
                             "each sampler at these model calls, comma-separated; '' to skip")
+        p.add_argument("--fd-ddpm-calls", default="500,1000",
+                       help="and of DDPM's ancestral sampler, which needs many, at these too; default 500,1000")
         p.add_argument("--fd-draws", type=int, default=2, help="draws of 1,000 samples per point of that curve")
 
     def build(self, train_data):
@@ -62,6 +64,7 @@ class DiffusionRecipe(Recipe):
         budgets = [int(v) for v in str(a.fd_calls).split(",") if v.strip()]
         if not budgets or a.dataset != "digits":
             return {}
+        extra = {"DDPM ancestral": [int(v) for v in str(a.fd_ddpm_calls).split(",") if v.strip()]}
         from dgm_core import compare
         from dgm_core.diffusion.measures import fd_against_calls
 
@@ -69,7 +72,7 @@ class DiffusionRecipe(Recipe):
         device = next(self.model.parameters()).device
         self.model.eval()
         rows = fd_against_calls(self.model, budgets, lambda images: compare.frechet_distance_to_test(judge, images, test_features),
-                                torch.Generator(device).manual_seed(self.args.seed), draws=a.fd_draws)
+                                torch.Generator(device).manual_seed(self.args.seed), draws=a.fd_draws, extra=extra)
         return {"fd_by_calls": {"rows": rows, "floor": floor, "judge": compare.catalogue.JUDGE}}
 
     def samples(self):
