@@ -117,3 +117,14 @@ def test_each_sampler_makes_the_model_calls_it_says(kind, sampler, budget):
                                                             ("Euler", 7): 7, ("Heun", 7): 6}[(sampler, budget)]
     with pytest.raises(ValueError, match="samples by"):
         model.sample(1, torch.Generator(), sampler="annealed Langevin")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, extra", [("ddpm", []), ("flow-matching", ["--coupling", "ot"])])
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(recipe, extra, tmp_path):
+    from tests.test_training import killed_and_resumed
+
+    # 12 steps per epoch: step 17 is in the middle of the second epoch. One thread, as the energy test: oneDNN's
+    # convolution backward may sum in another order on two.
+    killed_and_resumed([recipe, "--epochs", "3", "--width", "16", "--blocks", "1", "--sampler-calls", "5",
+                        "--fd-calls", "", *extra], tmp_path, env={"OMP_NUM_THREADS": "1"})
