@@ -62,11 +62,35 @@ def test_the_details_hold_the_field_at_every_time_and_paths_from_noise_to_data()
         assert background is not None and "0.50" in label
         paths = details["paths"]
         assert paths.shape[0] == TRAJECTORIES and 2 <= paths.shape[1] <= PATH_POINTS
-        # a path runs from the sampler's noise to its sample: the same draw as the sampler itself gives
-        end = model.sample(TRAJECTORIES, generator=torch.Generator().manual_seed(2), sampler=sampler).numpy()
+        # a path runs from the sampler's noise to its sample: the panel's own samples where the path sampler is the
+        # panel's, else a draw of the path sampler itself
+        end = (model.view().points[:TRAJECTORIES] if kind != "ddpm" else
+               model.sample(TRAJECTORIES, generator=torch.Generator().manual_seed(2), sampler=sampler).numpy())
         assert np.allclose(paths[:, -1], end, atol=1e-5)
         ratio = details["straightness"]
         assert (ratio is None) == (kind == "score") and (ratio is None or ratio[0] >= 1.0)
+
+
+def test_what_a_panel_draws_is_computed_once_per_step_and_the_distance_every_hundred_steps():
+    """Counts, not times: a snapshot asks for the view and the details several times a second."""
+    from dgm_core.diffusion.toy import METRIC_EVERY
+
+    model = ToyDiffusion(ToyDiffusionConfig(kind="flow", sampler_steps=5))
+    calls = []
+    forward = model.net.forward
+    model.net.forward = lambda *args: calls.append(1) or forward(*args)
+    model.view(), model.details(), model.view(), model.details()
+    once = len(calls)
+    assert once == 5 + 11          # one Euler run (samples and paths together) and the field at 11 times
+    model.step()
+    calls.clear()
+    model.view(), model.details()
+    assert len(calls) == once       # drawn again after a step, once
+    measured = [model.metrics() is not None]
+    for _ in range(METRIC_EVERY):
+        model.step()
+        measured.append(model.metrics() is not None)
+    assert measured == [True] + [False] * (METRIC_EVERY - 1) + [True]
 
 
 def test_the_session_trains_every_kind_in_lockstep_from_the_same_data():

@@ -45,8 +45,9 @@ TRAIN_STEPS = 1000
 #: Score matching's ladder: 10 levels from 3 (about the toys' spread, Song & Ermon 2020's first technique) to 0.05,
 #: and Langevin's step size at the smallest level.
 SIGMA_MAX, SIGMA_MIN, LEVELS, LANGEVIN_EPSILON = 3.0, 0.05, 10, 2e-4
-#: Points behind the energy distance, of the samples and of the held-out data.
-METRIC_POINTS = 1000
+#: Points behind the energy distance, of the samples and of the held-out data, and the steps between two
+#: measurements of it while training live.
+METRIC_POINTS, METRIC_EVERY = 1000, 100
 #: The times at which a panel can show the learned field (0: the data, 1: the most noise trained with).
 FIELD_TIMES = tuple(i / 10 for i in range(11))
 #: Sample paths drawn from noise to data on each panel, and the states kept of each.
@@ -131,6 +132,7 @@ class ToyDiffusion:
         self.sigmas = noise_levels(SIGMA_MAX, SIGMA_MIN, LEVELS)
         self.mixture = toy_mixture(c.dataset) if isinstance(c.dataset, str) else None
         self.steps, self.history = 0, []
+        self._backgrounds, self._drawn_at, self._measured_at = {}, None, None
         extent = float(np.percentile(self.pool.abs().numpy(), 99.5))
         self.limit = max(1.5, math.ceil(extent * 1.15 * 2) / 2)
 
@@ -225,15 +227,21 @@ class ToyDiffusion:
         return self.mixture.noised(*signal_and_noise(self.config.kind, time))
 
     def _background(self, time: float, resolution: int = 60) -> Field | None:
-        law = self.noised_mixture(time)
-        if law is None:
-            return None
-        axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)
-        gx, gy = np.meshgrid(axis, axis)
-        grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).double()
-        log_p = law.log_prob(grid).view(resolution, resolution).numpy()
-        return Field(axis, np.maximum(log_p, log_p.max() - 10), "true log density of the noised data (nats)",
-                     zmin=float(log_p.max() - 10), zmax=float(log_p.max()), colorscale="Blues")
+        """The noised data's true log density at `time` (a Gaussian-mixture toy), computed once per time: it does
+        not change with training."""
+        if time not in self._backgrounds:
+            law = self.noised_mixture(time)
+            if law is None:
+                self._backgrounds[time] = None
+            else:
+                axis = np.linspace(-self.limit, self.limit, resolution, dtype=np.float32)
+                gx, gy = np.meshgrid(axis, axis)
+                grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).double()
+                log_p = law.log_prob(grid).view(resolution, resolution).numpy()
+                self._backgrounds[time] = Field(axis, np.maximum(log_p, log_p.max() - 10),
+                                                "true log density of the noised data (nats)", zmin=float(log_p.max() - 10),
+                                                zmax=float(log_p.max()), colorscale="Blues")
+        return self._backgrounds[time]
 
     def _arrows(self, time: float, arrows: int = 15) -> tuple[np.ndarray, np.ndarray]:
         ticks = np.linspace(-self.limit, self.limit, arrows, dtype=np.float32)
@@ -245,35 +253,62 @@ class ToyDiffusion:
         return f"{'score ∇ log p' if self.config.kind in ('ddpm', 'score') else 'velocity v'} at time {time:.2f}"
 
     @torch.no_grad()
+    def _drawn(self) -> dict:
+        """What the panel and its details draw at this step, computed once per step (a snapshot asks for the view
+        and the details in turn, several times a second): the samples of the kind's own sampler, TRAJECTORIES
+        paths of PATH_SAMPLERS' sampler (the same run where it is the own one), and the field at FIELD_TIMES."""
+        if self._drawn_at is not None and self._drawn_at[0] == self.steps:
+            return self._drawn_at[1]
+        own, path_sampler = SAMPLERS[self.config.kind][0], PATH_SAMPLERS[self.config.kind]
+        run = self.sample(PANEL_POINTS, generator=torch.Generator().manual_seed(0), trajectory=path_sampler == own)
+        if path_sampler == own:
+            samples, path = run[-1], [x[:TRAJECTORIES] for x in run]
+        else:
+            samples = run
+            path = self.sample(TRAJECTORIES, generator=torch.Generator().manual_seed(2), sampler=path_sampler,
+                               trajectory=True)
+        drawn = {"samples": samples.numpy(), "path": path, "path_sampler": path_sampler,
+                 "fields": {t: (self._arrows(t), self._background(t), self.field_label(t)) for t in FIELD_TIMES}}
+        self._drawn_at = (self.steps, drawn)
+        return drawn
+
+    @torch.no_grad()
     def view(self, time: float = 0.0) -> LiveView:
         """Samples of the kind's own sampler, the learned field at `time` as arrows, and (on a Gaussian-mixture
         toy) the noised data's true log density at that time behind them."""
-        samples = self.sample(PANEL_POINTS, generator=torch.Generator().manual_seed(0)).numpy()
+        drawn = self._drawn()
         own = SAMPLERS[self.config.kind][0]
-        return LiveView(NAMES[self.config.kind], self.steps, self._background(time), samples,
+        arrows, background, label = drawn["fields"].get(time) or (self._arrows(time), self._background(time),
+                                                                  self.field_label(time))
+        return LiveView(NAMES[self.config.kind], self.steps, background, drawn["samples"],
                         points_label=f"samples ({own}, {self.calls(own, self.config.sampler_steps)} model calls)",
-                        arrows=self._arrows(time), arrows_label=self.field_label(time))
+                        arrows=arrows, arrows_label=label)
 
     @torch.no_grad()
     def details(self) -> dict:
         """What the lab draws beside the panel, at this step: the learned field and the true noised density at
-        each of FIELD_TIMES (the page's time slider picks one), and TRAJECTORIES paths of the kind's own sampler
-        from noise to data (at most PATH_POINTS states each), with their length over end-to-end distance."""
+        each of FIELD_TIMES (the page's time slider picks one), and TRAJECTORIES paths from noise to data (at most
+        PATH_POINTS states each) with their length over end-to-end distance."""
         from dgm_core.diffusion.flow_matching import straightness
 
-        fields = {t: (self._arrows(t), self._background(t), self.field_label(t)) for t in FIELD_TIMES}
-        sampler = PATH_SAMPLERS[self.config.kind]
-        path = self.sample(TRAJECTORIES, generator=torch.Generator().manual_seed(2), sampler=sampler, trajectory=True)
+        drawn = self._drawn()
+        path = drawn["path"]
         keep = np.unique(np.linspace(0, len(path) - 1, min(len(path), PATH_POINTS)).round().astype(int))
         paths = torch.stack([path[i] for i in keep], 1).numpy()            # (paths, states, 2)
-        ratio = straightness(path) if sampler != "annealed Langevin" else None   # a noisy walk has no length to compare
-        return {"fields": fields, "paths": paths, "path_sampler": sampler,
+        noisy = drawn["path_sampler"] in ("annealed Langevin", "DDPM ancestral")   # a noisy walk has no length to compare
+        ratio = None if noisy else straightness(path)
+        return {"fields": drawn["fields"], "paths": paths, "path_sampler": drawn["path_sampler"],
                 "straightness": None if ratio is None else (float(ratio.mean()), float(ratio.std()))}
 
     @torch.no_grad()
-    def metrics(self) -> dict:
+    def metrics(self) -> dict | None:
+        """The energy distance to held-out data, at step 0 and then once every METRIC_EVERY steps (it costs a
+        sampler run of METRIC_POINTS: at every refresh it took more time than the training)."""
         from dgm_core.metrics import energy_distance
 
+        if self._measured_at is not None and self.steps - self._measured_at < METRIC_EVERY:
+            return None
+        self._measured_at = self.steps
         samples = self.sample(METRIC_POINTS, generator=torch.Generator().manual_seed(1))
         return {"energy_distance": energy_distance(samples.numpy(), self.held_out.numpy())}
 
