@@ -151,9 +151,9 @@ with samplers_tab:
 
 # ------------------------------------------------------------------------ digits
 @st.cache_data(show_spinner="Sampling…", max_entries=16)
-def _digit_samples(name: str, sampler: str, calls: int, guidance: float, digit: int | None, seed: int) -> dict:
+def _digit_samples(name: str, sampler: str, calls: int, guidance: float, choice: str, seed: int) -> dict:
     judge = _checkpoint(catalogue.JUDGE).model if catalogue.JUDGE in {i.name for i in catalogue.shipped()} else None
-    return diffusion_lab.digit_samples(_checkpoint(name), sampler, calls, guidance, digit, seed, judge)
+    return diffusion_lab.digit_samples(_checkpoint(name), sampler, calls, guidance, choice, seed, judge)
 
 
 with digits_tab:
@@ -173,13 +173,12 @@ with digits_tab:
             d1, d2, d3 = st.columns(3)
             calls = d1.select_slider("model calls", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], value=50,
                                      key="diff_digit_calls", bind=BIND)
-            digit = d2.selectbox("class", ["any (unconditional)", *range(10)], key="diff_digit_class", bind=BIND)
-            guidance = d3.slider("guidance scale w", 0.0, 8.0, 2.0, 0.5, key="diff_guidance", bind=BIND,
-                                 disabled=digit == "any (unconditional)",
+            digit = d2.selectbox("class", diffusion_lab.CLASS_CHOICES, key="diff_digit_class", bind=BIND)
+            guidance = d3.slider("guidance scale w", 0.0, 8.0, 0.0, 0.5, key="diff_guidance", bind=BIND,
+                                 disabled=digit == diffusion_lab.NO_LABEL,
                                  help="(1 + w) f(x, class) − w f(x, no class): w = 0 is the conditional model itself.")
-            report = _digit_samples(name, sampler, int(calls), float(guidance),
-                                    None if digit == "any (unconditional)" else int(digit), digit_seed)
-            st.plotly_chart(image_grid_figure(report["images"], 8, f"{name}: {sampler}, {calls} calls"),
+            report = _digit_samples(name, sampler, int(calls), float(guidance), digit, digit_seed)
+            st.plotly_chart(image_grid_figure(report["images"], 10, f"{name}: {sampler}, {calls} calls"),
                             key="diff_digit_grid", config=figure_config())
             st.caption(report["note"])
             record = measured(name)

@@ -154,7 +154,6 @@ def measure_samplers(run):
 
 # ------------------------------------------------------------------------ digits
 CALL_CHOICES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
-UNCONDITIONAL = "any (unconditional)"
 
 
 @readable_errors
@@ -168,12 +167,11 @@ def digit_samples(name, sampler, calls, digit, guidance, seed):
         raise gr.Error(f"sampler: {name} samples by {' or '.join(samplers)}.")
     calls = whole(calls, "model calls", 1, 1000)
     guidance = real(guidance, "guidance scale w", 0.0, 8.0)
-    if digit not in (UNCONDITIONAL, *map(str, range(10))):
-        raise gr.Error(f"class: choose {UNCONDITIONAL} or a digit 0–9.")
+    if digit not in diffusion_lab.CLASS_CHOICES:
+        raise gr.Error(f"class: choose one of {', '.join(diffusion_lab.CLASS_CHOICES)}.")
     judge = _loaded(catalogue.JUDGE).model if catalogue.JUDGE in {i.name for i in catalogue.shipped()} else None
-    report = _digit_samples(name, sampler, calls, None if digit == UNCONDITIONAL else int(digit), guidance,
-                            whole(seed, "seed", 0, 10_000), judge)
-    return image_grid_figure(report["images"], 8, f"{name}: {sampler}, {calls} calls"), report["note"]
+    report = _digit_samples(name, sampler, calls, digit, guidance, whole(seed, "seed", 0, 10_000), judge)
+    return image_grid_figure(report["images"], 10, f"{name}: {sampler}, {calls} calls"), report["note"]
 
 
 @lru_cache(maxsize=32)
@@ -269,8 +267,8 @@ def diffusion_tab() -> None:
             digit_seed = gr.Number(0, precision=0, label="seed (0–10,000)")
         with gr.Row():
             digit_calls = gr.Dropdown(CALL_CHOICES, value=50, label="model calls")
-            digit = gr.Dropdown([UNCONDITIONAL, *map(str, range(10))], value=UNCONDITIONAL, label="class")
-            guidance = gr.Slider(0.0, 8.0, 2.0, step=0.5, label="guidance scale w (with a class): (1 + w) f(x, class) "
+            digit = gr.Dropdown(diffusion_lab.CLASS_CHOICES, value=diffusion_lab.EACH_CLASS, label="class")
+            guidance = gr.Slider(0.0, 8.0, 0.0, step=0.5, label="guidance scale w (with a label): (1 + w) f(x, class) "
                                                                  "− w f(x, no class)")
         draw = gr.Button("Sample", variant="primary")
         why_digits = gr.Markdown()

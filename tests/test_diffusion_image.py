@@ -128,3 +128,18 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(recipe, extra, tmp_p
     # convolution backward may sum in another order on two.
     killed_and_resumed([recipe, "--epochs", "3", "--width", "16", "--blocks", "1", "--sampler-calls", "5",
                         "--fd-calls", "", *extra], tmp_path, env={"OMP_NUM_THREADS": "1"})
+
+
+def test_a_sample_of_the_model_draws_its_classes_in_turn_and_unconditional_asks_for_no_label():
+    """The protocol's sample is p(x) = Σ_y p(y) p(x | y) over the balanced digit classes, as the cGAN's; the "no
+    label" branch (trained on label_dropout of the batches) only when asked for."""
+    model = _zero_velocity_model("flow")
+    seen = []
+    forward = model.net.forward
+    model.net.forward = lambda x, c, labels: seen.append(labels.clone()) or forward(x, c, labels)
+    model.sample(25, torch.Generator().manual_seed(0), calls=2, guidance=3.0)
+    assert all(torch.equal(labels, torch.arange(25) % 10) for labels in seen) and len(seen) == 2   # and no guidance
+    seen.clear()
+    model.sample(5, torch.Generator().manual_seed(0), calls=2, unconditional=True)
+    assert all(torch.equal(labels, torch.full((5,), 10)) for labels in seen)
+    assert "the classes 0–9 in turn" in model.sampling_note()

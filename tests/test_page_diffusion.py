@@ -86,10 +86,14 @@ def test_digit_samples_with_a_class_and_guidance_are_read_by_the_judge(page):
     at = page
     if not any(w.key == "diff_checkpoint" for w in at.selectbox):
         pytest.skip("no diffusion checkpoint is shipped")
-    _by_key(at.selectbox, "diff_digit_class").set_value(3).run()
+    assert any("the classes 0–9 in turn (a column each), guidance w = 0" in c.value for c in at.caption)
+    _by_key(at.selectbox, "diff_digit_class").set_value("3").run()
     _by_key(at.select_slider, "diff_digit_calls").set_value(20).run()
+    _by_key(at.slider, "diff_guidance").set_value(2.0).run()
     _no_exception(at)
     assert "20 calls" in _chart(at, "diff_digit_grid")["layout"]["title"]["text"]
-    assert any("class 3, guidance w = 2" in c.value and "reads" in c.value for c in at.caption)
+    assert any("class 3, guidance w = 2" in c.value and "as the class asked" in c.value for c in at.caption)
+    _by_key(at.selectbox, "diff_digit_class").set_value("no label (the unconditional branch)").run()
+    assert any("with no label: the unconditional prediction" in c.value for c in at.caption)
     assert {t["name"].split(": ")[1] for t in _chart(at, "diff_fd_calls")["data"] if ": " in t.get("name", "")} >= {
         "DDPM ancestral", "DDIM"}

@@ -162,10 +162,16 @@ class DiffusionModel(HubModel, GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
-               guidance: float = 0.0, calls: int | None = None, sampler: str | None = None) -> torch.Tensor:
+               guidance: float = 0.0, calls: int | None = None, sampler: str | None = None,
+               unconditional: bool = False) -> torch.Tensor:
         """n images in [0, 1] with about `calls` model calls (sampler_calls by default; `calls()` says how many
         exactly) by `sampler` (the kind's first by default: DDPM ancestral, or Euler); class `labels` with
-        guidance scale w, or unconditional."""
+        guidance scale w. Without labels, a draw of the model's p(x) = Σ_y p(y) p(x | y): the classes in turn
+        (the digits' classes are balanced; the cGAN samples the same way), with no guidance; with
+        unconditional=True, the "no label" prediction instead (the branch guidance subtracts, trained on only
+        label_dropout of the batches)."""
+        if labels is None and not unconditional and self.classes > 0:
+            labels, guidance = torch.arange(n) % self.classes, 0.0
         calls = self.sampler_calls if calls is None else calls
         sampler = SAMPLERS[self.kind][0] if sampler is None else sampler
         if sampler not in SAMPLERS[self.kind]:
@@ -185,7 +191,7 @@ class DiffusionModel(HubModel, GenerativeModel):
 
     def sampling_note(self) -> str:
         how = "DDPM's ancestral sampler" if self.kind == "ddpm" else "Euler's method on the learned velocity"
-        return f"{how}, {self.sampler_calls} model calls from Gaussian noise, unconditional (no label, no guidance)"
+        return f"{how}, {self.sampler_calls} model calls from Gaussian noise, the classes 0–9 in turn, no guidance"
 
     # ------------------------------------------------------------------ the deterministic path: encode, decode
     def _deterministic_steps(self) -> list[int]:

@@ -94,7 +94,7 @@ def fd_against_calls(model, budgets: list[int], frechet_distance_of, generator: 
                      draws: int = 2, batch: int = 500, extra: dict[str, list[int]] | None = None) -> list[dict]:
     """For a digits model (dgm_core.diffusion.image.DiffusionModel): each sampler at each budget of model calls
     (and a sampler named in `extra` at those budgets too), the Fréchet distance of `draws` draws of `samples`
-    unconditional samples (`frechet_distance_of(images)`: the comparison's function,
+    samples of the model's p(x), its classes in turn with no guidance (`frechet_distance_of(images)`: the comparison's function,
     dgm_core.compare.frechet_distance_to_test), mean and sd over the draws."""
     from dgm_core.diffusion.image import SAMPLERS
 

@@ -166,29 +166,41 @@ def digit_runs() -> list[str]:
     return [i.name for i in shipped() if i.model_type == "diffusion"]
 
 
-def digit_samples(checkpoint, sampler: str, calls: int, guidance: float, digit: int | None, seed: int,
-                  judge=None, n: int = 64) -> dict:
-    """n samples of a digits model by `sampler` with `calls` model calls, of class `digit` with guidance scale w
-    (or unconditional with digit None), and how many of them the judge reads as that digit."""
+#: What the digits tab samples, beside one class: the classes in turn (the model's p(x), as the comparison draws
+#: it), or the "no label" prediction alone (the unconditional branch classifier-free guidance subtracts).
+EACH_CLASS, NO_LABEL = "the classes 0–9 in turn", "no label (the unconditional branch)"
+CLASS_CHOICES = [EACH_CLASS, NO_LABEL, *map(str, range(10))]
+
+
+def digit_samples(checkpoint, sampler: str, calls: int, guidance: float, choice: str, seed: int,
+                  judge=None, n: int = 60) -> dict:
+    """n samples of a digits model by `sampler` with `calls` model calls: of the class `choice` (a digit, or
+    EACH_CLASS: 0–9 in turn) with guidance scale w, or with NO_LABEL; and how many the judge reads as the class
+    asked."""
     model = checkpoint.model.eval()
     if sampler not in DIGIT_SAMPLERS[model.kind]:
         raise ValueError(f"this model samples by {' or '.join(DIGIT_SAMPLERS[model.kind])}")
-    labels = None if digit is None else torch.full((n,), int(digit), dtype=torch.long)
+    if choice not in CLASS_CHOICES:
+        raise ValueError(f"class: choose one of {', '.join(CLASS_CHOICES)}")
+    labels = None if choice == NO_LABEL else (torch.arange(n) % 10 if choice == EACH_CLASS else
+                                              torch.full((n,), int(choice), dtype=torch.long))
     images = model.sample(n, torch.Generator().manual_seed(seed), labels=labels, guidance=guidance, calls=calls,
-                          sampler=sampler)
+                          sampler=sampler, unconditional=labels is None)
     steps = model.calls(sampler, calls)
     if labels is None:
-        note = f"{n} samples by {sampler} with {steps} model calls, unconditional."
+        note = (f"{n} samples by {sampler} with {steps} model calls, with no label: the unconditional prediction, "
+                f"which classifier-free guidance trains on {model.label_dropout:.0%} of the batches and subtracts.")
     else:
-        note = (f"{n} samples by {sampler} with {steps} model calls, class {digit}, guidance w = {guidance:g}"
+        asked = "the classes 0–9 in turn (a column each)" if choice == EACH_CLASS else f"class {choice}"
+        note = (f"{n} samples by {sampler} with {steps} model calls, {asked}, guidance w = {guidance:g}"
                 + (" (each call evaluates the network twice: with the label and without)." if guidance else "."))
     read = None
     if labels is not None and judge is not None:
         from dgm_core.data.builtin import resize
 
         with torch.no_grad():
-            read = float((judge(resize(images, judge.image_size)).argmax(1) == digit).float().mean())
-        note += f" `{JUDGE}` reads {round(read * n)} of the {n} as a {digit}."
+            read = float((judge(resize(images, judge.image_size)).argmax(1) == labels).float().mean())
+        note += f" `{JUDGE}` reads {round(read * n)} of the {n} as the class asked."
     return {"images": images, "note": note, "read_as_asked": read}
 
 
@@ -204,7 +216,7 @@ def fd_curve_note(names: list[str], load) -> str:
         return "No Fréchet-distance curve is stored with these checkpoints (train them with the default --fd-calls)."
     row = first["rows"][0]
     return (f"Fréchet distance in `{first['judge']}`'s features, mean ± sd over {row['draws']} draws of "
-            f"{row['samples']:,} unconditional samples at each number of model calls, measured by each trainer "
+            f"{row['samples']:,} samples (the classes 0–9 in turn, no guidance) at each number of model calls, measured by each trainer "
             f"after training with the comparison's function; real digits against real digits: {first['floor']:.1f}. "
             "Lower is better.")
 
