@@ -138,6 +138,17 @@ def _first_picture(time: float = 0.0):
 
 
 # ------------------------------------------------------------------------ samplers against steps
+def _waiting(what: str):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text=f"{what}: press 'Measure every sampler now' once the live models have trained",
+                       xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font=dict(size=13, color="#666"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig.update_layout(height=200)
+
+
 @readable_errors
 def measure_samplers(run):
     if run is None or run.session.steps == 0:
@@ -228,8 +239,9 @@ def diffusion_tab() -> None:
         live.wire("diffusion", controls, live_training, [dataset, steps, per_refresh, hidden, lr, batch, calls, seed,
                                                           points_file, drawing],
                   steps, per_refresh, [*panels, curves, paths_note, status], status_at=6)
-        field_time.release(keeps_figures(outputs=5, message_at=4)(show_time), [field_time, controls.state],
-                           [*panels, status], api_name="diffusion_field_time", trigger_mode="always_last")
+        # .change, not .release: the arrow keys and the number box move the slider without a release
+        field_time.change(keeps_figures(outputs=5, message_at=4)(show_time), [field_time, controls.state],
+                          [*panels, status], api_name="diffusion_field_time", trigger_mode="always_last")
     with gr.Tab("Forward process"):
         with gr.Row():
             fwd_data = gr.Dropdown(list(TOY_DISTRIBUTIONS), value="8gaussians", label="data")
@@ -248,10 +260,14 @@ def diffusion_tab() -> None:
                     "a few thousand steps). About 10 s.")
         measure = gr.Button("Measure every sampler now", variant="primary")
         why_measure = gr.Markdown()
-        quality = gr.Plot(label="sample quality against model calls")
-        table = gr.Dataframe(label="each sampler's best, and the calls it needs to come near it")
+        # opened on their empty frames with a word each (not on a measurement of nothing, nor an error)
+        quality = gr.Plot(_waiting("sample quality against model calls"), label="sample quality against model calls")
+        table = gr.Dataframe(pd.DataFrame(columns=["model", "sampler", "best energy distance", "sd over seeds",
+                                                   "at model calls", f"calls to come within {diffusion_lab.MARGIN:g} of its best"]),
+                             label="each sampler's best, and the calls it needs to come near it")
         note = gr.Markdown()
-        score = gr.Plot(label="the learned score against the true one, per time")
+        score = gr.Plot(_waiting("the learned score against the true one, per time"),
+                        label="the learned score against the true one, per time")
         measure.click(says_why(measure_samplers, 4), [controls.state], [quality, table, note, score, why_measure],
                       api_name="diffusion_samplers")
     with gr.Tab("Digits"):

@@ -48,7 +48,10 @@ def test_step_trains_the_four_models_and_the_time_moves_their_arrows():
     assert "score ∇ log p at time 0.00" in names and "paths (DDIM)" in names
     assert "velocity v at time 0.00" in [t.get("name") for t in _chart(at, "diff_panel_flow")["data"]]
     _by_key(at.select_slider, "diff_field_time").set_value(0.7).run()
-    assert "score ∇ log p at time 0.70" in [t.get("name") for t in _chart(at, "diff_panel_score")["data"]]
+    assert "score ∇ log p at time 0.70" in [t.get("name") for t in _chart(at, "diff_panel_ddpm")["data"]]
+    # score matching reads the time as its nearest σ level, 6/9 of the way up its ladder from 0.05 to 3
+    assert f"score ∇ log p at σ = {0.05 * 60 ** (6 / 9):.3g} (time 0.67)" in [
+        t.get("name") for t in _chart(at, "diff_panel_score")["data"]]
     assert any("Path length over end-to-end distance" in c.value for c in at.caption)
     curves = _chart(at, "diff_curves")
     assert {t["name"] for t in curves["data"]} >= {"DDPM", "Score matching", "Flow matching", "Flow matching, OT coupling"}

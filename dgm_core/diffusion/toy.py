@@ -74,6 +74,12 @@ def signal_and_noise(kind: str, time: float) -> tuple[float, float]:
     raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
 
 
+def ladder_time(time: float) -> float:
+    """The time of score matching's σ level nearest `time`: its ladder is geometric, so level k of LEVELS sits at
+    time k/(LEVELS − 1), and it is trained at those σ only (between them its network was never asked)."""
+    return round(time * (LEVELS - 1)) / (LEVELS - 1)
+
+
 def noised_points(kind: str, points: torch.Tensor, time: float, generator: torch.Generator) -> torch.Tensor:
     """The data noised to `time` by the forward process of `kind`: a x_0 + s ε (signal_and_noise)."""
     a, s = signal_and_noise(kind, time)
@@ -208,7 +214,7 @@ class ToyDiffusion:
     # ------------------------------------------------------------------ what a panel draws
     def field_at(self, points: torch.Tensor, time: float) -> torch.Tensor:
         """The learned field at `time` ∈ [0, 1] (0: the data's end, as a student reads the slider): the score
-        for DDPM (−ε̂/√(1 − ᾱ)) and score matching (at the σ of that fraction of the ladder), the velocity for
+        for DDPM (−ε̂/√(1 − ᾱ)) and score matching (at the nearest σ of its ladder, the only ones it trains at), the velocity for
         flow matching (at flow time 1 − time, so that 0 is the data there too)."""
         n = len(points)
         kind = self.config.kind
@@ -216,15 +222,15 @@ class ToyDiffusion:
             t = torch.full((n,), min(int(round(time * (TRAIN_STEPS - 1))), TRAIN_STEPS - 1))
             return -self.eps(points, t) / (1 - self.schedule.alpha_bar(t)).sqrt().reshape(-1, 1).float()
         if kind == "score":
-            sigma = SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** time
-            return self.score(points, torch.full((n,), sigma))
+            return self.score(points, torch.full((n,), SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** ladder_time(time)))
         return self.velocity(points, torch.full((n,), 1.0 - time))
 
     def noised_mixture(self, time: float):
         """The toy's law at `time` where it is a Gaussian mixture (closed form), else None."""
         if self.mixture is None:
             return None
-        return self.mixture.noised(*signal_and_noise(self.config.kind, time))
+        kind = self.config.kind
+        return self.mixture.noised(*signal_and_noise(kind, ladder_time(time) if kind == "score" else time))
 
     def _background(self, time: float, resolution: int = 60) -> Field | None:
         """The noised data's true log density at `time` (a Gaussian-mixture toy), computed once per time: it does
@@ -250,7 +256,10 @@ class ToyDiffusion:
         return starts.numpy(), self.field_at(starts, time).numpy()
 
     def field_label(self, time: float) -> str:
-        return f"{'score ∇ log p' if self.config.kind in ('ddpm', 'score') else 'velocity v'} at time {time:.2f}"
+        if self.config.kind == "score":
+            level = ladder_time(time)
+            return f"score ∇ log p at σ = {SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** level:.3g} (time {level:.2f})"
+        return f"{'score ∇ log p' if self.config.kind == 'ddpm' else 'velocity v'} at time {time:.2f}"
 
     @torch.no_grad()
     def _drawn(self) -> dict:
@@ -288,7 +297,7 @@ class ToyDiffusion:
     def details(self) -> dict:
         """What the lab draws beside the panel, at this step: the learned field and the true noised density at
         each of FIELD_TIMES (the page's time slider picks one), and TRAJECTORIES paths from noise to data (at most
-        PATH_POINTS states each) with their length over end-to-end distance."""
+        PATH_POINTS states each) with their length over end-to-end distance: median and quartiles."""
         from dgm_core.diffusion.flow_matching import straightness
 
         drawn = self._drawn()
@@ -297,8 +306,9 @@ class ToyDiffusion:
         paths = torch.stack([path[i] for i in keep], 1).numpy()            # (paths, states, 2)
         noisy = drawn["path_sampler"] in ("annealed Langevin", "DDPM ancestral")   # a noisy walk has no length to compare
         ratio = None if noisy else straightness(path)
+        quartiles = None if ratio is None else torch.quantile(ratio.double(), torch.tensor([0.5, 0.25, 0.75], dtype=torch.float64))
         return {"fields": drawn["fields"], "paths": paths, "path_sampler": drawn["path_sampler"],
-                "straightness": None if ratio is None else (float(ratio.mean()), float(ratio.std()))}
+                "straightness": None if quartiles is None else tuple(float(q) for q in quartiles)}
 
     @torch.no_grad()
     def metrics(self) -> dict | None:

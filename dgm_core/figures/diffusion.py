@@ -60,10 +60,10 @@ def live_curves_figure(histories: dict[str, list[dict]], metrics: dict[str, list
                             legendgroup=kind, showlegend=not history, line=dict(color=KIND_COLOURS[name]), row=1, col=2)
     if floor is not None:
         fig.add_hline(y=floor, line=dict(color=REFERENCE, dash="dot"), row=1, col=2,
-                      annotation_text="data against itself", annotation_position="top right")
+                      annotation_text="data against itself", annotation_position="bottom right")
     fig.update_xaxes(title_text="Adam steps")
-    fig.update_yaxes(title_text="loss (per point; not comparable across models)", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="energy distance (1,000 points)", type="log", row=1, col=2)
+    fig.update_yaxes(title_text="loss per point (log scale)", type="log", dtick=1, row=1, col=1)
+    fig.update_yaxes(title_text="energy distance (log scale)", type="log", dtick=1, row=1, col=2)
     fig.update_layout(height=330, margin=margins(40), legend=legend_below(-0.35))
     return fig if any(histories.values()) else not_trained_yet(fig)
 
@@ -78,9 +78,9 @@ def quality_against_calls_figure(rows: list[dict], floor: tuple[float, float]) -
                         name=f"{key[0]}: {key[1]}", mode="lines+markers",
                         line=dict(color=KIND_COLOURS.get(key[0], REAL_COLOUR), dash=SAMPLER_DASH.get(key[1], "solid")))
     fig.add_hline(y=floor[0], line=dict(color=REFERENCE, dash="dot"), annotation_text="data against itself",
-                  annotation_position="bottom left")
-    fig.update_xaxes(type="log", title_text=CALLS_AXIS)
-    fig.update_yaxes(type="log", title_text="energy distance to held-out data (log scale)")
+                  annotation_position="bottom right")
+    fig.update_xaxes(type="log", dtick=1, title_text=CALLS_AXIS)
+    fig.update_yaxes(type="log", dtick=1, title_text="energy distance to held-out data (log scale)")
     fig.update_layout(height=420, margin=margins(30), legend=legend_below(-0.22))
     return fig
 
@@ -92,7 +92,7 @@ def score_error_figure(errors: dict[str, list[dict]]) -> go.Figure:
         fig.add_scatter(x=[r["time"] for r in rows], y=[r["relative error"] for r in rows], name=name,
                         mode="lines+markers", line=dict(color=KIND_COLOURS.get(name, REAL_COLOUR)))
     fig.update_xaxes(title_text="time (0: the data, 1: the most noise trained with)")
-    fig.update_yaxes(type="log", title_text="E‖s_θ − ∇log p_t‖² / E‖∇log p_t‖² (log scale)")
+    fig.update_yaxes(type="log", dtick=1, title_text="relative squared error (log scale)")
     fig.update_layout(height=340, margin=margins(30), legend=legend_below(-0.3))
     return fig
 
@@ -109,7 +109,7 @@ def fd_against_calls_figure(curves: dict[str, list[dict]], floor: float | None) 
     if floor is not None:
         fig.add_hline(y=floor, line=dict(color=REFERENCE, dash="dot"), annotation_text="real digits against real digits",
                       annotation_position="bottom left")
-    fig.update_xaxes(type="log", title_text=CALLS_AXIS)
+    fig.update_xaxes(type="log", dtick=1, title_text=CALLS_AXIS)
     fig.update_yaxes(type="log", title_text="Fréchet distance (judge's features, log scale)")
     fig.update_layout(height=420, margin=margins(30), legend=legend_below(-0.22))
     return fig

@@ -72,10 +72,11 @@ def path_caption(details: dict[str, dict]) -> str:
     for kind, d in details.items():
         ratio = d["straightness"]
         parts.append(f"{NAMES[kind]} ({d['path_sampler']}): " +
-                     ("a noisy walk, no length to compare" if ratio is None else f"{ratio[0]:.2f} ± {ratio[1]:.2f}"))
+                     ("a noisy walk, no length to compare" if ratio is None else f"{ratio[0]:.2f} ({ratio[1]:.2f}–{ratio[2]:.2f})"))
     n = len(next(iter(details.values()))["paths"])
     return (f"Paths from noise to data, {n} per model, drawn on each panel. Path length over end-to-end distance "
-            f"(1: a straight line; mean ± sd over the {n} paths): " + " · ".join(parts) + ".")
+            f"(1: a straight line; the median over the {n} paths, and their middle half, which a path ending near its "
+            "start cannot stretch as it stretches a mean): " + " · ".join(parts) + ".")
 
 
 # ----------------------------------------------------------------------------- the forward process
@@ -115,7 +116,8 @@ def forward_process(dataset: str, kind: str, time: float, seed: int = 0, n: int 
 BUDGETS = (1, 2, 5, 10, 20, 50, 100, 200)
 SEEDS, POINTS = 3, 1000
 MARGIN = 0.01             # energy distance; the 8 Gaussians' data against itself scores 0.006 ± 0.004
-SCORE_TIMES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
+#: The times of the score error: score matching's ten σ levels (it is trained at those only), k/9.
+SCORE_TIMES = tuple(k / 9 for k in range(10))
 
 
 def measure_samplers(session, budgets=BUDGETS, seeds: int = SEEDS, n: int = POINTS) -> dict:
