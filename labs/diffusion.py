@@ -192,5 +192,6 @@ with digits_tab:
             first = next(c for c in (_checkpoint(n).history.get("fd_by_calls") for n in names) if c)
             st.plotly_chart(fd_against_calls_figure(curves, first["floor"]), key="diff_fd_calls", config=figure_config())
             st.caption(diffusion_lab.fd_curve_note(names, _checkpoint))
+            st.dataframe(pd.DataFrame(diffusion_lab.digit_reach_table(curves)), hide_index=True)
 
 explain(link, link_message)

@@ -298,6 +298,8 @@ def diffusion_tab() -> None:
             gr.Markdown("**Fréchet distance against sampler steps**")
             gr.Plot(fd_against_calls_figure(curves_by_name, stored["floor"]))
             gr.Markdown(diffusion_lab.fd_curve_note(names, _loaded))
+            gr.Dataframe(pd.DataFrame(diffusion_lab.digit_reach_table(curves_by_name)),
+                         label="each sampler's best, and the calls it needs to come within 10 % of it")
         comparison = _comparison_lines(names)
         if comparison:
             gr.Markdown("**In the comparison**\n\n" + comparison)

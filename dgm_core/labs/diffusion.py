@@ -237,6 +237,7 @@ def digit_calls_to_reach(curves: dict[str, list[dict]], relative: float = 0.1) -
 
 def digit_reach_table(curves: dict[str, list[dict]], relative: float = 0.1) -> list[dict]:
     """The table under the digits' curve: each checkpoint's samplers, their best FD, and the calls to come near it."""
+    curves = {name: rows for name, rows in curves.items() if rows}
     reach = digit_calls_to_reach(curves, relative)
     table = []
     for (name, sampler), calls in reach.items():
