@@ -59,7 +59,7 @@ def test_the_details_hold_the_field_at_every_time_and_paths_from_noise_to_data()
         assert set(details["fields"]) == set(FIELD_TIMES) and details["path_sampler"] == sampler
         (starts, directions), background, label = details["fields"][0.5]
         assert torch.allclose(model.field_at(torch.from_numpy(starts), 0.5), torch.from_numpy(directions))
-        assert background is not None and "0.50" in label
+        assert background is not None and ("(time 0.44)" if kind == "score" else "time 0.50") in label
         paths = details["paths"]
         assert paths.shape[0] == TRAJECTORIES and 2 <= paths.shape[1] <= PATH_POINTS
         # a path runs from the sampler's noise to its sample: the panel's own samples where the path sampler is the
