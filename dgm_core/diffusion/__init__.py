@@ -9,8 +9,10 @@ One module per layer, read in this order:
   score_matching.py denoising score matching over a noise ladder, annealed Langevin, a noised mixture's true score
   likelihood.py     log p(x) through the ODE (flow matching's, or a DDPM's probability flow): exact or Hutchinson divergence
   toy.py            the four trained live on 2-D data, side by side (dgm_core.live.LiveModel)
-  measures.py       quality against model calls (energy distance, seeds), score error per time, path straightness
-The lab that shows them (page, Space tab, lesson, digits checkpoints) is not built yet: issue 22 continues.
+  measures.py       quality against model calls (energy distance, seeds), score error per time, path straightness,
+                    the Fréchet distance of a digits model against its sampler's calls
+  image.py          the digits model: DDPM or flow matching, class-conditional with classifier-free guidance
+What the lab shows of them is dgm_core/labs/diffusion.py (page labs/diffusion.py, Space tab space/diffusion.py).
 """
 from dgm_core.diffusion.flow_matching import (
     COUPLINGS,
