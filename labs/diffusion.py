@@ -139,6 +139,9 @@ with samplers_tab:
                         config=figure_config())
         st.dataframe(pd.DataFrame(report["table"]), hide_index=True)
         st.caption(diffusion_lab.samplers_note(report))
+        st.markdown("**Likelihood of held-out points through the ODE**")
+        st.dataframe(pd.DataFrame(report["likelihood"]), hide_index=True)
+        st.caption(diffusion_lab.LIKELIHOOD_NOTE)
         if report["score_error"]:
             st.markdown("**The learned score against the true one.** On a Gaussian mixture the noised data's score "
                         "has a closed form; flow matching learns a velocity, so it is not in this figure.")

@@ -160,7 +160,8 @@ def measure_samplers(run):
     score = score_error_figure(report["score_error"]) if report["score_error"] else None
     note = diffusion_lab.samplers_note(report) + ("" if report["score_error"] else
                                                   " The true score is known on the 8 and 25 Gaussians only.")
-    return quality_against_calls_figure(report["rows"], report["floor"]), pd.DataFrame(report["table"]), note, score
+    return (quality_against_calls_figure(report["rows"], report["floor"]), pd.DataFrame(report["table"]), note, score,
+            pd.DataFrame(report["likelihood"]))
 
 
 # ------------------------------------------------------------------------ digits
@@ -268,8 +269,12 @@ def diffusion_tab() -> None:
         note = gr.Markdown()
         score = gr.Plot(_waiting("the learned score against the true one, per time"),
                         label="the learned score against the true one, per time")
-        measure.click(says_why(measure_samplers, 4), [controls.state], [quality, table, note, score, why_measure],
-                      api_name="diffusion_samplers")
+        likelihood = gr.Dataframe(pd.DataFrame(columns=["model", "mean log-likelihood (nats per point)", "standard error",
+                                                        "the true density's (nats per point)"]),
+                                  label="likelihood of held-out points through the ODE")
+        gr.Markdown(diffusion_lab.LIKELIHOOD_NOTE)
+        measure.click(says_why(measure_samplers, 5), [controls.state], [quality, table, note, score, likelihood,
+                                                                        why_measure], api_name="diffusion_samplers")
     with gr.Tab("Digits"):
         names = diffusion_lab.digit_runs()
         if not names:

@@ -131,3 +131,45 @@ def test_a_trained_ddpm_learns_the_true_score_away_from_the_data_and_ddim_sample
         model.sample(10, 5, sampler="Euler")
     with pytest.raises(ValueError, match="learns a velocity"):
         score_error_by_time(ToyDiffusion(ToyDiffusionConfig(kind="flow", hidden=16)), [0.5])
+
+
+def test_the_toy_likelihood_through_the_ode_is_the_closed_form_for_exact_gaussian_networks():
+    """With its network replaced by the exact ε (DDPM, at the timestep index it is given) or velocity (flow) of data
+    N(μ, s² I), the toy's ODE likelihood is the closed-form density (scipy): for DDPM, of the data noised to the
+    first step's σ̄; for the flow, of the data itself."""
+    import math
+
+    from scipy import stats
+
+    from dgm_core.diffusion.schedules import cosine_schedule
+
+    mean, std = torch.tensor([0.5, -0.25], dtype=torch.float64), 0.4
+    x = mean + std * torch.randn(30, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ddpm = ToyDiffusion(ToyDiffusionConfig(kind="ddpm"))
+    schedule = cosine_schedule(1000)
+
+    def exact_eps(x, c):
+        index = c.double() * 1000
+        lower = index.floor().clamp(0, 998).long()
+        frac = (index - lower).reshape(-1, 1)
+        a = (1 - frac) * schedule.alpha_bar(lower).reshape(-1, 1) + frac * schedule.alpha_bar(lower + 1).reshape(-1, 1)
+        return (1 - a).sqrt() * (x - a.sqrt() * mean) / (a * std ** 2 + 1 - a)
+
+    ddpm.net = exact_eps
+    a0 = float(schedule.alpha_bar(0))
+    closed = stats.multivariate_normal(math.sqrt(a0) * mean.numpy(), (a0 * std ** 2 + 1 - a0) * np.eye(2)).logpdf(x.numpy())
+    ours = ddpm.log_likelihood(x, steps=60).numpy()
+    # the schedule interpolated between indices stands in for the continuous one: a few thousandths of a nat
+    assert np.allclose(ours, closed, atol=0.02), np.abs(ours - closed).max()
+
+    flow = ToyDiffusion(ToyDiffusionConfig(kind="flow"))
+
+    def exact_velocity(x, t):
+        t = t.reshape(-1, 1).to(x.dtype)
+        var = (1 - t) ** 2 + t ** 2 * std ** 2
+        return mean + (t * std ** 2 - (1 - t)) / var * (x - t * mean)
+
+    flow.net = exact_velocity
+    closed = stats.multivariate_normal(mean.numpy(), std ** 2 * np.eye(2)).logpdf(x.numpy())
+    assert np.allclose(flow.log_likelihood(x, steps=40).numpy(), closed, atol=1e-3)
+    assert ToyDiffusion(ToyDiffusionConfig(kind="score")).log_likelihood(x) is None

@@ -83,6 +83,9 @@ def test_every_sampler_is_measured_on_the_live_models():
     quality = _chart(at, "diff_quality")
     assert len(quality["data"]) == 7 and quality["layout"]["xaxis"]["type"] == "log"
     assert {t["name"] for t in _chart(at, "diff_score_error")["data"]} == {"DDPM", "Score matching"}
+    likelihood = next(d.value for d in at.dataframe if "mean log-likelihood (nats per point)" in d.value.columns)
+    assert list(likelihood["model"]) == ["DDPM", "Flow matching", "Flow matching, OT coupling"]
+    assert (likelihood["mean log-likelihood (nats per point)"] <= likelihood["the true density's (nats per point)"] + 0.5).all()
 
 
 def test_digit_samples_with_a_class_and_guidance_are_read_by_the_judge(page):

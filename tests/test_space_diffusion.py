@@ -67,9 +67,10 @@ def test_the_live_stream_trains_the_four_and_draws_the_chosen_time():
 def test_the_samplers_need_a_trained_run_then_measure_every_sampler():
     from space.diffusion import live_training, measure_samplers
 
-    assert "No live model has trained yet" in keeps_figures(outputs=4, message_at=2)(measure_samplers)(None)[2]
+    assert "No live model has trained yet" in keeps_figures(outputs=5, message_at=2)(measure_samplers)(None)[2]
     *_, last = list(live_training(**{**LIVE, "steps": 30, "steps_per_refresh": 30}, request=_Request()))
-    quality, table, note, score = measure_samplers(last[-1])
+    quality, table, note, score, likelihood = measure_samplers(last[-1])
+    assert list(likelihood["model"]) == ["DDPM", "Flow matching", "Flow matching, OT coupling"]
     assert len(table) == 7 and "energy distance between 1,000 samples" in note
     assert {t["name"] for t in plotly_json(score)["data"]} == {"DDPM", "Score matching"}
     assert plotly_json(quality)["layout"]["xaxis"]["type"] == "log"

@@ -24,7 +24,7 @@ from dgm_core.diffusion.flow_matching import (
     ot_pairing,
     straightness,
 )
-from dgm_core.diffusion.likelihood import DIVERGENCES, divergence, log_likelihood, vp_velocity
+from dgm_core.diffusion.likelihood import DIVERGENCES, cosine_ddpm_velocity, divergence, log_likelihood, vp_velocity
 from dgm_core.diffusion.samplers import ddim_step, ddpm_step, sample, sampling_timesteps
 from dgm_core.diffusion.schedules import (
     KINDS,

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm_core.diffusion.flow_matching import conditional_path, couple, integrate
-from dgm_core.diffusion.likelihood import log_likelihood, vp_velocity
+from dgm_core.diffusion.likelihood import cosine_ddpm_velocity, log_likelihood
 from dgm_core.diffusion.samplers import sample as diffusion_sample
-from dgm_core.diffusion.schedules import cosine_schedule, cosine_time, q_sample
+from dgm_core.diffusion.schedules import cosine_schedule, q_sample
 from dgm_core.generative import (
     GenerativeModel,
     Interpolation,
@@ -262,14 +262,7 @@ class DiffusionModel(HubModel, GenerativeModel):
         continuous cosine schedule (the discrete index t is the continuous u = (t + 1)/T)."""
         if self.kind == "flow":
             return lambda x, t: self.predict(x, t, None)
-        a0 = float(self.schedule.alpha_bar(0))
-        sigma_min = math.sqrt((1 - a0) / a0)
-
-        def eps(x: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-            index = (cosine_time(alpha_bar) * TRAIN_STEPS - 1).clamp(0, TRAIN_STEPS - 1)
-            return self.predict(x, (index / TRAIN_STEPS).to(x.dtype), None)
-
-        return vp_velocity(eps, sigma_min, self.SIGMA_MAX)
+        return cosine_ddpm_velocity(lambda x, c: self.predict(x, c, None), TRAIN_STEPS, self.SIGMA_MAX)
 
     def likelihood_of(self, images: torch.Tensor, generator: torch.Generator, importance: int) -> Likelihood:
         """Bits/dim on the images' L levels, from the ODE's density of the dequantized image (flow: the learned

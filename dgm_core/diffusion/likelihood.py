@@ -72,6 +72,23 @@ def vp_velocity(eps: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sigma
     return velocity
 
 
+def cosine_ddpm_velocity(eps_at: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], steps: int = 1000,
+                         sigma_max: float = 1000.0) -> VelocityModel:
+    """The probability-flow velocity (vp_velocity) of a DDPM trained on the cosine schedule of `steps` steps whose
+    network eps_at(x, c) takes c = t/T for the timestep index t: the ODE runs from σ̄ = sigma_max down to the σ̄
+    of the first step, and the network is asked at the index the continuous cosine schedule gives each ᾱ
+    (the discrete index t is the continuous u = (t + 1)/T)."""
+    from dgm_core.diffusion.schedules import cosine_schedule, cosine_time
+
+    a0 = float(cosine_schedule(steps).alpha_bar(0))
+
+    def eps(x: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
+        index = (cosine_time(alpha_bar) * steps - 1).clamp(0, steps - 1)
+        return eps_at(x, (index / steps).to(x.dtype))
+
+    return vp_velocity(eps, math.sqrt((1 - a0) / a0), sigma_max)
+
+
 def log_likelihood(velocity: VelocityModel, x: torch.Tensor, steps: int = 50, method: str = "exact",
                    probe_kind: str = "rademacher", generator: torch.Generator | None = None) -> torch.Tensor:
     """log p_1(x) in nats per sample, integrating from t = 1 back to 0 (RK4, `steps` steps). Hutchinson draws

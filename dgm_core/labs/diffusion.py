@@ -148,8 +148,23 @@ def measure_samplers(session, budgets=BUDGETS, seeds: int = SEEDS, n: int = POIN
         for model in models.values():
             if model.config.kind in ("ddpm", "score"):
                 score_rows[NAMES[model.config.kind]] = measures.score_error_by_time(model, list(SCORE_TIMES))
+    likelihood = []
+    for model in models.values():
+        found = measures.held_out_likelihood(model)
+        if found is not None:
+            likelihood.append({"model": NAMES[model.config.kind], "mean log-likelihood (nats per point)": round(found["mean"], 3),
+                               "standard error": round(found["se"], 3),
+                               "the true density's (nats per point)": None if found["true"] is None else round(found["true"], 3)})
     return {"rows": [{**r, "model": NAMES[models[r["model"]].config.kind]} for r in rows], "table": table,
-            "floor": floor, "step": step, "seeds": seeds, "points": n, "score_error": score_rows}
+            "floor": floor, "step": step, "seeds": seeds, "points": n, "score_error": score_rows,
+            "likelihood": likelihood}
+
+
+LIKELIHOOD_NOTE = ("log p(x) of 500 held-out points through each model's ODE (flow matching's velocity; DDPM's "
+                   "probability flow, from σ̄ = 1,000 down to its first step), RK4 in 20 steps with the exact "
+                   "divergence (two backward passes in 2-D), mean and its standard error over the points; higher is "
+                   "better, and on a Gaussian mixture no model beats the true density's on average. Score matching "
+                   "trains at ten σ levels only: it defines no ODE here.")
 
 
 def samplers_note(report: dict) -> str:
