@@ -39,7 +39,8 @@ def test_home_links_every_lab_and_only_those():
     from dgm_core.lab_records import LABS
 
     assert [lab.title for lab in LABS] == ["Bayesian networks", "VAE", "GANs", "Normalizing flows",
-                                              "Energy-based models", "VQ-VAE and its codes", "Every model compared"]
+                                              "Energy-based models", "VQ-VAE and its codes", "Diffusion and flow matching",
+                                              "Every model compared"]
     captions = [c.value for c in at.caption]
     assert all(lab.summary in captions for lab in LABS)
 
