@@ -92,13 +92,15 @@ def test_no_tab_opens_on_an_empty_chart_frame(demo_config):
     assert not empty, empty
     live_titles = {json.loads(c["props"]["value"]["plot"])["layout"].get("title", {}).get("text", "")
                    for c in components if c["type"] == "plot"}
-    for title in ("GAN · step 0", "RealNVP: log density and samples · step 0", "EBM: energy and SGLD chains · step 0"):
+    for title in ("GAN · step 0", "RealNVP: log density and samples · step 0", "EBM: energy and SGLD chains · step 0",
+                  "DDPM · step 0", "Flow matching, OT coupling · step 0"):
         assert title in live_titles
 
 
 def test_every_live_tab_has_train_pause_resume_and_step(demo_config):
     names = {d.get("api_name") for d in demo_config["dependencies"]}
-    for lab in ("gan", "flow", "ebm"):
+    live_labs = ("gan", "flow", "ebm", "diffusion")
+    for lab in live_labs:
         assert {f"{lab}_live", f"{lab}_pause", f"{lab}_resume", f"{lab}_step"} <= names
     buttons = [c["props"]["value"] for c in demo_config["components"] if c["type"] == "button"]
-    assert buttons.count("Resume") == buttons.count("Step") == 3
+    assert buttons.count("Resume") == buttons.count("Step") == len(live_labs)
