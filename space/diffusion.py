@@ -212,9 +212,7 @@ def diffusion_tab() -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
-            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
-            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
-                                    label="steps per refresh (1–500; one refresh a second)")
+            steps, per_refresh = live.step_boxes(LIVE_DEFAULTS["steps"], LIVE_DEFAULTS["steps_per_refresh"])
         with gr.Row():
             hidden = gr.Number(D["hidden"], precision=0, label="MLP width ({}–{})".format(*R["hidden"]))
             lr = gr.Number(D["lr"], label="learning rate ({:g}–{:g})".format(*R["lr"]))

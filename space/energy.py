@@ -116,9 +116,7 @@ def energy_tab() -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
-            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
-            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
-                                    label="steps per refresh (1–500; one refresh a second)")
+            steps, per_refresh = live.step_boxes(LIVE_DEFAULTS["steps"], LIVE_DEFAULTS["steps_per_refresh"])
             init = gr.Radio(list(ebm.INITS), value="buffer", label="chains start from (buffer: 95 % reused)")
         with gr.Row():
             sgld_steps = gr.Number(20, precision=0, label="SGLD steps ({}–{})".format(*R["sgld_steps"]))

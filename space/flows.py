@@ -178,9 +178,7 @@ def flows_tab() -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
-            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
-            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
-                                    label="steps per refresh (1–500; one refresh a second)")
+            steps, per_refresh = live.step_boxes(LIVE_DEFAULTS["steps"], LIVE_DEFAULTS["steps_per_refresh"])
         with gr.Row():
             couplings = gr.Number(6, precision=0, label="coupling layers ({}–{})".format(*r["couplings"]))
             hidden = gr.Number(64, precision=0, label="MLP width ({}–{})".format(*r["hidden"]))

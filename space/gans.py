@@ -170,9 +170,7 @@ def gans_tab() -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 dataset, points_file, drawing = live.data_inputs(LIVE_DEFAULTS["dataset"])
-            steps = gr.Number(LIVE_DEFAULTS["steps"], precision=0, label=f"steps (1–{live.MAX_LIVE_STEPS:,})")
-            per_refresh = gr.Number(LIVE_DEFAULTS["steps_per_refresh"], precision=0,
-                                    label="steps per refresh (1–500; one refresh a second)")
+            steps, per_refresh = live.step_boxes(LIVE_DEFAULTS["steps"], LIVE_DEFAULTS["steps_per_refresh"])
             n_critic = gr.Number(5, precision=0, label="n_critic (WGANs, {}–{})".format(*gans_lab.LIVE_RANGES["n_critic"]))
         with gr.Row():
             clip = gr.Number(gans_lab.DEFAULT_CLIP, label="clip c (WGAN, {:g}–{:g})".format(*gans_lab.LIVE_RANGES["clip"]),

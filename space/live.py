@@ -44,6 +44,13 @@ def data_inputs(default: str = "8gaussians"):
     return dataset, points_file, drawing
 
 
+def step_boxes(steps: int, steps_per_refresh: int):
+    """The 'steps' and 'steps per refresh' boxes of a live tab, placed where it is called (the row of its data)."""
+    low, high = PER_REFRESH_RANGE
+    return (gr.Number(steps, precision=0, label=f"steps (1–{MAX_LIVE_STEPS:,})"),
+            gr.Number(steps_per_refresh, precision=0, label=f"steps per refresh ({low}–{high}; one refresh a second)"))
+
+
 def resolve_data(dataset, points_file, drawing):
     """The data a live session trains on: a toy's name, or the student's points (OwnPoints). Bad
     files and empty drawings are refused with the message of dgm_core.data.points."""
