@@ -15,6 +15,9 @@ from dgm_core.checkpoints import CHECKPOINT_DIR, CONFIG_NAME, HISTORY_NAME
 
 #: The Fréchet classifier every image family on `digits` is judged by (dgm_core.features).
 JUDGE = "classifier-digits"
+#: Each dataset's judge: the classifier trained on that dataset's training split, in whose features the
+#: Fréchet distances of models trained on that dataset are measured (never across datasets).
+JUDGES = {"digits": JUDGE, "mnist-5k": "classifier-mnist-5k"}
 #: The conditional GAN of the GAN lab.
 CGAN = "cgan-digits"
 #: Test images behind the VAE reports (MIG, attribute vectors) and the pages' image pickers.

@@ -51,8 +51,11 @@ class ConvVAE(HubModel, GenerativeModel):
     model_type = "vae"
 
     def __init__(self, image_size: int = 28, channels: int = 1, latent_dim: int = 10, width: int = 32,
-                 likelihood: str = "bernoulli", hidden: int = 0, levels: int = 17):
+                 likelihood: str = "bernoulli", hidden: int = 0, levels: int = 17, binarisation: str = "threshold"):
         super().__init__()
+        if binarisation not in ("threshold", "dynamic"):
+            raise ValueError(f"binarisation must be 'threshold' or 'dynamic'; got {binarisation!r}")
+        self.binarisation = binarisation
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4; got {image_size}")
         if likelihood not in ("bernoulli", "gaussian", "categorical"):
@@ -159,7 +162,9 @@ class ConvVAE(HubModel, GenerativeModel):
                                           "probability of discrete images")
         levels = 2 if self.likelihood == "bernoulli" else self.levels
         nll = -iwae_log_likelihood(self, prepare_batch(self, images), importance, generator=generator)
-        decoder = ("a Bernoulli decoder over binarised pixels (threshold ½)" if levels == 2 else
+        binarised = ("threshold ½" if self.binarisation == "threshold" else
+                     "each pixel drawn once as Bernoulli(grey value), a fixed draw")
+        decoder = (f"a Bernoulli decoder over binarised pixels ({binarised})" if levels == 2 else
                    f"a softmax over the {levels} grey levels per pixel")
         return Likelihood(bits_per_dim(nll, self.pixels), Quantisation(self.image_size, levels),
                           f"the IWAE bound L_k (Burda et al., 2016), k = {importance}, of {decoder}: a lower bound on "
@@ -405,8 +410,22 @@ def binarize(x: torch.Tensor) -> torch.Tensor:
     return (x > 0.5).to(x.dtype)
 
 
-def prepare_batch(model: ConvVAE, x: torch.Tensor) -> torch.Tensor:
-    return binarize(x) if model.likelihood == "bernoulli" else x
+#: The seed of the one fixed stochastic binarisation a dynamically binarised VAE is measured on.
+EVAL_BINARISATION_SEED = 0
+
+
+def prepare_batch(model: ConvVAE, x: torch.Tensor, *, fresh: bool = False) -> torch.Tensor:
+    """The images as the decoder models them. Bernoulli decoders see binary pixels: thresholded at ½, or
+    (binarisation "dynamic", Salakhutdinov & Murray 2008; Burda et al. 2016) each pixel drawn as
+    Bernoulli(grey value): a fresh draw at every training step (`fresh`, the global RNG the trainer seeds),
+    and one fixed draw (EVAL_BINARISATION_SEED) wherever the model is measured, so a figure is repeatable."""
+    if model.likelihood != "bernoulli":
+        return x
+    if getattr(model, "binarisation", "threshold") == "threshold":
+        return binarize(x)
+    if fresh:
+        return torch.bernoulli(x)
+    return torch.bernoulli(x, generator=torch.Generator(x.device).manual_seed(EVAL_BINARISATION_SEED))
 
 
 def training_loss(model: nn.Module, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

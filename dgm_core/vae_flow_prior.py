@@ -36,9 +36,9 @@ class FlowPriorVAE(ConvVAE):
 
     def __init__(self, image_size: int = 28, channels: int = 1, latent_dim: int = 10, width: int = 32,
                  likelihood: str = "bernoulli", hidden: int = 0, prior_couplings: int = 4, prior_hidden: int = 64,
-                 levels: int = 17):
+                 levels: int = 17, binarisation: str = "threshold"):
         super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
-                         likelihood=likelihood, hidden=hidden, levels=levels)
+                         likelihood=likelihood, hidden=hidden, levels=levels, binarisation=binarisation)
         self.prior = VectorRealNVP(latent_dim, prior_couplings, prior_hidden)
 
     def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:

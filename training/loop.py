@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
@@ -42,7 +42,7 @@ from dgm_core.checkpoints import (
     recover_folder,
     write_checkpoint,
 )
-from dgm_core.data import load_dataset
+from dgm_core.data import DATASETS, load_dataset
 
 #: Test hook: a run whose environment sets this is killed (SIGKILL) just before that global step,
 #: which is how the tests check that --resume continues a run killed mid-epoch.
@@ -97,6 +97,24 @@ def command_line(argv: list[str], world: int) -> str:
     args = [a for a in argv if a != "--resume"]
     launcher = f"torchrun --nproc-per-node={world} -m training.run" if world > 1 else "python -m training.run"
     return f"{launcher} {shlex.join(args)}"
+
+
+def class_balanced_part(data: Dataset, n: int) -> Dataset:
+    """The first n // classes images of each class, in the dataset's order (--train-images): the same images on
+    every machine, and each class in the same share as in the whole."""
+    labels = data.labels if hasattr(data, "labels") else torch.as_tensor([data[i][1] for i in range(len(data))])
+    if labels.dim() != 1:
+        raise RunError("--train-images needs one class label per image; this dataset's labels are attributes.")
+    classes = labels.unique()
+    each = n // len(classes)
+    if each < 1 or n > len(labels):
+        raise RunError(f"--train-images {n}: give between {len(classes)} (one per class) and {len(labels)} "
+                       f"(the whole training split).")
+    index = torch.cat([torch.nonzero(labels == c).flatten()[:each] for c in classes]).sort().values
+    part = Subset(data, index.tolist())
+    for attr in ("num_channels", "image_size", "class_names", "name"):
+        setattr(part, attr, getattr(data, attr))
+    return part
 
 
 def _test_set(data: Dataset) -> TestSet:
@@ -205,7 +223,13 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
         raise RunError(f"--resume: there is no checkpoint in {out} to continue. Drop --resume to start a new run.")
 
     train_data = load_dataset(args.dataset, "train", image_size=args.image_size)
+    if getattr(args, "train_images", None):
+        train_data = class_balanced_part(train_data, args.train_images)
     test = _test_set(load_dataset(args.dataset, "test", image_size=args.image_size))
+    valid = train_part = None
+    if recipe_class.selects_on and "valid" in getattr(DATASETS.get(args.dataset), "splits", ()):
+        valid = _test_set(load_dataset(args.dataset, "valid", image_size=args.image_size))
+        train_part = _test_set(Subset(train_data, range(min(len(valid.images), len(train_data)))))
     sampler = DistributedSampler(train_data, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=args.seed)
     loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler, num_workers=0,
                         pin_memory=ctx.device.type == "cuda")
@@ -215,6 +239,7 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
     optimizer = recipe.optimizer()
     history: dict = {"steps": [], "epochs": []}
     start_epoch = global_step = 0
+    best = None          # {"epoch", "value", "weights"} of the best validation epoch so far (selects_on)
     torch.manual_seed(args.seed + 1000 * ctx.rank)  # different noise on each rank
     command = command_line(argv, ctx.world)
     settings = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "push_to_hub") and not k.startswith("_")}
@@ -229,6 +254,7 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         recipe.load_state_dict(state.get("recipe", {}))
         start_epoch, global_step, history = state["epoch"], state["step"], saved.history
+        best = state.get("best")
         if len(state["rng"]) != ctx.world:
             raise RunError(f"--resume: {out} was written by {len(state['rng'])} processes; resume it with the same "
                            "number (torchrun --nproc-per-node), or the run would not be the same.")
@@ -288,6 +314,12 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
         rng = _rng_states(ctx)
         if ctx.main:
             epoch_metrics = recipe.evaluate(test)
+            if valid is not None:
+                epoch_metrics.update(recipe.validate(valid, train_part))
+                value = epoch_metrics[recipe.selects_on]
+                if best is None or value < best["value"]:
+                    best = {"epoch": epoch + 1, "value": value,
+                            "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
             history["epochs"].append({"epoch": epoch + 1, "step": global_step, "seconds": round(train_seconds, 3),
                                       **epoch_metrics})
             last = epoch + 1 == args.epochs
@@ -299,16 +331,25 @@ def _train(recipe_class, args, argv, ctx: Context) -> Path:
                 snapshot = recipe.snapshot()
                 if snapshot is not None:
                     snapshots[f"epoch-{epoch + 1:03d}.safetensors"] = snapshot
+            if last and best is not None:
+                # A finished run holds the weights of its best validation epoch, and says so: the test
+                # figures of `final` are of the model selected without looking at the test split.
+                model.load_state_dict(best["weights"])
+                history["selected"] = {"epoch": best["epoch"], recipe.selects_on: best["value"],
+                                       "by": f"lowest {recipe.selects_on} on the validation split"}
             if last:
                 history.update(recipe.final(test))
             history["run"] = {"command": command, "world_size": ctx.world, **settings}
             summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in epoch_metrics.items())
             print(f"epoch {epoch + 1}/{args.epochs}: {summary}", file=sys.stderr)
             state = {"optimizer": optimizer.state_dict(), "rng": rng, "epoch": epoch + 1, "step": global_step,
-                     "recipe": recipe.state_dict()}
+                     "recipe": recipe.state_dict(), **({"best": best} if best is not None else {})}
             write_checkpoint(model, out, command=command, history=history, samples=samples, snapshots=snapshots, state=state,
                              card=model_card(recipe, args, command, history, ctx))
         if ctx.world > 1:
+            if epoch + 1 == args.epochs and valid is not None:
+                for tensor in model.state_dict().values():    # rank 0 may have taken the best epoch's weights
+                    dist.broadcast(tensor, 0)
             dist.barrier()
 
     if ctx.world > 1:

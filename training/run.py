@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=int, default=d["batch_size"], help="per process")
         p.add_argument("--lr", type=float, default=d["lr"], help="learning rate")
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--train-images", type=int, default=None,
+                       help="train on this many training images only, the same share of each class (the first of "
+                            "each class in the split's order): how a figure moves with the size of the data")
         p.add_argument("--out", default=None, help="checkpoint folder (default: runs/MODEL-DATASET)")
         p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
         refused = f"; not supported by {recipe.name}: refused"
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check(args) -> None:
+    if args.train_images is not None and args.train_images < 1:
+        raise SystemExit(f"error: --train-images must be at least 1; got {args.train_images}.")
     for flag in ("epochs", "batch_size", "sample_every", "log_every"):
         if getattr(args, flag) < 1:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be at least 1; got {getattr(args, flag)}.")

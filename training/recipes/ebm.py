@@ -18,7 +18,7 @@ from training.recipes.base import Recipe
 class EBMRecipe(Recipe):
     name = "ebm"
     summary = "energy-based model by contrastive divergence with SGLD and a replay buffer (Du & Mordatch 2019)"
-    datasets = ("digits", "shapes", "mnist", "fashion-mnist", "folder:PATH")
+    datasets = ("digits", "shapes", "mnist-5k", "mnist", "fashion-mnist", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 30, "batch_size": 64, "lr": 1e-3}
     divergence_advice = ebm.DIVERGENCE_ADVICE
     outputs = 1                         # 1: an energy; K: logits of the K classes

@@ -20,7 +20,7 @@ from training.recipes.base import Recipe
 class GANRecipe(Recipe):
     name = "gan"
     summary = "DCGAN-style GAN, non-saturating or saturating loss (Goodfellow et al. 2014)"
-    datasets = ("digits", "shapes", "mnist", "fashion-mnist", "folder:PATH")
+    datasets = ("digits", "shapes", "mnist-5k", "mnist", "fashion-mnist", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 40, "batch_size": 64, "lr": 2e-4}
     n_critic = 1
     owns_step = True
@@ -42,12 +42,17 @@ class GANRecipe(Recipe):
         p.add_argument("--clip", type=float, default=0.01, help="WGAN weight clip; default 0.01")
         p.add_argument("--gp-lambda", type=float, default=10.0, help="WGAN-GP penalty weight λ; default 10")
         p.add_argument("--generator-loss", choices=["non-saturating", "saturating"], default="non-saturating")
-        p.add_argument("--fid-classifier", default="classifier-digits",
-                       help="checkpoint whose features give the per-epoch Fréchet distance ('' to skip)")
+        p.add_argument("--fid-classifier", default=None,
+                       help="checkpoint whose features give the per-epoch Fréchet distance (default: the dataset's "
+                            "shipped judge, classifier-digits or classifier-mnist-5k, none for others; '' to skip)")
         p.add_argument("--fid-samples", type=int, default=1000, help="generated images per FID estimate")
 
     def build(self, train_data):
         a = self.args
+        if a.fid_classifier is None:
+            from dgm_core.catalogue import JUDGES
+
+            a.fid_classifier = JUDGES.get(a.dataset, "")
         return gan_lib.ImageGAN(self.name, image_size=train_data.image_size, channels=train_data.num_channels,
                                 latent_dim=a.latent_dim, width=a.width,
                                 num_classes=len(train_data.class_names) if self.name == "cgan" else 0,

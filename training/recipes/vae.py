@@ -13,7 +13,7 @@ from training.recipes.base import Recipe
 class VAERecipe(Recipe):
     name = "vae"
     summary = "convolutional VAE / β-VAE (Kingma & Welling 2014; Higgins et al. 2017)"
-    datasets = ("digits", "shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "folder:PATH")
+    datasets = ("digits", "shapes", "mnist-5k", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 30, "batch_size": 64, "lr": 1e-3}
     short_run_flags = ("--nll-images", "1", "--nll-k", "1")
 
@@ -31,6 +31,9 @@ class VAERecipe(Recipe):
         p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "categorical"], default="bernoulli",
                        help="decoder likelihood; Bernoulli binarises the images; categorical is a softmax over "
                             "--levels grey levels per pixel; default bernoulli")
+        p.add_argument("--binarisation", choices=["threshold", "dynamic"], default="threshold",
+                       help="how a Bernoulli decoder's images are made binary: threshold ½, or a fresh Bernoulli draw "
+                            "of every pixel at each step, measured on one fixed draw (Burda et al. 2016); default threshold")
         p.add_argument("--levels", type=int, default=17,
                        help="grey levels of the categorical likelihood (digits: 17); default 17")
         p.add_argument("--nll-images", type=int, default=100,
@@ -41,7 +44,7 @@ class VAERecipe(Recipe):
         a = self.args
         return vae_lib.ConvVAE(image_size=train_data.image_size, channels=train_data.num_channels,
                                latent_dim=a.latent_dim, width=a.width, likelihood=a.likelihood, hidden=a.hidden,
-                               levels=a.levels)
+                               levels=a.levels, binarisation=a.binarisation)
 
     def setup(self, train_data, steps_per_epoch, device):
         model = super().setup(train_data, steps_per_epoch, device)
@@ -50,7 +53,7 @@ class VAERecipe(Recipe):
         return model
 
     def loss(self, step_model, x, y, step):
-        return vae_lib.training_loss(step_model, vae_lib.prepare_batch(self.model, x), self.beta(step))
+        return vae_lib.training_loss(step_model, vae_lib.prepare_batch(self.model, x, fresh=True), self.beta(step))
 
     def evaluate(self, test):
         metrics = vae_lib.evaluate(self.model, test.images)

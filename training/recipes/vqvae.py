@@ -17,7 +17,7 @@ from training.recipes.base import Recipe
 class VQVAERecipe(Recipe):
     name = "vqvae"
     summary = "VQ-VAE: a discrete latent by vector quantisation, with codebook health and dead-code restarts"
-    datasets = ("digits", "shapes", "mnist", "fashion-mnist", "folder:PATH")
+    datasets = ("digits", "shapes", "mnist-5k", "mnist", "fashion-mnist", "folder:PATH")
     defaults = {"dataset": "digits", "epochs": 30, "batch_size": 64, "lr": 1e-3}
     # digits at its own 8x8: a 4x4 grid of codes (28x28 upscaled digits would hold no more information)
     native_resolution = True

