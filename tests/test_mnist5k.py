@@ -132,3 +132,33 @@ def test_a_run_with_a_validation_split_keeps_its_best_epoch_s_weights(tmp_path, 
     history = json.loads((tmp_path / "three" / "history.json").read_text())
     assert history["selected"]["epoch"] == 2 and history["selected"]["valid_bits_per_dim"] == 1.0
     assert [e["valid_bits_per_dim"] for e in history["epochs"]] == [3.0, 1.0, 2.0]
+
+
+# ----------------------------------------------------------------------------- out-of-distribution sets
+def test_the_ood_sets_hold_real_photographs_and_the_other_handwriting_both_ways():
+    from skimage.data import lfw_subset
+
+    from dgm_core.flow.ood import NATURAL_CROPS, natural_crops, ood_images
+
+    crops = natural_crops(25)                                       # at their own size: scikit-image's, untouched
+    np.testing.assert_allclose(crops[:, 0].numpy(), lfw_subset(), atol=1e-6)
+    of_mnist = ood_images("mnist-5k", 28, 256, 300)
+    assert {"digits", "shapes", NATURAL_CROPS, "inverted mnist-5k"} <= set(of_mnist) and "mnist-5k" not in of_mnist
+    assert "mnist" not in of_mnist                                 # the same digits are not out of distribution
+    assert of_mnist[NATURAL_CROPS].shape == (200, 1, 28, 28)       # all 200 crops: fewer than asked for
+    for images in of_mnist.values():
+        levels = images * 255
+        torch.testing.assert_close(levels, levels.round(), rtol=0, atol=1e-3)
+    of_digits = ood_images("digits", 8, 17, 300)
+    assert "mnist-5k" in of_digits and of_digits["mnist-5k"].shape == (300, 1, 8, 8)
+
+
+def test_the_ood_findings_say_the_fashion_mnist_failure_is_not_reproduced():
+    from dgm_core.flow.ood import OODReport
+    from dgm_core.labs.flows import FASHION_NOT_SHOWN, ood_findings
+
+    report = OODReport(bits_per_dim={}, complexity={}, typicality={}, in_name="mnist-5k", typicality_batch=10,
+                       table=[], images={"mnist-5k": 500, "digits": 359})
+    assert FASHION_NOT_SHOWN in ood_findings(report) and "not on this machine" in FASHION_NOT_SHOWN
+    report.images["fashion-mnist"] = 500
+    assert FASHION_NOT_SHOWN not in ood_findings(report)

@@ -81,11 +81,29 @@ def typicality_scores(values: np.ndarray, entropy_estimate: float, batch: int,
     return np.abs(shuffled.mean(1) - entropy_estimate)
 
 
+#: The built-in image sets every model is scored on, less its own.
+BUILTIN_IMAGE_SETS = ("digits", "mnist-5k", "shapes")
+NATURAL_CROPS = "natural-image crops (LFW)"
+
+
+def natural_crops(size: int) -> torch.Tensor:
+    """scikit-image's `lfw_subset`: 200 grey 25x25 crops of real photographs (100 faces, 100 other scenes,
+    Labeled Faces in the Wild), resized to size x size, (200, 1, size, size) in [0, 1]. Natural images, offline."""
+    from skimage.data import lfw_subset
+
+    from dgm_core.data.builtin import resize
+
+    crops = torch.from_numpy(lfw_subset()).float().unsqueeze(1).clamp(0, 1)
+    return resize(crops, size)
+
+
 def ood_images(model_dataset: str, size: int, levels: int, n: int, seed: int = 0,
                root=None) -> dict[str, torch.Tensor]:
     """The out-of-distribution sets for a model of `model_dataset` at size x size with `levels`
     levels, n images each, all brought to that size and quantised to those levels: the other
-    built-in set (shapes for a digits model, digits for a shapes model), inverted test images of the
+    built-in sets (digits, mnist-5k and shapes, less the model's own: other handwriting is the near
+    OOD, and a model of one handwriting is scored on the other in both directions), natural-image
+    crops (scikit-image's 200 LFW crops: faces and other scenes), inverted test images of the
     model's own set, uniform noise over the levels, constant images (one random level each), and
     MNIST / FashionMNIST where their files are on disk (under `root`, default the lab's data folder;
     nothing is downloaded for this)."""
@@ -94,14 +112,16 @@ def ood_images(model_dataset: str, size: int, levels: int, n: int, seed: int = 0
     rng = torch.Generator().manual_seed(seed)
     quantise = lambda x: to_levels(x, levels) / (levels - 1)  # noqa: E731
     own = load_dataset(model_dataset, "test", image_size=size).images[:n]
-    other = "shapes" if model_dataset != "shapes" else "digits"
-    sets = {other: quantise(load_dataset(other, "test", image_size=size).images[:n]),
+    sets = {other: quantise(load_dataset(other, "test", image_size=size).images[:n])
+            for other in BUILTIN_IMAGE_SETS if other != model_dataset}
+    sets.update({
+            NATURAL_CROPS: quantise(natural_crops(size)[:n]),
             f"inverted {model_dataset}": quantise(1 - own),
             "uniform noise": torch.randint(levels, (n, 1, size, size), generator=rng).float() / (levels - 1),
             "constant images": (torch.randint(levels, (n, 1, 1, 1), generator=rng).float() / (levels - 1)
-                                ).expand(n, 1, size, size).clone()}
+                                ).expand(n, 1, size, size).clone()})
     for name in ("mnist", "fashion-mnist"):
-        if name == model_dataset:
+        if name == model_dataset or (name == "mnist" and model_dataset == "mnist-5k"):   # the same digits
             continue
         try:
             real = load_dataset(name, "test", image_size=size, root=root, download=False)
