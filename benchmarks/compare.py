@@ -1,5 +1,6 @@
-"""`python -m benchmarks.compare`: measure every shipped generative model on digits the same way and
-write the table the comparison lab shows (dgm_core.compare.RESULTS_DIR).
+"""`python -m benchmarks.compare`: measure every shipped generative model of one dataset (digits, the default,
+or mnist-5k) the same way and write the table the comparison lab shows for that dataset (its Protocol's
+results_dir: rows of two datasets never share a table).
 
 For each model: a sample grid, a 10-point latent interpolation where it has a latent space, the
 classifier-feature Fréchet distance of 1,000 samples per seed with the real-vs-real floor, bits/dim
@@ -7,7 +8,7 @@ on one quantisation where it defines a density, its weights, seconds per sample,
 per epoch: two more epochs of the first seed's own training command (from its history.json) run here,
 the second epoch timed by training/loop.py, so every time in the table comes from this machine and run.
 
-    python -m benchmarks.compare [--samples 1000] [--out DIR] [--no-training]
+    python -m benchmarks.compare [--dataset digits|mnist-5k] [--samples 1000] [--out DIR] [--no-training]
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def markdown(body: dict) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join("—" if r[k] is None else str(r[k]) for k in keys) + " |" for r in rows]
-    lines.append(f"\nFD floor (training digits against test digits): {body['floor']:.1f}. "
+    lines.append(f"\nFD floor (training images against test images): {body['floor']:.1f}. "
                  f"bits/dim on {body['quantisation']}.")
     return "\n".join(lines)
 
@@ -69,26 +70,31 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=compare.SAMPLES, help="samples behind each FD")
     parser.add_argument("--draws", type=int, default=compare.DRAWS, help="draws of samples per checkpoint")
-    parser.add_argument("--out", type=Path, default=compare.RESULTS_DIR)
+    parser.add_argument("--dataset", choices=list(compare.PROTOCOLS), default=compare.DATASET,
+                        help="whose checkpoints to measure, each dataset in its own table")
+    parser.add_argument("--out", type=Path, default=None, help="default: the dataset's results folder")
     parser.add_argument("--no-training", action="store_true", help="leave out the training time per epoch")
     parser.add_argument("--only", nargs="*", default=None, help="only these models (their labels)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    judge, test_features, floor = compare.reference()
+    protocol = compare.PROTOCOLS[args.dataset]
+    out = args.out or protocol.results_dir
+    judge, test_features, floor = compare.reference(protocol)
     cache = {}
     load = lambda name: cache.setdefault(name, load_checkpoint(name))  # noqa: E731
     rows = []
-    for entry in compare.entries():
+    for entry in compare.entries(dataset=protocol.dataset):
         if args.only is not None and entry.label not in args.only:
             continue
         print(f"measuring {entry.label} ({', '.join(entry.checkpoints)}) ...", file=sys.stderr, flush=True)
-        row = compare.measure(entry, load, judge, test_features, samples=args.samples, draws=args.draws)
+        row = compare.measure(entry, load, judge, test_features, samples=args.samples, draws=args.draws,
+                              protocol=protocol)
         row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(entry.checkpoints[0])
         rows.append(row)
-    compare.write_results(rows, floor, args.out, machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
+    compare.write_results(rows, floor, out, protocol=protocol, machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
                           device="cpu", written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                           samples=args.samples, draws=args.draws)
-    print(markdown(compare_lab.results(args.out)))
+    print(markdown(compare_lab.results(out)))
     return 0
 
 

@@ -54,12 +54,38 @@ TIMED, REPEATS = 500, 5
 DATASET = "digits"
 DIGITS = Quantisation(8, 17)
 QUANTISATION = (f"the digits' own {DIGITS.describe()} (0–16): −log₂ P(x) / 64 of the discrete image, from a lower "
-                "bound on log P(x)")
+                "bound on log P(x)")   # = PROTOCOLS["digits"].quantisation_text, kept for the digits' readers
 #: The two test digits every encoder interpolates between (indices into the test split).
 INTERPOLATION_ENDS = (0, 1)
 #: Where `python -m benchmarks.compare` writes, and every front end reads.
 RESULTS_DIR = paths.results_dir() / "compare"
 RESULTS_NAME, IMAGES_NAME = "compare.json", "compare.safetensors"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One dataset's comparison. Its rows are the checkpoints trained on that dataset, measured against its
+    own test split, in its own judge's features, with bits/dim on its own quantisation, and ranked among
+    themselves only: a row of one dataset never stands in a ranking with a row of another."""
+    dataset: str
+    quantisation: Quantisation   # the one quantisation every bits/dim is on: the data's own pixels
+    levels_text: str             # how those levels are named
+    judge: str                   # the classifier trained on the dataset's training split
+    results_dir: Path
+
+    @property
+    def quantisation_text(self) -> str:
+        side = self.quantisation.side
+        return (f"the {self.dataset} images' own {self.quantisation.describe()} ({self.levels_text}): "
+                f"−log₂ P(x) / {side * side} of the discrete image, from a lower bound on log P(x)")
+
+
+PROTOCOLS = {
+    "digits": Protocol("digits", DIGITS, "0–16", catalogue.JUDGE, RESULTS_DIR),
+    "mnist-5k": Protocol("mnist-5k", Quantisation(28, 256), "0–255", catalogue.JUDGES["mnist-5k"],
+                         paths.results_dir() / "compare-mnist-5k"),
+}
+DIGITS_PROTOCOL = PROTOCOLS[DATASET]
 
 
 # ----------------------------------------------------------------------------- the rows, from the records
@@ -106,13 +132,14 @@ def prepared(checkpoint) -> GenerativeModel:
     return model
 
 
-def reference() -> tuple:
-    """The judge, the test digits' features in it and the real-vs-real floor of the distance."""
+def reference(protocol: Protocol = DIGITS_PROTOCOL) -> tuple:
+    """The judge, the test images' features in it and the real-vs-real floor of the distance."""
     from dgm_core.data import load_dataset
     from dgm_core.features import classifier_features
 
-    judge_model, floor, _ = catalogue.judge_with_floor()
-    test_features = classifier_features(judge_model, load_dataset(DATASET, "test", judge_model.image_size).images)
+    judge_model, floor, _ = catalogue.judge_with_floor(protocol.dataset, protocol.judge)
+    test_features = classifier_features(judge_model, load_dataset(protocol.dataset, "test",
+                                                                  judge_model.image_size).images)
     return judge_model, test_features, floor
 
 
@@ -139,7 +166,7 @@ def frechet_distance_to_test(judge, images: torch.Tensor, test_features: np.ndar
 
 def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: np.ndarray,
                        generator: torch.Generator, samples: int = SAMPLES, draws: int = DRAWS,
-                       importance: int = IMPORTANCE) -> dict:
+                       importance: int = IMPORTANCE, protocol: Protocol = DIGITS_PROTOCOL) -> dict:
     """The one measurement of a checkpoint's Fréchet distance and bits/dim: FD of each of `draws` draws of
     `samples` images, the digits the judge reads in all of them, and bits/dim of the test digits on
     QUANTISATION with `importance` importance samples (None, and why, where the model has no probability
@@ -156,13 +183,14 @@ def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: 
         fds.append(frechet_distance_to_test(judge, images, test_features))
         drawn.append(images)
     shares = class_shares(judge, torch.cat(drawn))
-    test = load_dataset(DATASET, "test", DIGITS.side).images
+    own = protocol.quantisation
+    test = load_dataset(protocol.dataset, "test", own.side).images
     side = model.image_size
-    likelihood = model.likelihood_of(resize(test, side) if side != DIGITS.side else test, generator, importance)
+    likelihood = model.likelihood_of(resize(test, side) if side != own.side else test, generator, importance)
     bpd_se = None
     if likelihood.bits_per_dim is None:
         bpd, about = None, likelihood.estimator
-    elif likelihood.quantisation == DIGITS:
+    elif likelihood.quantisation == own:
         per_image = likelihood.bits_per_dim.double()
         bpd, about = float(per_image.mean()), likelihood.estimator
         bpd_se = float(per_image.std() / len(per_image) ** 0.5)
@@ -172,7 +200,7 @@ def measure_checkpoint(name: str, model: GenerativeModel, judge, test_features: 
         nats = float(likelihood.bits_per_dim.mean()) * likelihood.quantisation.side ** 2 * math.log(2)
         bpd, about = None, (f"none on this quantisation: this model's probability is over "
                             f"{likelihood.quantisation.describe()}, another data space. There its negative "
-                            f"log-likelihood is {nats:.1f} nats per image on the {len(test)} test digits, by "
+                            f"log-likelihood is {nats:.1f} nats per image on the {len(test)} test images, by "
                             f"{likelihood.estimator}")
     return {"checkpoint": name, "fd": float(np.mean(fds)), "fd_draws": fds,
             "fd_sd": float(np.std(fds, ddof=1)) if draws > 1 else None, "samples": samples,
@@ -193,7 +221,7 @@ def seconds_per_sample(model: GenerativeModel, generator: torch.Generator, n: in
 
 
 def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0, samples: int = SAMPLES,
-            draws: int = DRAWS) -> dict:
+            draws: int = DRAWS, protocol: Protocol = DIGITS_PROTOCOL) -> dict:
     """Every measure of one row, over all its seeds (measure_checkpoint for each); the grid, interpolation,
     weights and sampling time from the first seed's checkpoint."""
     from dgm_core.data import load_dataset
@@ -204,13 +232,13 @@ def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0,
         checkpoint = load(name)
         model = prepared(checkpoint)
         record = measure_checkpoint(name, model, judge, test_features, torch.Generator().manual_seed(seed),
-                                    samples, draws)
+                                    samples, draws, protocol=protocol)
         images = record.pop("_images")
         per_seed.append(record)
         if first is None:
             first = {"model": model, "checkpoint": checkpoint, "images": images}
     model = first["model"]
-    test = load_dataset(DATASET, "test", DIGITS.side)
+    test = load_dataset(protocol.dataset, "test", protocol.quantisation.side)
     ends = resize(test.images[list(INTERPOLATION_ENDS)], model.image_size)
     interpolation = model.interpolate(ends, INTERPOLATION_POINTS, torch.Generator().manual_seed(seed))
     fds = [s["fd"] for s in per_seed]
@@ -240,7 +268,8 @@ def measure(entry: Entry, load, judge, test_features: np.ndarray, seed: int = 0,
 
 
 # ----------------------------------------------------------------------------- results on disk
-def write_results(rows: list[dict], floor: float, directory: Path = RESULTS_DIR, **settings) -> Path:
+def write_results(rows: list[dict], floor: float, directory: Path = RESULTS_DIR,
+                  protocol: Protocol = DIGITS_PROTOCOL, **settings) -> Path:
     """The rows (without their images) as JSON and the grids and interpolations as safetensors."""
     from safetensors.torch import save_file
 
@@ -252,7 +281,7 @@ def write_results(rows: list[dict], floor: float, directory: Path = RESULTS_DIR,
             tensors[f"interpolation/{r['model']}"] = r["_interpolation"].contiguous()
     save_file(tensors, str(directory / IMAGES_NAME))
     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    body = {"floor": floor, "quantisation": QUANTISATION, "samples": SAMPLES, "draws": DRAWS, "importance": IMPORTANCE,
+    body = {"dataset": protocol.dataset, "floor": floor, "quantisation": protocol.quantisation_text, "samples": SAMPLES, "draws": DRAWS, "importance": IMPORTANCE,
             "timed": TIMED, "repeats": REPEATS, **settings, "rows": clean}
     (directory / RESULTS_NAME).write_text(json.dumps(body, indent=1), encoding="utf-8")
     return directory / RESULTS_NAME
@@ -281,10 +310,14 @@ def read_results(directory: Path = RESULTS_DIR) -> dict:
     return body
 
 
-def measured(name: str, directory: Path = RESULTS_DIR) -> dict | None:
+def measured(name: str, directory: Path | None = None) -> dict | None:
     """The stored measurement of checkpoint `name` (measure_checkpoint's record, with the judge's floor, the
     number of samples and draws, and the row it belongs to with the row's mean FD over seeds and its training
-    seconds as shipped), or None when the comparison did not measure it."""
+    seconds as shipped), or None when the comparison did not measure it. Without `directory`, every dataset's
+    results are looked in (a checkpoint is measured in its own dataset's comparison only)."""
+    if directory is None:
+        found = (measured(name, p.results_dir) for p in PROTOCOLS.values())
+        return next((record for record in found if record is not None), None)
     try:
         body = read_results(directory)
     except ResultsMissing:

@@ -1,4 +1,4 @@
-"""The comparison lab: every shipped digits model side by side, read from what
+"""The comparison lab: every shipped model of one dataset (digits or mnist-5k) side by side, read from what
 `python -m benchmarks.compare` wrote (dgm_core.labs.compare.results); the page measures nothing, so
 it answers at once, and every number on it can be regenerated with that command."""
 import pandas as pd
@@ -16,20 +16,24 @@ link, link_message = arrived()
 
 
 @st.cache_data(show_spinner=False)
-def _results(stamp: float):
-    return compare_lab.results()
+def _results(dataset: str, stamp: float):
+    return compare_lab.results_of(dataset)
 
 
+dataset = st.radio("dataset", list(compare_lab.DATASETS), format_func=compare_lab.DATASETS.get, horizontal=True,
+                   key="cmp_dataset", bind=BIND,
+                   help="Each dataset has its own table: models are ranked only against models of the same data.")
 try:
-    body = _results((compare.RESULTS_DIR / compare.RESULTS_NAME).stat().st_mtime)
+    body = _results(dataset, (compare.PROTOCOLS[dataset].results_dir / compare.RESULTS_NAME).stat().st_mtime)
 except (compare.ResultsMissing, FileNotFoundError) as exc:
     st.info(str(exc) if isinstance(exc, compare.ResultsMissing) else
-            "No comparison results are here yet: run `python -m benchmarks.compare` to measure every model.")
+            f"No comparison results for {dataset} are here yet: run `{compare_lab.command_for(dataset)}` to measure "
+            "every model trained on it.")
     st.stop()
 
 rows = body["rows"]
 st.caption(
-    f"Every number below was measured by `python -m benchmarks.compare` ({body.get('written', 'date not recorded')}, "
+    f"Every number below was measured by `{compare_lab.command_for(dataset)}` ({body.get('written', 'date not recorded')}, "
     f"{body.get('machine', '')}) with the lab's own code in `dgm_core/compare.py`: {body.get('draws', 1)} draws of "
     f"{body['samples']:,} samples per seed behind each Fréchet distance, times on that machine in that run. The "
     "other labs show these same figures for their models. Run the command again to regenerate them.")

@@ -41,13 +41,20 @@ def _csv(body: dict) -> str:
 
 
 def compare_tab() -> None:
+    """One sub-tab per dataset: models are ranked only against models of the same data."""
+    for dataset, label in compare_lab.DATASETS.items():
+        with gr.Tab(label):
+            _dataset_tab(dataset)
+
+
+def _dataset_tab(dataset: str) -> None:
     try:
-        body = compare_lab.results()
+        body = compare_lab.results_of(dataset)
     except compare.ResultsMissing as exc:
-        gr.Markdown(str(exc))
+        gr.Markdown(str(exc).replace("`python -m benchmarks.compare`", f"`{compare_lab.command_for(dataset)}`"))
         return
     rows, names = body["rows"], [r["model"] for r in body["rows"]]
-    gr.Markdown(f"Every shipped digits model measured the same way by `python -m benchmarks.compare` "
+    gr.Markdown(f"Every shipped {dataset} model measured the same way by `{compare_lab.command_for(dataset)}` "
                 f"({body.get('written', 'date not recorded')}), with the lab's own code; nothing is measured while "
                 "you wait.")
     with gr.Tab("Table"):

@@ -82,7 +82,13 @@ def test_the_per_seed_tab_follows_the_model_chosen_and_a_link(written):
 
 
 def test_with_no_results_the_page_names_the_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(compare, "RESULTS_DIR", tmp_path)
+    import dataclasses
+
+    for dataset in compare.PROTOCOLS:
+        monkeypatch.setitem(compare.PROTOCOLS, dataset,
+                            dataclasses.replace(compare.PROTOCOLS[dataset], results_dir=tmp_path / dataset))
     at = open_lab(PAGE)
     assert "python -m benchmarks.compare" in at.info[0].value
     assert not at.dataframe
+    at.radio(key="cmp_dataset").set_value("mnist-5k").run()
+    assert "python -m benchmarks.compare --dataset mnist-5k" in at.info[0].value and not at.exception

@@ -6,17 +6,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgm_core.compare import QUANTISATION, RESULTS_DIR, read_results, training_seconds
+from dgm_core.compare import PROTOCOLS, QUANTISATION, RESULTS_DIR, read_results, training_seconds
 
 #: Models within this factor of the fastest (slowest) share "fastest" ("slowest"): timing noise.
 TIE = 1.25
+#: The datasets the lab compares on, as the page and the Space name them; each is its own table.
+DATASETS = {"digits": "digits: scikit-learn's 8x8 digits", "mnist-5k": "mnist-5k: 5,000 real MNIST digits, 28x28"}
 
 
 def results(directory: Path = RESULTS_DIR) -> dict:
     """What the benchmark wrote (dgm_core.compare.read_results), with the pros and cons derived from it."""
     body = read_results(directory)
-    body["verdicts"] = pros_and_cons(body["rows"])
+    body.setdefault("dataset", "digits")          # written before a comparison was per dataset
+    body["verdicts"] = pros_and_cons(body["rows"], body.get("quantisation", QUANTISATION))
     return body
+
+
+def results_of(dataset: str) -> dict:
+    """One dataset's comparison: its rows only, ranked among themselves."""
+    return results(PROTOCOLS[dataset].results_dir)
+
+
+def command_for(dataset: str) -> str:
+    """The command that writes `dataset`'s comparison."""
+    return "python -m benchmarks.compare" + ("" if dataset == "digits" else f" --dataset {dataset}")
+
+
+def sees(row: dict, dataset: str) -> str:
+    """What a row's model was trained on, in words."""
+    side = row.get("side", 8)
+    if dataset == "digits":
+        return "8x8 digits" if side == 8 else f"digits upscaled to {side}x{side}"
+    return f"{dataset} at {side}x{side}"
 
 
 def _fmt_ms(seconds: float) -> str:
@@ -48,7 +69,7 @@ def tied_extreme(rows: list[dict], key: str, spread, best: bool) -> list[str]:
     return [r["model"] for r in valued if abs(r[key] - top[key]) <= spread(r) + spread(top)]
 
 
-def pros_and_cons(rows: list[dict]) -> list[dict]:
+def pros_and_cons(rows: list[dict], quantisation: str = QUANTISATION) -> list[dict]:
     """The pros and cons of each model, derived from the measured columns by fixed rules, each claim
     with the measurement behind it: {"model", "pros": [claim], "cons": [claim]}, a claim being
     {"claim", "measure", "value", "rule"}. The rules:
@@ -100,7 +121,7 @@ def pros_and_cons(rows: list[dict]) -> list[dict]:
         if r["bits_per_dim"] is not None:
             text = "has a likelihood" + (", the best" + tied(best_bpd) if r["model"] in best_bpd else "")
             claim(pros, text, "bits/dim", f"{r['bits_per_dim']:.3f} ± {bpd_spread(r):.3f}",
-                  f"bits/dim on {QUANTISATION}; lower is better; the spread is the larger of half the seeds' range "
+                  f"bits/dim on {quantisation}; lower is better; the spread is the larger of half the seeds' range "
                   f"and the standard error over the test digits, and models whose gap is within the sum of their "
                   f"spreads tie. {r['likelihood']}")
         else:
@@ -146,7 +167,7 @@ def table_rows(body: dict) -> list[dict]:
         out.append({
             "model": r["model"],
             "seeds": r["seeds"],
-            "sees": "8x8 digits" if r.get("side", 8) == 8 else f"digits upscaled to {r['side']}x{r['side']}",
+            "sees": sees(r, body.get("dataset", "digits")),
             "FD (lower is better)": round(r["fd_mean"], 1),
             "FD, lowest–highest seed": f"{r['fd_min']:.1f}–{r['fd_max']:.1f}" if r["seeds"] > 1 else "one seed",
             "FD sd from sampling": None if r.get("fd_sampling_sd") is None else round(r["fd_sampling_sd"], 1),
@@ -168,12 +189,18 @@ def table_rows(body: dict) -> list[dict]:
 
 def column_notes(body: dict) -> str:
     """What each column of the table measures, as Markdown (the page and the Space show the same)."""
-    rows = body["rows"]
+    rows, dataset = body["rows"], body.get("dataset", "digits")
+    sees_note = ("- **sees**: the images a model was trained on. The VAEs and GANs of their labs see the 8x8 digits "
+                 "upscaled to 28x28; the judge does too, and 8x8 samples are upscaled the same way before they are "
+                 "judged.\n" if dataset == "digits" else
+                 f"- **sees**: the images a model was trained on: the {dataset} training split (3,500 real MNIST "
+                 "digits at 28x28, 256 grey levels). Every row here is on this dataset only; the digits' table is "
+                 "another.\n")
     return (
-        "- **sees**: the images a model was trained on. The VAEs and GANs of their labs see the 8x8 digits upscaled "
-        "to 28x28; the judge does too, and 8x8 samples are upscaled the same way before they are judged.\n"
+        sees_note +
         f"- **FD**: classifier-feature Fréchet distance of {body['samples']} samples to the test digits, in the "
-        f"features of the GAN lab's digit classifier; lower is better, and real digits against real digits give "
+        f"features of the {dataset} judge (a digit classifier trained on the {dataset} training split); lower is "
+        f"better, and real digits against real digits give "
         f"**{body['floor']:.1f}**, the floor. It is the mean over seeds and over {body.get('draws', 1)} draws per seed; "
         "'sd from sampling' is how much one draw of samples moves it, which is why a lab's own figure (another "
         "draw) can differ. FD measures how the samples' features are spread compared with real digits, not how "
