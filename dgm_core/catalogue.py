@@ -94,6 +94,21 @@ def seed_group(name: str) -> list[str]:
     return [i.name for i in sorted(group, key=lambda i: (i.seed, i.name))]
 
 
+def datasets_among(names) -> list[str]:
+    """The datasets the shipped checkpoints `names` were trained on, digits first: what a lab's dataset
+    choice offers (shown only where there is more than one)."""
+    items = {i.name: i for i in shipped()}
+    found = {items[n].dataset for n in names if n in items}
+    return sorted(found, key=lambda d: (d != "digits", d))
+
+
+def judge_of(dataset: str) -> str:
+    """The name of the judge for `dataset` (JUDGES); a dataset without one has none to be judged by."""
+    if dataset not in JUDGES:
+        raise ValueError(f"no judge is shipped for {dataset!r}: judges exist for {', '.join(JUDGES)}")
+    return JUDGES[dataset]
+
+
 def dataset_of(checkpoint) -> str:
     """The dataset a loaded checkpoint (dgm_core.checkpoints.Checkpoint) was trained on."""
     return checkpoint.history.get("run", {}).get("dataset", "digits")

@@ -72,9 +72,18 @@ with live:
 
 
 # ------------------------------------------------------------------------- image samples
-def _shipped(model: str) -> list[str]:
+def _shipped(model: str, dataset: str | None = None) -> list[str]:
     return [i.name for i in sorted(catalogue.shipped(), key=lambda i: (i.name, i.seed))
-            if i.model_type == "ebm" and i.model == model]
+            if i.model_type == "ebm" and i.model == model and dataset in (None, i.dataset)]
+
+
+def _dataset_choice(names: list[str], key: str, where=st) -> str:
+    """The dataset to show, where the shipped models of this part are on more than one."""
+    datasets = catalogue.datasets_among(names) or ["digits"]
+    if len(datasets) == 1:
+        return datasets[0]
+    return where.radio("dataset", datasets, horizontal=True, key=key, bind=BIND,
+                       help="Models trained on each dataset are measured against that dataset's own test split.")
 
 
 with images:
@@ -86,6 +95,8 @@ with images:
         for column, (label, png) in zip(st.columns(2), grids[chosen].items()):
             column.image(str(png), caption=f"chains started from {label}, {chosen}", width=320)
     conditional = _shipped("ebm-cond")
+    if conditional:
+        conditional = _shipped("ebm-cond", _dataset_choice(conditional, "ebm_cond_dataset"))
     if not grids and not conditional:
         st.info("No energy-model checkpoints are shipped here: train them with `python -m training.run ebm` "
                 "(and `--init noise`) and `ebm-cond`.")
@@ -95,7 +106,8 @@ with images:
         digit = c1.selectbox("class", list(range(10)), key="ebm_class", bind=BIND)
         sgld_steps = int(number(c2, "SGLD steps", 1, 200, 100, key="ebm_cond_steps"))
         cond_seed = int(number(c3, "seed", 0, 10_000, 0, key="ebm_cond_seed"))
-        if _load(conditional[0]) is not None and _load(catalogue.JUDGE) is not None:
+        judge = catalogue.judge_of(catalogue.datasets_among(conditional[:1])[0])
+        if _load(conditional[0]) is not None and _load(judge) is not None:
             download_button(_checkpoint(conditional[0]), where=st)
             report = energy_lab.conditional_samples(conditional[0], _checkpoint, digit, sgld_steps, cond_seed)
             left, right = st.columns(2)
@@ -107,8 +119,8 @@ with images:
 
 # --------------------------------------------------------------------------- JEM vs JEM++
 @st.cache_data(show_spinner="Sampling every model's chains…", max_entries=2)
-def _jem_table(names: tuple[str, ...]):
-    return energy_lab.jem_comparison(names, _checkpoint)
+def _jem_table(names: tuple[str, ...], dataset: str):
+    return energy_lab.jem_comparison(names, _checkpoint, dataset=dataset)
 
 
 with jem_tab:
@@ -116,7 +128,9 @@ with jem_tab:
     if not names:
         st.info("No JEM checkpoints are shipped here: train them with `python -m training.run jem` and `jempp`.")
     else:
-        report = _jem_table(names)
+        jem_dataset = _dataset_choice(list(names), "jem_dataset")
+        names = tuple(_shipped("jem", jem_dataset) + _shipped("jempp", jem_dataset))
+        report = _jem_table(names, jem_dataset)
         st.dataframe(pd.DataFrame(report["rows"]), hide_index=True)
         st.caption(report["note"])
         st.plotly_chart(chain_energy_figure(report["energy_curves"]), key="jem_energy", config=figure_config())

@@ -19,6 +19,7 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
+from dgm_core.catalogue import dataset_of
 from dgm_core.labs import vqvae as vqvae_lab
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button
@@ -90,7 +91,7 @@ with codes_tab:
 
 # ------------------------------------------------------------------------ codebook health
 with health_tab:
-    comparison = vqvae_lab.codebook_comparison(_checkpoint)
+    comparison = vqvae_lab.codebook_comparison(_checkpoint, dataset_of(checkpoint))
     st.dataframe(pd.DataFrame(comparison["rows"]), hide_index=True)
     left, right = st.columns(2)
     left.plotly_chart(health_over_training_figure(comparison["curves"], "test_perplexity",

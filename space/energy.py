@@ -17,9 +17,20 @@ from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
 
-def _shipped(model: str) -> list[str]:
+def _shipped(model: str, dataset: str | None = None) -> list[str]:
     return [i.name for i in sorted(catalogue.shipped(), key=lambda i: (i.name, i.seed))
-            if i.model_type == "ebm" and i.model == model]
+            if i.model_type == "ebm" and i.model == model and dataset in (None, i.dataset)]
+
+
+def _datasets(*models: str) -> list[str]:
+    return catalogue.datasets_among([n for m in models for n in _shipped(m)]) or ["digits"]
+
+
+def _dataset(dataset) -> str:
+    choices = _datasets("ebm-cond", "jem", "jempp")
+    if dataset not in choices:
+        raise gr.Error(f"dataset: choose one of {', '.join(choices)}.")
+    return dataset
 
 
 # ------------------------------------------------------------------------ live training
@@ -74,10 +85,10 @@ def _first_picture():
 # ------------------------------------------------------------------------- image samples
 @keeps_figures(outputs=3, message_at=2)
 @readable_errors
-def conditional_samples(digit, sgld_steps, seed):
-    names = _shipped("ebm-cond")
+def conditional_samples(digit, sgld_steps, seed, dataset="digits"):
+    names = _shipped("ebm-cond", _dataset(dataset))
     if not names:
-        raise gr.Error("No class-conditional checkpoint (ebm-cond-digits) is shipped here.")
+        raise gr.Error(f"No class-conditional checkpoint (ebm-cond-{dataset}) is shipped here.")
     digit, sgld_steps, seed = whole(digit, "class", 0, 9), whole(sgld_steps, "SGLD steps", 1, 200), whole(seed, "seed", 0, 10_000)
     report = energy_lab.conditional_samples(names[0], _loaded, digit, sgld_steps, seed)
     return (image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
@@ -85,16 +96,17 @@ def conditional_samples(digit, sgld_steps, seed):
 
 
 @lru_cache(maxsize=2)
-def _jem(names: tuple[str, ...]):
-    return energy_lab.jem_comparison(names, _loaded)
+def _jem(names: tuple[str, ...], dataset: str):
+    return energy_lab.jem_comparison(names, _loaded, dataset=dataset)
 
 
 @readable_errors
-def jem_comparison():
-    names = tuple(_shipped("jem") + _shipped("jempp"))
+def jem_comparison(dataset="digits"):
+    dataset = _dataset(dataset)
+    names = tuple(_shipped("jem", dataset) + _shipped("jempp", dataset))
     if not names:
-        raise gr.Error("No JEM checkpoints are shipped here.")
-    report = _jem(names)
+        raise gr.Error(f"No JEM checkpoints on {dataset} are shipped here.")
+    report = _jem(names, dataset)
     grids = [image_grid_figure(s, 8, name) for name, s in report["samples"].items()]
     grids += [None] * (2 - len(grids))
     return pd.DataFrame(report["rows"]), report["note"], chain_energy_figure(report["energy_curves"]), *grids[:2]
@@ -164,12 +176,17 @@ def energy_tab() -> None:
             digit = gr.Number(3, precision=0, label="class (0–9)")
             cond_steps = gr.Number(100, precision=0, label="SGLD steps (1–200)")
             cond_seed = gr.Number(0, precision=0, label="seed")
+            cond_dataset = gr.Radio(_datasets("ebm-cond"), value="digits", label="dataset",
+                                    visible=len(_datasets("ebm-cond")) > 1)
         draw = gr.Button("Sample the class", variant="primary")
         with gr.Row():
             grid, curve = gr.Plot(label="samples of the class"), gr.Plot(label="their energy over SGLD steps")
         agreement = gr.Markdown("Choose a class and press **Sample the class**.")
-        draw.click(conditional_samples, [digit, cond_steps, cond_seed], [grid, curve, agreement], api_name="ebm_conditional")
+        draw.click(conditional_samples, [digit, cond_steps, cond_seed, cond_dataset], [grid, curve, agreement],
+                   api_name="ebm_conditional")
     with gr.Tab("JEM vs JEM++"):
+        jem_dataset = gr.Radio(_datasets("jem", "jempp"), value="digits", label="dataset",
+                               visible=len(_datasets("jem", "jempp")) > 1)
         compare = gr.Button("Compare JEM and JEM++", variant="primary")
         gr.Markdown("Measures both models, two seeds each, beside the plain classifier of the same network "
                     "(about 10 s).")
@@ -177,5 +194,5 @@ def energy_tab() -> None:
         energy_curve = gr.Plot(label="the chains' energy over sampler steps")
         with gr.Row():
             jem_grid, jempp_grid = gr.Plot(label="JEM chains"), gr.Plot(label="JEM++ chains")
-        compare.click(keeps_figures(outputs=5, message_at=1)(jem_comparison), None,
+        compare.click(keeps_figures(outputs=5, message_at=1)(jem_comparison), jem_dataset,
                       [table, note, energy_curve, jem_grid, jempp_grid], api_name="ebm_jem")

@@ -17,6 +17,7 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
+from dgm_core.catalogue import dataset_of
 from dgm_core.labs import vqvae as vqvae_lab
 from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
@@ -86,7 +87,7 @@ def reconstructions(name, first):
 @readable_errors
 def codebook_health(name):
     name = _name(name)
-    comparison = vqvae_lab.codebook_comparison(_loaded)
+    comparison = vqvae_lab.codebook_comparison(_loaded, dataset_of(_loaded(name)))
     counts = _codes(name, "test")["histogram"].sum(0)
     return (pd.DataFrame(comparison["rows"]),
             health_over_training_figure(comparison["curves"], "test_perplexity", "test perplexity (codes)"),

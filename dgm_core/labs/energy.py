@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgm_core.catalogue import JUDGE, judge_with_floor, shipped, torch_generator
+from dgm_core.catalogue import judge_with_floor, shipped, torch_generator
 from dgm_core.ebm import RANGES, ToyEBMConfig
 from dgm_core.labs.gans import image_gan_runs
 from dgm_core.lessons import Check, Reveal, checkpoint_problems, option, options_problems, yes_no
@@ -69,20 +69,26 @@ def gap_sentence(kind: str, gap: dict) -> str:
             f"({min(accs):.1f}–{max(accs):.1f} % against {min(base):.1f}–{max(base):.1f} %)")
 
 
-def jem_comparison(names, load, seed: int = 0) -> dict:
+def jem_comparison(names, load, seed: int = 0, dataset: str = "digits") -> dict:
     """JEM, JEM++ and the plain classifier of the same network side by side: test accuracy, training seconds
     per epoch, and for the generative ones the classifier-feature Fréchet distance (the GAN lab's judge) of
     their chains as the comparison measured it (dgm_core.compare.measured, the same figure everywhere) and of
     STARTS fresh starts, beside the shipped GANs' distances; SHOWN_CHAINS chains per kind drawn for the
-    energy curves and the grids. `load(name)` is the front end's cached loader."""
+    energy curves and the grids. `load(name)` is the front end's cached loader. Every name must be trained on
+    `dataset`, whose judge and test split measure them (a comparison never mixes datasets)."""
     from dgm_core import compare, ebm
+    from dgm_core.catalogue import dataset_of, judge_of
     from dgm_core.labs.gans import NAMES
 
-    judge, floor, _ = judge_with_floor()
-    _, test_features, _ = compare.reference()
+    judge_name = judge_of(dataset)
+    judge, floor, _ = judge_with_floor(dataset, judge_name)
+    _, test_features, _ = compare.reference(compare.PROTOCOLS[dataset])
     rows, curves, samples = [], {}, {}
     generator = torch_generator(seed)
     checkpoints = [load(name) for name in names]
+    mixed = sorted({dataset_of(c) for c in checkpoints} - {dataset})
+    if mixed:
+        raise ValueError(f"every model compared must be trained on {dataset}; some were trained on {', '.join(mixed)}")
     for name, checkpoint in zip(names, checkpoints):
         run, last, kind = checkpoint.history.get("run", {}), checkpoint.history["epochs"][-1], kind_of(checkpoint)
         row = {"model": kind, "checkpoint": name, "seed": run.get("seed", 0),
@@ -105,7 +111,7 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
                 samples[f"{kind} ({name}): 32 chains after {model.chains.steps} steps"] = report["samples"][:32]
         rows.append(row)
     gans = {}
-    for kind, members in image_gan_runs().items():
+    for kind, members in image_gan_runs(dataset).items():
         records = [compare.measured(m) for m in members]
         if all(records):
             gans[NAMES[kind]] = sum(r["fd"] for r in records) / len(records)
@@ -117,12 +123,14 @@ def jem_comparison(names, load, seed: int = 0) -> dict:
     records = {r["model"]: record for r in rows if (record := compare.measured(r["checkpoint"])) is not None}
     timed = {kind: record["row_training_seconds"] / record["row_epochs"] for kind, record in records.items()
              if record.get("row_training_seconds") and record.get("row_epochs")}
-    note = (f"Fréchet distance (FD): how far the chains are from the test digits in the features of `{JUDGE}`, the "
-            f"GAN lab's digit classifier; lower is better, and real digits against real digits give {floor:.1f}, "
-            f"the floor. 'FD of the chains' is {draws}; 'FD of {STARTS} starts' is where the chains begin. The GAN "
-            "lab's GANs, for scale (mean over seeds): " + ", ".join(f"{k} {v:.1f}" for k, v in gans.items()) +
-            f". Samples are upscaled from 8x8 to the judge's {judge.image_size}x{judge.image_size} the way the data "
-            "were. 'Seconds per epoch (its training)' is each checkpoint's own training, on however busy a machine "
+    upscaled = (f" Samples are upscaled from 8x8 to the judge's {judge.image_size}x{judge.image_size} the way the data "
+                "were." if dataset == "digits" else "")
+    note = (f"Fréchet distance (FD): how far the chains are from the {dataset} test digits in the features of "
+            f"`{judge_name}`, the digit classifier trained on {dataset}; lower is better, and real digits against real "
+            f"digits give {floor:.1f}, the floor. 'FD of the chains' is {draws}; 'FD of {STARTS} starts' is where the "
+            "chains begin. The GAN lab's GANs on the same data, for scale (mean over seeds): " +
+            (", ".join(f"{k} {v:.1f}" for k, v in gans.items()) or "none measured") + "." + upscaled +
+            " 'Seconds per epoch (its training)' is each checkpoint's own training, on however busy a machine "
             "trained it, and the only timing of the classifier" +
             (": to compare the models' cost, 'Every model compared' times one more epoch of each in one run (" +
              ", ".join(f"{kind} {seconds:.2f} s per epoch" for kind, seconds in timed.items()) + ")." if timed else "."))
@@ -166,12 +174,15 @@ def conditional_samples(name: str, load, digit: int, steps: int, seed: int, n: i
     sampler = ebm.SGLD(steps=steps, step_size=base.step_size, sigma_start=base.sigma_start,
                        sigma_end=base.sigma_end, grad_clip=base.grad_clip)
     x, _, energies = ebm.sample_chains(checkpoint.model, n, sampler, torch_generator(seed), y=torch.full((n,), digit))
-    judge = load(JUDGE).model
+    from dgm_core.catalogue import dataset_of, judge_of
+
+    judge_name = judge_of(dataset_of(checkpoint))
+    judge = load(judge_name).model
     with torch.no_grad():
         read = judge(resize(x.clamp(0, 1), judge.image_size)).argmax(1)
     agree = int((read == digit).sum())
     return {"samples": x.cpu(), "energy_curve": [float(e.mean()) for e in energies], "read_as_asked": agree / n,
-            "note": f"{agree} of {n} chains are read as a {digit} by `{JUDGE}` (chance: about 1 in 10)."}
+            "note": f"{agree} of {n} chains are read as a {digit} by `{judge_name}` (chance: about 1 in 10)."}
 
 
 # ----------------------------------------------------------------------------- lesson checks

@@ -75,11 +75,13 @@ def pseudo_label_rows(study: dict, k: int) -> list[dict]:
              "test accuracy (%)": round(100 * study["pseudo-labels"], 1)}]
 
 
-def codebook_comparison(load) -> dict:
-    """Every shipped VQ-VAE's codebook over training (test perplexity and dead codes per epoch) and at
-    the end, grouped by whether it restarted dead codes: the effect of restarts, seed by seed."""
+def codebook_comparison(load, dataset: str = "digits") -> dict:
+    """Every shipped VQ-VAE on `dataset`: its codebook over training (test perplexity and dead codes per epoch)
+    and at the end, grouped by whether it restarted dead codes: the effect of restarts, seed by seed."""
     rows, curves = [], {}
-    for name in vqvae_runs():
+    for name, item in vqvae_runs().items():
+        if item.dataset != dataset:
+            continue
         checkpoint = load(name)
         run, epochs = checkpoint.history.get("run", {}), checkpoint.history["epochs"]
         restarts = "restarts" if run.get("restart_every", 0) else "no restarts"
@@ -106,7 +108,8 @@ def _codes_in_use_run(words, options, settings):
     rows = []
     for w in words:
         model = load(w).model
-        report = vqvae.reconstruction_report(model, catalogue.test_images("digits", model.image_size).images)
+        report = vqvae.reconstruction_report(model, catalogue.test_images(catalogue.dataset_of(load(w)),
+                                                                          model.image_size).images)
         rows.append({"checkpoint": w, "codes in use": model.num_codes - report["dead_codes"], "of": model.num_codes,
                      "perplexity": round(report["perplexity"], 1)})
     more = 0 if rows[0]["codes in use"] >= rows[1]["codes in use"] else 1
