@@ -129,9 +129,17 @@ def image_gan(name: str):
 
 
 @st.cache_resource(show_spinner=False)
-def judge_with_floor():
+def judge_with_floor(dataset: str):
     """The dataset classifier, the real-vs-real floor of its distance and its live features."""
-    return catalogue.judge_with_floor()
+    return catalogue.judge_with_floor(dataset, catalogue.judge_of(dataset))
+
+
+def dataset_choice(key: str) -> str:
+    datasets = gans_lab.image_gan_datasets()
+    if len(datasets) == 1:
+        return datasets[0]
+    return st.radio("dataset", datasets, horizontal=True, key=key, bind=BIND,
+                    help="Each dataset's GANs are measured against its own test split, in its own judge's features.")
 
 
 @st.cache_data(show_spinner=False)
@@ -141,7 +149,8 @@ def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
 
 
 with images:
-    runs, problems = gans_lab.load_image_gan_runs(image_gan)
+    gan_dataset = dataset_choice("gan_dataset")
+    runs, problems = gans_lab.load_image_gan_runs(image_gan, gan_dataset)
     for problem in problems:
         st.warning(problem)
     if not runs:
@@ -149,14 +158,14 @@ with images:
                  "`python -m training.run gan --width 16 --epochs 60 --sample-every 15 --out checkpoints/gan-digits` "
                  "(and wgan, wgan-gp with --epochs 300, for the same 1,380 generator updates).")
     else:
-        judge, floor, (alive, features) = judge_with_floor()
+        judge, floor, (alive, features) = judge_with_floor(gan_dataset)
         rows = gans_lab.matched_comparison(runs)
         updates = rows[0]["generator_updates"]
         st.markdown(
-            f"Trained on `digits` (28x28) by `python -m training.run` until every model had made the **same number "
+            f"Trained on `{gan_dataset}` (28x28) by `python -m training.run` until every model had made the **same number "
             f"of generator updates**{f' ({updates:,})' if updates else ''}: the WGANs update their generator once per 5 critic updates, so "
             "they ran 5 times the epochs. Each model was trained with more than one seed: faint lines are the seeds, "
-            f"bold their mean. The Fréchet distance uses the **{CLASSIFIER}** (`{catalogue.JUDGE}`), not "
+            f"bold their mean. The Fréchet distance uses the **{CLASSIFIER}** (`{catalogue.judge_of(gan_dataset)}`), not "
             f"Inception-V3: it compares with itself only, and only **{alive} of its {features} features** vary on "
             f"the test set (the others are ReLU units that are zero on every image), so it measures {alive} "
             "dimensions.")
@@ -167,7 +176,7 @@ with images:
         st.plotly_chart(fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor,
                                           "classifier features", axis), key="gan_fid_curves", config=figure_config())
         st.dataframe(pd.DataFrame(gans_lab.comparison_table(rows)), hide_index=True)
-        st.caption(gans_lab.comparison_note(rows) + " The class histograms below show each model's samples spreading "
+        st.caption(gans_lab.comparison_note(rows, gan_dataset) + " The class histograms below show each model's samples spreading "
                    "over the classes as training goes on.")
         kind = st.radio("Checkpoint", list(runs), format_func=lambda k: TITLES[k], horizontal=True,
                         key="gan_image_kind", bind=BIND)
@@ -200,7 +209,7 @@ with images:
 
 with conditional:
     try:
-        cgan = image_gan(catalogue.CGAN)
+        cgan = image_gan(gans_lab.conditional_gan(dataset_choice("gan_cgan_dataset")))
     except CheckpointError as exc:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:

@@ -104,20 +104,28 @@ def _checkpoint(name: str):
     return checkpoint_of(name, gan.ImageGAN)   # the Space's one checkpoint cache (space/inputs.py)
 
 
-@lru_cache(maxsize=1)
-def _judge_with_floor():
-    return catalogue.judge_with_floor()
+@lru_cache(maxsize=2)
+def _judge_with_floor(dataset: str = "digits"):
+    return catalogue.judge_with_floor(dataset, catalogue.judge_of(dataset))
 
 
-def _runs() -> dict[str, list]:
-    return gans_lab.load_image_gan_runs(_checkpoint)[0]
+def _dataset(dataset) -> str:
+    choices = gans_lab.image_gan_datasets()
+    if dataset not in choices:
+        raise gr.Error(f"dataset: choose one of {', '.join(choices)}.")
+    return dataset
+
+
+def _runs(dataset: str = "digits") -> dict[str, list]:
+    return gans_lab.load_image_gan_runs(_checkpoint, dataset)[0]
 
 
 @readable_errors
-def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_updates"):
+def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_updates", dataset: str = "digits"):
     """Samples of one checkpoint (seed 0) at a training snapshot (the nearest saved epoch), the FID
     curves of every model and seed with the real-vs-real floor, and the class histogram."""
-    runs = _runs()
+    dataset = _dataset(dataset)
+    runs = _runs(dataset)
     if kind not in runs:
         raise gr.Error(f"checkpoint: choose one of {', '.join(runs) or 'the shipped GANs (none are here)'}.")
     if axis not in FID_AXES:
@@ -132,31 +140,33 @@ def samples(kind: str, epoch: float, seed: float = 0, axis: str = "generator_upd
     model = gan.snapshot_model(checkpoint, chosen)
     grid = image_grid_figure(model.sample(64, seed=int(seed)), 8,
                              f"{TITLES[kind]}, {chosen.stem}" + (f" · {updates:,} generator updates" if updates else ""))
-    _, floor, _ = _judge_with_floor()
+    _, floor, _ = _judge_with_floor(dataset)
     fid = fid_curves_figure({k: [c.history for c in cs] for k, cs in runs.items()}, floor, "classifier features", axis)
     return (grid, fid, class_histogram_figure(checkpoint.history, [str(d) for d in range(10)],
                                               f"{TITLES[kind]}: classes over training"))
 
 
 @readable_errors
-def comparison():
+def comparison(dataset: str = "digits"):
     """The matched comparison table (dgm_core.gans_lab.matched_comparison) and the live-feature count."""
-    runs = _runs()
+    dataset = _dataset(dataset)
+    runs = _runs(dataset)
     rows = gans_lab.matched_comparison(runs)
-    _, floor, (alive, features) = _judge_with_floor()
+    _, floor, (alive, features) = _judge_with_floor(dataset)
     table = pd.DataFrame(gans_lab.comparison_table(rows))
-    note = (f"Every model trained to the same number of generator updates, with {rows[0]['seeds']} seeds each; "
-            f"real vs real (train vs test) {floor:.1f}. The Fréchet distance uses the {CLASSIFIER} (`{catalogue.JUDGE}`): "
-            f"{alive} of its {features} features vary on the test set, so the distance measures those {alive} "
-            f"dimensions. {gans_lab.comparison_note(rows)}") if rows else "No GAN checkpoints are shipped here."
+    note = (f"Trained on `{dataset}`. Every model trained to the same number of generator updates, with "
+            f"{rows[0]['seeds']} seeds each; real vs real (train vs test) {floor:.1f}. The Fréchet distance uses the "
+            f"{CLASSIFIER} (`{catalogue.judge_of(dataset)}`): {alive} of its {features} features vary on the test "
+            f"set, so the distance measures those {alive} dimensions. {gans_lab.comparison_note(rows, dataset)}"
+            ) if rows else f"No GAN checkpoints on {dataset} are shipped here."
     return table, note
 
 
 @readable_errors
-def conditional_grid(seed: float = 0):
+def conditional_grid(seed: float = 0, dataset: str = "digits"):
     seed = whole(seed, "seed", *gans_lab.LIVE_RANGES["seed"])
     try:
-        checkpoint = _checkpoint(catalogue.CGAN)
+        checkpoint = _checkpoint(gans_lab.conditional_gan(_dataset(dataset)))
     except CheckpointError as exc:
         raise gr.Error(str(exc)) from None
     return (image_grid_figure(gan.class_grid(checkpoint.model, seed=int(seed)), 8,
@@ -207,9 +217,12 @@ def gans_tab() -> None:
     with gr.Tab("Samples & FID"):
         gr.Markdown("Every model was trained to the **same number of generator updates** (the WGANs update their "
                     "generator once per 5 critic updates, so they ran 5 times the epochs), with more than one seed.")
-        first_table, first_note = comparison()
-        gr.Dataframe(first_table, label="at matched generator updates")
-        gr.Markdown(first_note)
+        datasets = gans_lab.image_gan_datasets()
+        gan_dataset = gr.Radio(datasets, value=datasets[0], label="dataset", visible=len(datasets) > 1)
+        first_table, first_note = comparison(datasets[0])
+        table = gr.Dataframe(first_table, label="at matched generator updates")
+        table_note = gr.Markdown(first_note)
+        gan_dataset.change(comparison, gan_dataset, [table, table_note], api_name="gan_comparison")
         with gr.Row():
             kinds = list(gans_lab.image_gan_runs()) or ["gan"]
             kind = gr.Radio(kinds, value=kinds[0], label="checkpoint")
@@ -223,13 +236,14 @@ def gans_tab() -> None:
         grid = gr.Plot()
         with gr.Row():
             fid, histogram = gr.Plot(), gr.Plot()
-        show.click(says_why(samples, 3), [kind, epoch, sample_seed, axis], [grid, fid, histogram, why_samples],
+        show.click(says_why(samples, 3), [kind, epoch, sample_seed, axis, gan_dataset], [grid, fid, histogram, why_samples],
                    api_name="gan_samples")
     with gr.Tab("Conditional GAN"):
         cgan_seed = gr.Number(0, precision=0, label="seed")
+        cgan_dataset = gr.Radio(datasets, value=datasets[0], label="dataset", visible=len(datasets) > 1)
         draw = gr.Button("Draw", variant="primary")
         why_cgan = gr.Markdown()
         cgan_grid = gr.Plot()
         cgan_caption = gr.Markdown()
-        draw.click(says_why(conditional_grid, 2), [cgan_seed], [cgan_grid, cgan_caption, why_cgan],
+        draw.click(says_why(conditional_grid, 2), [cgan_seed, cgan_dataset], [cgan_grid, cgan_caption, why_cgan],
                    api_name="gan_conditional")

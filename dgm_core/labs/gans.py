@@ -131,11 +131,21 @@ def comparison_table(rows: list[dict]) -> list[dict]:
              "classes dropped": r["classes_dropped"]} for r in rows]
 
 
-def comparison_note(rows: list[dict]) -> str:
+def image_gan_datasets() -> list[str]:
+    """The datasets the shipped image GANs (conditional or not) were trained on, digits first."""
+    return catalogue.datasets_among([i.name for i in catalogue.shipped() if i.model_type == "image-gan"]) or ["digits"]
+
+
+def conditional_gan(dataset: str) -> str:
+    """The name of the shipped conditional GAN on `dataset`."""
+    return catalogue.CGAN if dataset == "digits" else f"cgan-{dataset}"
+
+
+def comparison_note(rows: list[dict], dataset: str = "digits") -> str:
     """Where the table's distances come from, for both front ends."""
     if not rows:
         return ""
-    return (f"Fréchet distances: {rows[0]['fid_source']}, in the judge `{catalogue.JUDGE}`'s features: the same "
+    return (f"Fréchet distances: {rows[0]['fid_source']}, in the judge `{catalogue.judge_of(dataset)}`'s features: the same "
             "figures as in 'Every model compared' (one measurement per checkpoint). 'FD sd (one draw)' is how much "
             "sampling alone moves a distance. A model's spread is the larger of half its seeds' range and that sd; two "
             "models whose gap is within the sum of their spreads tie (the rule of 'Every model compared' and of the "
