@@ -59,21 +59,23 @@ class DiffusionRecipe(Recipe):
 
     def final(self, test):
         """Sample quality against sampler steps: the comparison's Fréchet distance (dgm_core.compare) of each
-        sampler at each of --fd-calls, on digits, where the comparison's judge is."""
+        sampler at each of --fd-calls, on the datasets the comparison has a judge for (digits, mnist-5k)."""
         a = self.args
         budgets = [int(v) for v in str(a.fd_calls).split(",") if v.strip()]
-        if not budgets or a.dataset != "digits":
+        from dgm_core import compare
+
+        if not budgets or a.dataset not in compare.PROTOCOLS:
             return {}
         extra = {"DDPM ancestral": [int(v) for v in str(a.fd_ddpm_calls).split(",") if v.strip()]}
-        from dgm_core import compare
         from dgm_core.diffusion.measures import fd_against_calls
 
-        judge, test_features, floor = compare.reference()
+        protocol = compare.PROTOCOLS[a.dataset]
+        judge, test_features, floor = compare.reference(protocol)
         device = next(self.model.parameters()).device
         self.model.eval()
         rows = fd_against_calls(self.model, budgets, lambda images: compare.frechet_distance_to_test(judge, images, test_features),
                                 torch.Generator(device).manual_seed(self.args.seed), draws=a.fd_draws, extra=extra)
-        return {"fd_by_calls": {"rows": rows, "floor": floor, "judge": compare.catalogue.JUDGE}}
+        return {"fd_by_calls": {"rows": rows, "floor": floor, "judge": protocol.judge}}
 
     def samples(self):
         device = next(self.model.parameters()).device
