@@ -162,3 +162,20 @@ def test_the_ood_findings_say_the_fashion_mnist_failure_is_not_reproduced():
     assert FASHION_NOT_SHOWN in ood_findings(report) and "not on this machine" in FASHION_NOT_SHOWN
     report.images["fashion-mnist"] = 500
     assert FASHION_NOT_SHOWN not in ood_findings(report)
+
+
+def test_the_flow_curves_show_training_validation_and_test_and_mark_the_epoch_kept():
+    from dgm_core.figures.flow import bits_per_dim_curve_figure
+
+    epochs = [{"epoch": e, "test_bits_per_dim": 3.0 - 0.1 * e + 0.02 * e * e, "valid_bits_per_dim": 2.9 - 0.1 * e + 0.02 * e * e,
+               "train_bits_per_dim": 3.0 - 0.2 * e} for e in range(1, 6)]
+    figure = bits_per_dim_curve_figure({"realnvp-mnist-5k": {"epochs": epochs, "selected": {"epoch": 2}}},
+                                       {"GaussianMixture": 4.0})
+    names = [t.name for t in figure.data]
+    assert names[:3] == ["realnvp-mnist-5k, test images", "realnvp-mnist-5k, training images",
+                         "realnvp-mnist-5k, validation images"]
+    star = figure.data[3]
+    assert list(star.x) == [2] and list(star.y) == [epochs[1]["test_bits_per_dim"]]
+    assert "bits/dim" in figure.layout.yaxis.title.text and "epoch" in figure.layout.xaxis.title.text
+    digits_only = bits_per_dim_curve_figure({"realnvp-digits": {"epochs": [{"epoch": 1, "test_bits_per_dim": 2.0}]}})
+    assert [t.name for t in digits_only.data] == ["realnvp-digits"]

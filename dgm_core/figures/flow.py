@@ -137,16 +137,33 @@ def hutchinson_figure(study, terms_for_variance: int | None = None) -> go.Figure
 
 def bits_per_dim_curve_figure(histories: dict[str, dict], references: dict[str, float] | None = None) -> go.Figure:
     """Test bits/dim after each epoch of each shipped flow, with dashed reference levels (a baseline's
-    bits/dim on the same test set)."""
+    bits/dim on the same test set). Where a run also measured its training and validation images (a dataset
+    with a validation split), those curves are drawn in the run's colour (training dotted, validation dashed),
+    so overfitting shows as the training curve parting from the others, and the epoch the run kept (lowest
+    validation bits/dim) is marked."""
     fig = go.Figure()
+    split_lines = {"train_bits_per_dim": ("training images", "dot"), "valid_bits_per_dim": ("validation images", "dash")}
     for i, (name, history) in enumerate(histories.items()):
         epochs = [e for e in history.get("epochs", []) if "test_bits_per_dim" in e]
         fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e["test_bits_per_dim"] for e in epochs], mode="lines",
-                        name=name, line=dict(color=colour(i)))
+                        name=name + (", test images" if "valid_bits_per_dim" in (epochs or [{}])[-1] else ""),
+                        line=dict(color=colour(i)))
+        for key, (words, dash) in split_lines.items():
+            measured = [e for e in epochs if key in e]
+            if measured:
+                fig.add_scatter(x=[e["epoch"] for e in measured], y=[e[key] for e in measured], mode="lines",
+                                name=f"{name}, {words}", line=dict(color=colour(i), dash=dash, width=1.5))
+        selected = history.get("selected")
+        if selected:
+            kept = next((e for e in epochs if e["epoch"] == selected["epoch"]), None)
+            if kept is not None:
+                fig.add_scatter(x=[kept["epoch"]], y=[kept["test_bits_per_dim"]], mode="markers",
+                                marker=dict(color=colour(i), size=10, symbol="star"),
+                                name=f"{name}: epoch kept (lowest validation bits/dim)")
     for name, value in (references or {}).items():
         fig.add_hline(y=value, line=dict(color=REFERENCE, dash="dash"), annotation_text=name)
-    fig.update_layout(height=340, margin=margins(30), legend=legend_below(-0.3),
-                      xaxis_title="epoch (passes over the training set)", yaxis_title="test bits/dim (lower is better)")
+    fig.update_layout(height=380, margin=margins(30), legend=legend_below(-0.3),
+                      xaxis_title="epoch (passes over the training set)", yaxis_title="bits/dim (lower is better)")
     return fig
 
 

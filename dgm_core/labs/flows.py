@@ -154,8 +154,13 @@ def test_bits_sentence(checkpoint, gmm: dict) -> str:
                 "counted.")
     else:
         text = "No test bits/dim is recorded for this checkpoint."
-    return (f"{text} Beside it, **{gmm['bits_per_dim']:.3f}** bits/dim for {gmm_baseline_sentence(gmm)}. The curves "
-            "below were measured during training, one dequantization draw per image and epoch.")
+    selected = checkpoint.history.get("selected")
+    kept = (f" The weights are those of epoch {selected['epoch']} of {checkpoint.history['epochs'][-1]['epoch']}, "
+            f"the one with the lowest bits/dim on the {checkpoint.history.get('run', {}).get('dataset', '')} "
+            f"validation images ({selected['valid_bits_per_dim']:.3f}): chosen without looking at the test split."
+            if selected else "")
+    return (f"{text}{kept} Beside it, **{gmm['bits_per_dim']:.3f}** bits/dim for {gmm_baseline_sentence(gmm)}. The "
+            "curves below were measured during training, one dequantization draw per image and epoch.")
 
 
 # ----------------------------------------------------------------------------- shipped checkpoints
