@@ -179,3 +179,29 @@ def test_the_flow_curves_show_training_validation_and_test_and_mark_the_epoch_ke
     assert "bits/dim" in figure.layout.yaxis.title.text and "epoch" in figure.layout.xaxis.title.text
     digits_only = bits_per_dim_curve_figure({"realnvp-digits": {"epochs": [{"epoch": 1, "test_bits_per_dim": 2.0}]}})
     assert [t.name for t in digits_only.data] == ["realnvp-digits"]
+
+
+@pytest.mark.slow
+def test_the_stored_gaussian_mixture_baselines_are_what_the_function_measures():
+    """The flows lab reads the GaussianMixture baseline from the results folder (a 784-pixel fit takes half a
+    minute): each stored file must be gmm_baseline's own result on its data, measured again here (digits and
+    shapes; mnist-5k is the same code on other data, and takes half a minute)."""
+    import json
+
+    from dgm_core import paths
+    from dgm_core.flow import gmm_baseline
+
+    stored = sorted((paths.results_dir() / "gmm").glob("*.json"))
+    assert {p.name.split("-")[0] for p in stored} >= {"digits", "mnist", "shapes"}
+    for path in stored:
+        if path.name.startswith("mnist"):
+            continue
+        dataset, rest = path.stem.split("-", 1)
+        size = int(rest.split("x")[0])
+        levels = int(rest.split("-")[1])
+        alpha = float(rest.rsplit("-", 1)[1])
+        fresh = gmm_baseline(load_dataset(dataset, "train", size, **({"n": 20_000} if dataset == "shapes" else {})).images,
+                             load_dataset(dataset, "test", size).images, levels, alpha)
+        kept = json.loads(path.read_text())
+        assert kept["components"] == fresh["components"] and kept["covariance"] == fresh["covariance"], path.name
+        assert abs(kept["bits_per_dim"] - fresh["bits_per_dim"]) < 1e-6, path.name
