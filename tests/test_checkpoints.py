@@ -35,7 +35,7 @@ def test_save_and_load_pretrained_round_trip(tmp_path):
     assert _same_weights(model, loaded) and loaded.likelihood == "gaussian" and not loaded.training
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config == {"model_type": "vae", "image_size": 16, "channels": 1, "latent_dim": 4, "width": 8,
-                      "likelihood": "gaussian", "hidden": 0, "levels": 17}
+                      "likelihood": "gaussian", "hidden": 0, "levels": 17, "binarisation": "threshold"}
     x = torch.rand(2, 1, 16, 16)
     assert torch.equal(model.eval().encode(x)[0], loaded.encode(x)[0])
 

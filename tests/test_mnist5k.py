@@ -205,3 +205,37 @@ def test_the_stored_gaussian_mixture_baselines_are_what_the_function_measures():
         kept = json.loads(path.read_text())
         assert kept["components"] == fresh["components"] and kept["covariance"] == fresh["covariance"], path.name
         assert abs(kept["bits_per_dim"] - fresh["bits_per_dim"]) < 1e-6, path.name
+
+
+# ----------------------------------------------------------------------------- the pages choose the dataset
+def test_the_vae_page_offers_mnist_5k_and_then_only_its_checkpoints():
+    from tests.conftest import open_lab
+
+    at = open_lab("labs/vae.py")
+    dataset = at.sidebar.selectbox(key="vae_dataset")
+    assert "mnist-5k" in dataset.options
+    dataset.set_value("mnist-5k").run()
+    assert not at.exception, [e.value for e in at.exception]
+    names = at.sidebar.selectbox(key="vae_checkpoint").options
+    assert names and all("mnist-5k" in n for n in names)
+    assert any("trained on **mnist-5k**" in m.value for m in at.markdown)
+
+
+def test_the_flows_page_shows_the_mnist_5k_flow_with_the_epoch_its_validation_split_chose():
+    import json
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+    from tests.conftest import chart_spec, open_lab
+
+    name = "realnvp-mnist-5k-variational"
+    history = json.loads((CHECKPOINT_DIR / name / "history.json").read_text())
+    at = open_lab("labs/flows.py")
+    at.selectbox(key="flow_checkpoint").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    sentence = next(m.value for m in at.markdown if "Test bits/dim" in m.value)
+    assert f"{history['test']['bits_per_dim']:.3f}" in sentence and "256 grey levels" in sentence
+    assert f"epoch {history['selected']['epoch']} of" in sentence and "validation images" in sentence
+    curve = chart_spec(at, "flow_bpd_curve")
+    names = {t["name"] for t in curve["data"]}
+    assert {f"{name}, training images", f"{name}, validation images", f"{name}, test images"} <= names
+    assert not any("realnvp-digits" in n for n in names)          # one dataset per figure
