@@ -26,6 +26,8 @@ EXPECTED = {
     "Codebook health": ("Compare the codebooks", "plot"), "Clustering the codes": ("Cluster the codes", "plot"),
     "t-SNE / UMAP map": ("Draw the map", "plot"),
     "True vs pseudo-labels": ("Train both classifiers", ("text", "of the training pseudo-labels are the true label")),
+    # the comparison has a sub-tab per dataset (its rows ranked among themselves), each with the three below
+    "digits: scikit-learn's 8x8 digits": (None, "plot"), "mnist-5k: 5,000 real MNIST digits, 28x28": (None, "plot"),
     "Table": (None, "plot"), "Pros and cons": (None, ("text", "closest to the digits (lowest FD)")),
     "Samples and interpolations": (None, "plot"),
     "Live 2-D diffusion": ("Train the four from scratch", "plot"), "Forward process": (None, "plot"),

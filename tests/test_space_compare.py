@@ -47,3 +47,24 @@ def test_the_tab_builds_with_the_table_and_the_verdicts(body):
     verdicts = frames[1].value
     sharpest = min(body["rows"], key=lambda r: r["fd_mean"])["model"]
     assert any(r[0] == sharpest and "closest to the digits (lowest FD)" in r[1] for r in verdicts["data"])
+
+
+def test_each_dataset_has_its_own_sub_tab_and_table_with_only_its_rows():
+    """The digits and mnist-5k comparisons are two tabs, two tables: no ranking holds rows of both. Each table's
+    models are the rows its own results file names (read here from the JSON), and each row's checkpoints
+    were trained on that dataset."""
+    from dgm_core.catalogue import shipped
+    from dgm_core.labs import compare as compare_lab
+    from space.compare import compare_tab
+
+    with gr.Blocks() as demo:
+        compare_tab()
+    tabs = [c.label for c in demo.blocks.values() if isinstance(c, gr.Tab)]
+    assert all(label in tabs for label in compare_lab.DATASETS.values())
+    tables = [c.value for c in demo.blocks.values() if isinstance(c, gr.Dataframe) and c.label == "every model"]
+    datasets = {i.name: i.dataset for i in shipped()}
+    for dataset, table in zip(compare_lab.DATASETS, tables):
+        written = json.loads((compare.PROTOCOLS[dataset].results_dir / compare.RESULTS_NAME).read_text())
+        assert written["dataset"] == dataset if "dataset" in written else dataset == "digits"
+        assert [r[0] for r in table["data"]] == [r["model"] for r in written["rows"]]
+        assert {datasets[c] for r in written["rows"] for c in r["checkpoints"]} == {dataset}
