@@ -134,8 +134,8 @@ def judge_with_floor(dataset: str):
     return catalogue.judge_with_floor(dataset, catalogue.judge_of(dataset))
 
 
-def dataset_choice(key: str) -> str:
-    datasets = gans_lab.image_gan_datasets()
+def dataset_choice(key: str, conditional: bool = False) -> str:
+    datasets = gans_lab.image_gan_datasets(conditional)
     if len(datasets) == 1:
         return datasets[0]
     return st.radio("dataset", datasets, horizontal=True, key=key, bind=BIND,
@@ -149,7 +149,7 @@ def snapshot_samples(name: str, snapshot: str, seed: int) -> np.ndarray:
 
 
 with images:
-    gan_dataset = dataset_choice("gan_dataset")
+    gan_dataset = dataset_choice("gan_image_dataset")
     runs, problems = gans_lab.load_image_gan_runs(image_gan, gan_dataset)
     for problem in problems:
         st.warning(problem)
@@ -209,7 +209,7 @@ with images:
 
 with conditional:
     try:
-        cgan = image_gan(gans_lab.conditional_gan(dataset_choice("gan_cgan_dataset")))
+        cgan = image_gan(gans_lab.conditional_gan(dataset_choice("gan_cgan_dataset", conditional=True)))
     except CheckpointError as exc:
         st.error(f"The conditional GAN checkpoint is missing: {exc}")
     else:

@@ -109,8 +109,8 @@ def _judge_with_floor(dataset: str = "digits"):
     return catalogue.judge_with_floor(dataset, catalogue.judge_of(dataset))
 
 
-def _dataset(dataset) -> str:
-    choices = gans_lab.image_gan_datasets()
+def _dataset(dataset, conditional: bool = False) -> str:
+    choices = gans_lab.image_gan_datasets(conditional)
     if dataset not in choices:
         raise gr.Error(f"dataset: choose one of {', '.join(choices)}.")
     return dataset
@@ -166,7 +166,7 @@ def comparison(dataset: str = "digits"):
 def conditional_grid(seed: float = 0, dataset: str = "digits"):
     seed = whole(seed, "seed", *gans_lab.LIVE_RANGES["seed"])
     try:
-        checkpoint = _checkpoint(gans_lab.conditional_gan(_dataset(dataset)))
+        checkpoint = _checkpoint(gans_lab.conditional_gan(_dataset(dataset, conditional=True)))
     except CheckpointError as exc:
         raise gr.Error(str(exc)) from None
     return (image_grid_figure(gan.class_grid(checkpoint.model, seed=int(seed)), 8,
@@ -240,7 +240,8 @@ def gans_tab() -> None:
                    api_name="gan_samples")
     with gr.Tab("Conditional GAN"):
         cgan_seed = gr.Number(0, precision=0, label="seed")
-        cgan_dataset = gr.Radio(datasets, value=datasets[0], label="dataset", visible=len(datasets) > 1)
+        cgan_datasets = gans_lab.image_gan_datasets(conditional=True)
+        cgan_dataset = gr.Radio(cgan_datasets, value=cgan_datasets[0], label="dataset", visible=len(cgan_datasets) > 1)
         draw = gr.Button("Draw", variant="primary")
         why_cgan = gr.Markdown()
         cgan_grid = gr.Plot()

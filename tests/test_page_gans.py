@@ -196,3 +196,20 @@ def test_a_bad_points_file_is_refused_and_the_models_keep_their_data(data, messa
         [e.value for e in at.error]
     assert _live(at).models["gan"].config.dataset == "8gaussians"
     assert _by_key(at.button, "gan_reset").disabled
+
+
+def test_the_image_gans_are_shown_one_dataset_at_a_time_each_in_its_own_judge():
+    """With GANs on digits and on mnist-5k, a radio chooses the dataset; the curves and table then hold only that
+    dataset's checkpoints (named by the catalogue, read here from their records) and name its judge."""
+    from dgm_core.catalogue import shipped
+
+    at = open_lab(PAGE)
+    radio = _by_key(at.radio, "gan_image_dataset")
+    assert radio.options == ["digits", "mnist-5k"]
+    radio.set_value("mnist-5k").run()
+    _no_exception(at)
+    on_mnist = {i.model for i in shipped() if i.model_type == "image-gan" and i.dataset == "mnist-5k" and i.model != "cgan"}
+    names = {"gan": "GAN", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP"}
+    fid = _chart(at, "gan_fid_curves")
+    assert {t["name"] for t in fid["data"] if t.get("showlegend") is not False} == {names[m] for m in on_mnist}
+    assert any("`classifier-mnist-5k`" in m.value and "Trained on `mnist-5k`" in m.value for m in at.markdown)

@@ -131,9 +131,10 @@ def comparison_table(rows: list[dict]) -> list[dict]:
              "classes dropped": r["classes_dropped"]} for r in rows]
 
 
-def image_gan_datasets() -> list[str]:
-    """The datasets the shipped image GANs (conditional or not) were trained on, digits first."""
-    return catalogue.datasets_among([i.name for i in catalogue.shipped() if i.model_type == "image-gan"]) or ["digits"]
+def image_gan_datasets(conditional: bool = False) -> list[str]:
+    """The datasets the shipped unconditional image GANs (or, `conditional`, the cGANs) were trained on, digits first."""
+    return catalogue.datasets_among([i.name for i in catalogue.shipped() if i.model_type == "image-gan"
+                                     and (i.model == "cgan") == conditional]) or ["digits"]
 
 
 def conditional_gan(dataset: str) -> str:
