@@ -85,3 +85,18 @@ def test_a_drawing_on_the_sketchpad_becomes_the_training_data():
         resolve_data(DRAWING, None, {"background": None, "layers": [], "composite": np.zeros((20, 20, 4), np.uint8)})
     with pytest.raises(gr.Error, match="draw at least a few strokes"):
         resolve_data(DRAWING, None, None)
+
+
+def test_the_matched_comparison_is_per_dataset_and_a_dataset_without_gans_is_refused():
+    from dgm_core.catalogue import shipped
+    from space.gans import comparison, samples
+
+    table, note = comparison("mnist-5k")
+    on_mnist = {i.name for i in shipped() if i.model_type == "image-gan" and i.dataset == "mnist-5k" and i.model != "cgan"}
+    assert table["seeds"].sum() == len(on_mnist)
+    assert "Trained on `mnist-5k`" in note and "`classifier-mnist-5k`" in note
+    digits_table, digits_note = comparison("digits")
+    assert "`classifier-digits`" in digits_note and "mnist-5k" not in digits_note
+    for call in (lambda: comparison("imagenet"), lambda: samples("gan", 40, 0, "generator_updates", "imagenet")):
+        with pytest.raises(gr.Error, match="dataset: choose one of digits, mnist-5k"):
+            call()
