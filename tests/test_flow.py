@@ -338,10 +338,13 @@ def test_ood_findings_name_the_sets_where_likelihood_or_a_fix_fails():
              "AUROC complexity S(x), PNG": 0.3, "AUROC complexity S(x), zlib": 0.6, "AUROC typicality": 0.2}]
     report = flow.OODReport({}, {}, {}, "digits", 10, rows, images={"shapes": 400, "noise": 400})
     findings = flows_lab.ood_findings(report)
-    assert len(findings) == 3
+    assert len(findings) == 4
     assert "25.0% of the 400 images of shapes (AUROC 0.700)" in findings[0] and "noise" not in findings[0]
     assert "S(x) with PNG does worse than chance on noise (AUROC 0.300)" in findings[1]    # not with zlib
     assert "typicality test (batches of 10) does worse than chance on noise" in findings[2]
+    assert findings[3] == flows_lab.FASHION_NOT_SHOWN and "FashionMNIST" in findings[3]   # no Fashion set offline
+    with_fashion = flow.OODReport({}, {}, {}, "mnist", 10, rows, images={"shapes": 400, "fashion-mnist": 400})
+    assert flows_lab.FASHION_NOT_SHOWN not in flows_lab.ood_findings(with_fashion)
 
 
 def test_the_ood_histogram_gives_its_bins_to_the_overlap_and_counts_what_lies_far_beyond():
