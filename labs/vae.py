@@ -287,8 +287,11 @@ with tabs[5]:
         images = next(vae_checkpoint(n).history["nll"]["images"] for n in names if "nll" in vae_checkpoint(n).history)
         bits, basis = vae_lab.bits_per_dim_basis(model, dataset)
         st.plotly_chart(nll_figure(curves, bits=bits), key="vae_nll_curves", config=figure_config())
-        st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints). {basis}")
+        st.caption(f"Computed at the end of training on the first {images} test images (from the checkpoints); error "
+                   f"bars: ± one standard error over those images, where the run recorded it. {basis}")
         st.dataframe(pd.DataFrame([{"checkpoint": n, "k": p["k"], "NLL (nats per image)": round(p["nll_nats"], 3),
+                                    "± standard error (over the images)": (None if p.get("standard_error") is None
+                                                                          else round(p["standard_error"], 3)),
                                     **({"bits/dim": round(p["bits_per_dim"], 5)} if bits else {})}
                                    for n, c in curves.items() for p in c]), hide_index=True)
     st.markdown(f"**Estimate it yourself** on {name}")

@@ -41,14 +41,18 @@ def training_curves_figure(histories: dict[str, dict]) -> go.Figure:
 
 def nll_figure(curves: dict[str, list[dict]], bits: bool = False) -> go.Figure:
     """The IWAE estimate −L_k of the NLL against k (log axis): k = 1 is the ELBO; it falls as k grows.
+    Error bars: ± one standard error over the test images, where the run recorded it.
     `bits`: show bits/dim on hover too (only where dgm_core.labs.vae.bits_per_dim_basis allows it)."""
     fig = go.Figure()
     for i, (name, curve) in enumerate(curves.items()):
         extra = dict(customdata=[p["bits_per_dim"] for p in curve],
                      hovertemplate="k=%{x}<br>NLL %{y:.2f} nats<br>%{customdata:.4f} bits/dim<extra>%{fullData.name}</extra>"
                      ) if bits else dict(hovertemplate="k=%{x}<br>NLL %{y:.2f} nats<extra>%{fullData.name}</extra>")
+        # ± one standard error over the test images, where the run recorded it (older runs did not)
+        errors = [p.get("standard_error") for p in curve]
+        error_y = dict(type="data", array=errors, visible=True) if all(e is not None for e in errors) else None
         fig.add_scatter(x=[p["k"] for p in curve], y=[p["nll_nats"] for p in curve], mode="lines+markers",
-                        name=name, line=dict(color=colour(i)), **extra)
+                        name=name, line=dict(color=colour(i)), error_y=error_y, **extra)
     ks = sorted({p["k"] for curve in curves.values() for p in curve})
     fig.update_xaxes(type="log", tickvals=ks, ticktext=[f"{k:,}" for k in ks],
                      title="k (importance samples); k = 1 is the ELBO")

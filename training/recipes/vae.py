@@ -82,7 +82,9 @@ class VAERecipe(Recipe):
         for k in (k for k in (1, 10, 100, 1000, 5000) if k <= a.nll_k):
             per_image = -vae_lib.iwae_log_likelihood(model, x, k, generator=generator)
             nll = per_image.mean().item()
-            curve.append({"k": k, "nll_nats": nll, "standard_error": float(per_image.std() / len(per_image) ** 0.5),
+            # a standard error needs two images at least; with one it is unknown (None), never NaN
+            spread = float(per_image.std() / len(per_image) ** 0.5) if len(per_image) > 1 else None
+            curve.append({"k": k, "nll_nats": nll, "standard_error": spread,
                           "bits_per_dim": vae_lib.bits_per_dim(nll, model.pixels)})
         mu, logvar = vae_lib.encode_means(model, x)
         return {"nll": {"images": int(len(x)), "curve": curve}, "kl_per_dim": vae_lib.kl_per_dimension(mu, logvar).tolist()}
