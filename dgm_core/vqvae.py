@@ -144,8 +144,10 @@ class ResBlock(nn.Module):
 class VQVAE(HubModel, GenerativeModel):
     """Encoder → VectorQuantizer → decoder, after the paper's image model (strided convolutions and
     residual blocks). Each halving of the side is one stride-2 convolution: `downsamples` 1 turns
-    digits' 8x8 into a 4x4 grid of codes, 2 turns 28x28 into 7x7. The decoder outputs pixel means
-    in [0, 1] (a sigmoid), scored by squared error."""
+    digits' 8x8 into a 4x4 grid of codes, 2 turns 28x28 into 7x7. The decoder's output is linear, as in
+    the paper, and scored by squared error; what is shown (`forward`, `decode`) is clipped to the data's
+    [0, 1]. A sigmoid output failed on MNIST: with 80 % black pixels Adam drives every logit towards −∞,
+    the sigmoid saturates and no gradient reaches the white strokes (every reconstruction went black)."""
 
     model_type = "vqvae"
 
@@ -173,7 +175,8 @@ class VQVAE(HubModel, GenerativeModel):
         return self.encoder(x)
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z_q))
+        """Pixel means from quantised latents, clipped to [0, 1] (the loss sees them unclipped)."""
+        return self.decoder(z_q).clamp(0, 1)
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Images from a grid of code indices (B, h, h)."""
@@ -185,8 +188,9 @@ class VQVAE(HubModel, GenerativeModel):
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Reconstruction ‖x − x̂‖² (mean over pixels) + the quantiser's loss; and the parts."""
-        recon, q = self(x)
-        reconstruction = F.mse_loss(recon, x)
+        q = self.quantizer(self.encode(x))
+        # unclipped: a clipped output has no gradient where it strays past 0 or 1
+        reconstruction = F.mse_loss(self.decoder(q.quantized), x)
         loss = reconstruction + q.loss
         return loss, {"reconstruction": reconstruction.detach(), "commitment": q.commitment.detach(),
                       "perplexity": q.perplexity.detach(), "loss": loss.detach()}
