@@ -55,6 +55,19 @@ def training_seconds_per_epoch(checkpoint_name: str) -> float:
     return epochs[1]["seconds"] - epochs[0]["seconds"]
 
 
+def kept_rows(directory: Path, entries: list, remeasured: list[dict]) -> list[dict]:
+    """--only re-measures some rows: the table keeps every other row of the stored results (with its images
+    and the time it was measured), in the entries' order; rows whose model no longer ships are dropped."""
+    try:
+        stored = compare.read_results(directory)["rows"]
+    except compare.ResultsMissing:
+        stored = []
+    by_label = {r["model"]: {**{k: v for k, v in r.items() if k not in ("grid", "interpolation")},
+                             "_grid": r["grid"], "_interpolation": r["interpolation"]} for r in stored}
+    by_label.update({r["model"]: r for r in remeasured})
+    return [by_label[e.label] for e in entries if e.label in by_label]
+
+
 def markdown(body: dict) -> str:
     rows = compare_lab.table_rows(body)
     keys = list(rows[0])
@@ -74,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose checkpoints to measure, each dataset in its own table")
     parser.add_argument("--out", type=Path, default=None, help="default: the dataset's results folder")
     parser.add_argument("--no-training", action="store_true", help="leave out the training time per epoch")
-    parser.add_argument("--only", nargs="*", default=None, help="only these models (their labels)")
+    parser.add_argument("--only", nargs="*", default=None, help="re-measure only these models (their labels); every other row of the stored table is kept")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     protocol = compare.PROTOCOLS[args.dataset]
@@ -82,15 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     judge, test_features, floor = compare.reference(protocol)
     cache = {}
     load = lambda name: cache.setdefault(name, load_checkpoint(name))  # noqa: E731
+    entries = compare.entries(dataset=protocol.dataset)
+    unknown = sorted(set(args.only or ()) - {e.label for e in entries})
+    if unknown:
+        parser.error(f"--only: no shipped model on {protocol.dataset} is labelled {', '.join(map(repr, unknown))}; "
+                     f"the labels are {', '.join(repr(e.label) for e in entries)}")
     rows = []
-    for entry in compare.entries(dataset=protocol.dataset):
+    for entry in entries:
         if args.only is not None and entry.label not in args.only:
             continue
         print(f"measuring {entry.label} ({', '.join(entry.checkpoints)}) ...", file=sys.stderr, flush=True)
         row = compare.measure(entry, load, judge, test_features, samples=args.samples, draws=args.draws,
                               protocol=protocol)
         row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(entry.checkpoints[0])
+        row["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         rows.append(row)
+    if args.only is not None:
+        rows = kept_rows(out, entries, rows)
     compare.write_results(rows, floor, out, protocol=protocol, machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
                           device="cpu", written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                           samples=args.samples, draws=args.draws)

@@ -207,6 +207,25 @@ def test_results_round_trip_through_json_and_safetensors(tmp_path):
     assert body["floor"] == 36.4 and body["written"] == "now" and body["verdicts"][0]["model"] == "A"
 
 
+def test_only_remeasures_its_rows_and_keeps_every_other_row_with_its_images(tmp_path):
+    from benchmarks.compare import kept_rows
+
+    grids = {name: torch.rand(4, 1, 8, 8) for name in "ABC"}
+    stored = [{**_row(name, fd), "per_seed": [], "_grid": grids[name], "_interpolation": None}
+              for name, fd in (("A", 50.0), ("B", 60.0), ("C", 70.0))]
+    compare.write_results(stored, 36.4, tmp_path, written="then")
+    new_b = {**_row("B", 55.0), "per_seed": [], "_grid": torch.zeros(4, 1, 8, 8), "_interpolation": None}
+    entries = [compare.Entry(label, "vae", ()) for label in ("C", "B", "A", "D")]
+    rows = kept_rows(tmp_path, entries, [new_b])
+    assert [r["model"] for r in rows] == ["C", "B", "A"]                 # the entries' order; D never measured
+    assert rows[1] is new_b and rows[0]["fd_mean"] == 70.0 and torch.equal(rows[2]["_grid"], grids["A"])
+    compare.write_results(rows, 36.4, tmp_path, written="now")
+    body = compare_lab.results(tmp_path)
+    assert {r["model"]: r["fd_mean"] for r in body["rows"]} == {"C": 70.0, "B": 55.0, "A": 50.0}
+    assert torch.equal(body["rows"][0]["grid"], grids["C"])
+    assert [r["model"] for r in kept_rows(tmp_path / "nothing", entries, [new_b])] == ["B"]
+
+
 def test_missing_results_name_the_command_that_writes_them(tmp_path):
     with pytest.raises(compare.ResultsMissing, match="python -m benchmarks.compare"):
         compare_lab.results(tmp_path)
