@@ -59,6 +59,8 @@ MNIST_5K_RUNS = {
     "vae": ["--binarisation", "dynamic", "--latent-dim", "50", "--nll-images", "2", "--nll-k", "5000"],
     "wgan-gp": ["--width", "16"],
     "jempp": [],
+    "jem": [],
+    "ebm-cond": ["--sgld-steps", "40"],
     "vqvae": [],
 }
 
