@@ -268,3 +268,20 @@ def test_the_flows_page_shows_the_mnist_5k_flow_with_the_epoch_its_validation_sp
     names = {t["name"] for t in curve["data"]}
     assert {f"{name}, training images", f"{name}, validation images", f"{name}, test images"} <= names
     assert not any("realnvp-digits" in n for n in names)          # one dataset per figure
+
+
+def test_the_energy_page_samples_the_mnist_5k_ebm_and_compares_its_jems_in_their_own_judge():
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+    from tests.conftest import by_key, open_lab
+
+    at = open_lab("labs/energy.py")
+    by_key(at.radio, "ebm_cond_dataset").set_value("mnist-5k").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("read as a 0 by `classifier-mnist-5k`" in c.value for c in at.caption)
+    by_key(at.radio, "jem_dataset").set_value("mnist-5k").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "test accuracy (%)" in d.value.columns)
+    assert set(table["checkpoint"]) == {"jem-mnist-5k", "jempp-mnist-5k", "jem-classifier-mnist-5k"}
+    for name, accuracy in zip(table["checkpoint"], table["test accuracy (%)"]):
+        history = json.loads((CHECKPOINT_DIR / name / "history.json").read_text())
+        assert accuracy == pytest.approx(100 * history["epochs"][-1]["test_accuracy"], abs=0.05)
