@@ -161,8 +161,10 @@ def test_bits_sentence(checkpoint, gmm: dict) -> str:
     record, test = measured(checkpoint.path.name), checkpoint.history.get("test")
     model = checkpoint.model
     if record is not None and record["bits_per_dim"] is not None:
-        text = (f"**Test bits/dim {record['bits_per_dim']:.3f}** on the {model.image_size}×{model.image_size} test digits "
-                f"at {model.levels} grey levels: {record['likelihood']} (as in 'Every model compared').")
+        spread = f" ± {record['bits_per_dim_se']:.3f}" if record.get("bits_per_dim_se") is not None else ""
+        text = (f"**Test bits/dim {record['bits_per_dim']:.3f}{spread}**{' (standard error)' if spread else ''} on the "
+                f"{model.image_size}×{model.image_size} test digits at {model.levels} grey levels: {record['likelihood']} "
+                "(as in 'Every model compared').")
     elif test:
         text = (f"**Test bits/dim {test['bits_per_dim']:.3f} ± {test['standard_error']:.3f}** (standard error) on "
                 f"{test['images']} test images at {model.image_size}×{model.image_size} with {test['levels']} grey "
