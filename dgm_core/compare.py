@@ -326,6 +326,7 @@ def measured(name: str, directory: Path | None = None) -> dict | None:
         for record in row["per_seed"]:
             if record["checkpoint"] == name:
                 return {"samples": body["samples"], "draws": len(record.get("fd_draws", [])), "floor": body["floor"],
+                        "judge": catalogue.judge_of(body.get("dataset", DATASET)),
                         "row": row["model"], "row_seeds": row["seeds"], "row_fd_mean": row["fd_mean"],
                         "row_training_seconds": training_seconds(row), "row_epochs": row.get("epochs"), **record}
     return None
@@ -344,5 +345,6 @@ def fd_sentence(record: dict) -> str:
     row = (f"; the row '{record['row']}' shows the mean over its {record['row_seeds']} seeds, "
            f"{record['row_fd_mean']:.1f}" if record.get("row_seeds", 1) > 1 else "")
     return (f"FD {record['fd']:.1f}{spread} (mean ± sd over {record['draws']} draws of {record['samples']:,} samples "
-            f"of `{record['checkpoint']}`, one checkpoint, in the judge `{catalogue.JUDGE}`'s features; real digits: "
+            f"of `{record['checkpoint']}`, one checkpoint, in the judge `{record.get('judge', catalogue.JUDGE)}`'s features; "
+            "real digits: "
             f"{record['floor']:.1f}{row}), as measured by `python -m benchmarks.compare`")

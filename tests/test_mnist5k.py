@@ -287,3 +287,13 @@ def test_the_energy_page_samples_the_mnist_5k_ebm_and_compares_its_jems_in_their
     for name, accuracy in zip(table["checkpoint"], table["test accuracy (%)"]):
         history = json.loads((CHECKPOINT_DIR / name / "history.json").read_text())
         assert accuracy == pytest.approx(100 * history["epochs"][-1]["test_accuracy"], abs=0.05)
+
+
+def test_a_stored_fd_names_the_judge_of_its_own_dataset():
+    """The GAN lab's caption said 'classifier-digits' under an mnist-5k GAN measured in classifier-mnist-5k."""
+    from dgm_core import compare
+
+    for name, judge in (("gan-mnist-5k", "classifier-mnist-5k"), ("gan-digits", "classifier-digits")):
+        record = compare.measured(name)
+        sentence = compare.fd_sentence(record)
+        assert f"in the judge `{judge}`'s features" in sentence and f"real digits: {record['floor']:.1f}" in sentence
