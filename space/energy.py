@@ -188,8 +188,8 @@ def energy_tab() -> None:
         jem_dataset = gr.Radio(_datasets("jem", "jempp"), value="digits", label="dataset",
                                visible=len(_datasets("jem", "jempp")) > 1)
         compare = gr.Button("Compare JEM and JEM++", variant="primary")
-        gr.Markdown("Measures both models, two seeds each, beside the plain classifier of the same network "
-                    "(about 10 s).")
+        gr.Markdown("Measures every shipped seed of both models on the chosen dataset (digits: two seeds each; "
+                    "mnist-5k: one), beside the plain classifier of the same network (about 10 s on digits).")
         table, note = gr.Dataframe(label="JEM, JEM++ and the plain classifier"), gr.Markdown()
         energy_curve = gr.Plot(label="the chains' energy over sampler steps")
         with gr.Row():

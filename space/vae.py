@@ -125,13 +125,16 @@ def beta_comparison(dataset: str):
     if all(_report(n).mig is not None for n in names):
         mig_fig = mig_figure({labels[n]: _report(n).mig_per_factor for n in names}, data.factor_names)
     else:
-        mig_fig = go.Figure().add_annotation(text=f"MIG needs the true generative factors:<br>only `shapes` has them, "
+        mig_fig = go.Figure().add_annotation(text=f"MIG needs the true generative factors:<br>only shapes has them, "
                                              f"not {dataset}.", showarrow=False, font=dict(size=14))
         mig_fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=300)
     curves = training_curves_figure({labels[n]: _checkpoint(n).history for n in names})
     bits, _ = vae_lab.bits_per_dim_basis(_checkpoint(names[0]).model, dataset)
     nll = nll_figure({labels[n]: _checkpoint(n).history["nll"]["curve"] for n in names if "nll" in _checkpoint(n).history},
                      bits=bits)
+    images = next((_checkpoint(n).history["nll"]["images"] for n in names if "nll" in _checkpoint(n).history), None)
+    if images:   # what the points and their error bars are over
+        nll.update_layout(title=f"on the first {images} test images; error bars: ± one standard error over them")
     summary = pd.DataFrame(comparison["summary"] or [{"β": "—", "MIG": "needs the true generative factors: only shapes has them"}])
     return (pd.DataFrame(comparison["checkpoints"]), summary, comparison["note"], sample_fig, kl_fig, mig_fig, curves,
             nll)
