@@ -169,7 +169,7 @@ def _digit_rows() -> list[dict]:
     from dgm_core.labs.diffusion import digit_calls_to_reach, digit_runs
 
     reach = digit_calls_to_reach({name: load_checkpoint(name).history.get("fd_by_calls", {}).get("rows", [])
-                                  for name in digit_runs()}, DIGIT_MARGIN)
+                                  for name in digit_runs("digits")}, DIGIT_MARGIN)
     reference = [calls for (name, sampler), calls in reach.items() if sampler == "DDPM ancestral" and calls]
     if not reference:
         return []

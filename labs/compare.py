@@ -65,7 +65,7 @@ with samples_tab:
     for start in range(0, len(rows), 4):
         for i, (column, row) in enumerate(zip(st.columns(4), rows[start:start + 4]), start):
             with column:
-                st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260), key=f"cmp_grid_{i}",
+                st.plotly_chart(image_grid_figure(row["grid"], 4, title=row["model"], height=260, title_chars=26), key=f"cmp_grid_{i}",
                                 config=figure_config())
                 st.caption(row["how_sampled"])
 

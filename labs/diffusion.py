@@ -155,18 +155,23 @@ with samplers_tab:
 # ------------------------------------------------------------------------ digits
 @st.cache_data(show_spinner="Sampling…", max_entries=16)
 def _digit_samples(name: str, sampler: str, calls: int, guidance: float, choice: str, seed: int) -> dict:
-    judge = _checkpoint(catalogue.JUDGE).model if catalogue.JUDGE in {i.name for i in catalogue.shipped()} else None
-    return diffusion_lab.digit_samples(_checkpoint(name), sampler, calls, guidance, choice, seed, judge)
+    checkpoint = _checkpoint(name)
+    judge_name = catalogue.judge_of(catalogue.dataset_of(checkpoint))
+    judge = _checkpoint(judge_name).model if judge_name in {i.name for i in catalogue.shipped()} else None
+    return diffusion_lab.digit_samples(checkpoint, sampler, calls, guidance, choice, seed, judge)
 
 
 with digits_tab:
-    names = diffusion_lab.digit_runs()
+    datasets = diffusion_lab.image_datasets()
+    image_dataset = (st.radio("dataset", datasets, horizontal=True, key="diff_image_dataset", bind=BIND)
+                     if len(datasets) > 1 else datasets[0])
+    names = diffusion_lab.digit_runs(image_dataset)
     if not names:
         st.info("No diffusion checkpoints are shipped here: train them with `python -m training.run ddpm` and "
                 "`python -m training.run flow-matching`.")
     else:
         c1, c2, c3 = st.columns([2, 2, 1])
-        name = c1.selectbox("checkpoint", names, key="diff_checkpoint", bind=BIND)
+        name = c1.selectbox("checkpoint", names, key=f"diff_checkpoint_{image_dataset}", bind=BIND)
         checkpoint = _load(name)
         if checkpoint is not None:
             download_button(checkpoint, where=st)
@@ -174,8 +179,9 @@ with digits_tab:
             sampler = c2.radio("sampler", samplers, horizontal=True, key=f"diff_sampler_{checkpoint.model.kind}", bind=BIND)
             digit_seed = int(number(c3, "seed", 0, 10_000, 0, key="diff_digit_seed"))
             d1, d2, d3 = st.columns(3)
-            calls = d1.select_slider("model calls", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], value=50,
-                                     key="diff_digit_calls", bind=BIND)
+            calls = d1.select_slider("model calls", diffusion_lab.call_choices(image_dataset),
+                                     value=50 if image_dataset == "digits" else 20,
+                                     key=f"diff_digit_calls_{image_dataset}", bind=BIND)
             digit = d2.selectbox("class", diffusion_lab.CLASS_CHOICES, key="diff_digit_class", bind=BIND)
             guidance = d3.slider("guidance scale w", 0.0, 8.0, 0.0, 0.5, key="diff_guidance", bind=BIND,
                                  disabled=digit == diffusion_lab.NO_LABEL,
@@ -189,6 +195,8 @@ with digits_tab:
                 bits = (f" Bits/dim of the test digits on 17 levels: {record['bits_per_dim']:.3f} ± "
                         f"{record['bits_per_dim_se']:.3f} ({record['likelihood']})." if record.get("bits_per_dim") else "")
                 st.markdown(f"**In the comparison** ({checkpoint.model.sampling_note()}): {fd_sentence(record)}.{bits}")
+            elif checkpoint.history.get("run", {}).get("not_compared"):
+                st.markdown(f"**Not in the comparison:** {checkpoint.history['run']['not_compared']}.")
         curves = diffusion_lab.fd_curves(names, _checkpoint)
         if any(curves.values()):
             st.markdown("**Fréchet distance against sampler steps**")

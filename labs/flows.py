@@ -107,6 +107,7 @@ with samples_tab:
             model, history = checkpoint.model, checkpoint.history
             images = model.sample(64, torch.Generator().manual_seed(sample_seed), temperature)
             st.plotly_chart(image_grid_figure(images, 8, f"64 samples at T = {temperature:g}"), key="flow_samples", config=figure_config())
+            st.markdown(flows_lab.samples_sentence(images, checkpoint, temperature))
             dataset = catalogue.dataset_of(checkpoint)
             gmm = _gmm_reference(dataset, model.image_size, model.levels, model.alpha)
             st.markdown(flows_lab.test_bits_sentence(checkpoint, gmm))

@@ -135,8 +135,10 @@ def likelihood_panel() -> None:
         if stop:
             st.info(f"Stopped after {done:,} of {total:,} decoder evaluations; nothing was kept.")
         else:
+            again = ("press Estimate to run it again" if confirmed else
+                     f"tick 'Run all {decodes:,} decoder evaluations' above and press Estimate to run it again")
             st.info(f"The estimate was interrupted at {done:,} of {total:,} decoder evaluations by another "
-                    "change on the page: press Estimate to run it again.")
+                    f"change on the page: {again}.")
     elif stop:
         st.info("Nothing is running: 'Stop the estimate' ends an estimate while its progress bar moves.")
     if go and confirmed:

@@ -22,7 +22,7 @@ def _model_figures(body: dict, model: str):
     if model not in names:
         raise gr.Error(f"model: choose one of {', '.join(names)}.")
     row = body["rows"][names.index(model)]
-    grid = image_grid_figure(row["grid"], 4, title=f"{model}: {row['how_sampled']}", height=320)
+    grid = image_grid_figure(row["grid"], 4, title=f"{model}: {row['how_sampled']}", height=320, title_chars=60)
     seeds, shares = pd.DataFrame(compare_lab.per_seed_rows(row)), class_share_figure(row)
     if row["interpolation"] is None:
         note = f"No latent space: {row.get('no_latent_space') or 'the model has none'}."

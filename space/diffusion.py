@@ -165,9 +165,6 @@ def measure_samplers(run):
 
 
 # ------------------------------------------------------------------------ digits
-CALL_CHOICES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
-
-
 @readable_errors
 def digit_samples(name, sampler, calls, digit, guidance, seed):
     names = diffusion_lab.digit_runs()
@@ -177,11 +174,13 @@ def digit_samples(name, sampler, calls, digit, guidance, seed):
     samplers = DIGIT_SAMPLERS[checkpoint.model.kind]
     if sampler not in samplers:
         raise gr.Error(f"sampler: {name} samples by {' or '.join(samplers)}.")
-    calls = whole(calls, "model calls", 1, 1000)
+    choices = diffusion_lab.call_choices(catalogue.dataset_of(checkpoint))
+    calls = whole(calls, "model calls", 1, max(choices))
     guidance = real(guidance, "guidance scale w", 0.0, 8.0)
     if digit not in diffusion_lab.CLASS_CHOICES:
         raise gr.Error(f"class: choose one of {', '.join(diffusion_lab.CLASS_CHOICES)}.")
-    judge = _loaded(catalogue.JUDGE).model if catalogue.JUDGE in {i.name for i in catalogue.shipped()} else None
+    judge_name = catalogue.judge_of(catalogue.dataset_of(checkpoint))
+    judge = _loaded(judge_name).model if judge_name in {i.name for i in catalogue.shipped()} else None
     report = _digit_samples(name, sampler, calls, digit, guidance, whole(seed, "seed", 0, 10_000), judge)
     return image_grid_figure(report["images"], 10, f"{name}: {sampler}, {calls} calls"), report["note"]
 
@@ -189,6 +188,26 @@ def digit_samples(name, sampler, calls, digit, guidance, seed):
 @lru_cache(maxsize=32)
 def _digit_samples(name, sampler, calls, digit, guidance, seed, judge):
     return diffusion_lab.digit_samples(_loaded(name), sampler, calls, guidance, digit, seed, judge)
+
+
+@readable_errors
+def image_dataset_view(dataset):
+    """What the digits tab shows for one dataset: its checkpoints and model calls to choose from, its stored
+    Fréchet-distance curves with their note and table, and its comparison lines; the samples are cleared."""
+    if dataset not in diffusion_lab.image_datasets():
+        raise gr.Error(f"dataset: choose one of {', '.join(diffusion_lab.image_datasets())}.")
+    names = diffusion_lab.digit_runs(dataset)
+    curves = diffusion_lab.fd_curves(names, _loaded)
+    stored = next((_loaded(n).history.get("fd_by_calls") for n in names if _loaded(n).history.get("fd_by_calls")), None)
+    choices = diffusion_lab.call_choices(dataset)
+    default_calls = 50 if dataset == "digits" else 20
+    comparison = _comparison_lines(names)
+    return (gr.update(choices=names, value=names[0]), gr.update(choices=choices, value=default_calls),
+            None, f"The dataset is now **{dataset}**: press **Sample** to draw its samples.",
+            fd_against_calls_figure(curves, stored["floor"]) if stored else None,
+            diffusion_lab.fd_curve_note(names, _loaded),
+            pd.DataFrame(diffusion_lab.digit_reach_table(curves)) if stored else None,
+            ("**In the comparison**\n\n" + comparison) if comparison else "")
 
 
 def _comparison_lines(names: list[str]) -> str:
@@ -200,7 +219,9 @@ def _comparison_lines(names: list[str]) -> str:
         bits = (f" Bits/dim on 17 levels: {record['bits_per_dim']:.3f} ± {record['bits_per_dim_se']:.3f}."
                 if record.get("bits_per_dim") else "")
         lines.append(f"- **{name}** ({_loaded(name).model.sampling_note()}): {fd_sentence(record)}.{bits}")
-    return "\n".join(lines)
+    reasons = [f"- **{name}**: {_loaded(name).history['run']['not_compared']}." for name in names
+               if measured(name) is None and _loaded(name).history.get("run", {}).get("not_compared")]
+    return "\n".join(lines + (["", "Not in the comparison:", *reasons] if reasons else []))
 
 
 def diffusion_tab() -> None:
@@ -274,18 +295,20 @@ def diffusion_tab() -> None:
         measure.click(says_why(measure_samplers, 5), [controls.state], [quality, table, note, score, likelihood,
                                                                         why_measure], api_name="diffusion_samplers")
     with gr.Tab("Digits"):
-        names = diffusion_lab.digit_runs()
+        datasets = diffusion_lab.image_datasets()
+        names = diffusion_lab.digit_runs(datasets[0])
         if not names:
             gr.Markdown("No diffusion checkpoints are shipped here: train them with `python -m training.run ddpm` and "
                         "`python -m training.run flow-matching`.")
             return
+        image_dataset = gr.Radio(datasets, value=datasets[0], label="dataset", visible=len(datasets) > 1)
         with gr.Row():
             name = gr.Dropdown(names, value=names[0], label="checkpoint")
             sampler = gr.Radio(["DDPM ancestral", "DDIM", "Euler", "Heun"], value="DDPM ancestral",
                                label="sampler (DDPM models: ancestral or DDIM; flow models: Euler or Heun)")
             digit_seed = gr.Number(0, precision=0, label="seed (0–10,000)")
         with gr.Row():
-            digit_calls = gr.Dropdown(CALL_CHOICES, value=50, label="model calls")
+            digit_calls = gr.Dropdown(diffusion_lab.call_choices(datasets[0]), value=50, label="model calls")
             digit = gr.Dropdown(diffusion_lab.CLASS_CHOICES, value=diffusion_lab.EACH_CLASS, label="class")
             guidance = gr.Slider(0.0, 8.0, 0.0, step=0.5, label="guidance scale w (with a label): (1 + w) f(x, class) "
                                                                  "− w f(x, no class)")
@@ -295,14 +318,12 @@ def diffusion_tab() -> None:
         digit_note = gr.Markdown()
         draw.click(says_why(digit_samples, 2), [name, sampler, digit_calls, digit, guidance, digit_seed],
                    [grid, digit_note, why_digits], api_name="diffusion_digits")
-        curves_by_name = diffusion_lab.fd_curves(names, _loaded)
-        stored = next((_loaded(n).history.get("fd_by_calls") for n in names if _loaded(n).history.get("fd_by_calls")), None)
-        if stored is not None:
-            gr.Markdown("**Fréchet distance against sampler steps**")
-            gr.Plot(fd_against_calls_figure(curves_by_name, stored["floor"]))
-            gr.Markdown(diffusion_lab.fd_curve_note(names, _loaded))
-            gr.Dataframe(pd.DataFrame(diffusion_lab.digit_reach_table(curves_by_name)),
-                         label="each sampler's best, and the calls it needs to come within 10 % of it")
-        comparison = _comparison_lines(names)
-        if comparison:
-            gr.Markdown("**In the comparison**\n\n" + comparison)
+        first = image_dataset_view(datasets[0])
+        gr.Markdown("**Fréchet distance against sampler steps**")
+        curve = gr.Plot(first[4])
+        curve_note = gr.Markdown(first[5])
+        reach = gr.Dataframe(first[6], label="each sampler's best, and the calls it needs to come within 10 % of it")
+        comparison = gr.Markdown(first[7])
+        image_dataset.change(keeps_figures(outputs=8, message_at=3)(image_dataset_view), image_dataset,
+                             [name, digit_calls, grid, why_digits, curve, curve_note, reach, comparison],
+                             api_name="diffusion_image_dataset")

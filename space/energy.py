@@ -13,7 +13,7 @@ from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from dgm_core.labs import energy as energy_lab
 from space import live
-from space.inputs import keeps_figures, readable_errors, real, says_why, whole
+from space.inputs import cleared, keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
 
@@ -184,6 +184,8 @@ def energy_tab() -> None:
         agreement = gr.Markdown("Choose a class and press **Sample the class**.")
         draw.click(conditional_samples, [digit, cond_steps, cond_seed, cond_dataset], [grid, curve, agreement],
                    api_name="ebm_conditional")
+        cond_dataset.change(cleared(3, 2, "The dataset is now **{choice}**: press **Sample the class** to draw its chains."),
+                            cond_dataset, [grid, curve, agreement], queue=False)
     with gr.Tab("JEM vs JEM++"):
         jem_dataset = gr.Radio(_datasets("jem", "jempp"), value="digits", label="dataset",
                                visible=len(_datasets("jem", "jempp")) > 1)
@@ -196,3 +198,5 @@ def energy_tab() -> None:
             jem_grid, jempp_grid = gr.Plot(label="JEM chains"), gr.Plot(label="JEM++ chains")
         compare.click(keeps_figures(outputs=5, message_at=1)(jem_comparison), jem_dataset,
                       [table, note, energy_curve, jem_grid, jempp_grid], api_name="ebm_jem")
+        jem_dataset.change(cleared(5, 1, "The dataset is now **{choice}**: press **Compare JEM and JEM++** to measure it."),
+                           jem_dataset, [table, note, energy_curve, jem_grid, jempp_grid], queue=False)

@@ -20,7 +20,7 @@ from dgm_core.figures.style import colour
 from dgm_core.figures.toy2d import live_panel_figure
 from dgm_core.labs import flows as flows_lab
 from space import live
-from space.inputs import keeps_figures, readable_errors, real, says_why, whole
+from space.inputs import cleared, keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded
 
 WARP_CHOICES = ["data → z (forward)", "z → data (inverse)"]
@@ -101,10 +101,10 @@ def samples(name, temperature, seed):
     temperature, seed = real(temperature, "temperature", 0.1, 1.5), whole(seed, "seed", 0, 10_000)
     checkpoint = _loaded(name)
     model = checkpoint.model
-    grid = image_grid_figure(model.sample(64, torch.Generator().manual_seed(seed), temperature), 8,
-                             f"64 samples at T = {temperature:g}")
+    images = model.sample(64, torch.Generator().manual_seed(seed), temperature)
+    grid = image_grid_figure(images, 8, f"64 samples at T = {temperature:g}")
     gmm = _gmm_reference(catalogue.dataset_of(checkpoint), model.image_size, model.levels, model.alpha)
-    text = flows_lab.test_bits_sentence(checkpoint, gmm)
+    text = flows_lab.samples_sentence(images, checkpoint, temperature) + "\n\n" + flows_lab.test_bits_sentence(checkpoint, gmm)
     curve = bits_per_dim_curve_figure(_same_data_histories(catalogue.dataset_of(checkpoint)),
                                       {flows_lab.gmm_label(gmm): gmm["bits_per_dim"]})
     return grid, text, curve
@@ -205,6 +205,8 @@ def flows_tab() -> None:
         grid, text, curve = gr.Plot(), gr.Markdown(), gr.Plot()
         show.click(keeps_figures(outputs=3, message_at=1)(samples), [name, temperature, sample_seed], [grid, text, curve],
                    api_name="flow_samples")
+        name.change(cleared(3, 1, "The checkpoint is now **{choice}**: press **Sample** to draw it."), name,
+                    [grid, text, curve], queue=False)
     with gr.Tab("Likelihood & OOD"):
         with gr.Row():
             ood_name = gr.Dropdown(names, value=names[0], label="model",
@@ -214,6 +216,9 @@ def flows_tab() -> None:
         histogram, table, note = gr.Plot(), gr.Dataframe(label="AUROC, OOD positive"), gr.Markdown()
         score_button.click(keeps_figures(outputs=3, message_at=2)(ood), [ood_name, score], [histogram, table, note],
                            api_name="flow_ood")
+        gr.on([ood_name.change, score.change],
+              lambda chosen, chosen_score: cleared(3, 2, "Now **{choice}**: press **Score the OOD sets** to score it.")(
+                  f"{chosen}, {chosen_score}"), [ood_name, score], [histogram, table, note], queue=False)
     with gr.Tab("Hutchinson estimator"):
         R = flows_lab.HUTCHINSON_RANGES
         with gr.Row():

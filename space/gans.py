@@ -24,7 +24,7 @@ from dgm_core.figures.style import MODEL_COLOURS
 from dgm_core.figures.toy2d import live_panel_figure
 from dgm_core.labs import gans as gans_lab
 from space import live
-from space.inputs import checkpoint_of, keeps_figures, readable_errors, real, says_why, whole
+from space.inputs import checkpoint_of, cleared, keeps_figures, readable_errors, real, says_why, whole
 
 
 def _configs(data, n_critic, clip, gp_lambda, generator_loss, seed) -> dict[str, gan.ToyGANConfig]:
@@ -227,7 +227,7 @@ def gans_tab() -> None:
             kinds = list(gans_lab.image_gan_runs()) or ["gan"]
             kind = gr.Radio(kinds, value=kinds[0], label="checkpoint")
             epoch = gr.Slider(1, EPOCH_SLIDER_MAX, EPOCH_SLIDER_MAX, step=1,
-                              label="epoch (nearest snapshot; the GAN's last is 60)")
+                              label="epoch (the nearest saved snapshot; the grid's title names it)")
             sample_seed = gr.Number(0, precision=0, label="seed")
             axis = gr.Radio([(title, key) for key, title in FID_AXES.items()], value="generator_updates",
                             label="FID against")
@@ -238,6 +238,8 @@ def gans_tab() -> None:
             fid, histogram = gr.Plot(), gr.Plot()
         show.click(says_why(samples, 3), [kind, epoch, sample_seed, axis, gan_dataset], [grid, fid, histogram, why_samples],
                    api_name="gan_samples")
+        gan_dataset.change(cleared(4, 3, "The dataset is now **{choice}**: press **Show** to draw its samples and curves."),
+                           gan_dataset, [grid, fid, histogram, why_samples], queue=False)
     with gr.Tab("Conditional GAN"):
         cgan_seed = gr.Number(0, precision=0, label="seed")
         cgan_datasets = gans_lab.image_gan_datasets(conditional=True)
@@ -248,3 +250,5 @@ def gans_tab() -> None:
         cgan_caption = gr.Markdown()
         draw.click(says_why(conditional_grid, 2), [cgan_seed, cgan_dataset], [cgan_grid, cgan_caption, why_cgan],
                    api_name="gan_conditional")
+        cgan_dataset.change(cleared(3, 2, "The dataset is now **{choice}**: press **Draw** to draw its conditional GAN."),
+                            cgan_dataset, [cgan_grid, cgan_caption, why_cgan], queue=False)

@@ -115,6 +115,17 @@ def says_why(handler, outputs: int):
     return kept(answer)
 
 
+def cleared(outputs: int, message_at: int, message: str):
+    """A handler for a choice (a dataset, a checkpoint) that the `outputs` below it were drawn for: it empties
+    them and puts `message` (what to press to draw the new choice; it may name it as {choice}) in output
+    `message_at`, so a figure of the last choice never stands under the new one. Wire it with queue=False."""
+    def clear(choice):
+        values = [None] * outputs
+        values[message_at] = message.format(choice=choice)
+        return tuple(values)
+    return clear
+
+
 def _is_generator(function) -> bool:
     import inspect
 

@@ -14,7 +14,7 @@ from dgm_core.catalogue import TEST_IMAGES, dataset_of
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vae import kl_per_dim_figure, mig_figure, nll_figure, training_curves_figure
 from dgm_core.labs import vae as vae_lab
-from space.inputs import checkpoint_of, readable_errors, real, says_why, whole
+from space.inputs import checkpoint_of, cleared, readable_errors, real, says_why, whole
 
 MAX_SLIDERS = 10
 
@@ -202,3 +202,5 @@ def vae_tab() -> None:
         compare.click(says_why(beta_comparison, 8), [dataset],
                       [table, summary, seeds_note, samples, kl, mig, curves, nll, why_beta],
                       api_name="vae_beta_comparison")
+        dataset.change(cleared(9, 8, "The dataset is now **{choice}**: press **Compare β** to measure its checkpoints."),
+                       dataset, [table, summary, seeds_note, samples, kl, mig, curves, nll, why_beta], queue=False)

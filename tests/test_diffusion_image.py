@@ -143,3 +143,31 @@ def test_a_sample_of_the_model_draws_its_classes_in_turn_and_unconditional_asks_
     model.sample(5, torch.Generator().manual_seed(0), calls=2, unconditional=True)
     assert all(torch.equal(labels, torch.full((5,), 10)) for labels in seen)
     assert "the classes 0–9 in turn" in model.sampling_note()
+
+
+def test_the_u_net_sees_the_whole_28x28_image_and_the_flat_net_does_not():
+    """With scales = 3 the prediction at the top-left pixel depends on the bottom-right one (autograd through
+    the 7x7 level), as a model of whole 28x28 digits needs; the flat net of the 8x8 digits (six 3x3
+    convolutions, a 13x13 field) cannot see that far. Both keep the image's shape. The group norms are taken
+    out first: their mean and variance over the whole image let every pixel touch every other a little, which
+    is not the reach of the convolutions."""
+    for scales, sees in ((3, True), (1, False)):
+        torch.manual_seed(0)
+        model = DiffusionModel(kind="ddpm", image_size=28, levels=256, width=8, blocks=2, scales=scales)
+        for module in model.net.modules():
+            for child_name, child in module.named_children():
+                if isinstance(child, torch.nn.GroupNorm):
+                    setattr(module, child_name, torch.nn.Identity())
+        for p in model.net.out.parameters():           # the output layer starts at zero: give it weights
+            torch.nn.init.normal_(p, std=0.1)
+        x = torch.randn(2, 1, 28, 28, requires_grad=True)
+        out = model.net(x, torch.tensor([0.5, 0.5]), torch.tensor([3, 10]))
+        assert out.shape == x.shape
+        out[0, 0, 0, 0].backward()
+        assert (x.grad[0, 0, 27, 27].abs() > 0).item() is sees
+        assert x.grad[1].abs().sum().item() == 0            # images of a batch do not see each other
+
+
+def test_the_flat_nets_weights_keep_their_names_so_the_shipped_8x8_checkpoints_load():
+    names = set(DiffusionModel(width=16, blocks=1).state_dict())
+    assert "net.blocks.0.conv1.weight" in names and not any(n.startswith("net.down") for n in names)

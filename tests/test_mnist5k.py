@@ -297,3 +297,31 @@ def test_a_stored_fd_names_the_judge_of_its_own_dataset():
         record = compare.measured(name)
         sentence = compare.fd_sentence(record)
         assert f"in the judge `{judge}`'s features" in sentence and f"real digits: {record['floor']:.1f}" in sentence
+
+
+def test_every_space_figure_drawn_for_a_dataset_goes_when_the_dataset_changes():
+    """The new-user pass saw the GAN samples, the cGAN grid, the VAE β figures and the flows' checkpoint keep
+    the last dataset's figures under a new choice until a button was pressed. Every output a button draws from
+    a "dataset" choice must be cleared or redrawn by that choice's change."""
+    import gradio as gr
+
+    from dgm_core.lab_records import LABS
+    from space.app import tab_builder
+
+    with gr.Blocks() as blocks:
+        for lab in LABS:
+            with gr.Tab(lab.title):
+                tab_builder(lab)()
+    dependencies = list(blocks.fns.values())
+    choices = [c for c in blocks.blocks.values() if isinstance(c, (gr.Radio, gr.Dropdown)) and c.label == "dataset"]
+    checked = 0
+    for choice in choices:
+        drawn = {o._id for d in dependencies if choice in d.inputs and any(e == "click" for _, e in d.targets)
+                 for o in d.outputs}
+        if not drawn:
+            continue
+        renewed = {o._id for d in dependencies if (choice._id, "change") in d.targets for o in d.outputs}
+        missing = [blocks.blocks[i].label or type(blocks.blocks[i]).__name__ for i in drawn - renewed]
+        assert not missing, f"the dataset choice {choice._id} leaves {missing} as they were"
+        checked += 1
+    assert checked >= 5          # GAN samples, cGAN, class-conditional EBM, JEM, VAE β

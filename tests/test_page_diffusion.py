@@ -90,11 +90,11 @@ def test_every_sampler_is_measured_on_the_live_models():
 
 def test_digit_samples_with_a_class_and_guidance_are_read_by_the_judge(page):
     at = page
-    if not any(w.key == "diff_checkpoint" for w in at.selectbox):
+    if not any(w.key == "diff_checkpoint_digits" for w in at.selectbox):
         pytest.skip("no diffusion checkpoint is shipped")
     assert any("the classes 0–9 in turn (a column each), guidance w = 0" in c.value for c in at.caption)
     _by_key(at.selectbox, "diff_digit_class").set_value("3").run()
-    _by_key(at.select_slider, "diff_digit_calls").set_value(20).run()
+    _by_key(at.select_slider, "diff_digit_calls_digits").set_value(20).run()
     _by_key(at.slider, "diff_guidance").set_value(2.0).run()
     _no_exception(at)
     assert "20 calls" in _chart(at, "diff_digit_grid")["layout"]["title"]["text"]

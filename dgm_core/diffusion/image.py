@@ -1,9 +1,11 @@
 """A diffusion or flow-matching model of small images (digits at 8x8), class-conditional with classifier-free
 guidance (Ho & Salimans, 2022), on the generative-model protocol (dgm_core.generative).
 
-The network is a small convolutional net at the image's own resolution: residual blocks whose features are
-scaled and shifted by an embedding of the noise level and the class (FiLM; Perez et al., 2018), as the U-Nets of
-Ho et al. condition theirs. It predicts ε (kind "ddpm": the cosine schedule's 1,000 steps) or the velocity
+The network is a small convolutional net: residual blocks whose features are scaled and shifted by an embedding
+of the noise level and the class (FiLM; Perez et al., 2018), as the U-Nets of Ho et al. condition theirs. With
+`scales` = 1 every block works at the image's own resolution (8x8 digits: six 3x3 convolutions already see the
+whole image); with `scales` = S the blocks form a U-Net (Ronneberger et al., 2015; Ho et al., 2020) over S
+resolutions, each halving the last and doubling the channels, so that a 28x28 digit is seen whole at 7x7. It predicts ε (kind "ddpm": the cosine schedule's 1,000 steps) or the velocity
 (kind "flow": conditional flow matching). An image of L grey levels k ∈ {0, …, L − 1} is modelled, as RealNVP
 models it, through its dequantization y = (k + u)/L, u ~ U[0, 1)^D, in x = 2y − 1: the model's density of x then
 bounds the discrete probability, log P(k) ≥ E_u[log p_x(x)] + D log 2 − D log L (Theis et al., 2016), and a
@@ -61,16 +63,27 @@ class FiLMBlock(nn.Module):
 
 class NoiseLevelConvNet(nn.Module):
     """f(x, c, y): an image-to-image net conditioned on a scalar noise level c per image and a class y
-    (`classes` is the "no label" token)."""
+    (`classes` is the "no label" token). `blocks` FiLM blocks at each of `scales` resolutions: going down, a
+    stride-2 convolution halves the size and doubles the channels; coming up, the features are upsampled, joined
+    with the ones of the same size on the way down (the U-Net's skip) and merged by a 1x1 convolution."""
 
     def __init__(self, channels: int = 1, width: int = 64, classes: int = 10, blocks: int = 4, embed: int = 128,
-                 frequencies: int = 16):
+                 frequencies: int = 16, scales: int = 1):
         super().__init__()
+        if scales < 1:
+            raise ValueError(f"scales must be at least 1; got {scales}")
         self.register_buffer("frequencies", torch.exp(torch.linspace(0, math.log(1000.0), frequencies)))
         self.time = nn.Sequential(nn.Linear(2 * frequencies, embed), nn.SiLU(), nn.Linear(embed, embed))
         self.label = nn.Embedding(classes + 1, embed)
         self.inp = nn.Conv2d(channels, width, 3, padding=1)
-        self.blocks = nn.ModuleList(FiLMBlock(width, embed) for _ in range(blocks))
+        widths = [width * 2 ** level for level in range(scales)]
+        # scales = 1 keeps the flat net's parameter names, so the 8x8 checkpoints load unchanged
+        self.blocks = nn.ModuleList(FiLMBlock(widths[-1] if scales > 1 else width, embed) for _ in range(blocks))
+        self.down_blocks = nn.ModuleList(nn.ModuleList(FiLMBlock(w, embed) for _ in range(blocks)) for w in widths[:-1])
+        self.down = nn.ModuleList(nn.Conv2d(w, 2 * w, 3, stride=2, padding=1) for w in widths[:-1])
+        self.up = nn.ModuleList(nn.Conv2d(2 * w, w, 3, padding=1) for w in widths[:-1])
+        self.merge = nn.ModuleList(nn.Conv2d(2 * w, w, 1) for w in widths[:-1])
+        self.up_blocks = nn.ModuleList(nn.ModuleList(FiLMBlock(w, embed) for _ in range(blocks)) for w in widths[:-1])
         self.norm, self.out = nn.GroupNorm(8, width), nn.Conv2d(width, channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
@@ -79,8 +92,20 @@ class NoiseLevelConvNet(nn.Module):
         angles = c.reshape(-1, 1).to(x.dtype) * self.frequencies
         e = self.time(torch.cat([torch.sin(angles), torch.cos(angles)], 1)) + self.label(labels)
         h = self.inp(x)
+        skips = []
+        for level_blocks, down in zip(self.down_blocks, self.down):
+            for block in level_blocks:
+                h = block(h, e)
+            skips.append(h)
+            h = down(h)
         for block in self.blocks:
             h = block(h, e)
+        for level in reversed(range(len(skips))):
+            skip = skips[level]
+            h = self.up[level](F.interpolate(h, size=skip.shape[-2:], mode="nearest"))
+            h = self.merge[level](torch.cat([h, skip], 1))
+            for block in self.up_blocks[level]:
+                h = block(h, e)
         return self.out(F.silu(self.norm(h)))
 
 
@@ -90,7 +115,7 @@ class DiffusionModel(HubModel, GenerativeModel):
 
     def __init__(self, kind: str = "ddpm", image_size: int = 8, channels: int = 1, levels: int = 17, width: int = 32,
                  blocks: int = 2, classes: int = 10, label_dropout: float = 0.1, coupling: str = "independent",
-                 sampler_calls: int = 100):
+                 sampler_calls: int = 100, scales: int = 1):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
@@ -98,7 +123,7 @@ class DiffusionModel(HubModel, GenerativeModel):
             raise ValueError(f"label_dropout must be in [0, 1); got {label_dropout:g}")
         self.kind, self.image_size, self.channels, self.levels = kind, image_size, channels, levels
         self.classes, self.label_dropout, self.coupling, self.sampler_calls = classes, label_dropout, coupling, sampler_calls
-        self.net = NoiseLevelConvNet(channels, width, classes, blocks)
+        self.net = NoiseLevelConvNet(channels, width, classes, blocks, scales=scales)
         self.schedule = cosine_schedule(TRAIN_STEPS)
 
     @property

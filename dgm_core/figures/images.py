@@ -4,6 +4,8 @@ Images are drawn as one plotly Heatmap of a tiled mosaic: a single trace renders
 for a latent slider to feel live (see benchmarks/vae_slider.py)."""
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 import torch
@@ -24,8 +26,13 @@ def mosaic(images: torch.Tensor, ncols: int, pad: int = 1) -> np.ndarray:
 
 
 def image_grid_figure(images: torch.Tensor, ncols: int, title: str = "", row_labels: list[str] | None = None,
-                      col_labels: list[str] | None = None, height: int | None = None) -> go.Figure:
-    """A grid of images, optionally with row and column labels (e.g. latent dims × values)."""
+                      col_labels: list[str] | None = None, height: int | None = None,
+                      title_chars: int | None = None) -> go.Figure:
+    """A grid of images, optionally with row and column labels (e.g. latent dims × values); a title longer
+    than `title_chars` is broken into lines of at most that many characters (plotly does not wrap titles, and
+    a narrow figure cuts a long one off)."""
+    lines = textwrap.wrap(title, title_chars) if title and title_chars else [title] if title else []
+    title = "<br>".join(lines)
     grid = mosaic(images, ncols)
     h, w = images.shape[-2:]
     if grid.ndim == 2:
@@ -40,6 +47,6 @@ def image_grid_figure(images: torch.Tensor, ncols: int, title: str = "", row_lab
                      tickvals=[rows - (r * (h + 1) + h / 2) for r in range(len(row_labels or []))], ticktext=row_labels)
     if grid.ndim == 3:
         fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title=title or None, margin=margins(40 if title else 10),
+    fig.update_layout(title=title or None, margin=margins(20 + 20 * len(lines) if title else 10),
                       height=height or max(160, min(700, int(90 * rows / (h + 1)) + 60)), plot_bgcolor="white")
     return fig

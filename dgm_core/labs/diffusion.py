@@ -11,7 +11,7 @@ import copy
 import numpy as np
 import torch
 
-from dgm_core.catalogue import JUDGE, seed_group, shipped
+from dgm_core.catalogue import dataset_of, datasets_among, judge_of, seed_group, shipped
 from dgm_core.diffusion import measures
 from dgm_core.diffusion.image import SAMPLERS as DIGIT_SAMPLERS
 from dgm_core.diffusion.toy import (
@@ -178,9 +178,23 @@ def samplers_note(report: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- the digits models
-def digit_runs() -> list[str]:
-    """The shipped diffusion checkpoints, by name."""
-    return [i.name for i in shipped() if i.model_type == "diffusion"]
+def digit_runs(dataset: str | None = None) -> list[str]:
+    """The shipped diffusion checkpoints of images, by name: all of them, or those trained on `dataset`."""
+    return [i.name for i in shipped() if i.model_type == "diffusion" and dataset in (None, i.dataset)]
+
+
+def image_datasets() -> list[str]:
+    """The datasets the shipped diffusion checkpoints were trained on, digits first (the tab's dataset choice)."""
+    return datasets_among(digit_runs()) or ["digits"]
+
+
+#: The model calls a front end offers for a grid of samples. 60 samples of the 28x28 U-Net cost about 0.1 s a
+#: call on a laptop's CPU, so MNIST's choices stop at 200 (about 20 s); the 8x8 digits' net goes to DDPM's 1,000.
+CALL_CHOICES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+
+
+def call_choices(dataset: str) -> list[int]:
+    return CALL_CHOICES if dataset == "digits" else [c for c in CALL_CHOICES if c <= 200]
 
 
 #: What the digits tab samples, beside one class: the classes in turn (the model's p(x), as the comparison draws
@@ -217,7 +231,7 @@ def digit_samples(checkpoint, sampler: str, calls: int, guidance: float, choice:
 
         with torch.no_grad():
             read = float((judge(resize(images, judge.image_size)).argmax(1) == labels).float().mean())
-        note += f" `{JUDGE}` reads {round(read * n)} of the {n} as the class asked."
+        note += f" `{judge_of(dataset_of(checkpoint))}` reads {round(read * n)} of the {n} as the class asked."
     return {"images": images, "note": note, "read_as_asked": read}
 
 
@@ -300,7 +314,8 @@ def _fewer_run(words, options, settings):
                    "sd over draws": round(r["fd_sd"], 2)} for r in rows]
     yes = all(verdicts)
     text = (f"**{'Yes' if yes else 'No'}:** " + "; ".join(lines) + f" (each mean ± sd over {rows[0]['draws']} draws of "
-            f"{rows[0]['samples']:,} samples, the classes in turn, in `{JUDGE}`'s features; real digits: "
+            f"{rows[0]['samples']:,} samples, the classes in turn, in `{load(group[0]).history['fd_by_calls']['judge']}`'s "
+            "features; real digits: "
             f"{load(group[0]).history['fd_by_calls']['floor']:.1f}). 'As good' means within the larger of the two "
             "spreads, on every seed.")
     return Reveal(0 if yes else 1, text, table=table)

@@ -6,6 +6,8 @@ it registers.
 The maths is in dgm_core.flow (RealNVP, the live 2-D flow, OOD scores, the residual block)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from dgm_core.catalogue import Shipped, dataset_of, runs, shipped
@@ -179,6 +181,31 @@ def test_bits_sentence(checkpoint, gmm: dict) -> str:
             if selected else "")
     return (f"{text}{kept} Beside it, **{gmm['bits_per_dim']:.3f}** bits/dim for {gmm_baseline_sentence(gmm)}. The "
             "curves below were measured during training, one dequantization draw per image and epoch.")
+
+
+@functools.lru_cache(maxsize=8)
+def _test_ink(dataset: str, size: int) -> float:
+    from dgm_core.data import load_dataset
+
+    return float(load_dataset(dataset, "test", size).images.mean())
+
+
+def samples_sentence(samples, checkpoint, temperature: float) -> str:
+    """What the sample grid shows, measured: the samples' mean pixel value (their ink, on a black background)
+    beside the test images', and why a flow's samples may be darker or more broken than its bits/dim suggests."""
+    dataset = dataset_of(checkpoint)
+    ink, test_ink = float(samples.mean()), _test_ink(dataset, checkpoint.model.image_size)
+    text = (f"Mean pixel value of these {len(samples)} samples **{ink:.3f}**, of the {dataset} test images "
+            f"**{test_ink:.3f}**.")
+    if temperature < 1 and ink < 0.5 * test_ink:
+        text += (f" At T = {temperature:g} the latent z is drawn nearer 0, toward the density's mode, and the mode of "
+                 "a density of digits on a black background is a nearly black image: T < 1 trades variety for "
+                 "typical pixels, and here the typical pixel is background.")
+    if temperature >= 1:
+        text += (" A good bits/dim does not promise digits: the likelihood rewards a density that covers every "
+                 "stroke, not one that draws whole shapes (Theis et al., 2016, 'A note on the evaluation of generative "
+                 "models'); the Fréchet distance in 'Every model compared' measures the samples themselves.")
+    return text
 
 
 # ----------------------------------------------------------------------------- shipped checkpoints

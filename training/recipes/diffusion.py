@@ -23,7 +23,10 @@ class DiffusionRecipe(Recipe):
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:
         p.add_argument("--width", type=int, default=32, help="channels of the network; default 32")
-        p.add_argument("--blocks", type=int, default=2, help="residual blocks; default 2")
+        p.add_argument("--blocks", type=int, default=2, help="residual blocks at each resolution; default 2")
+        p.add_argument("--scales", type=int, default=None,
+                       help="resolutions of the U-Net, each half the last (1: a flat net at the image's size); "
+                            "default 1 for images of 8x8 or less, 3 above (28x28 is seen whole at 7x7)")
         p.add_argument("--label-dropout", type=float, default=0.1,
                        help="share of labels replaced by 'no label' (classifier-free guidance); default 0.1")
         p.add_argument("--sampler-calls", type=int, default=100, help="model calls per sample; default 100")
@@ -40,7 +43,8 @@ class DiffusionRecipe(Recipe):
         return DiffusionModel(kind=self.kind, image_size=train_data.image_size, channels=train_data.num_channels,
                               levels=info.levels if info is not None else 256, width=a.width, blocks=a.blocks,
                               classes=max(len(train_data.class_names), 1), label_dropout=a.label_dropout,
-                              coupling=getattr(a, "coupling", "independent"), sampler_calls=a.sampler_calls)
+                              coupling=getattr(a, "coupling", "independent"), sampler_calls=a.sampler_calls,
+                              scales=a.scales if a.scales is not None else (1 if train_data.image_size <= 8 else 3))
 
     def loss(self, step_model, x, y, step):
         loss = step_model(x, y)
