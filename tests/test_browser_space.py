@@ -117,3 +117,28 @@ def test_a_live_tab_opens_drawn_and_pause_resume_step_go_on_from_where_it_stoppe
         timeout=120_000)
     assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0
     assert not errors, errors
+
+
+def test_choosing_another_dataset_clears_the_last_ones_figures_and_offers_its_own_checkpoints(browser, space_url):
+    """A new user saw the digits GAN's samples stay under "mnist-5k" until Show was pressed again. In Chromium:
+    the GAN samples go with a message when the dataset changes, and the diffusion tab lists mnist-5k's models."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(space_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="GANs", exact=True).click()
+    page.get_by_role("tab", name="Samples & FID", exact=True).click()
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_function(f"() => ({DRAWN_CHARTS})() >= 3", timeout=120_000)
+    drawn = page.evaluate(DRAWN_CHARTS)
+    page.get_by_label("mnist-5k").locator("visible=true").first.check()
+    page.get_by_text("The dataset is now mnist-5k: press Show").wait_for(timeout=30_000)
+    page.wait_for_function(f"() => ({DRAWN_CHARTS})() <= {drawn - 3}", timeout=30_000)
+    page.get_by_role("tab", name="Diffusion and flow matching", exact=True).click()
+    page.get_by_role("tab", name="Digits", exact=True).click()
+    page.get_by_label("mnist-5k").locator("visible=true").first.check()
+    page.get_by_text("The dataset is now mnist-5k: press Sample").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sample", exact=True).click()
+    page.get_by_text("classifier-mnist-5k reads").first.wait_for(timeout=120_000)
+    assert page.get_by_text("Error", exact=True).locator("visible=true").count() == 0
+    assert not errors, errors

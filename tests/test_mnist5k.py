@@ -325,3 +325,39 @@ def test_every_space_figure_drawn_for_a_dataset_goes_when_the_dataset_changes():
         assert not missing, f"the dataset choice {choice._id} leaves {missing} as they were"
         checked += 1
     assert checked >= 5          # GAN samples, cGAN, class-conditional EBM, JEM, VAE β
+
+
+def test_the_diffusion_page_offers_mnist_5k_with_its_own_judge_curves_and_call_choices():
+    from tests.conftest import by_key, chart_spec, open_lab
+
+    at = open_lab("labs/diffusion.py")
+    by_key(at.radio, "diff_image_dataset").set_value("mnist-5k").run()
+    assert not at.exception, [e.value for e in at.exception]
+    names = by_key(at.selectbox, "diff_checkpoint_mnist-5k").options
+    assert set(names) == {"ddpm-mnist-5k", "flow-matching-mnist-5k"}
+    calls = by_key(at.select_slider, "diff_digit_calls_mnist-5k")
+    assert max(int(c) for c in calls.options) == 200 and int(calls.value) == 20
+    assert any("`classifier-mnist-5k` reads" in c.value and "20 model calls" in c.value for c in at.caption)
+    assert any(m.value.startswith("**Not in the comparison:**") for m in at.markdown)
+    curve = chart_spec(at, "diff_fd_calls")
+    traced = {t["name"].split(": ")[0] for t in curve["data"] if ": " in t.get("name", "")}
+    assert traced == set(names)                                 # one dataset per figure
+    assert any("`classifier-mnist-5k`'s features" in c.value for c in at.caption)
+
+
+def test_the_space_diffusion_tab_switches_to_mnist_5k_and_caps_its_model_calls():
+    from space.diffusion import digit_samples, image_dataset_view
+    from space.inputs import keeps_figures
+
+    names, calls, grid, message, curve, note, table, comparison = image_dataset_view("mnist-5k")
+    assert set(names["choices"]) == {"ddpm-mnist-5k", "flow-matching-mnist-5k"}
+    assert max(calls["choices"]) == 200 and calls["value"] == 20
+    assert grid is None and "press **Sample**" in message and "classifier-mnist-5k" in note
+    assert {row["checkpoint"] for row in table.to_dict("records")} == {"ddpm-mnist-5k", "flow-matching-mnist-5k"}
+    assert "Not in the comparison" in comparison
+    figure, sentence = digit_samples("flow-matching-mnist-5k", "Euler", 10, "3", 0.0, 0)
+    assert "10 calls" in figure.layout.title.text
+    assert "`classifier-mnist-5k` reads" in sentence
+    refused = keeps_figures(outputs=2, message_at=1)(digit_samples)("flow-matching-mnist-5k", "Euler", 500, "3", 0.0, 0)
+    assert "model calls" in refused[1] and "200" in refused[1]
+    assert "dataset: choose one of" in keeps_figures(outputs=8, message_at=3)(image_dataset_view)("cifar")[3]
