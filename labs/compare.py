@@ -48,6 +48,8 @@ with table_tab:
     st.download_button("Download the table (CSV)", frame.to_csv(index=False), "dgm-lab-comparison.csv", "text/csv",
                        key="cmp_csv")
     st.markdown(compare_lab.column_notes(body))
+    if left := compare_lab.left_out_note(dataset):
+        st.markdown(left)
     st.plotly_chart(fd_figure(rows, body["floor"]), key="cmp_fd", config=figure_config())
     st.plotly_chart(sampling_time_figure(rows, body["timed"], body["repeats"]), key="cmp_time", config=figure_config())
 

@@ -63,6 +63,7 @@ def _dataset_tab(dataset: str) -> None:
                      max_height=40 * (len(rows) + 2))
         gr.DownloadButton("Download the table (CSV)", value=_csv(body))
         gr.Markdown(compare_lab.column_notes(body))
+        gr.Markdown(compare_lab.left_out_note(dataset))
         gr.Plot(fd_figure(rows, body["floor"]), show_label=False)
         gr.Plot(sampling_time_figure(rows, body["timed"], body["repeats"]), show_label=False)
     with gr.Tab("Pros and cons"):

@@ -193,7 +193,8 @@ def _digit_samples(name, sampler, calls, digit, guidance, seed, judge):
 @readable_errors
 def image_dataset_view(dataset):
     """What the digits tab shows for one dataset: its checkpoints and model calls to choose from, its stored
-    Fréchet-distance curves with their note and table, and its comparison lines; the samples are cleared."""
+    Fréchet-distance curves with their note and table, and its comparison lines; the samples and their caption
+    are cleared."""
     if dataset not in diffusion_lab.image_datasets():
         raise gr.Error(f"dataset: choose one of {', '.join(diffusion_lab.image_datasets())}.")
     names = diffusion_lab.digit_runs(dataset)
@@ -203,7 +204,7 @@ def image_dataset_view(dataset):
     default_calls = 50 if dataset == "digits" else 20
     comparison = _comparison_lines(names)
     return (gr.update(choices=names, value=names[0]), gr.update(choices=choices, value=default_calls),
-            None, f"The dataset is now **{dataset}**: press **Sample** to draw its samples.",
+            None, "", f"The dataset is now **{dataset}**: press **Sample** to draw its samples.",
             fd_against_calls_figure(curves, stored["floor"]) if stored else None,
             diffusion_lab.fd_curve_note(names, _loaded),
             pd.DataFrame(diffusion_lab.digit_reach_table(curves)) if stored else None,
@@ -320,10 +321,10 @@ def diffusion_tab() -> None:
                    [grid, digit_note, why_digits], api_name="diffusion_digits")
         first = image_dataset_view(datasets[0])
         gr.Markdown("**Fréchet distance against sampler steps**")
-        curve = gr.Plot(first[4])
-        curve_note = gr.Markdown(first[5])
-        reach = gr.Dataframe(first[6], label="each sampler's best, and the calls it needs to come within 10 % of it")
-        comparison = gr.Markdown(first[7])
-        image_dataset.change(keeps_figures(outputs=8, message_at=3)(image_dataset_view), image_dataset,
-                             [name, digit_calls, grid, why_digits, curve, curve_note, reach, comparison],
+        curve = gr.Plot(first[5])
+        curve_note = gr.Markdown(first[6])
+        reach = gr.Dataframe(first[7], label="each sampler's best, and the calls it needs to come within 10 % of it")
+        comparison = gr.Markdown(first[8])
+        image_dataset.change(keeps_figures(outputs=9, message_at=4)(image_dataset_view), image_dataset,
+                             [name, digit_calls, grid, digit_note, why_digits, curve, curve_note, reach, comparison],
                              api_name="diffusion_image_dataset")

@@ -349,10 +349,10 @@ def test_the_space_diffusion_tab_switches_to_mnist_5k_and_caps_its_model_calls()
     from space.diffusion import digit_samples, image_dataset_view
     from space.inputs import keeps_figures
 
-    names, calls, grid, message, curve, note, table, comparison = image_dataset_view("mnist-5k")
+    names, calls, grid, caption, message, curve, note, table, comparison = image_dataset_view("mnist-5k")
     assert set(names["choices"]) == {"ddpm-mnist-5k", "flow-matching-mnist-5k"}
     assert max(calls["choices"]) == 200 and calls["value"] == 20
-    assert grid is None and "press **Sample**" in message and "classifier-mnist-5k" in note
+    assert grid is None and caption == "" and "press **Sample**" in message and "classifier-mnist-5k" in note
     assert {row["checkpoint"] for row in table.to_dict("records")} == {"ddpm-mnist-5k", "flow-matching-mnist-5k"}
     assert "Not in the comparison" in comparison
     figure, sentence = digit_samples("flow-matching-mnist-5k", "Euler", 10, "3", 0.0, 0)
@@ -360,4 +360,22 @@ def test_the_space_diffusion_tab_switches_to_mnist_5k_and_caps_its_model_calls()
     assert "`classifier-mnist-5k` reads" in sentence
     refused = keeps_figures(outputs=2, message_at=1)(digit_samples)("flow-matching-mnist-5k", "Euler", 500, "3", 0.0, 0)
     assert "model calls" in refused[1] and "200" in refused[1]
-    assert "dataset: choose one of" in keeps_figures(outputs=8, message_at=3)(image_dataset_view)("cifar")[3]
+    assert "dataset: choose one of" in keeps_figures(outputs=9, message_at=4)(image_dataset_view)("cifar")[4]
+    # the FD curve's floor is a trace at its value: plotly put add_hline's label on a log axis at 10^floor
+    floor_trace = next(t for t in curve.data if t.name.startswith("real digits against real digits"))
+    assert all(v == pytest.approx(7.39, abs=0.01) for v in floor_trace.y)
+    assert all(a.y is None or a.y < 4 for a in curve.layout.annotations)
+
+
+def test_the_comparison_says_which_mnist_5k_models_it_leaves_out_and_why():
+    """A new user found DDPM and flow matching missing from the mnist-5k ranking with no word of why."""
+    import json
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+    from dgm_core.labs.compare import left_out_note
+
+    note = left_out_note("mnist-5k")
+    for name in ("ddpm-mnist-5k", "flow-matching-mnist-5k"):
+        reason = json.loads((CHECKPOINT_DIR / name / "history.json").read_text())["run"]["not_compared"]
+        assert f"- `{name}`: {reason}" in note
+    assert "digits`" not in note.replace("mnist-5k", "")          # only this dataset's checkpoints

@@ -16,6 +16,14 @@ SAMPLER_DASH = {"DDPM ancestral": "solid", "DDIM": "dash", "annealed Langevin": 
 CALLS_AXIS = "model calls per sample (log scale)"
 
 
+
+def _floor_line(fig: go.Figure, x_from: float, x_to: float, y: float, name: str, **subplot) -> None:
+    """A reference level drawn as a dotted trace named in the legend. Not add_hline's annotation: on a log
+    axis plotly reads an annotation's y in log10 units, so a floor of 36.4 put its label at 10^36.4 and
+    the axis ran up to it, flattening every curve (the GAN figure keeps its own log10 annotation)."""
+    fig.add_scatter(x=[x_from, x_to], y=[y, y], mode="lines", name=name, line=dict(color=REFERENCE, dash="dot"),
+                    hovertemplate=f"{name}: %{{y:.3g}}<extra></extra>", **subplot)
+
 def forward_figure(report: dict, title: str) -> go.Figure:
     """The data noised to a time: the points, over the noised law's log density where it is known."""
     fig = go.Figure()
@@ -58,9 +66,9 @@ def live_curves_figure(histories: dict[str, list[dict]], metrics: dict[str, list
         if records:
             fig.add_scatter(x=[r["step"] for r in records], y=[r["energy_distance"] for r in records], name=name,
                             legendgroup=kind, showlegend=not history, line=dict(color=KIND_COLOURS[name]), row=1, col=2)
-    if floor is not None:
-        fig.add_hline(y=floor, line=dict(color=REFERENCE, dash="dot"), row=1, col=2,
-                      annotation_text="data against itself", annotation_position="bottom right")
+    steps = [r["step"] for records in metrics.values() for r in records]
+    if floor is not None and steps:
+        _floor_line(fig, min(steps), max(steps), floor, "data against itself", row=1, col=2)
     fig.update_xaxes(title_text="Adam steps")
     fig.update_yaxes(title_text="loss per point (log scale)", type="log", dtick=1, row=1, col=1)
     fig.update_yaxes(title_text="energy distance (log scale)", type="log", dtick=1, row=1, col=2)
@@ -77,8 +85,9 @@ def quality_against_calls_figure(rows: list[dict], floor: tuple[float, float]) -
                         error_y=dict(array=[r["sd over seeds"] or 0 for r in mine], thickness=1),
                         name=f"{key[0]}: {key[1]}", mode="lines+markers",
                         line=dict(color=KIND_COLOURS.get(key[0], REAL_COLOUR), dash=SAMPLER_DASH.get(key[1], "solid")))
-    fig.add_hline(y=floor[0], line=dict(color=REFERENCE, dash="dot"), annotation_text="data against itself",
-                  annotation_position="bottom right")
+    calls = [r["model calls"] for r in rows]
+    if calls:
+        _floor_line(fig, min(calls), max(calls), floor[0], "data against itself")
     fig.update_xaxes(type="log", dtick=1, title_text=CALLS_AXIS)
     fig.update_yaxes(type="log", dtick=1, title_text="energy distance to held-out data (log scale)")
     fig.update_layout(height=420, margin=margins(30), legend=legend_below(-0.22))
@@ -106,9 +115,9 @@ def fd_against_calls_figure(curves: dict[str, list[dict]], floor: float | None) 
             fig.add_scatter(x=[r["model calls"] for r in mine], y=[r["fd"] for r in mine], mode="lines+markers",
                             error_y=dict(array=[r["fd_sd"] or 0 for r in mine], thickness=1), name=f"{name}: {sampler}",
                             line=dict(color=colour(i), dash=SAMPLER_DASH.get(sampler, "solid")))
-    if floor is not None:
-        fig.add_hline(y=floor, line=dict(color=REFERENCE, dash="dot"), annotation_text="real digits against real digits",
-                      annotation_position="bottom left")
+    calls = [r["model calls"] for rows in curves.values() for r in rows]
+    if floor is not None and calls:
+        _floor_line(fig, min(calls), max(calls), floor, f"real digits against real digits ({floor:.1f})")
     fig.update_xaxes(type="log", dtick=1, title_text=CALLS_AXIS)
     fig.update_yaxes(type="log", title_text="Fréchet distance (judge's features, log scale)")
     fig.update_layout(height=420, margin=margins(30), legend=legend_below(-0.22))

@@ -187,6 +187,20 @@ def table_rows(body: dict) -> list[dict]:
     return out
 
 
+def left_out_note(dataset: str) -> str:
+    """The checkpoints shipped on `dataset` that are not rows of its table, each with the reason its record gives
+    (`--not-compared`), so a model missing from the ranking is never silently missing."""
+    from dgm_core.catalogue import shipped
+    from dgm_core.compare import left_out
+
+    reasons = left_out()
+    mine = [(i.name, reasons[i.name]) for i in shipped() if i.name in reasons and i.dataset == dataset]
+    if not mine:
+        return ""
+    return (f"**Shipped on {dataset} and not in this table:**\n\n"
+            + "\n".join(f"- `{name}`: {reason}" for name, reason in mine))
+
+
 def column_notes(body: dict) -> str:
     """What each column of the table measures, as Markdown (the page and the Space show the same)."""
     rows, dataset = body["rows"], body.get("dataset", "digits")

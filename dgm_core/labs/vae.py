@@ -106,7 +106,9 @@ def beta_comparison(dataset: str, load, report) -> dict:
             "everywhere in the lab, a figure's spread is half its seeds' range, and two figures whose gap is within "
             "the sum of their spreads tie (with two seeds each: when their ranges overlap)." if seeds > 1 else
             "Only one training seed per β ships here: no spread can be shown, so no difference should be read as a "
-            "finding.")
+            "finding." if max((len(g) for g in groups.values()), default=0) <= 1 else
+            "Some β have one training seed here (" + ", ".join(f"β = {b:g}" for b, g in groups.items() if len(g) == 1)
+            + "): a difference from them has no spread to be weighed against, so it should not be read as a finding.")
     return {"groups": groups, "first_seeds": [g[0] for g in groups.values()], "checkpoints": checkpoints,
             "summary": summary, "factor_names": factor_names, "note": note}
 
