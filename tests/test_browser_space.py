@@ -41,11 +41,17 @@ DRAWN_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .filter(el => el.offsetParent !== null && el.data && el.data.length > 0).length"""
 
 
-def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
+def _open_space(browser, space_url):
+    """A new tab on the Space, and the list its page errors are collected in."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(space_url, wait_until="domcontentloaded")
+    return page, errors
+
+
+def test_every_tab_of_the_space_draws_its_figures(browser, space_url, tmp_path):
+    page, errors = _open_space(browser, space_url)
     page.get_by_role("tab", name="VAE", exact=True).wait_for(timeout=60_000)
     seen = {}
     for lab in LABS:
@@ -92,10 +98,7 @@ STATUS_STEP = """() => { const m = /step (\\d[\\d,]*) of (\\d[\\d,]*)/.exec(docu
 def test_a_live_tab_opens_drawn_and_pause_resume_step_go_on_from_where_it_stopped(browser, space_url):
     """The live tab shows its models at step 0 before any click; Pause stops the stream at its next step,
     Resume goes on from there (not from 0), Step trains one refresh's worth more."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(space_url, wait_until="domcontentloaded")
+    page, errors = _open_space(browser, space_url)
     page.get_by_role("tab", name="Normalizing flows", exact=True).click()
     page.get_by_role("tab", name="Live 2-D flow", exact=True).click()
     page.wait_for_function(f"() => ({DRAWN_CHARTS})() >= 2", timeout=60_000)          # drawn before any click
@@ -122,10 +125,7 @@ def test_a_live_tab_opens_drawn_and_pause_resume_step_go_on_from_where_it_stoppe
 def test_choosing_another_dataset_clears_the_last_ones_figures_and_offers_its_own_checkpoints(browser, space_url):
     """A new user saw the digits GAN's samples stay under "mnist-5k" until Show was pressed again. In Chromium:
     the GAN samples go with a message when the dataset changes, and the diffusion tab lists mnist-5k's models."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(space_url, wait_until="domcontentloaded")
+    page, errors = _open_space(browser, space_url)
     page.get_by_role("tab", name="GANs", exact=True).click()
     page.get_by_role("tab", name="Samples & FID", exact=True).click()
     page.get_by_role("button", name="Show", exact=True).click()
