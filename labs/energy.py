@@ -90,7 +90,7 @@ with images:
     grids = energy_lab.buffer_against_noise(_checkpoint)
     if grids:
         st.markdown("**Chains from noise against chains from the replay buffer**, over training (sample grids the "
-                    "trainer wrote; both models have the same network, data and SGLD settings).")
+                    "trainer wrote on the 8x8 digits; both models have the same network, data and SGLD settings).")
         chosen = st.select_slider("snapshot", list(grids), value=list(grids)[-1], key="ebm_snapshot", bind=BIND)
         for column, (label, png) in zip(st.columns(2), grids[chosen].items()):
             column.image(str(png), caption=f"chains started from {label}, {chosen}", width=320)

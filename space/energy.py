@@ -155,7 +155,7 @@ def energy_tab() -> None:
     if grids:
         with gr.Tab("Buffer vs noise"):
             gr.Markdown("Chains from the replay buffer against chains from uniform noise, over training (sample grids "
-                        "the trainer wrote; both models have the same network, data and SGLD settings).")
+                        "the trainer wrote on the 8x8 digits; both models have the same network, data and SGLD settings).")
             snapshot = gr.Dropdown(list(grids), value=list(grids)[-1], label="snapshot")
             shown = []
             with gr.Row():

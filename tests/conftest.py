@@ -128,8 +128,30 @@ def browser():
         skip_or_fail("playwright is not installed (pip install -r requirements-dev.txt)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
+        yield _PatientBrowser(browser)
         browser.close()
+
+
+class _PatientBrowser:
+    """The browser, whose pages wait up to two minutes for an action (Playwright's default is 30 s). A
+    loaded CI machine took longer than 30 s to dispatch a click while the page redrew its charts; these
+    waits only stop a hang, they measure nothing."""
+
+    ACTION_TIMEOUT_MS = 120_000
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(self.ACTION_TIMEOUT_MS)
+        return context
+
+    def new_page(self, **options):
+        return self.new_context(**options).new_page()
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 @pytest.fixture(autouse=True)

@@ -37,6 +37,12 @@ def _click(page, name: str) -> None:
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 
+def _click_link(page, name: str) -> None:
+    """A click on a sidebar link, not waiting for the navigation to settle (the next line waits for the new
+    page's heading): a loaded machine took longer than Playwright's wait for 'scheduled navigations'."""
+    page.get_by_role("link", name=name).first.click(no_wait_after=True)
+
+
 def _enabled(page, name: str):
     page.get_by_role("button", name=name, exact=True).and_(page.locator(":enabled")).wait_for(timeout=120_000)
 
@@ -68,8 +74,12 @@ def test_pause_takes_one_click_and_stops_within_one_refresh(browser, streamlit_u
     per_refresh = int(slider.locator('[data-testid="stSliderThumbValue"]').inner_text())
     _remember_the_counter_at_each_click(page)
     _click(page, "▶ Run")
-    first = _wait_for_a_redraw(page, 0)
-    _wait_for_a_redraw(page, first)                       # the counter climbs on its own: the thread trains
+    shown = [_wait_for_a_redraw(page, 0)]
+    for _ in range(3):                                    # the counter climbs on its own: the thread trains
+        shown.append(_wait_for_a_redraw(page, shown[-1]))
+    # One refresh's steps as this page sees them: the slider's value, or more where a loaded machine redraws
+    # less often than once a second (the steps per second hold, so each redraw then shows more of them).
+    refresh = max(per_refresh, max(b - a for a, b in zip(shown, shown[1:])))
     _click(page, "⏸ Pause")                              # once
     stopped = _settled(page)
     page.wait_for_timeout(2500)                           # two more refreshes' time: nothing may move
@@ -78,7 +88,7 @@ def test_pause_takes_one_click_and_stops_within_one_refresh(browser, streamlit_u
     # What the page showed when the browser took the click is up to one refresh old (it redraws every
     # second; the thread trains meanwhile), and the pause lands within one refresh after the click: so the
     # counter moves on by at most two refreshes' steps (benchmarks/live.py measures both parts).
-    assert 0 <= stopped - at_click <= 2 * per_refresh, (at_click, stopped, per_refresh)
+    assert 0 <= stopped - at_click <= 2 * refresh, (at_click, stopped, per_refresh, shown)
     assert set(page.evaluate(PANEL_STEPS)) == {stopped}     # every panel drew the same moment as the counter
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
@@ -135,12 +145,12 @@ def test_two_sessions_switching_labs_mid_run_see_no_error(browser, streamlit_url
             _click(page, "▶ Run")
         for page in pages:
             _wait_for_a_redraw(page, 0 if round_ == 0 else page.evaluate(COUNTER))
-        first.get_by_role("link", name="Energy-based models").first.click()
+        _click_link(first, "Energy-based models")
         first.get_by_role("heading", name=re.compile("Energy-based models")).wait_for(timeout=120_000)
-        second.get_by_role("link", name="GANs").first.click()
+        _click_link(second, "GANs")
         second.get_by_role("heading", name=re.compile("Generative adversarial")).wait_for(timeout=120_000)
         for page in pages:
-            page.get_by_role("link", name="Normalizing flows").first.click()
+            _click_link(page, "Normalizing flows")
             page.get_by_text(re.compile("when you left the page")).first.wait_for(timeout=120_000)
             assert page.evaluate(RATE) == "paused"
     for page in pages:

@@ -206,3 +206,14 @@ def test_a_live_energy_that_runs_away_is_frozen_with_the_ebm_advice():
     calm = ebm.live_session(ebm.ToyEBMConfig())
     calm.advance(300)
     assert not calm.diverged
+
+
+@pytest.mark.parametrize("agree,n", [(0, 16), (1, 16), (4, 16), (5, 16), (12, 16), (3, 12)])
+def test_above_chance_is_the_binomial_tail_counted_by_hand(agree, n):
+    """P(at least `agree` of `n` at chance 1/10), summed term by term, decides the sentence at 5 %."""
+    from math import comb
+
+    tail = sum(comb(n, k) * 0.1 ** k * 0.9 ** (n - k) for k in range(agree, n + 1))
+    sentence = energy_lab.above_chance_sentence(agree, n)
+    assert sentence.startswith("More than chance") == (tail < 0.05)
+    assert f"p = {tail:.2g}" in sentence

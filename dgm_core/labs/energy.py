@@ -143,11 +143,13 @@ def jem_comparison(names, load, seed: int = 0, dataset: str = "digits") -> dict:
             "gaps": gaps}
 
 
-def buffer_against_noise(load) -> dict[str, dict[str, Path]]:
-    """The sample grids the trainer wrote for the shipped EBM whose chains start from a replay buffer and the
-    one whose chains start from uniform noise (same network, data and SGLD settings; `--init` in their runs),
-    by snapshot: {"epoch-005": {"replay buffer": png, "uniform noise": png}, ...}; {} when either is missing."""
-    runs = sorted((i for i in shipped() if i.model_type == "ebm" and i.model == "ebm"), key=lambda i: (i.seed, i.name))
+def buffer_against_noise(load, dataset: str = "digits") -> dict[str, dict[str, Path]]:
+    """The sample grids the trainer wrote for the shipped EBM on `dataset` whose chains start from a replay
+    buffer and the one whose chains start from uniform noise (same network, data and SGLD settings; `--init`
+    in their runs), by snapshot: {"epoch-005": {"replay buffer": png, "uniform noise": png}, ...}; {} when
+    either is missing."""
+    runs = sorted((i for i in shipped() if i.model_type == "ebm" and i.model == "ebm" and i.dataset == dataset),
+                  key=lambda i: (i.seed, i.name))
     first = {init: next((i.name for i in runs if i.run.get("init", "buffer") == init), None)
              for init in ("buffer", "noise")}
     if None in first.values():
@@ -182,7 +184,20 @@ def conditional_samples(name: str, load, digit: int, steps: int, seed: int, n: i
         read = judge(resize(x.clamp(0, 1), judge.image_size)).argmax(1)
     agree = int((read == digit).sum())
     return {"samples": x.cpu(), "energy_curve": [float(e.mean()) for e in energies], "read_as_asked": agree / n,
-            "note": f"{agree} of {n} chains are read as a {digit} by `{judge_name}` (chance: about 1 in 10)."}
+            "note": f"{agree} of {n} chains are read as a {digit} by `{judge_name}` (chance: about 1 in 10). "
+                    + above_chance_sentence(agree, n)}
+
+
+def above_chance_sentence(agree: int, n: int, chance: float = 0.1) -> str:
+    """Whether `agree` of `n` samples read as the class asked is more than chance would give: the one-sided
+    binomial test of H0: P(read as asked) = `chance` (scipy.stats.binomtest), at the 5 % level."""
+    from scipy.stats import binomtest
+
+    p_value = binomtest(agree, n, chance, alternative="greater").pvalue
+    if p_value < 0.05:
+        return f"More than chance would give (one-sided binomial test, p = {p_value:.2g})."
+    return (f"No more than chance would give (one-sided binomial test, p = {p_value:.2g}): these chains do not "
+            "draw the class asked; try more SGLD steps, another seed, or compare the model of the other dataset.")
 
 
 # ----------------------------------------------------------------------------- lesson checks
