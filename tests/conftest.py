@@ -119,6 +119,15 @@ def space_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def space_demo():
+    """The whole Space, built once for every test module that reads it: build_demo draws every tab's first
+    figures (about a minute and a half on 2 cores), and each module built its own."""
+    from space.app import build_demo
+
+    return build_demo()
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")

@@ -32,10 +32,8 @@ def junk():
 
 
 @pytest.fixture(scope="module")
-def demo():
-    from space.app import build_demo
-
-    return build_demo()
+def demo(space_demo):
+    return space_demo
 
 
 def _endpoint_names(blocks: gr.Blocks) -> list[str]:

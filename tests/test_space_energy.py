@@ -81,11 +81,9 @@ def test_buffer_against_noise_pairs_every_snapshot_both_trainers_wrote():
 
 
 @pytest.fixture(scope="module")
-def demo():
-    """The whole Space, built once for the tests that read it (each built its own)."""
-    import space.app as app
-
-    return app.build_demo()
+def demo(space_demo):
+    """The whole Space, built once for the session (conftest's space_demo)."""
+    return space_demo
 
 
 def test_the_space_builds_the_buffer_against_noise_tab(demo):

@@ -81,10 +81,8 @@ def test_a_pause_before_a_run_does_not_stop_it_and_one_during_it_ends_it_at_the_
 
 
 @pytest.fixture(scope="module")
-def demo_config():
-    from space.app import build_demo
-
-    return build_demo().config
+def demo_config(space_demo):
+    return space_demo.config
 
 
 def test_no_tab_opens_on_an_empty_chart_frame(demo_config):

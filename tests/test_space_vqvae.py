@@ -74,11 +74,10 @@ def test_pseudo_labels_and_codebook_health():
     assert len(plotly_json(perplexity)["data"]) == len(rows)
 
 
-def test_changing_the_checkpoint_redraws_the_quick_tabs_and_clears_the_slow_ones():
-    import space.app as app
+def test_changing_the_checkpoint_redraws_the_quick_tabs_and_clears_the_slow_ones(space_demo):
     from space.vqvae import stale
 
-    demo = app.build_demo()
+    demo = space_demo
     dropdown = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "VQ-VAE checkpoint")
     on_change = [d for d in demo.config["dependencies"]
                  if any(t[0] == dropdown._id and t[1] == "change" for t in d["targets"])]
