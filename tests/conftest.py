@@ -113,7 +113,9 @@ def space_url(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("space") / "space.log"
     env = {"GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    process = start_server([sys.executable, "space/app.py"], f"http://127.0.0.1:{port}/", env, log)
+    # build_demo draws every tab's first figures before the server answers: 1.5 min alone on 2 cores, more
+    # than 90 s while other tests share them (the wait only stops a hang)
+    process = start_server([sys.executable, "space/app.py"], f"http://127.0.0.1:{port}/", env, log, timeout=420)
     yield f"http://127.0.0.1:{port}/"
     stop(process)
 
