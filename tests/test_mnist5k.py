@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dgm_core.data import DATASETS, DatasetError, DatasetNotFound, load_dataset
-from dgm_core.data import builtin
+from dgm_core.data import DATASETS, DatasetError, DatasetNotFound, builtin, load_dataset
 
 
 def test_the_files_digits_are_the_packages_own_loader_s():
