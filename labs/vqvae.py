@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from dgm_core import clustering
+from dgm_core.catalogue import dataset_of
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vqvae import (
     code_maps_figure,
@@ -19,7 +20,6 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
-from dgm_core.catalogue import dataset_of
 from dgm_core.labs import vqvae as vqvae_lab
 from labs.checkpoints import cached as _checkpoint
 from labs.checkpoints import download_button

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from dgm_core import clustering
+from dgm_core.catalogue import dataset_of
 from dgm_core.figures.images import image_grid_figure
 from dgm_core.figures.vqvae import (
     code_maps_figure,
@@ -17,7 +18,6 @@ from dgm_core.figures.vqvae import (
     health_over_training_figure,
     usage_figure,
 )
-from dgm_core.catalogue import dataset_of
 from dgm_core.labs import vqvae as vqvae_lab
 from space.inputs import keeps_figures, readable_errors, real, says_why, whole
 from space.inputs import loaded as _loaded

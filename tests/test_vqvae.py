@@ -173,7 +173,7 @@ def test_on_mnist_the_decoder_learns_the_strokes_and_does_not_collapse_to_black(
     model = vqvae.VQVAE(image_size=28, width=32, num_codes=64, code_dim=16, downsamples=2)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = torch.Generator().manual_seed(0)
-    for step in range(200):
+    for _ in range(200):
         loss, _ = model.loss(train[torch.randint(0, len(train), (64,), generator=batches)])
         optimiser.zero_grad()
         loss.backward()
