@@ -5,6 +5,7 @@ multipage navigation, and a bookmarked URL such as /vae would then run the page 
 directly, without this router (no wide layout, the folder's helper modules listed as pages)."""
 import streamlit as st
 
+from dgm_core.checkpoints import CheckpointError
 from dgm_core.lab_records import LABS
 from dgm_core.runtime import use_interactive_threads
 from labs.export import format_choice
@@ -18,4 +19,11 @@ pages += [st.Page(lab.page, title=lab.title, icon=lab.icon) for lab in LABS]    
 navigation = st.navigation(pages)
 leave_other_pages(navigation.url_path)   # a live run pauses when its page is left (labs/live.py)
 format_choice()          # every page's figure downloads: PNG or SVG (labs/export.py)
-navigation.run()
+try:
+    navigation.run()
+except CheckpointError as exc:
+    # A checkpoint folder deleted or emptied while the app runs (the catalogue lists what has a config): the
+    # page stops where it needed it, with what is wrong and how to mend it, never a traceback.
+    st.error(f"This page needs a checkpoint that cannot be loaded: {exc} Restore the folder (a shipped one: "
+             "`git checkout -- checkpoints/`) or train it again with the command in its card (README, "
+             "\"Shipped checkpoints\"); the other labs still work.")

@@ -204,21 +204,25 @@ with prior_tab:
                              "test ELBO (nats)": last["elbo"],
                              "IWAE NLL, k = 1000 (nats)": curve.get(1000), "IWAE NLL, k = 5000 (nats)": curve.get(5000)})
         table = pd.DataFrame(rows)
-        st.dataframe(table, hide_index=True)
-        summary = table.groupby("prior")["IWAE NLL, k = 5000 (nats)"].agg(["mean", "min", "max", "count"])
-        st.caption("IWAE NLL with k = 5,000 on the first 50 test images (binarised 28×28 digits), mean over seeds: " +
-                   "; ".join(f"{p}: {r['mean']:.2f} (range {r['min']:.2f}–{r['max']:.2f}, {int(r['count'])} seeds)"
-                             for p, r in summary.iterrows()) + ". Lower is better.")
-        first = {label: members[0] for label, members in groups.items()}
-        st.plotly_chart(prior_comparison_figure({f"{label} ({name})": _projection(name) for label, name in first.items()}),
-                        key="flow_prior_projection", config=figure_config())
-        st.caption("Each panel has its own scale: a learned prior does not tie q(z) to unit variance, so the flow "
-                   "prior's latent space spreads wider. Compare each prior with its own aggregate posterior.")
-        columns = st.columns(len(first))
-        for column, (label, name) in zip(columns, first.items()):
-            checkpoint = _load(name)
-            if checkpoint is not None:
-                column.plotly_chart(image_grid_figure(checkpoint.model.sample(32, torch.Generator().manual_seed(0)), 8,
-                                                      f"{label}: samples"), key=f"flow_prior_samples_{name}", config=figure_config())
+        if table.empty or set(table["prior"]) != set(groups):
+            st.info("The prior comparison needs a checkpoint of each prior that loads: the errors above name the one "
+                    "that did not and why.")
+        else:
+            st.dataframe(table, hide_index=True)
+            summary = table.groupby("prior")["IWAE NLL, k = 5000 (nats)"].agg(["mean", "min", "max", "count"])
+            st.caption("IWAE NLL with k = 5,000 on the first 50 test images (binarised 28×28 digits), mean over seeds: " +
+                       "; ".join(f"{p}: {r['mean']:.2f} (range {r['min']:.2f}–{r['max']:.2f}, {int(r['count'])} seeds)"
+                                 for p, r in summary.iterrows()) + ". Lower is better.")
+            first = {label: table.loc[table["prior"] == label, "checkpoint"].iloc[0] for label in groups}   # loaded ones
+            st.plotly_chart(prior_comparison_figure({f"{label} ({name})": _projection(name) for label, name in first.items()}),
+                            key="flow_prior_projection", config=figure_config())
+            st.caption("Each panel has its own scale: a learned prior does not tie q(z) to unit variance, so the flow "
+                       "prior's latent space spreads wider. Compare each prior with its own aggregate posterior.")
+            columns = st.columns(len(first))
+            for column, (label, name) in zip(columns, first.items()):
+                checkpoint = _load(name)
+                if checkpoint is not None:
+                    column.plotly_chart(image_grid_figure(checkpoint.model.sample(32, torch.Generator().manual_seed(0)), 8,
+                                                          f"{label}: samples"), key=f"flow_prior_samples_{name}", config=figure_config())
 
 explain(link, link_message)
