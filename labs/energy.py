@@ -104,7 +104,7 @@ with images:
         st.markdown("**Class-conditional samples** from E(x, y) = −f(x)[y]: SGLD from uniform noise for the class asked.")
         c1, c2, c3 = st.columns(3)
         digit = c1.selectbox("class", list(range(10)), key="ebm_class", bind=BIND)
-        sgld_steps = int(number(c2, "SGLD steps", 1, 200, 100, key="ebm_cond_steps"))
+        sgld_steps = int(number(c2, "SGLD steps", 1, energy_lab.MAX_CONDITIONAL_STEPS, 100, key="ebm_cond_steps"))
         cond_seed = int(number(c3, "seed", 0, 10_000, 0, key="ebm_cond_seed"))
         judge = catalogue.judge_of(catalogue.datasets_among(conditional[:1])[0])
         if _load(conditional[0]) is not None and _load(judge) is not None:

@@ -123,6 +123,8 @@ def _ood(name: str):
     return flows_lab.flow_ood_report(_checkpoint(name))
 
 
+LIKELIER = "more likely than the median test image"     # a share of the set: shown in %
+
 with ood_tab:
     names = _flow_names()
     if not names:
@@ -137,8 +139,10 @@ with ood_tab:
             values, x_title = flows_lab.ood_scores(report, score), flows_lab.OOD_SCORES[score][0]
             st.plotly_chart(ood_histogram_figure(values, report.in_name, x_title), key="flow_ood_hist", config=figure_config())
             table = pd.DataFrame(report.table)
-            st.dataframe(table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                                for c in table.columns if c.startswith("AUROC")})
+            st.dataframe(table, hide_index=True, column_config={
+                **{c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c.startswith("AUROC")},
+                LIKELIER: st.column_config.NumberColumn(format="percent", help="the share of the set's images whose "
+                                                        "bits/dim is below the test images' median")})
             st.caption(flows_lab.auroc_note(report))
             for finding in flows_lab.ood_findings(report):
                 st.warning(finding)

@@ -53,6 +53,22 @@ def build_demo(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     return demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=queue_size)
 
 
+def launch_patiently(demo: gr.Blocks, tries: int = 3, **options) -> None:
+    """demo.launch(**options), started again when Gradio's own check fails: after starting its server, launch
+    asks it for its page once, gives up after 3 s and raises "When localhost is not accessible..." even
+    though the server is there, only slow (a busy laptop: a student's first start ended in that traceback)."""
+    for attempt in range(1, tries + 1):
+        try:
+            demo.launch(**options)
+            return
+        except ValueError as exc:
+            if "localhost is not accessible" not in str(exc) or attempt == tries:
+                raise
+            log.warning("the Space's server did not answer its own first request within 3 s (a busy machine); "
+                        "starting it again (%d of %d)", attempt + 1, tries)
+            demo.close()
+
+
 if __name__ == "__main__":
     from dgm_core.runtime import use_interactive_threads
 
@@ -61,5 +77,5 @@ if __name__ == "__main__":
 
     # max_file_size: the server stops reading an upload past this size, before a handler sees it (it took
     # uploads of any size, which the handlers refused only once they had arrived).
-    build_demo().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), max_file_size=MAX_UPLOAD_BYTES)
+    launch_patiently(build_demo(), server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                     server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), max_file_size=MAX_UPLOAD_BYTES)

@@ -89,7 +89,7 @@ def conditional_samples(digit, sgld_steps, seed, dataset="digits"):
     names = _shipped("ebm-cond", _dataset(dataset))
     if not names:
         raise gr.Error(f"No class-conditional checkpoint (ebm-cond-{dataset}) is shipped here.")
-    digit, sgld_steps, seed = whole(digit, "class", 0, 9), whole(sgld_steps, "SGLD steps", 1, 200), whole(seed, "seed", 0, 10_000)
+    digit, sgld_steps, seed = whole(digit, "class", 0, 9), whole(sgld_steps, "SGLD steps", 1, energy_lab.MAX_CONDITIONAL_STEPS), whole(seed, "seed", 0, 10_000)
     report = energy_lab.conditional_samples(names[0], _loaded, digit, sgld_steps, seed)
     return (image_grid_figure(report["samples"], 8, f"class {digit}: 16 chains after {sgld_steps} SGLD steps"),
             chain_energy_figure({f"E(x, {digit})": report["energy_curve"]}), report["note"])
@@ -174,7 +174,7 @@ def energy_tab() -> None:
     with gr.Tab("Class-conditional samples"):
         with gr.Row():
             digit = gr.Number(3, precision=0, label="class (0–9)")
-            cond_steps = gr.Number(100, precision=0, label="SGLD steps (1–200)")
+            cond_steps = gr.Number(100, precision=0, label=f"SGLD steps (1–{energy_lab.MAX_CONDITIONAL_STEPS})")
             cond_seed = gr.Number(0, precision=0, label="seed")
             cond_dataset = gr.Radio(_datasets("ebm-cond"), value="digits", label="dataset",
                                     visible=len(_datasets("ebm-cond")) > 1)

@@ -123,7 +123,8 @@ def ood(name, score):
     values, x_title = flows_lab.ood_scores(report, score), flows_lab.OOD_SCORES[score][0]
     table = pd.DataFrame(report.table)
     for column in table.columns[2:]:
-        table[column] = table[column].map(lambda v: f"{v:.3f}")
+        share = column == "more likely than the median test image"          # a share of the set's images: in %
+        table[column] = table[column].map(lambda v, share=share: f"{v:.1%}" if share else f"{v:.3f}")
     note = flows_lab.auroc_note(report) + "".join(f"\n\n**{finding}**" for finding in flows_lab.ood_findings(report))
     return ood_histogram_figure(values, report.in_name, x_title), table, note
 

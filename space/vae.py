@@ -133,11 +133,19 @@ def beta_comparison(dataset: str):
     nll = nll_figure({labels[n]: _checkpoint(n).history["nll"]["curve"] for n in names if "nll" in _checkpoint(n).history},
                      bits=bits)
     images = next((_checkpoint(n).history["nll"]["images"] for n in names if "nll" in _checkpoint(n).history), None)
-    if images:   # what the points and their error bars are over
-        nll.update_layout(title=f"on the first {images} test images; error bars: ± one standard error over them")
+    if images:   # what the points (and their error bars, where the runs recorded them) are over
+        bars = any(trace.error_y is not None and trace.error_y.array is not None for trace in nll.data)
+        nll.update_layout(title=f"on the first {images} test images" +
+                                ("; error bars: ± one standard error over them" if bars else
+                                 "; no error bars: these runs did not record the spread over images"))
     summary = pd.DataFrame(comparison["summary"] or [{"β": "—", "MIG": "needs the true generative factors: only shapes has them"}])
     return (pd.DataFrame(comparison["checkpoints"]), summary, comparison["note"], sample_fig, kl_fig, mig_fig, curves,
             nll)
+
+
+def dataset_of_checkpoint(name: str):
+    """The β tab's dataset for the checkpoint chosen at the top (unchanged for a name that is not a shipped VAE)."""
+    return dataset_of(_checkpoint(name)) if name in vae_names() else gr.skip()
 
 
 def vae_tab() -> None:
@@ -204,3 +212,6 @@ def vae_tab() -> None:
                       api_name="vae_beta_comparison")
         dataset.change(cleared(9, 8, "The dataset is now **{choice}**: press **Compare β** to measure its checkpoints."),
                        dataset, [table, summary, seeds_note, samples, kl, mig, curves, nll, why_beta], queue=False)
+        # The tab follows the checkpoint chosen at the top: its dataset is the one compared (a student who chose an
+        # mnist-5k VAE was shown the digits' table).
+        checkpoint.change(dataset_of_checkpoint, checkpoint, dataset, queue=False, api_visibility="private")

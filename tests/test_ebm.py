@@ -217,3 +217,9 @@ def test_above_chance_is_the_binomial_tail_counted_by_hand(agree, n):
     sentence = energy_lab.above_chance_sentence(agree, n)
     assert sentence.startswith("More than chance") == (tail < 0.05)
     assert f"p = {tail:.2g}" in sentence
+
+
+def test_the_chance_sentence_never_asks_for_more_steps_than_the_panel_runs():
+    at_max = energy_lab.above_chance_sentence(0, 16, steps=energy_lab.MAX_CONDITIONAL_STEPS)
+    assert "more SGLD steps" not in at_max and "another seed" in at_max
+    assert f"more SGLD steps (up to {energy_lab.MAX_CONDITIONAL_STEPS})" in energy_lab.above_chance_sentence(0, 16, steps=100)

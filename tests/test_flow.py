@@ -347,6 +347,20 @@ def test_ood_findings_name_the_sets_where_likelihood_or_a_fix_fails():
     assert flows_lab.FASHION_NOT_SHOWN not in flows_lab.ood_findings(with_fashion)
 
 
+def test_ood_findings_give_each_set_its_own_verdict():
+    """On realnvp-mnist-5k the banner said "Likelihood fails here" over LFW (AUROC 0.991) and constant images (0.988),
+    because only the worst set (shapes, 0.021) chose the verdict."""
+    row = lambda name, share, auroc: {"OOD set": name, "more likely than the median test image": share,  # noqa: E731
+                                      "AUROC bits/dim": auroc, "AUROC complexity S(x), PNG": 0.9,
+                                      "AUROC complexity S(x), zlib": 0.9, "AUROC typicality": 1.0}
+    rows = [row("shapes", 1.0, 0.021), row("LFW", 0.01, 0.991), row("constant", 0.012, 0.988), row("noise", 0.0, 1.0)]
+    report = flow.OODReport({}, {}, {}, "mnist-5k", 10, rows, images={"shapes": 500, "LFW": 200, "constant": 500})
+    fails, works = flows_lab.ood_findings(report)[:2]
+    assert fails.startswith("Likelihood fails on shapes:") and "LFW" not in fails and "constant" not in fails
+    assert works.startswith("Likelihood mostly works") and "on LFW, constant:" in works and "shapes" not in works
+    assert "1.0% of the 200 images of LFW (AUROC 0.991)" in works
+
+
 def test_the_ood_histogram_gives_its_bins_to_the_overlap_and_counts_what_lies_far_beyond():
     """Uniform noise at 55 bits/dim squeezed the test set's 1.5-3 bits/dim into 3-4 bins of 60. The axis now
     ends a few test-set spreads past it; the noise is one bar at the end, its share in the legend."""

@@ -240,3 +240,31 @@ def test_an_upload_past_the_limit_is_refused_by_the_server_as_it_arrives(client,
     with pytest.raises(Exception, match=f"exceeds the maximum file size of {MAX_UPLOAD_BYTES} bytes"):
         client.predict("your own points (CSV)", 20, 20, 5, 0.1, 0.1, "non-saturating", 0, handle_file(str(big)), None,
                        api_name="/gan_live")
+
+
+def test_a_slow_first_answer_starts_the_space_again_instead_of_ending_it():
+    """Gradio's launch raises "When localhost is not accessible" when its own first request to the new server takes
+    more than 3 s (a busy machine); the Space closes that server and starts again. Any other error still raises."""
+    from space.app import launch_patiently
+
+    class Demo:
+        def __init__(self, failures, message="When localhost is not accessible, a shareable link must be created."):
+            self.failures, self.message, self.launched, self.closed = failures, message, 0, 0
+
+        def launch(self, **options):
+            self.launched += 1
+            if self.launched <= self.failures:
+                raise ValueError(self.message)
+
+        def close(self):
+            self.closed += 1
+
+    slow = Demo(failures=2)
+    launch_patiently(slow, server_port=1)
+    assert (slow.launched, slow.closed) == (3, 2)
+    with pytest.raises(ValueError, match="localhost"):
+        launch_patiently(Demo(failures=3))
+    other = Demo(failures=1, message="something else")
+    with pytest.raises(ValueError, match="something else"):
+        launch_patiently(other)
+    assert other.launched == 1

@@ -64,6 +64,7 @@ def test_the_ood_table_has_every_set_and_aurocs_in_range():
     aurocs = table.filter(like="AUROC").astype(float)
     assert aurocs.apply(lambda c: c.between(0, 1)).all().all()
     assert table["AUROC complexity S(x), PNG"].str.fullmatch(r"\d\.\d{3}").all()     # shown with three decimals
+    assert table["more likely than the median test image"].str.fullmatch(r"\d+\.\d%").all()   # a share, in %
     assert any("with PNG does worse than chance on digits" in line for line in note.split("\n"))
     assert "PNG" in note and "zlib" in note and "bits" in note          # what each compressor's S(x) subtracts
     assert "positive class" in note

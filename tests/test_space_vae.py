@@ -52,3 +52,20 @@ def test_slider_labels_follow_the_kl_order_of_the_chosen_checkpoint(client, name
     labels = [u["label"] for u in updates]
     assert labels == [f"z{d} · KL {kl[d]:.2f} nats" for d in order]
     assert all(u["value"] == 0 for u in updates)
+
+
+def test_the_beta_tab_follows_the_dataset_of_the_checkpoint_chosen_at_the_top(space_demo):
+    """A student chose vae-mnist-5k-beta1 at the top and was shown the digits' β table below it."""
+    import json
+
+    from dgm_core.checkpoints import CHECKPOINT_DIR
+    from space.vae import dataset_of_checkpoint, vae_names
+
+    for name in vae_names():
+        recorded = json.loads((CHECKPOINT_DIR / name / "history.json").read_text())["run"]["dataset"]
+        assert dataset_of_checkpoint(name) == recorded, name
+    wired = [d for d in space_demo.fns.values() if getattr(d.fn, "__name__", "") == "dataset_of_checkpoint"]
+    assert len(wired) == 1
+    (source,) = [space_demo.blocks[t[0]] for t in wired[0].targets]
+    assert source.label == "Checkpoint" and "vae-mnist-5k-beta1" in [c[0] for c in source.choices]
+    assert [space_demo.blocks[o._id].label for o in wired[0].outputs] == ["dataset"]
