@@ -13,6 +13,7 @@ the second epoch timed by training/loop.py, so every time in the table comes fro
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import sys
@@ -68,6 +69,13 @@ def kept_rows(directory: Path, entries: list, remeasured: list[dict]) -> list[di
     return [by_label[e.label] for e in entries if e.label in by_label]
 
 
+def load_per_core() -> float:
+    """The machine's 1-minute load average per core (os.getloadavg): near 1 while this benchmark runs alone on
+    every core, more when other work shares them. Recorded with each row, so that the lab ranks speed only
+    among rows timed alone (dgm_core.labs.compare.timed_alone)."""
+    return os.getloadavg()[0] / (os.cpu_count() or 1)
+
+
 def markdown(body: dict) -> str:
     rows = compare_lab.table_rows(body)
     keys = list(rows[0])
@@ -105,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None and entry.label not in args.only:
             continue
         print(f"measuring {entry.label} ({', '.join(entry.checkpoints)}) ...", file=sys.stderr, flush=True)
+        load_before = load_per_core()
         row = compare.measure(entry, load, judge, test_features, samples=args.samples, draws=args.draws,
                               protocol=protocol)
         row["train_seconds_per_epoch"] = None if args.no_training else training_seconds_per_epoch(entry.checkpoints[0])
+        row["load_per_core"] = round(max(load_before, load_per_core()), 2)     # did other work share the cores?
         row["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         rows.append(row)
     if args.only is not None:
