@@ -358,6 +358,8 @@ def test_the_diffusion_page_offers_mnist_5k_with_its_own_judge_curves_and_call_c
     curve = chart_spec(at, "diff_fd_calls")
     traced = {t["name"].split(": ")[0] for t in curve["data"] if ": " in t.get("name", "")}
     assert traced == set(names)                                 # one dataset per figure
+    measured = sorted({x for t in curve["data"] if ": " in t.get("name", "") for x in t["x"]})
+    assert curve["layout"]["xaxis"]["tickvals"] == measured == [10, 20]      # each budget labelled, not a lone "10"
     assert any("`classifier-mnist-5k`'s features" in c.value for c in at.caption)
 
 
