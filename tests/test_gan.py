@@ -317,3 +317,18 @@ def test_the_class_histogram_ticks_every_class():
     history = {"epochs": [{"epoch": e, "generator_updates": 10 * e, "class_histogram": list(range(10))} for e in (1, 2)]}
     axis = class_histogram_figure(history, [str(d) for d in range(10)], "t").layout.xaxis
     assert axis.type == "category" and list(axis.tickvals) == [str(d) for d in range(10)]
+
+
+@pytest.mark.parametrize("share, n", [(0.278, 1000), (0.1, 1000), (0.0, 200), (1.0, 50)])
+def test_the_read_as_asked_interval_is_clopper_pearson_from_beta_quantiles(share, n):
+    """The 95 % interval under the cGAN's grid, against the closed form: Beta(k, n − k + 1) and Beta(k + 1, n − k)
+    quantiles at 2.5 % and 97.5 % (Clopper & Pearson, 1934)."""
+    from scipy.stats import beta
+
+    from dgm_core.labs.gans import read_as_asked_interval
+
+    k = round(share * n)
+    low = 0.0 if k == 0 else beta.ppf(0.025, k, n - k + 1)
+    high = 1.0 if k == n else beta.ppf(0.975, k + 1, n - k)
+    sentence = read_as_asked_interval(share, n)
+    assert f"95 % interval {low:.1%}–{high:.1%} over the {n:,} samples; chance is 10%" == sentence

@@ -167,8 +167,19 @@ def conditional_caption(checkpoint) -> str:
     distance = (fd_sentence(record) if record else
                 f"FD {last['fid_classifier']:.1f} at the last epoch of training, one draw (not measured by "
                 "python -m benchmarks.compare)")
-    return (f"The judge reads {last['label_accuracy']:.0%} of 1,000 conditional samples at the last epoch of "
-            f"training as the digit they were asked for. {distance}.")
+    n = int(checkpoint.history.get("run", {}).get("fid_samples", 1000))     # the trainer's samples, as many per digit
+    return (f"The judge reads {last['label_accuracy']:.0%} of {n:,} conditional samples at the last epoch of "
+            f"training as the digit they were asked for ({read_as_asked_interval(last['label_accuracy'], n)}). "
+            f"{distance}.")
+
+
+def read_as_asked_interval(share: float, n: int, chance: float = 0.1) -> str:
+    """The share's 95 % Clopper–Pearson interval over its n samples, beside chance (one digit in ten)."""
+    from scipy.stats import binomtest
+
+    k = round(share * n)
+    low, high = binomtest(k, n, chance).proportion_ci(0.95, method="exact")
+    return f"95 % interval {low:.1%}–{high:.1%} over the {n:,} samples; chance is {chance:.0%}"
 
 
 # ----------------------------------------------------------------------------- lesson checks
