@@ -317,6 +317,7 @@ class LikelihoodEstimate:
     iwae: float
     decodes: int
     pixels: int
+    iwae_standard_error: float | None = None    # of the mean L_k over the images (sd / √images); None for one image
 
     @property
     def nll(self) -> float:
@@ -335,7 +336,8 @@ def likelihood_estimate(model: ConvVAE, images: torch.Tensor, k: int, *, generat
     "estimate it yourself", with `progress` called after each chunk (see `iwae_log_likelihood`)."""
     elbo = elbo_terms(*model(images, generator=generator)[:2]).elbo.item()
     iwae = iwae_log_likelihood(model, images, k, batch=batch, generator=generator, progress=progress)
-    return LikelihoodEstimate(len(images), k, elbo, iwae.mean().item(), len(images) * k, model.pixels)
+    spread = iwae.std().item() / math.sqrt(len(images)) if len(images) > 1 else None
+    return LikelihoodEstimate(len(images), k, elbo, iwae.mean().item(), len(images) * k, model.pixels, spread)
 
 
 def bits_per_dim(nll_nats: float | torch.Tensor, pixels: int):

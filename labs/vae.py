@@ -159,7 +159,8 @@ def likelihood_panel() -> None:
     if result is not None and result[0] == name:
         e = result[1]
         bits, basis = vae_lab.bits_per_dim_basis(model, dataset_of(checkpoint))
-        st.success(f"ELBO {e.elbo:.2f} nats; IWAE L_{e.k} = {e.iwae:.2f} nats → NLL ≤ {e.nll:.2f} nats per image"
+        spread = "" if e.iwae_standard_error is None else f" ± {e.iwae_standard_error:.2f} (standard error over the images)"
+        st.success(f"ELBO {e.elbo:.2f} nats; IWAE L_{e.k} = {e.iwae:.2f}{spread} nats → NLL ≤ {e.nll:.2f} nats per image"
                    + (f" = {e.bits_per_dim:.4f} bits/dim" if bits else "") +
                    f" ({e.images} test images, seed {NLL_SEED}, {e.decodes:,} decoder evaluations). {basis}")
 

@@ -21,7 +21,7 @@ def kl_per_dim_figure(kl_by_model: dict[str, list[float]]) -> go.Figure:
 
 def training_curves_figure(histories: dict[str, dict]) -> go.Figure:
     """Test ELBO, reconstruction and KL per epoch (solid) and the training batches' (dotted)."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("ELBO (nats, ↑)", "reconstruction −E log p(x|z)", "KL(q‖p)"))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("ELBO (nats, ↑)", "reconstruction −E log p(x|z) (nats, ↓)", "KL(q‖p) (nats)"))
     for i, (name, history) in enumerate(histories.items()):
         line_colour = colour(i)
         epochs = history.get("epochs", [])
